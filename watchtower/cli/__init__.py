@@ -1,0 +1,17 @@
+"""The ``watchtower`` command. Each area registers its commands from its own module.
+
+Commands are thin: parse options, call one ``watchtower.pipeline`` function, print its summary.
+"""
+
+from __future__ import annotations
+
+from watchtower.cli._app import app
+
+# Area modules register their commands on import.
+from watchtower.cli import core  # noqa: E402,F401,I001
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    app()

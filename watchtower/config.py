@@ -1,0 +1,99 @@
+"""Typed settings: the one place that reads environment variables.
+
+| variable | meaning | default |
+|---|---|---|
+| WATCHTOWER_HOME | working folder (embedded database, outbox, data docs, models) | ./var |
+| WATCHTOWER_DB_URL | SQLAlchemy URL of the store | sqlite:///$WATCHTOWER_HOME/watchtower.db |
+| WATCHTOWER_CONFIG_DIR | folder holding features/, models/, expectations/ | the source checkout |
+| WATCHTOWER_LANDING_DIR | landing folder the scheduled pipeline ingests | $WATCHTOWER_HOME/landing |
+| WATCHTOWER_SMTP_HOST / _PORT / _TLS / _USER / _PASSWORD, WATCHTOWER_MAIL_FROM | outgoing mail | localhost / 25 / none |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+TlsMode = Literal["none", "starttls", "ssl"]
+
+_SOURCE_ROOT = Path(__file__).resolve().parents[1]
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 25
+    tls: TlsMode = "none"
+    user: str | None = None
+    password: str | None = None
+    mail_from: str = "watchtower@localhost"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    db_url: str
+    config_dir: Path
+    landing_dir: Path
+    smtp: SmtpSettings
+
+    @property
+    def features_dir(self) -> Path:
+        return self.config_dir / "features"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.config_dir / "models"
+
+    @property
+    def expectations_dir(self) -> Path:
+        return self.config_dir / "expectations"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.home / "data_docs"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """Trained model artifacts (the registry's files)."""
+        return self.home / "models"
+
+    def with_db(self, db_url: str | None) -> Settings:
+        return self if not db_url else replace(self, db_url=db_url)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from ``env`` (default ``os.environ``)."""
+    env = os.environ if env is None else env
+    home = Path(env.get("WATCHTOWER_HOME") or "var").expanduser().resolve()
+    db_url = env.get("WATCHTOWER_DB_URL") or f"sqlite:///{home / 'watchtower.db'}"
+    config_dir = Path(env.get("WATCHTOWER_CONFIG_DIR") or _SOURCE_ROOT).expanduser().resolve()
+    landing = Path(env.get("WATCHTOWER_LANDING_DIR") or home / "landing").expanduser().resolve()
+    tls = (env.get("WATCHTOWER_SMTP_TLS") or "none").lower()
+    if tls not in ("none", "starttls", "ssl"):
+        raise ConfigError(f"WATCHTOWER_SMTP_TLS must be none, starttls or ssl, not {tls!r}")
+    port_text = env.get("WATCHTOWER_SMTP_PORT") or ("465" if tls == "ssl" else "25")
+    try:
+        port = int(port_text)
+    except ValueError as exc:
+        raise ConfigError(f"WATCHTOWER_SMTP_PORT must be a number, not {port_text!r}") from exc
+    smtp = SmtpSettings(
+        host=env.get("WATCHTOWER_SMTP_HOST") or "localhost",
+        port=port,
+        tls=tls,  # type: ignore[arg-type]
+        user=env.get("WATCHTOWER_SMTP_USER") or None,
+        password=env.get("WATCHTOWER_SMTP_PASSWORD") or None,
+        mail_from=env.get("WATCHTOWER_MAIL_FROM") or "watchtower@localhost",
+    )
+    return Settings(home=home, db_url=db_url, config_dir=config_dir, landing_dir=landing, smtp=smtp)
