@@ -18,3 +18,44 @@ Planned steps (names are the contract between the CLI, the DAGs and the areas):
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from watchtower.clock import Clock, SystemClock
+from watchtower.config import Settings
+from watchtower.ingest import IngestSummary, LandingFile, ingest_dir
+from watchtower.store import open_store
+
+
+def ingest(
+    settings: Settings,
+    landing_dir: Path | None = None,
+    *,
+    clock: Clock | None = None,
+    progress: Callable[[Iterable[LandingFile]], Iterable[LandingFile]] | None = None,
+) -> IngestSummary:
+    """Ingest a landing folder (default ``settings.landing_dir``) into the store.
+
+    One transaction per file; bad rows quarantined; unreadable files recorded as failed;
+    content loaded before skipped. The clock only dates the batches and stands in for a
+    missing snapshot date.
+    """
+    engine = open_store(settings.db_url)
+    return ingest_dir(
+        engine,
+        landing_dir or settings.landing_dir,
+        clock=clock or SystemClock(),
+        validator=_validator(settings),
+        progress=progress,
+    )
+
+
+def _validator(settings: Settings):  # type: ignore[no-untyped-def]
+    """The data-quality gate for ingestion (Great Expectations suites), when installed."""
+    return None
+
+
+def _as_date(value: dt.date | dt.datetime) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value

@@ -8,7 +8,7 @@ from __future__ import annotations
 from watchtower.cli._app import app
 
 # Area modules register their commands on import.
-from watchtower.cli import core  # noqa: E402,F401,I001
+from watchtower.cli import core, ingest  # noqa: F401
 
 __all__ = ["app", "main"]
 

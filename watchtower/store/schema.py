@@ -87,7 +87,7 @@ def _history_table(source: Source) -> sa.Table:
         sa.Column("known_from", sa.Date, nullable=False, index=True),
     ]
     cols += [sa.Column(f.column, _sql_type(f)) for f in FIELDS[source]]
-    cols.append(sa.Column("extra", sa.JSON))  # unknown columns, kept as read
+    cols.append(sa.Column("extra", sa.JSON(none_as_null=True)))  # unknown columns, kept as read
     table = sa.Table(HISTORY_TABLES[source], metadata, *cols)
     key = {"managers": "register_no", "funds": "fund_no", "reports": "fund_no"}.get(source)
     if key:

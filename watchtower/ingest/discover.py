@@ -1,0 +1,83 @@
+"""Find landing files, tell their source and their date from the folder and file name."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchtower.contract import SOURCES, Source
+
+SUPPORTED_SUFFIXES = (".json", ".jsonl", ".csv", ".xlsx")
+
+_DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})[-_.]?(\d{2})(?:[-_.]?(\d{2}))?(?!\d)")
+_QUARTER_IN_NAME = re.compile(r"(?<!\d)(\d{4})[-_]?Q([1-4])(?!\d)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: Path
+    source: Source | None  # None: the source could not be told from folder or name
+    file_date: dt.date | None
+
+
+def source_of(path: Path, root: Path) -> Source | None:
+    """The sub-folder's name, else the file name's prefix (``managers_2024-06-30.json``)."""
+    rel = path.relative_to(root)
+    for part in rel.parts[:-1]:
+        if part.lower() in SOURCES:
+            return part.lower()  # type: ignore[return-value]
+    stem = path.name.lower()
+    for source in SOURCES:
+        if stem.startswith(source):
+            return source
+    return None
+
+
+def date_of(name: str) -> dt.date | None:
+    """Date in a file name: ``2024-06-30``, ``20240630``, ``2024-07`` (month end), ``2024Q2``
+    (quarter end). None when the name holds no date."""
+    quarter = _QUARTER_IN_NAME.search(name)
+    if quarter:
+        year, q = int(quarter.group(1)), int(quarter.group(2))
+        return _month_end(year, 3 * q)
+    for match in _DATE_IN_NAME.finditer(name):
+        year, month = int(match.group(1)), int(match.group(2))
+        if not (1900 < year < 2200 and 1 <= month <= 12):
+            continue
+        if match.group(3):
+            try:
+                return dt.date(year, month, int(match.group(3)))
+            except ValueError:
+                continue
+        return _month_end(year, month)
+    return None
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    first_next = dt.date(year + month // 12, month % 12 + 1, 1)
+    return first_next - dt.timedelta(days=1)
+
+
+def discover(root: Path) -> list[LandingFile]:
+    """Every candidate file under ``root``, sorted by source order, date, then path.
+
+    Hidden files and folders starting with ``.`` or ``_`` (e.g. a synthetic world's ``_truth``)
+    are not landing data and are passed over.
+    """
+    found: list[LandingFile] = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part.startswith((".", "_")) for part in rel.parts) or not path.is_file():
+            continue
+        found.append(LandingFile(path, source_of(path, root), date_of(path.name)))
+    order = {s: i for i, s in enumerate(SOURCES)}
+    return sorted(
+        found,
+        key=lambda f: (
+            order.get(f.source or "", len(order)),
+            f.file_date or dt.date.min,
+            str(f.path),
+        ),
+    )
