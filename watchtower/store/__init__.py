@@ -10,3 +10,4 @@ from watchtower.store.schema import HISTORY, HISTORY_TABLES, metadata
 __all__ = ["HISTORY", "HISTORY_TABLES", "metadata", "open_store", "schema", "upgrade"]
 
 from watchtower.store import scoring  # noqa: E402  (registers its tables)
+from watchtower.store import alerts  # noqa: E402  (registers its tables)
