@@ -1,0 +1,38 @@
+"""Shared fixtures: a temporary Watchtower home, and a real PostgreSQL server per session."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.pg import find_bindir, new_database, postgres_cluster
+from watchtower.config import Settings, load_settings
+
+_db_counter = itertools.count()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings on a fresh WATCHTOWER_HOME (embedded SQLite) under tmp_path."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("WATCHTOWER_HOME", str(home))
+    monkeypatch.delenv("WATCHTOWER_DB_URL", raising=False)
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """URL of the admin database of a throwaway PostgreSQL cluster for this test session."""
+    if find_bindir() is None:
+        pytest.skip("PostgreSQL server binaries not installed (/usr/lib/postgresql/*/bin)")
+    with postgres_cluster() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty PostgreSQL database for one test."""
+    return new_database(postgres_server, f"wt_test_{next(_db_counter)}")
