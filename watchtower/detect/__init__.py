@@ -1,0 +1,16 @@
+"""Detection: YAML rules, a pyod detector ensemble fit per peer group, an optional supervised
+layer, reasons, and the model registry. Every scored manager gets one risk score in [0, 100]
+(higher = riskier) with its reasons.
+
+Each area adds its own import lines below (add lines only).
+"""
+
+from watchtower.detect.config import DetectConfig, load_detect_config
+from watchtower.detect.detectors import (
+    BaseRiskDetector,
+    COPODDetector,
+    ECODDetector,
+    HBOSDetector,
+    IForestDetector,
+    RiskEnsemble,
+)

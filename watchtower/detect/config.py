@@ -1,0 +1,186 @@
+"""The detector configuration (models/detectors.yaml) as typed, validated data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from watchtower.detect.detectors import COMBINATIONS, DETECTOR_KINDS, RiskEnsemble
+
+__all__ = ["DetectConfig", "DetectorSpec", "load_detect_config"]
+
+
+class DetectConfigError(ValueError):
+    """models/detectors.yaml is malformed; the message says where."""
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    name: str
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """Everything that shapes a score; stored with every registered model."""
+
+    peer_key: str | None = "manager_type"
+    peer_min_size: int = 40
+    neutral_features: str = "ignore"
+    clip: float = 8.0
+    combination: str = "average"
+    n_buckets: int = 2
+    contamination: float = 0.05
+    detectors: tuple[DetectorSpec, ...] = (
+        DetectorSpec("iforest", "IForest", {"n_estimators": 200, "random_state": 42}),
+        DetectorSpec("ecod", "ECOD"),
+        DetectorSpec("copod", "COPOD"),
+        DetectorSpec("hbos", "HBOS"),
+    )
+    anomaly_scale: float = 4.0
+    severity_points: dict[int, float] = field(
+        default_factory=lambda: {1: 10.0, 2: 25.0, 3: 45.0, 4: 65.0, 5: 85.0}
+    )
+    supervised_enabled: str = "auto"
+    supervised_estimator: str = "logistic"
+    horizon_days: int = 180
+    snapshot_every_days: int = 30
+    lookback_days: int = 720
+    min_positives: int = 8
+    supervised_params: dict[str, Any] = field(default_factory=dict)
+    weight_rule: float = 0.4
+    weight_anomaly: float = 0.35
+    weight_supervised: float = 0.25
+    max_reasons: int = 5
+    min_deviation: float = 1.5
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the registry's ``params``)."""
+        d = asdict(self)
+        d["severity_points"] = {str(k): v for k, v in self.severity_points.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DetectConfig:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        d["detectors"] = tuple(DetectorSpec(**s) for s in d.get("detectors", ()))
+        d["severity_points"] = {int(k): float(v) for k, v in d["severity_points"].items()}
+        return cls(**d)
+
+    def fingerprint(self) -> str:
+        """sha256 of the canonical JSON form."""
+        text = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def build_ensemble(self, directions: list[int]) -> RiskEnsemble:
+        """An unfitted :class:`RiskEnsemble` for features with the given directions."""
+        members = [(s.name, DETECTOR_KINDS[s.kind](**s.params)) for s in self.detectors]
+        return RiskEnsemble(
+            detectors=members,
+            combination=self.combination,
+            n_buckets=self.n_buckets,
+            random_state=0,
+            contamination=self.contamination,
+            directions=directions,
+            clip=self.clip,
+        )
+
+
+def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name) or {}
+    if not isinstance(value, dict):
+        raise DetectConfigError(f"section {name!r} must be a mapping")
+    return value
+
+
+def load_detect_config(path: Path | str) -> DetectConfig:
+    """Read and validate ``models/detectors.yaml``; raises DetectConfigError with the cause."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise DetectConfigError(f"detector config not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise DetectConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise DetectConfigError(f"{path}: expected a mapping at the top")
+    peer, pre = _section(raw, "peer_group"), _section(raw, "preprocess")
+    ens, sup = _section(raw, "ensemble"), _section(raw, "supervised")
+    w, rs = _section(raw, "weights"), _section(raw, "reasons")
+    defaults = DetectConfig()
+    specs: list[DetectorSpec] = []
+    for i, item in enumerate(ens.get("detectors") or []):
+        if not isinstance(item, dict) or "kind" not in item:
+            raise DetectConfigError(f"{path}: ensemble.detectors[{i}] needs a 'kind'")
+        kind = str(item["kind"])
+        if kind not in DETECTOR_KINDS:
+            raise DetectConfigError(
+                f"{path}: ensemble.detectors[{i}].kind {kind!r} unknown; "
+                f"use one of {', '.join(DETECTOR_KINDS)}"
+            )
+        params = dict(item.get("params") or {})
+        try:
+            DETECTOR_KINDS[kind](**params)
+        except TypeError as exc:
+            raise DetectConfigError(f"{path}: ensemble.detectors[{i}].params: {exc}") from exc
+        specs.append(DetectorSpec(str(item.get("name") or kind.lower()), kind, params))
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise DetectConfigError(f"{path}: detector names must be unique, got {names}")
+    combination = str(ens.get("combination", defaults.combination))
+    if combination not in COMBINATIONS:
+        raise DetectConfigError(
+            f"{path}: ensemble.combination must be one of {', '.join(COMBINATIONS)}"
+        )
+    neutral = str(pre.get("neutral_features", defaults.neutral_features))
+    if neutral not in ("ignore", "two_sided"):
+        raise DetectConfigError(f"{path}: preprocess.neutral_features: ignore or two_sided")
+    enabled = str(sup.get("enabled", defaults.supervised_enabled)).lower()
+    enabled = {"yes": "true", "no": "false"}.get(enabled, enabled)
+    if enabled not in ("auto", "true", "false"):
+        raise DetectConfigError(f"{path}: supervised.enabled: auto, true or false")
+    estimator = str(sup.get("estimator", defaults.supervised_estimator))
+    if estimator not in ("logistic", "gradient_boosting"):
+        raise DetectConfigError(f"{path}: supervised.estimator: logistic or gradient_boosting")
+    points = (raw.get("rules") or {}).get("severity_points") or defaults.severity_points
+    try:
+        rs_points = {int(k): float(v) for k, v in points.items()}
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise DetectConfigError(f"{path}: rules.severity_points: {{severity: points}}") from exc
+    weights = {
+        k: float(w.get(k, getattr(defaults, f"weight_{k}")))
+        for k in ("rule", "anomaly", "supervised")
+    }
+    if any(v < 0 for v in weights.values()) or sum(weights.values()) <= 0:
+        raise DetectConfigError(f"{path}: weights must be >= 0 and not all 0")
+    return DetectConfig(
+        peer_key=peer.get("key", defaults.peer_key) or None,
+        peer_min_size=int(peer.get("min_size", defaults.peer_min_size)),
+        neutral_features=neutral,
+        clip=float(pre.get("clip", defaults.clip)),
+        combination=combination,
+        n_buckets=int(ens.get("n_buckets", defaults.n_buckets)),
+        contamination=float(ens.get("contamination", defaults.contamination)),
+        detectors=tuple(specs) or defaults.detectors,
+        anomaly_scale=float((raw.get("anomaly") or {}).get("scale", defaults.anomaly_scale)),
+        severity_points=rs_points,
+        supervised_enabled=enabled,
+        supervised_estimator=estimator,
+        horizon_days=int(sup.get("horizon_days", defaults.horizon_days)),
+        snapshot_every_days=int(sup.get("snapshot_every_days", defaults.snapshot_every_days)),
+        lookback_days=int(sup.get("lookback_days", defaults.lookback_days)),
+        min_positives=int(sup.get("min_positives", defaults.min_positives)),
+        supervised_params=dict(sup.get("params") or {}),
+        weight_rule=weights["rule"],
+        weight_anomaly=weights["anomaly"],
+        weight_supervised=weights["supervised"],
+        max_reasons=int(rs.get("max_reasons", defaults.max_reasons)),
+        min_deviation=float(rs.get("min_deviation", defaults.min_deviation)),
+    )
