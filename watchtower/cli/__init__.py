@@ -5,10 +5,18 @@ Commands are thin: parse options, call one ``watchtower.pipeline`` function, pri
 
 from __future__ import annotations
 
+import importlib
+
 from watchtower.cli._app import app
 
-# Area modules register their commands on import.
-from watchtower.cli import core, ingest  # noqa: F401
+#: Modules under watchtower/cli/ that register commands on import, in --help order.
+AREAS: tuple[str, ...] = (
+    "demo",
+    "ingest",
+    "core",
+)
+for _area in AREAS:
+    importlib.import_module(f"watchtower.cli.{_area}")
 
 __all__ = ["app", "main"]
 
