@@ -1,0 +1,137 @@
+"""Shared wiring of the Watchtower DAGs: assets, default task arguments, failure mail, dates.
+
+Not a DAG file (listed in ``.airflowignore``). Kept cheap at parse time: no Watchtower, pandas
+or provider imports at module level; tasks import what they need inside their bodies.
+
+- Every task retries with exponential backoff and, once out of retries, mails the data
+  engineers (Airflow variable ``watchtower_data_engineers``, comma separated; the SMTP
+  connection ``smtp_default``, e.g. ``AIRFLOW_CONN_SMTP_DEFAULT`` pointing at Mailpit).
+- The as-of date of a run is its logical date in the supervisors' time zone (Asia/Shanghai);
+  asset-triggered runs (no logical date) take the as-of date the producing task published in
+  the asset event, so a digest describes the day the data is about, not the day it ran.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from airflow.sdk import Asset
+
+log = logging.getLogger(__name__)
+
+TIMEZONE = pendulum.timezone("Asia/Shanghai")
+#: First schedulable day. catchup is off everywhere: past days go through watchtower_backfill.
+START_DATE = pendulum.datetime(2024, 1, 1, tz=TIMEZONE)
+
+#: History tables after an ingest (manager/fund snapshots, reports, events, incidents).
+HISTORY = Asset(name="watchtower_history", uri="watchtower://store/history", group="watchtower")
+#: Risk scores and reasons of one as-of day.
+SCORES = Asset(name="watchtower_scores", uri="watchtower://store/risk_scores", group="watchtower")
+#: Alerts after a warn run; the event's extra carries ``as_of`` (ISO date).
+ALERTS = Asset(name="watchtower_alerts", uri="watchtower://store/alerts", group="watchtower")
+#: The champion model in the registry; an event means a challenger was promoted.
+CHAMPION = Asset(name="watchtower_champion", uri="watchtower://store/models", group="watchtower")
+
+DATA_ENGINEERS_VARIABLE = "watchtower_data_engineers"
+DATA_ENGINEERS_DEFAULT = "data-engineers@localhost"
+SMTP_CONN_ID = "smtp_default"
+
+_FAILURE_SUBJECT = "[Watchtower] task failed: {{ ti.dag_id }}.{{ ti.task_id }} ({{ ti.run_id }})"
+_FAILURE_HTML = """\
+<p>Watchtower task <b>{{ ti.dag_id }}.{{ ti.task_id }}</b>
+{% if ti.map_index is not none and ti.map_index >= 0 %}[map {{ ti.map_index }}]{% endif %}
+failed after {{ ti.try_number }} tries.</p>
+<table>
+<tr><td>Run</td><td>{{ ti.run_id }}</td></tr>
+<tr><td>Logical date</td><td>{{ logical_date }}</td></tr>
+<tr><td>Host</td><td>{{ ti.hostname }}</td></tr>
+<tr><td>Log</td><td><a href="{{ ti.log_url }}">{{ ti.log_url }}</a></td></tr>
+</table>
+<p>Error:</p>
+<pre>{{ exception.__class__.__name__ }}: {{ exception }}</pre>
+"""
+
+
+def notify_data_engineers(context: Any) -> None:
+    """on_failure_callback: mail the task, run and error to the data engineers.
+
+    A mail failure is logged, never raised: the task is failed already and the callback must
+    not hide why.
+    """
+    try:
+        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+        from airflow.sdk import Variable
+
+        to = Variable.get(DATA_ENGINEERS_VARIABLE, default=DATA_ENGINEERS_DEFAULT)
+        notifier = SmtpNotifier(
+            to=[a.strip() for a in str(to).split(",") if a.strip()],
+            from_email="watchtower-airflow@localhost",
+            subject=_FAILURE_SUBJECT,
+            html_content=_FAILURE_HTML,
+            smtp_conn_id=SMTP_CONN_ID,
+        )
+        notifier(context)
+    except Exception:  # the callback must never mask the task's own error
+        log.exception("could not mail the data engineers about a failed Watchtower task")
+
+
+def default_args(**overrides: Any) -> dict[str, Any]:
+    """Task defaults: 3 retries, 1 → 2 → 4 min backoff (capped at 30), failure mail."""
+    args: dict[str, Any] = {
+        "owner": "watchtower-data",
+        "retries": 3,
+        "retry_delay": dt.timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": dt.timedelta(minutes=30),
+        "on_failure_callback": notify_data_engineers,
+    }
+    args.update(overrides)
+    return args
+
+
+def run_as_of(context: Any) -> dt.date:
+    """The as-of day of a run: the logical date in Asia/Shanghai, else the published as-of.
+
+    Asset-triggered runs have no logical date; they take the latest ``as_of`` of the asset
+    events that triggered them, and, failing that, the run's ``run_after``.
+    """
+    logical = context.get("logical_date")
+    if logical is not None:
+        return pendulum.instance(logical).in_timezone(TIMEZONE).date()
+    published = [
+        dt.date.fromisoformat(str(event.extra["as_of"]))
+        for events in (context.get("triggering_asset_events") or {}).values()
+        for event in events
+        if (event.extra or {}).get("as_of")
+    ]
+    if published:
+        return max(published)
+    run_after = context["dag_run"].run_after
+    return pendulum.instance(run_after).in_timezone(TIMEZONE).date()
+
+
+def load_settings() -> Any:
+    """Watchtower settings from the WATCHTOWER_* environment of the worker."""
+    from watchtower.config import load_settings as _load
+
+    return _load()
+
+
+def to_xcom(value: Any) -> Any:
+    """A step's summary as plain JSON (dates and paths as strings) for XCom and the logs."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_xcom(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_xcom(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_xcom(v) for v in value]
+    if isinstance(value, dt.date | Path):
+        return str(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

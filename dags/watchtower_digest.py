@@ -1,0 +1,52 @@
+"""watchtower_digest: the supervisors' mail. Runs on data (the alerts asset), not on a clock.
+
+Every warn run of watchtower_pipeline publishes ``watchtower_alerts`` with its as-of day; this
+DAG then renders, per subscription (models/subscriptions.yaml), the digests due that day —
+immediate (managers turned red), daily, and weekly (on the subscriber's weekday) — into the
+outbox, and sends what the outbox holds. Each (recipient, period) digest is rendered and sent
+exactly once, so a re-run changes nothing and a failed send is retried by the next run.
+Wiring only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from _watchtower_common import ALERTS, START_DATE, default_args, load_settings, run_as_of, to_xcom
+from airflow.sdk import dag, task
+
+_DOC = __doc__
+CADENCES = ["immediate", "daily", "weekly"]
+
+
+@dag(
+    dag_id="watchtower_digest",
+    description="On new alerts: render immediate/daily/weekly digests to the outbox, send",
+    schedule=[ALERTS],
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=["watchtower", "digest"],
+    doc_md=_DOC,
+)
+def watchtower_digest() -> None:
+    @task(map_index_template="{{ task.op_kwargs['cadence'] }}")
+    def render(cadence: str, **context: Any) -> dict[str, Any]:
+        """Render the digests of one cadence due on the as-of day into the outbox."""
+        from watchtower import pipeline
+
+        as_of = run_as_of(context)
+        return to_xcom(pipeline.digest(load_settings(), as_of, cadence=cadence, send=False))
+
+    @task
+    def send(**context: Any) -> dict[str, Any]:
+        """Send every pending digest of the outbox (SMTP from WATCHTOWER_SMTP_*)."""
+        from watchtower import pipeline
+
+        return to_xcom(pipeline.send_outbox(load_settings(), run_as_of(context)))
+
+    render.expand(cadence=CADENCES) >> send()
+
+
+watchtower_digest()
