@@ -1,0 +1,283 @@
+"""Run a source's suite over one parsed file: row quarantine and the batch gate."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from watchtower.config import Settings
+from watchtower.contract import FIELDS, Source
+from watchtower.validate import rows as row_rules
+from watchtower.validate.suites import (
+    KNOWN_MANAGERS_PARAMETER,
+    Suite,
+    SuiteExpectation,
+    batch_definition,
+    gx_suite,
+    load_suite,
+)
+
+log = logging.getLogger(__name__)
+
+#: pandas' nanosecond range, which GX's vectorized date comparisons need.
+_NS_MIN, _NS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31")
+
+
+@dataclass(frozen=True)
+class RowFailure:
+    """One row-level expectation a row failed: contract field, expectation type, reason."""
+
+    field: str
+    expectation: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    """How one expectation did on one batch (stored per batch for ``watchtower quality``).
+
+    ``evaluated``: rows the expectation looked at (GX element count minus skipped nulls; for
+    table-level expectations 1). ``unexpected_count``: rows (or 1 table) that failed.
+    """
+
+    expectation_type: str
+    columns: tuple[str, ...]
+    action: str  # quarantine | warn | reject
+    evaluated: int
+    unexpected_count: int
+    success: bool
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FrameValidation:
+    """Outcome of validating one file's parsed frame against its source's suite.
+
+    ``failures``: 1-based record number -> every failed ``quarantine`` expectation.
+    ``rejected``: why the whole batch is rejected, or None. ``gx_result``: GX's
+    ExpectationSuiteValidationResult (for data docs).
+    """
+
+    suite: str
+    rows: int
+    failures: dict[int, list[RowFailure]]
+    rejected: str | None
+    results: list[ExpectationResult]
+    max_failure_share: float = 0.0
+    gx_result: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def failed_rows(self) -> int:
+        return len(self.failures)
+
+    @property
+    def passed_rows(self) -> int:
+        return self.rows - len(self.failures)
+
+
+def gx_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The columns GX validates, in dtypes GX handles vectorized (and correctly).
+
+    GX 1.24 compares ``between`` bounds element by element (slow, and failing on date bounds)
+    unless the column is numpy float/int or datetime64[ns]: nullable Int64 -> float64 (exact
+    below 2^53), dates -> datetime64[ns], clipped to its range (1678..2261) so a year-9999
+    typo cannot crash; such dates fail the plausible-range expectations anyway.
+    """
+    out: dict[str, pd.Series] = {}
+    for c in columns:
+        s = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            s = s.clip(lower=_NS_MIN, upper=_NS_MAX).astype("datetime64[ns]")
+        elif isinstance(s.dtype, pd.Int64Dtype | pd.Float64Dtype | pd.BooleanDtype):
+            s = s.astype("float64")
+        out[c] = s
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _applicable(
+    suite: Suite, present: set[str], known_managers: frozenset[str]
+) -> tuple[tuple[SuiteExpectation, ...], list[ExpectationResult]]:
+    """Expectations to run on a frame with ``present`` columns; results for the missing ones."""
+    keep: list[SuiteExpectation] = []
+    missing: list[ExpectationResult] = []
+    for e in suite.expectations:
+        if e.table_level:
+            keep.append(e)
+        elif e.uses_known_managers and not known_managers:
+            continue  # nothing known yet: the referential check has nothing to refer to
+        elif all(c in present for c in e.columns):
+            keep.append(e)
+    return tuple(keep), missing
+
+
+def validate_frame(
+    source: Source,
+    frame: pd.DataFrame,
+    *,
+    settings: Settings,
+    known_managers: set[str] | frozenset[str] = frozenset(),
+) -> FrameValidation:
+    """Validate one parsed file of ``source`` with GX and find every failing row.
+
+    ``frame``: index = 1-based record number; snake_case contract columns (dates datetime64,
+    money float64 in 万元, ints Int64, text pandas string), plus ``known_from``/``file_date``.
+    ``known_managers``: register numbers known so far (referential, advisory check).
+
+    Runs ``expectations/<source>.json`` with Great Expectations, recomputes each row-level
+    expectation's mask over the same data to list *every* failing row (GX only samples them)
+    and checks the mask's count against GX's. Rows failing ``quarantine`` expectations go to
+    ``failures``; ``warn`` expectations are reported only. The batch is rejected when a
+    ``reject`` expectation fails (a required column is missing), when GX cannot evaluate an
+    expectation, or when the share of failing rows exceeds the suite's ``max_failure_share``.
+    """
+    suite = load_suite(settings.expectations_dir, source)
+    present = set(map(str, frame.columns))
+    expectations, results = _applicable(suite, present, frozenset(known_managers))
+    columns = sorted({c for e in expectations if not e.table_level for c in e.columns})
+    view = gx_frame(frame, columns)
+    params = {KNOWN_MANAGERS_PARAMETER: sorted(known_managers)}
+
+    batch = batch_definition(source).get_batch(batch_parameters={"dataframe": view})
+    gx_result = batch.validate(
+        gx_suite(suite, expectations), result_format="BASIC", expectation_parameters=params
+    )
+
+    failures: dict[int, list[RowFailure]] = {}
+    problems: list[str] = []  # reasons to reject the batch
+    quarantine_counts: list[tuple[int, ExpectationResult]] = []
+    failing = np.zeros(len(frame), dtype=bool)
+    by_index = {int(r.expectation_config.meta["wt_index"]): r for r in gx_result.results}
+    for i, e in enumerate(expectations):
+        r = by_index[i]
+        error = _gx_error(r.exception_info)
+        res = r.result or {}
+        if e.table_level:
+            result = ExpectationResult(
+                e.type,
+                e.columns,
+                e.action,
+                1,
+                0 if r.success else 1,
+                bool(r.success),
+                _plain_kwargs(e),
+                error,
+            )
+            results.append(result)
+            if not r.success and e.action == "reject":
+                col = e.columns[0] if e.columns else "?"
+                problems.append(
+                    f"required column {row_rules.field_name(col)} ({col}) is missing "
+                    f"({e.type}); columns found: {', '.join(sorted(present)) or 'none'}"
+                )
+            continue
+        element = int(res.get("element_count", len(view)))
+        missing_count = int(res.get("missing_count", 0) or 0)
+        gx_count = int(res.get("unexpected_count", 0) or 0)
+        if error is not None:
+            results.append(
+                ExpectationResult(e.type, e.columns, e.action, 0, 0, False, _plain_kwargs(e), error)
+            )
+            problems.append(f"Great Expectations could not evaluate {_label(e)}: {error}")
+            continue
+        mask = _mask(e, view, params)
+        count = int(mask.sum())
+        if count != gx_count:
+            problems.append(
+                f"internal check failed for {_label(e)}: GX counts {gx_count} failing rows, "
+                f"the row mask {count}; batch held back rather than risk losing rows"
+            )
+        result = ExpectationResult(
+            e.type,
+            e.columns,
+            e.action,
+            element - missing_count,
+            gx_count,
+            bool(r.success),
+            _plain_kwargs(e),
+        )
+        results.append(result)
+        if e.action != "quarantine" or count == 0:
+            continue
+        quarantine_counts.append((count, result))
+        bad_rows = frame.index[mask.to_numpy(dtype=bool)]
+        failing |= mask.to_numpy(dtype=bool)
+        field_ = row_rules.field_name(
+            e.columns[-1] if e.type.startswith("expect_column_pair") else e.columns[0]
+        )
+        reasons = row_rules.REASONS[e.type](frame, e.kwargs, bad_rows)
+        for row, reason in zip(bad_rows.tolist(), reasons, strict=True):
+            failures.setdefault(int(row), []).append(RowFailure(field_, e.type, reason))
+
+    rows = len(frame)
+    n_failing = int(failing.sum())
+    if rows and n_failing / rows > suite.max_failure_share:
+        worst = sorted(quarantine_counts, key=lambda t: -t[0])[:3]
+        detail = "; ".join(f"{_label_result(r)}: {n:,} rows ({n / rows:.1%})" for n, r in worst)
+        problems.append(
+            f"{n_failing:,} of {rows:,} rows ({n_failing / rows:.1%}) fail the {suite.name} "
+            f"suite, above its limit of {suite.max_failure_share:.0%}; worst: {detail}"
+        )
+    rejected = None
+    if problems:
+        rejected = f"batch rejected by suite {suite.name}: " + " | ".join(problems)
+    return FrameValidation(
+        suite=suite.name,
+        rows=rows,
+        failures=failures,
+        rejected=rejected,
+        results=results,
+        max_failure_share=suite.max_failure_share,
+        gx_result=gx_result,
+    )
+
+
+def _gx_error(info: Any) -> str | None:
+    """The exception message GX caught while evaluating an expectation, if any.
+
+    GX 1.x reports either ``{"raised_exception": ..., "exception_message": ...}`` or one such
+    dict per metric id.
+    """
+    if not isinstance(info, dict) or not info:
+        return None
+    entries = [info] if "raised_exception" in info else list(info.values())
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("raised_exception"):
+            return str(entry.get("exception_message") or "unknown error")
+    return None
+
+
+def _mask(e: SuiteExpectation, view: pd.DataFrame, params: dict[str, Any]) -> pd.Series:
+    kwargs = dict(e.kwargs)
+    for key, value in kwargs.items():
+        if isinstance(value, dict) and "$PARAMETER" in value:
+            kwargs[key] = params[value["$PARAMETER"]]
+    if not row_rules.supported(e.type):
+        raise NotImplementedError(
+            f"{e.type} has no row mask in watchtower.validate.rows: add one before using it "
+            "in a suite"
+        )
+    return row_rules.MASKS[e.type](view, kwargs).reindex(view.index, fill_value=False)
+
+
+def _plain_kwargs(e: SuiteExpectation) -> dict[str, Any]:
+    return {k: v for k, v in e.kwargs.items() if k not in ("value_set",)} | (
+        {"value_set": v} if isinstance(v := e.kwargs.get("value_set"), dict) else {}
+    )
+
+
+def _label(e: SuiteExpectation) -> str:
+    return f"{e.type}({', '.join(e.columns)})"
+
+
+def _label_result(r: ExpectationResult) -> str:
+    return f"{r.expectation_type}({', '.join(r.columns)})"
+
+
+def required_columns(source: Source) -> list[str]:
+    """Columns whose absence rejects a batch of ``source``."""
+    return [f.column for f in FIELDS[source] if f.required]
