@@ -20,11 +20,11 @@ import pandas as pd
 from watchtower.contract import SOURCES, Source
 from watchtower.synth._calendar import NEVER, DateFormatter, day_of
 from watchtower.synth._formats import (
+    _FALLBACK,
     API_PAGE_ROWS,
     CSV_MAX_ROWS,
     ROTATION,
     XLSX_MAX_ROWS,
-    _FALLBACK,
     Defect,
     Style,
     plant_defects,
@@ -91,8 +91,10 @@ def write_world(
     say(f"world: {w.n} managers, {w.f_mgr.size} funds, {w.pe.size} months")
     plant_all(w)
     simulate(w)
-    say(f"planted: {int(np.isin(w.sc, RISKY).sum())} risky, "
-        f"{int(np.isin(w.sc, BENIGN).sum())} benign outliers, {len(w.events)} events")
+    say(
+        f"planted: {int(np.isin(w.sc, RISKY).sum())} risky, "
+        f"{int(np.isin(w.sc, BENIGN).sum())} benign outliers, {len(w.events)} events"
+    )
 
     out_dir = Path(out_dir)
     for src in SOURCES:
@@ -116,13 +118,15 @@ def write_world(
         say(f"{src}: {writer.rows[src]} rows in {writer.files[src]} files")
 
     truth = truth_frame(w, _iso_or_empty)
-    truth.to_csv(out_dir / TRUTH_DIR / "scenarios.csv", index=False, encoding="utf-8",
-                 lineterminator="\n")
+    truth.to_csv(
+        out_dir / TRUTH_DIR / "scenarios.csv", index=False, encoding="utf-8", lineterminator="\n"
+    )
     pd.DataFrame(
         [(d.file, d.row, d.field, d.kind, d.register_no) for d in writer.defects],
         columns=["file", "row", "field", "kind", "register_no"],
-    ).to_csv(out_dir / TRUTH_DIR / "defects.csv", index=False, encoding="utf-8",
-             lineterminator="\n")
+    ).to_csv(
+        out_dir / TRUTH_DIR / "defects.csv", index=False, encoding="utf-8", lineterminator="\n"
+    )
     say(f"truth: {len(truth)} managers, {len(writer.defects)} planted defects")
     return SynthSummary(
         out_dir=out_dir,

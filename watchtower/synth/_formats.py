@@ -144,8 +144,12 @@ def render(frame: pd.DataFrame, source: Source, style: Style, fmt: DateFormatter
 
 
 def _key_column(source: Source, style: Style) -> tuple[str, str]:
-    name = {"managers": "registerNo", "funds": "fundNo", "reports": "fundNo",
-            "events": "registerNo"}[source]
+    name = {
+        "managers": "registerNo",
+        "funds": "fundNo",
+        "reports": "fundNo",
+        "events": "registerNo",
+    }[source]
     f = next(x for x in FIELDS[source] if x.name == name)
     return name, _header(f, style)
 
@@ -167,8 +171,11 @@ def plant_defects(
     money = [f.name for f in FIELDS[source] if f.kind == "money" and f.name in heads]
     if money:
         kinds.append("negative_money")
-    dates = [f.name for f in FIELDS[source] if f.kind == "date" and f.name in heads
-             and f.name not in ("snapshotDate", "submittedDate")]
+    dates = [
+        f.name
+        for f in FIELDS[source]
+        if f.kind == "date" and f.name in heads and f.name not in ("snapshotDate", "submittedDate")
+    ]
     plan: list[tuple[int, str, str]] = []
     for r in rows.tolist():
         kind = kinds[int(rng.integers(len(kinds)))]
@@ -183,7 +190,7 @@ def plant_defects(
         else:
             field = ""
         plan.append((r, kind, field))
-    reg_vals = (out[reg_head].astype(object).tolist() if reg_head else [""] * n)
+    reg_vals = out[reg_head].astype(object).tolist() if reg_head else [""] * n
     out = out.copy()
     for r, kind, field in plan:
         if not field:
@@ -200,8 +207,8 @@ def plant_defects(
         elif kind == "bad_code":
             out.at[r, head] = "P123"
         elif kind == "negative_money":
-            v = out.at[r, head]
-            out.at[r, head] = -abs(float(v)) if pd.notna(v) and v != "" else -100.0
+            v: Any = out.at[r, head]
+            out.at[r, head] = -abs(float(v)) if v is not None and v == v and v != "" else -100.0
     dups = np.array([r for r, kind, _ in plan if kind == "duplicate"], dtype=np.int64)
     order = np.insert(np.arange(n), dups + 1, dups) if dups.size else np.arange(n)
     out = out.iloc[order].reset_index(drop=True)
@@ -215,7 +222,7 @@ def plant_defects(
 
 def _json_records(out: pd.DataFrame) -> list[dict[str, Any]]:
     obj = out.astype(object).where(out.notna(), None)
-    recs: list[dict[str, Any]] = obj.to_dict("records")
+    recs: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in obj.to_dict("records")]
     for rec in recs:
         for key, val in rec.items():
             if isinstance(val, np.integer):
@@ -285,8 +292,11 @@ def _freeze_zip(data: bytes) -> bytes:
             body = src.read(info.filename)
             if info.filename == "docProps/core.xml":
                 text = body.decode("utf-8")
-                text = re.sub(r"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
-                              rf"\g<1>{_XLSX_TIME}\g<3>", text)
+                text = re.sub(
+                    r"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
+                    rf"\g<1>{_XLSX_TIME}\g<3>",
+                    text,
+                )
                 body = text.encode("utf-8")
             zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             zi.compress_type = zipfile.ZIP_DEFLATED

@@ -18,18 +18,30 @@ from watchtower.synth._world import WS_ABNORMAL_LIQ, WS_DELAYED_LIQ, Event, Worl
 
 # (source, identifiers carried, min lag days, max lag days)
 _SOURCES: dict[str, tuple[tuple[str, str, int, int], ...]] = {
-    "litigation": (("中国裁判文书网", "uscc", 7, 60), ("人民法院公告网", "both", 3, 30),
-                   ("中国执行信息公开网", "uscc", 3, 20)),
+    "litigation": (
+        ("中国裁判文书网", "uscc", 7, 60),
+        ("人民法院公告网", "both", 3, 30),
+        ("中国执行信息公开网", "uscc", 3, 20),
+    ),
     "enforcement": (("{csrc}", "both", 0, 7), ("中国证监会", "both", 0, 7)),
-    "complaint": (("12386中国证监会服务热线", "reg", 1, 10),
-                  ("中国证券投资基金业协会投诉平台", "reg", 1, 15)),
+    "complaint": (
+        ("12386中国证监会服务热线", "reg", 1, 10),
+        ("中国证券投资基金业协会投诉平台", "reg", 1, 15),
+    ),
     "business_abnormal": (("国家企业信用信息公示系统", "uscc", 3, 30),),
-    "negative_news": (("财新网", "reg", 0, 3), ("21世纪经济报道", "reg", 0, 3),
-                      ("微博舆情监测", "reg", 0, 2)),
-    "executive_change": (("中国证券投资基金业协会信息公示", "reg", 0, 20),
-                         ("国家企业信用信息公示系统", "uscc", 3, 30)),
-    "controller_change": (("国家企业信用信息公示系统", "uscc", 3, 30),
-                          ("中国证券投资基金业协会信息公示", "both", 0, 20)),
+    "negative_news": (
+        ("财新网", "reg", 0, 3),
+        ("21世纪经济报道", "reg", 0, 3),
+        ("微博舆情监测", "reg", 0, 2),
+    ),
+    "executive_change": (
+        ("中国证券投资基金业协会信息公示", "reg", 0, 20),
+        ("国家企业信用信息公示系统", "uscc", 3, 30),
+    ),
+    "controller_change": (
+        ("国家企业信用信息公示系统", "uscc", 3, 30),
+        ("中国证券投资基金业协会信息公示", "both", 0, 20),
+    ),
     "address_change": (("国家企业信用信息公示系统", "uscc", 3, 30),),
 }
 _CITY_CSRC = ("深圳市", "宁波市", "厦门市", "青岛市", "大连市")
@@ -56,10 +68,13 @@ def _describe(w: World, m: int, etype: str, sev: int, detail: str) -> str:
         return detail
     if etype == "litigation":
         if sev <= 2:
-            return (f"{name}涉{_pick(w, V.LITIGATION_CAUSES_MILD)}一案，"
-                    f"涉案金额{amount}万元，已立案受理。")
+            return (
+                f"{name}涉{_pick(w, V.LITIGATION_CAUSES_MILD)}一案，"
+                f"涉案金额{amount}万元，已立案受理。"
+            )
         if sev == 3:
-            return f"投资者{_person_of(w)}等{int(rng.integers(2, 30))}人诉{name}私募基金合同纠纷，涉案金额{amount}万元。"
+            who = f"投资者{_person_of(w)}等{int(rng.integers(2, 30))}人"
+            return f"{who}诉{name}私募基金合同纠纷，涉案金额{amount}万元。"
         return f"{name}被法院列为被执行人，执行标的{amount}万元。"
     if etype == "enforcement":
         reason = _pick(w, V.ENFORCEMENT_REASONS)
@@ -74,12 +89,13 @@ def _describe(w: World, m: int, etype: str, sev: int, detail: str) -> str:
     if etype == "business_abnormal":
         if sev <= 1:
             return f"{name}因未按规定公示年度报告，被列入经营异常名录。"
-        return f"{name}因通过登记的住所或者经营场所无法联系，被{w.reg_city[m]}市场监督管理局列入经营异常名录。"
+        why = "通过登记的住所或者经营场所无法联系"
+        return f"{name}因{why}，被{w.reg_city[m]}市场监督管理局列入经营异常名录。"
     if etype == "negative_news":
         topics = [t for t, s in V.NEWS_TOPICS if abs(s - sev) <= 1]
         return f"媒体报道：{name}{_pick(w, tuple(topics))}。"
     if etype == "executive_change":
-        return (f"{name}{_pick(w, V.EXEC_ROLES)}由{_person_of(w)}变更为{_person_of(w)}。")
+        return f"{name}{_pick(w, V.EXEC_ROLES)}由{_person_of(w)}变更为{_person_of(w)}。"
     if etype == "controller_change":
         return f"{name}实际控制人由{_person_of(w)}变更为{_person_of(w)}。"
     return f"{name}办公地址变更。"
@@ -88,7 +104,8 @@ def _describe(w: World, m: int, etype: str, sev: int, detail: str) -> str:
 def _person_of(w: World) -> str:
     rng = w.rng
     return _pick(w, tuple(V.SURNAMES)) + "".join(
-        _pick(w, tuple(V.GIVEN)) for _ in range(1 + int(rng.random() < 0.7)))
+        _pick(w, tuple(V.GIVEN)) for _ in range(1 + int(rng.random() < 0.7))
+    )
 
 
 def add_event(w: World, m: int, day: int, etype: str, severity: int, detail: str = "") -> None:
@@ -128,7 +145,8 @@ def plant_run_off(w: World, m: int) -> None:
     """兑付危机: redemptions surge, AUM draws down, filings slip then stop, complaints."""
     rng, fs = w.rng, w.funds_of(m)
     redeem, drawdown, filings, complaints, liquidation, staff, leverage = _signals(
-        w, (0.9, 0.7, 0.75, 0.7, 0.6, 0.4, 0.3))
+        w, (0.9, 0.7, 0.75, 0.7, 0.6, 0.4, 0.3)
+    )
     if redeem:
         cols = _cols_from(w, m, rng.uniform(0.15, 0.4))
         p = np.clip(w.progress(m, w.pe[cols]), 0, 1.3)
@@ -139,8 +157,9 @@ def plant_run_off(w: World, m: int) -> None:
         p = np.clip(w.progress(m, w.pe[cols]), 0, 1.3)
         w.ret[fs, cols] -= rng.uniform(0.01, 0.03) * p
     if filings:
-        w.set_delays(fs, w.at_progress(m, rng.uniform(0.3, 0.5)), w.at_progress(m, 0.75), 5, 40,
-                     0.7)
+        w.set_delays(
+            fs, w.at_progress(m, rng.uniform(0.3, 0.5)), w.at_progress(m, 0.75), 5, 40, 0.7
+        )
         w.set_delays(fs, w.at_progress(m, rng.uniform(0.7, 0.9)), NEVER, 0, 0, 0.85, missing=True)
     if complaints:
         for i, d in enumerate(_days_between(w, m, 0.45, 1.05, int(rng.integers(2, 7)))):
@@ -171,10 +190,12 @@ def plant_lost_contact(w: World, m: int) -> None:
     """失联: disclosure stops, staff leave, legal representative and controller change."""
     rng, fs = w.rng, w.funds_of(m)
     filings, staff, rep, controller, stale, abnormal, tips, member = _signals(
-        w, (0.85, 0.7, 0.55, 0.4, 0.6, 0.5, 0.45, 0.3))
+        w, (0.85, 0.7, 0.55, 0.4, 0.6, 0.5, 0.45, 0.3)
+    )
     if filings:
-        w.set_delays(fs, w.at_progress(m, rng.uniform(0.2, 0.4)), w.at_progress(m, 0.55), 10, 45,
-                     0.6)
+        w.set_delays(
+            fs, w.at_progress(m, rng.uniform(0.2, 0.4)), w.at_progress(m, 0.55), 10, 45, 0.6
+        )
         w.set_delays(fs, w.at_progress(m, rng.uniform(0.5, 0.7)), NEVER, 0, 0, 0.95, missing=True)
     if staff:
         qs = _snaps_from(w, m, 0.2)
@@ -184,16 +205,27 @@ def plant_lost_contact(w: World, m: int) -> None:
     if rep:
         d = w.at_progress(m, rng.uniform(0.3, 0.75))
         w.person_day[m] = d
-        add_event(w, m, d, "executive_change", int(rng.integers(2, 4)),
-                  f"{w.name[m]}法定代表人由{w.person0[m]}变更为{w.person1[m]}。")
+        add_event(
+            w,
+            m,
+            d,
+            "executive_change",
+            int(rng.integers(2, 4)),
+            f"{w.name[m]}法定代表人由{w.person0[m]}变更为{w.person1[m]}。",
+        )
     if controller:
         add_event(w, m, w.at_progress(m, rng.uniform(0.15, 0.6)), "controller_change", 3)
         add_event(w, m, w.at_progress(m, rng.uniform(0.3, 0.8)), "executive_change", 2)
     if stale:
         w.stale_day[m] = w.at_progress(m, rng.uniform(0.25, 0.6))
     if abnormal:
-        add_event(w, m, w.at_progress(m, rng.uniform(0.7, 0.98)), "business_abnormal",
-                  int(rng.integers(3, 5)))
+        add_event(
+            w,
+            m,
+            w.at_progress(m, rng.uniform(0.7, 0.98)),
+            "business_abnormal",
+            int(rng.integers(3, 5)),
+        )
     if tips:
         w.tip(m, w.at_progress(m, rng.uniform(0.8, 0.97)), "disclosure")
     if member and w.member[m] != 3:
@@ -225,11 +257,16 @@ def plant_illegal_fundraising(w: World, m: int) -> None:
     if news:
         for d in _days_between(w, m, 0.55, 1.0, int(rng.integers(1, 4))):
             add_event(w, m, d, "negative_news", int(rng.integers(3, 6)))
-        add_event(w, m, w.at_progress(m, rng.uniform(0.4, 0.9)), "complaint", 3,
-                  f"投资者投诉{w.name[m]}销售人员承诺年化收益12%且保本保息。")
+        add_event(
+            w,
+            m,
+            w.at_progress(m, rng.uniform(0.4, 0.9)),
+            "complaint",
+            3,
+            f"投资者投诉{w.name[m]}销售人员承诺年化收益12%且保本保息。",
+        )
     if filings:
-        w.set_delays(fs, w.at_progress(m, rng.uniform(0.8, 0.95)), NEVER, 0, 0, 0.6,
-                     missing=True)
+        w.set_delays(fs, w.at_progress(m, rng.uniform(0.8, 0.95)), NEVER, 0, 0, 0.6, missing=True)
     inc = int(w.incident[m])
     w.set_delays(fs, inc, NEVER, 0, 0, 1.0, missing=True)
     w.blacklist_day[m] = inc + int(rng.integers(30, 120))
@@ -242,7 +279,8 @@ def plant_enforcement(w: World, m: int) -> None:
     """行政处罚: lawsuits, regulatory warnings, modified audit opinions, high leverage."""
     rng, fs = w.rng, w.funds_of(m)
     lawsuits, warning, audit, leverage, complaints, tips = _signals(
-        w, (0.8, 0.65, 0.6, 0.5, 0.4, 0.3))
+        w, (0.8, 0.65, 0.6, 0.5, 0.4, 0.3)
+    )
     if lawsuits:
         days = _days_between(w, m, 0.05, 1.0, int(rng.integers(2, 6)))
         for i, d in enumerate(days):
@@ -276,15 +314,21 @@ def plant_shell(w: World, m: int) -> None:
     rng = w.rng
     capital, tips, stale, abnormal = _signals(w, (0.85, 0.6, 0.6, 0.5))
     if capital:
-        w.paid_in[m] = round(float(min(w.subscribed[m] * rng.uniform(0.0, 0.2),
-                                       rng.uniform(0, 190))), 2)
+        w.paid_in[m] = round(
+            float(min(w.subscribed[m] * rng.uniform(0.0, 0.2), rng.uniform(0, 190))), 2
+        )
     if tips:
         w.tip(m, int(w.register[m]) + 365 + int(rng.integers(10, 90)), "no_product")
     if stale:
         w.stale_day[m] = max(int(w.register[m]) + 60, w.at_progress(m, rng.uniform(-0.5, 0.5)))
     if abnormal:
-        add_event(w, m, w.at_progress(m, rng.uniform(0.4, 0.95)), "business_abnormal",
-                  int(rng.integers(1, 4)))
+        add_event(
+            w,
+            m,
+            w.at_progress(m, rng.uniform(0.4, 0.95)),
+            "business_abnormal",
+            int(rng.integers(1, 4)),
+        )
     w.gone_day[m] = int(w.incident[m])
 
 
@@ -300,8 +344,14 @@ def plant_office_mover(w: World, m: int) -> None:
     span = w.end - w.start
     d = int(w.start + w.rng.uniform(0.15, 0.85) * span)
     w.move_day[m] = d
-    add_event(w, m, d, "address_change", 1,
-              f"{w.name[m]}办公地址由{w.off_addr[m]}变更为{w.off_addr1[m]}。")
+    add_event(
+        w,
+        m,
+        d,
+        "address_change",
+        1,
+        f"{w.name[m]}办公地址由{w.off_addr[m]}变更为{w.off_addr1[m]}。",
+    )
 
 
 def plant_late_filer(w: World, m: int) -> None:

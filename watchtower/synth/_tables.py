@@ -67,8 +67,12 @@ def manager_batches(w: World) -> list[Batch]:
     running = recorded & _active(states)
     count = np.stack([np.bincount(w.f_mgr, running[:, q], minlength=n) for q in range(nq)], 1)
     scale = np.stack(
-        [np.bincount(w.f_mgr, np.where(running[:, q], w.aum[:, cols[q]], 0.0), minlength=n)
-         for q in range(nq)], 1)
+        [
+            np.bincount(w.f_mgr, np.where(running[:, q], w.aum[:, cols[q]], 0.0), minlength=n)
+            for q in range(nq)
+        ],
+        1,
+    )
     update_lag = rng.integers(0, 80, (n, nq))
     out: list[Batch] = []
     shell = w.sc == "shell"
@@ -81,39 +85,43 @@ def manager_batches(w: World) -> list[Batch]:
         qual = np.minimum(emp, np.round(emp * w.qual_ratio[idx] * w.qual_factor[idx, q]))
         moved = w.move_day[idx] <= sd
         tips = ["；".join(t for d, t in w.tips[m] if d <= sd) for m in idx.tolist()]
-        last_upd = np.maximum(np.minimum(sd - update_lag[idx, q], w.stale_day[idx]),
-                              w.register[idx])
+        last_upd = np.maximum(
+            np.minimum(sd - update_lag[idx, q], w.stale_day[idx]), w.register[idx]
+        )
         member = np.where(w.member_day[idx] <= sd, w.member1[idx], w.member[idx])
-        frame = pd.DataFrame({
-            "registerNo": w.reg_no[idx],
-            "managerName": w.name[idx],
-            "uscc": w.uscc[idx],
-            "artificialPersonName": np.where(w.person_day[idx] <= sd, w.person1[idx],
-                                             w.person0[idx]),
-            "primaryInvestType": np.array(MANAGER_TYPES, dtype=object)[w.mtype[idx]],
-            "orgForm": np.where(w.org[idx] == 1, "合伙企业", "公司").astype(object),
-            "establishDate": w.establish[idx],
-            "registerDate": w.register[idx],
-            "registerAddress": w.reg_addr[idx],
-            "registerProvince": w.reg_prov[idx],
-            "registerCity": w.reg_city[idx],
-            "officeAddress": np.where(moved, w.off_addr1[idx], w.off_addr[idx]),
-            "officeProvince": np.where(moved, w.off_prov1[idx], w.off_prov[idx]),
-            "officeCity": np.where(moved, w.off_city1[idx], w.off_city[idx]),
-            "subscribedCapital": w.subscribed[idx],
-            "paidInCapital": w.paid_in[idx],
-            "employeeCount": emp,
-            "qualifiedEmployeeCount": qual.astype(np.int64),
-            "fundCount": count[idx, q].astype(np.int64),
-            "fundScale": np.round(scale[idx, q], 2),
-            "memberType": np.array(MEMBER_TYPES, dtype=object)[member],
-            "hasSpecialTips": np.array([bool(t) for t in tips], dtype=bool),
-            "specialTips": np.array(tips, dtype=object),
-            "hasCreditTips": w.credit_day[idx] <= sd,
-            "inBlacklist": w.blacklist_day[idx] <= sd,
-            "lastUpdateDate": last_upd,
-            "snapshotDate": np.full(idx.size, sd, dtype=np.int64),
-        })
+        frame = pd.DataFrame(
+            {
+                "registerNo": w.reg_no[idx],
+                "managerName": w.name[idx],
+                "uscc": w.uscc[idx],
+                "artificialPersonName": np.where(
+                    w.person_day[idx] <= sd, w.person1[idx], w.person0[idx]
+                ),
+                "primaryInvestType": np.array(MANAGER_TYPES, dtype=object)[w.mtype[idx]],
+                "orgForm": np.where(w.org[idx] == 1, "合伙企业", "公司").astype(object),
+                "establishDate": w.establish[idx],
+                "registerDate": w.register[idx],
+                "registerAddress": w.reg_addr[idx],
+                "registerProvince": w.reg_prov[idx],
+                "registerCity": w.reg_city[idx],
+                "officeAddress": np.where(moved, w.off_addr1[idx], w.off_addr[idx]),
+                "officeProvince": np.where(moved, w.off_prov1[idx], w.off_prov[idx]),
+                "officeCity": np.where(moved, w.off_city1[idx], w.off_city[idx]),
+                "subscribedCapital": w.subscribed[idx],
+                "paidInCapital": w.paid_in[idx],
+                "employeeCount": emp,
+                "qualifiedEmployeeCount": qual.astype(np.int64),
+                "fundCount": count[idx, q].astype(np.int64),
+                "fundScale": np.round(scale[idx, q], 2),
+                "memberType": np.array(MEMBER_TYPES, dtype=object)[member],
+                "hasSpecialTips": np.array([bool(t) for t in tips], dtype=bool),
+                "specialTips": np.array(tips, dtype=object),
+                "hasCreditTips": w.credit_day[idx] <= sd,
+                "inBlacklist": w.blacklist_day[idx] <= sd,
+                "lastUpdateDate": last_upd,
+                "snapshotDate": np.full(idx.size, sd, dtype=np.int64),
+            }
+        )
         out.append(Batch("managers", sd, frame))
     return out
 
@@ -143,20 +151,22 @@ def fund_batches(w: World) -> list[Batch]:
         sd = int(w.snaps[q])
         idx = np.flatnonzero(w.f_record <= sd)
         mgr = w.f_mgr[idx]
-        frame = pd.DataFrame({
-            "fundNo": w.f_no[idx],
-            "fundName": w.f_name[idx],
-            "registerNo": w.reg_no[mgr],
-            "managerName": w.name[mgr],
-            "fundType": np.array(FUND_TYPES, dtype=object)[w.f_type[idx]],
-            "moneyType": w.f_money[idx],
-            "establishDate": w.f_establish[idx],
-            "putOnRecordDate": w.f_record[idx],
-            "mandatorName": w.f_custodian[idx],
-            "workingState": np.array(WORKING_STATES, dtype=object)[states[idx, q]],
-            "lastQuarterUpdate": lqu[idx, q],
-            "snapshotDate": np.full(idx.size, sd, dtype=np.int64),
-        })
+        frame = pd.DataFrame(
+            {
+                "fundNo": w.f_no[idx],
+                "fundName": w.f_name[idx],
+                "registerNo": w.reg_no[mgr],
+                "managerName": w.name[mgr],
+                "fundType": np.array(FUND_TYPES, dtype=object)[w.f_type[idx]],
+                "moneyType": w.f_money[idx],
+                "establishDate": w.f_establish[idx],
+                "putOnRecordDate": w.f_record[idx],
+                "mandatorName": w.f_custodian[idx],
+                "workingState": np.array(WORKING_STATES, dtype=object)[states[idx, q]],
+                "lastQuarterUpdate": lqu[idx, q],
+                "snapshotDate": np.full(idx.size, sd, dtype=np.int64),
+            }
+        )
         out.append(Batch("funds", sd, frame))
     return out
 
@@ -217,35 +227,41 @@ def report_batches(w: World) -> list[Batch]:
             sm = sub[mask]
             file_m = _month_of(sm) if is_sub else due_file_m[mask]
             nan = np.full(ff.size, np.nan)
-            frame = pd.DataFrame({
-                "_file_m": file_m,
-                "_f": ff,
-                "_k": np.full(ff.size, kind_i),
-                "_t": tt,
-                "fundNo": w.f_no[ff],
-                "registerNo": w.reg_no[w.f_mgr[ff]],
-                "reportType": np.full(ff.size, kind, dtype=object),
-                "period": np.array(labels[kind], dtype=object)[tt],
-                "dueDate": due[tt],
-                "submittedDate": sm if is_sub else np.full(ff.size, NEVER, dtype=np.int64),
-                "nav": np.round(w.nav[ff, tt], 4) if is_sub else nan,
-                "aum": np.round(w.aum[ff, tt], 2) if is_sub else nan,
-                "investorCount": pd.array(w.inv[ff, tt].astype(np.int64) if is_sub else
-                                          [None] * ff.size, dtype="Int64"),
-                "subscriptions": np.round(subs[ff, tt], 2) if is_sub else nan,
-                "redemptions": np.round(reds[ff, tt], 2) if is_sub else nan,
-                "leverageRatio": np.round(w.lev[ff, tt], 3) if is_sub else nan,
-                "auditOpinion": (np.array(AUDIT_OPINIONS, dtype=object)[w.audit[ff, tt]]
-                                 if is_sub and kind == "annual"
-                                 else np.full(ff.size, "", dtype=object)),
-            })
+            frame = pd.DataFrame(
+                {
+                    "_file_m": file_m,
+                    "_f": ff,
+                    "_k": np.full(ff.size, kind_i),
+                    "_t": tt,
+                    "fundNo": w.f_no[ff],
+                    "registerNo": w.reg_no[w.f_mgr[ff]],
+                    "reportType": np.full(ff.size, kind, dtype=object),
+                    "period": np.array(labels[kind], dtype=object)[tt],
+                    "dueDate": due[tt],
+                    "submittedDate": sm if is_sub else np.full(ff.size, NEVER, dtype=np.int64),
+                    "nav": np.round(w.nav[ff, tt], 4) if is_sub else nan,
+                    "aum": np.round(w.aum[ff, tt], 2) if is_sub else nan,
+                    "investorCount": pd.array(
+                        w.inv[ff, tt].astype(np.int64) if is_sub else [None] * ff.size,
+                        dtype="Int64",
+                    ),
+                    "subscriptions": np.round(subs[ff, tt], 2) if is_sub else nan,
+                    "redemptions": np.round(reds[ff, tt], 2) if is_sub else nan,
+                    "leverageRatio": np.round(w.lev[ff, tt], 3) if is_sub else nan,
+                    "auditOpinion": (
+                        np.array(AUDIT_OPINIONS, dtype=object)[w.audit[ff, tt]]
+                        if is_sub and kind == "annual"
+                        else np.full(ff.size, "", dtype=object)
+                    ),
+                }
+            )
             parts.append(frame)
     allr = pd.concat(parts, ignore_index=True)
     allr = allr[allr["_file_m"] <= end_m]
     allr = allr.sort_values(["_file_m", "_f", "_k", "_t", "submittedDate"], kind="stable")
     out: list[Batch] = []
     for fm, grp in allr.groupby("_file_m", sort=True):
-        file_day = min(int(month_end_days(np.array([int(fm)]))[0]), w.end)
+        file_day = min(int(month_end_days(np.array([fm], dtype=np.int64))[0]), w.end)
         frame = grp.drop(columns=["_file_m", "_f", "_k", "_t"]).reset_index(drop=True)
         out.append(Batch("reports", file_day, frame))
     return out
@@ -253,24 +269,31 @@ def report_batches(w: World) -> list[Batch]:
 
 def event_batches(w: World) -> list[Batch]:
     """Quarterly event files by reportedDate; only events known inside the window."""
-    rows = [e for e in w.events
-            if w.start <= e.reported <= w.end and e.day <= w.end
-            and e.day < w.gone_day[e.m] and e.day >= w.register[e.m] - 30]
+    rows = [
+        e
+        for e in w.events
+        if w.start <= e.reported <= w.end
+        and e.day <= w.end
+        and e.day < w.gone_day[e.m]
+        and e.day >= w.register[e.m] - 30
+    ]
     rows.sort(key=lambda e: (e.reported, e.m, e.day, e.etype, e.severity, e.description))
     if not rows:
         return []
     m = np.array([e.m for e in rows])
     ident = np.array([e.ident for e in rows], dtype=object)
-    frame = pd.DataFrame({
-        "registerNo": np.where(ident == "uscc", "", w.reg_no[m]).astype(object),
-        "uscc": np.where(ident == "reg", "", w.uscc[m]).astype(object),
-        "eventDate": np.array([e.day for e in rows], dtype=np.int64),
-        "reportedDate": np.array([e.reported for e in rows], dtype=np.int64),
-        "eventType": np.array([e.etype for e in rows], dtype=object),
-        "severity": np.array([e.severity for e in rows], dtype=np.int64),
-        "source": np.array([e.source for e in rows], dtype=object),
-        "description": np.array([e.description for e in rows], dtype=object),
-    })
+    frame = pd.DataFrame(
+        {
+            "registerNo": np.where(ident == "uscc", "", w.reg_no[m]).astype(object),
+            "uscc": np.where(ident == "reg", "", w.uscc[m]).astype(object),
+            "eventDate": np.array([e.day for e in rows], dtype=np.int64),
+            "reportedDate": np.array([e.reported for e in rows], dtype=np.int64),
+            "eventType": np.array([e.etype for e in rows], dtype=object),
+            "severity": np.array([e.severity for e in rows], dtype=np.int64),
+            "source": np.array([e.source for e in rows], dtype=object),
+            "description": np.array([e.description for e in rows], dtype=object),
+        }
+    )
     qe = _quarter_end(frame["reportedDate"].to_numpy())
     out: list[Batch] = []
     for q in np.unique(qe).tolist():
@@ -287,17 +310,25 @@ def _quarter_end(days: IntA) -> IntA:
 def incident_frame(w: World) -> pd.DataFrame:
     idx = np.flatnonzero(np.isin(w.sc, RISKY) & (w.incident <= w.end))
     idx = idx[np.argsort(w.incident[idx], kind="stable")]
-    return pd.DataFrame({
-        "registerNo": w.reg_no[idx],
-        "incidentDate": w.incident[idx],
-        "incidentType": np.array([INCIDENT_OF[str(s)] for s in w.sc[idx]], dtype=object),
-    })
+    return pd.DataFrame(
+        {
+            "registerNo": w.reg_no[idx],
+            "incidentDate": w.incident[idx],
+            "incidentType": np.array([INCIDENT_OF[str(s)] for s in w.sc[idx]], dtype=object),
+        }
+    )
 
 
 def incident_batches(w: World) -> list[Batch]:
     frame = incident_frame(w)
-    years = (frame["incidentDate"].to_numpy().astype("datetime64[D]").astype("datetime64[Y]")
-             .astype(np.int64) + 1970)
+    years = (
+        frame["incidentDate"]
+        .to_numpy()
+        .astype("datetime64[D]")
+        .astype("datetime64[Y]")
+        .astype(np.int64)
+        + 1970
+    )
     out: list[Batch] = []
     for y in np.unique(years).tolist():
         sel = years == y
@@ -310,13 +341,15 @@ def truth_frame(w: World, fmt: Callable[[int], str]) -> pd.DataFrame:
     """Ground truth for every manager (``fmt`` formats a day number as ISO)."""
     risky = np.isin(w.sc, RISKY)
     benign = ~risky & (w.sc != "healthy")
-    return pd.DataFrame({
-        "register_no": w.reg_no,
-        "scenario": w.sc,
-        "family": w.family,
-        "is_risky": risky.astype(np.int64),
-        "is_benign_outlier": benign.astype(np.int64),
-        "incident_type": [INCIDENT_OF.get(str(s), "") for s in w.sc],
-        "incident_date": [fmt(int(d)) for d in w.incident],
-        "onset_date": [fmt(int(d)) for d in w.onset],
-    })
+    return pd.DataFrame(
+        {
+            "register_no": w.reg_no,
+            "scenario": w.sc,
+            "family": w.family,
+            "is_risky": risky.astype(np.int64),
+            "is_benign_outlier": benign.astype(np.int64),
+            "incident_type": [INCIDENT_OF.get(str(s), "") for s in w.sc],
+            "incident_date": [fmt(int(d)) for d in w.incident],
+            "onset_date": [fmt(int(d)) for d in w.onset],
+        }
+    )

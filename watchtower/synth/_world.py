@@ -206,7 +206,7 @@ class World:
         missing: bool = False,
         kinds: str = "mqa",
     ) -> None:
-        """Make reports of funds ``fs`` due in [from_day, to_day) late by lo..hi days (or missing)."""
+        """Reports of funds ``fs`` due in [from_day, to_day): late by lo..hi days, or missing."""
         for kind, mat, due, valid in (
             ("m", self.delay_m, self.due_m, np.ones_like(self.is_q)),
             ("q", self.delay_q, self.due_q, self.is_q),
@@ -346,8 +346,11 @@ def _build_timeline(w: World) -> None:
     inc = np.where(
         u < 0.05,
         start + rng.uniform(0.05, 0.33, risky.size) * span,
-        np.where(u < 0.85, start + rng.uniform(0.33, 1.0, risky.size) * span,
-                 end + rng.uniform(15, 180, risky.size)),
+        np.where(
+            u < 0.85,
+            start + rng.uniform(0.33, 1.0, risky.size) * span,
+            end + rng.uniform(15, 180, risky.size),
+        ),
     ).astype(np.int64)
     lead = rng.integers(183, 549, risky.size)
     w.incident[risky] = inc
@@ -388,9 +391,24 @@ def _build_managers(w: World) -> None:
     zihao = tuple(dict.fromkeys(V.ZIHAO))
     names: set[str] = set()
     usccs: set[str] = set()
-    fields: dict[str, list[str]] = {k: [] for k in (
-        "name", "short", "uscc", "p0", "reg_prov", "reg_city", "reg_addr",
-        "off_prov", "off_city", "off_addr", "off_prov1", "off_city1", "off_addr1")}
+    fields: dict[str, list[str]] = {
+        k: []
+        for k in (
+            "name",
+            "short",
+            "uscc",
+            "p0",
+            "reg_prov",
+            "reg_city",
+            "reg_addr",
+            "off_prov",
+            "off_city",
+            "off_addr",
+            "off_prov1",
+            "off_city1",
+            "off_addr1",
+        )
+    }
     city_idx = rng.choice(len(CITIES), n, p=_CITY_P)
     for m in range(n):
         ci = int(city_idx[m])
@@ -430,18 +448,35 @@ def _build_managers(w: World) -> None:
                 usccs.add(code)
                 break
         for key, val in (
-            ("name", name), ("short", short), ("uscc", code), ("p0", _person(rng)),
-            ("reg_prov", c.province), ("reg_city", c.city), ("reg_addr", reg_addr),
-            ("off_prov", oc.province), ("off_city", oc.city), ("off_addr", off_addr),
-            ("off_prov1", mc.province), ("off_city1", mc.city),
+            ("name", name),
+            ("short", short),
+            ("uscc", code),
+            ("p0", _person(rng)),
+            ("reg_prov", c.province),
+            ("reg_city", c.city),
+            ("reg_addr", reg_addr),
+            ("off_prov", oc.province),
+            ("off_city", oc.city),
+            ("off_addr", off_addr),
+            ("off_prov1", mc.province),
+            ("off_city1", mc.city),
             ("off_addr1", _address(rng, mc)[0]),
         ):
             fields[key].append(val)
     for key, attr in (
-        ("name", "name"), ("short", "short"), ("uscc", "uscc"), ("p0", "person0"),
-        ("reg_prov", "reg_prov"), ("reg_city", "reg_city"), ("reg_addr", "reg_addr"),
-        ("off_prov", "off_prov"), ("off_city", "off_city"), ("off_addr", "off_addr"),
-        ("off_prov1", "off_prov1"), ("off_city1", "off_city1"), ("off_addr1", "off_addr1"),
+        ("name", "name"),
+        ("short", "short"),
+        ("uscc", "uscc"),
+        ("p0", "person0"),
+        ("reg_prov", "reg_prov"),
+        ("reg_city", "reg_city"),
+        ("reg_addr", "reg_addr"),
+        ("off_prov", "off_prov"),
+        ("off_city", "off_city"),
+        ("off_addr", "off_addr"),
+        ("off_prov1", "off_prov1"),
+        ("off_city1", "off_city1"),
+        ("off_addr1", "off_addr1"),
     ):
         setattr(w, attr, np.array(fields[key], dtype=object))
     w.person1 = np.array([_person(rng) for _ in range(n)], dtype=object)
@@ -488,8 +523,11 @@ def _fund_codes(rng: np.random.Generator, k: int) -> list[str]:
         need = (k - len(out)) * 2 + 16
         style = rng.integers(0, 4, need)
         l1, l2 = rng.choice(letters, need), rng.choice(letters, need)
-        d3, d4, d5 = rng.integers(0, 1000, need), rng.integers(0, 10**4, need), rng.integers(
-            0, 10**5, need)
+        d3, d4, d5 = (
+            rng.integers(0, 1000, need),
+            rng.integers(0, 10**4, need),
+            rng.integers(0, 10**5, need),
+        )
         for i in range(need):
             s = int(style[i])
             if s == 0:
@@ -555,8 +593,12 @@ def _build_funds(w: World) -> None:
     cust = rng.integers(0, len(V.CUSTODIANS), nf)
     no_cust = rng.random(nf) < np.where(ftype == 0, 0.03, 0.2)
     w.f_custodian = np.array(
-        ["" if nc else V.CUSTODIANS[c] for c, nc in zip(cust.tolist(), no_cust.tolist(),
-                                                        strict=True)], dtype=object)
+        [
+            "" if nc else V.CUSTODIANS[c]
+            for c, nc in zip(cust.tolist(), no_cust.tolist(), strict=True)
+        ],
+        dtype=object,
+    )
     for m in illegal.tolist():
         w.f_custodian[w.f_hi[m] - extra[m] : w.f_hi[m]] = ""
     # fund names
@@ -638,8 +680,10 @@ def simulate(w: World) -> None:
         s = a * w.sub_rate[:, c]
         r = a * np.minimum(w.red_rate[:, c], 0.95)
         a = np.maximum(a * np.exp(w.ret[:, c]) + s - r, 0.0)
-        i = np.clip(np.round(i * (1 + w.sub_rate[:, c] - np.minimum(w.red_rate[:, c], 0.95)))
-                    + noise[:, c], 1, w.f_inv_cap)
+        i = np.clip(
+            np.round(i * (1 + w.sub_rate[:, c] - np.minimum(w.red_rate[:, c], 0.95))) + noise[:, c],
+            1,
+            w.f_inv_cap,
+        )
         aum[:, c], inv[:, c], subs[:, c], reds[:, c] = a, i, s, r
     w.aum, w.inv, w.subs, w.reds = aum, inv, subs, reds
-
