@@ -1,0 +1,1 @@
+"""Backtesting and evaluation against baselines."""
