@@ -21,12 +21,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watchtower.clock import Clock, SystemClock
 from watchtower.config import Settings
 from watchtower.ingest import IngestSummary, LandingFile, ingest_dir
 from watchtower.store import open_store
+
+if TYPE_CHECKING:
+    from watchtower.digest import DigestSummary, Mailer, SendSummary
+    from watchtower.warn import WarnSummary
 
 
 def ingest(
@@ -59,3 +65,115 @@ def _validator(settings: Settings):  # type: ignore[no-untyped-def]
 
 def _as_date(value: dt.date | dt.datetime) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
+
+
+# --- warn and digest (watchtower.warn, watchtower.digest) -------------------------------------
+
+
+def warn(
+    settings: Settings, as_of: dt.date | dt.datetime, *, clock: Clock | None = None
+) -> WarnSummary:
+    """Tiers (models/tiers.yaml: thresholds, hysteresis, rule overrides) for every manager
+    scored on ``as_of``, and the alert lifecycle: open, escalate, de-escalate, auto-resolve.
+    Idempotent per day and safe to run concurrently (one open alert per manager is enforced
+    by the database). The clock only stamps the audit trail."""
+    from watchtower.warn import load_policy, run_warn
+
+    engine = open_store(settings.db_url)
+    policy = load_policy(settings.models_dir)
+    return run_warn(engine, _as_date(as_of), policy, (clock or SystemClock()).now())
+
+
+def digest(
+    settings: Settings,
+    as_of: dt.date | dt.datetime,
+    *,
+    send: bool = False,
+    to: str | None = None,
+    cadence: str | None = None,
+    language: str = "zh",
+    min_tier: str = "blue",
+    clock: Clock | None = None,
+    mailer: Mailer | None = None,
+) -> DigestSummary:
+    """Render the digests due on ``as_of`` (per subscription in models/subscriptions.yaml, or
+    only those of ``cadence``) into the outbox (``settings.outbox_dir``: .eml + .html), then,
+    with ``send``, send the outbox by SMTP (``settings.smtp``). Each (recipient, period) is
+    rendered and sent once, however often this runs. ``to``: instead, one ad-hoc digest of
+    every jurisdiction to that address (``cadence`` default daily, ``language``,
+    ``min_tier``). ``mailer`` replaces SMTP (tests)."""
+    from watchtower.digest import adhoc_subscription, run_digest
+    from watchtower.warn import load_policy, load_subscriptions
+
+    engine = open_store(settings.db_url)
+    day = _as_date(as_of)
+    now = (clock or SystemClock()).now()
+    policy = load_policy(settings.models_dir)
+    subs, _ = load_subscriptions(settings.models_dir / "subscriptions.yaml")
+    if to:
+        subs = [
+            adhoc_subscription(
+                to, cadence=cadence or "daily", language=language, min_tier=min_tier
+            )
+        ]
+    summary = run_digest(
+        engine,
+        as_of=day,
+        subscriptions=subs,
+        policy=policy,
+        outbox_dir=settings.outbox_dir,
+        mail_from=settings.smtp.mail_from,
+        now=now,
+        cadence=cadence,
+        adhoc=bool(to),
+    )
+    if not send:
+        return summary
+    sent = send_outbox(settings, day, clock=clock, mailer=mailer, recipient=to)
+    return replace(
+        summary,
+        sent=sent.sent,
+        retry_later=sent.retry_later,
+        failed=sent.failed,
+        errors=list(sent.errors),
+    )
+
+
+def send_outbox(
+    settings: Settings,
+    as_of: dt.date | dt.datetime | None = None,
+    *,
+    clock: Clock | None = None,
+    mailer: Mailer | None = None,
+    recipient: str | None = None,
+) -> SendSummary:
+    """Send every pending digest in the outbox by SMTP (``settings.smtp``); failures stay
+    pending for the next call (up to ``delivery.max_attempts`` in subscriptions.yaml).
+    ``as_of`` is accepted for the DAG's symmetry; the outbox is sent whatever its day."""
+    import sqlalchemy as sa
+
+    from watchtower.digest import SendSummary, mailer_for, send_pending
+    from watchtower.store.alerts import outbox
+    from watchtower.warn import load_subscriptions
+
+    engine = open_store(settings.db_url)
+    _, delivery = load_subscriptions(settings.models_dir / "subscriptions.yaml")
+    with engine.connect() as conn:
+        pending = conn.execute(
+            sa.select(sa.func.count()).select_from(outbox).where(outbox.c.status == "pending")
+        ).scalar_one()
+    result = send_pending(
+        engine,
+        mailer or mailer_for(settings.smtp),
+        settings.smtp.mail_from,
+        delivery,
+        (clock or SystemClock()).now(),
+        recipient=recipient,
+    )
+    return SendSummary(
+        sent=result.sent,
+        retry_later=result.retry_later,
+        failed=result.failed,
+        pending_before=int(pending),
+        errors=list(result.errors),
+    )

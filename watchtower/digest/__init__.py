@@ -1,0 +1,30 @@
+"""Digest: render per subscriber (pure), queue in the outbox, send by SMTP exactly once."""
+
+from watchtower.digest.collect import collect_digest, period_for
+from watchtower.digest.mask import mask_name, neutralize_cell
+from watchtower.digest.model import DigestAlert, DigestData, RenderedDigest
+from watchtower.digest.outbox import build_message, send_pending
+from watchtower.digest.render import render_digest
+from watchtower.digest.send import Mailer, SmtpMailer, mailer_for, smtp_settings_from_url
+from watchtower.digest.step import DigestSummary, SendSummary, adhoc_subscription, run_digest
+
+__all__ = [
+    "DigestAlert",
+    "DigestData",
+    "DigestSummary",
+    "Mailer",
+    "RenderedDigest",
+    "SendSummary",
+    "SmtpMailer",
+    "adhoc_subscription",
+    "build_message",
+    "collect_digest",
+    "mailer_for",
+    "mask_name",
+    "neutralize_cell",
+    "period_for",
+    "render_digest",
+    "run_digest",
+    "send_pending",
+    "smtp_settings_from_url",
+]

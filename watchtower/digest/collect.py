@@ -1,0 +1,215 @@
+"""Read what one subscriber's digest shows for one period from the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from watchtower.digest.mask import mask_in_text, mask_name
+from watchtower.digest.model import DigestAlert, DigestData, Reason, TierCounts
+from watchtower.store.alerts import TIERS, alert_events, alerts, manager_tiers
+from watchtower.store.schema import manager_snapshots
+from watchtower.warn.policy import TierPolicy, rank
+from watchtower.warn.routing import WEEKDAYS, Subscription
+
+#: Still-open alerts listed in the mail body (all of them are in the CSV attachment).
+OPEN_SHOWN = {"daily": 10, "weekly": 25, "immediate": 0}
+
+
+def period_for(
+    cadence: str, as_of: dt.date, weekday: str = "fri", *, force: bool = False
+) -> tuple[dt.date, dt.date, str] | None:
+    """(start, end, key) of the period a digest on ``as_of`` covers, or None when the
+    cadence is not due that day (weekly digests go out on their weekday unless ``force``).
+    Keys: ``daily:2024-06-30``, ``immediate:2024-06-30``, ``weekly:2024-W26``."""
+    if cadence == "weekly":
+        if not force and WEEKDAYS[as_of.weekday()] != weekday:
+            return None
+        year, week, _ = as_of.isocalendar()
+        return as_of - dt.timedelta(days=6), as_of, f"weekly:{year}-W{week:02d}"
+    return as_of, as_of, f"{cadence}:{as_of.isoformat()}"
+
+
+def _legal_reps(conn: sa.Connection, regs: Iterable[str], as_of: dt.date) -> dict[str, str]:
+    regs = sorted(set(regs))
+    if not regs:
+        return {}
+    ms = manager_snapshots
+    rows = conn.execute(
+        sa.select(ms.c.register_no, ms.c.artificial_person_name)
+        .where(ms.c.register_no.in_(regs), ms.c.known_from <= as_of)
+        .order_by(ms.c.register_no, ms.c.known_from, ms.c.id)
+    )
+    out: dict[str, str] = {}
+    for reg, name in rows:
+        if name:
+            out[reg] = str(name)  # the latest known wins
+    return out
+
+
+def _trends(
+    conn: sa.Connection, regs: Iterable[str], as_of: dt.date, runs: int
+) -> dict[str, tuple[float, ...]]:
+    regs = sorted(set(regs))
+    if not regs:
+        return {}
+    mt = manager_tiers
+    rows = conn.execute(
+        sa.select(mt.c.register_no, mt.c.score)
+        .where(
+            mt.c.register_no.in_(regs),
+            mt.c.as_of <= as_of,
+            mt.c.as_of > as_of - dt.timedelta(days=max(runs * 31, 62)),
+        )
+        .order_by(mt.c.register_no, mt.c.as_of)
+    )
+    series: dict[str, list[float]] = defaultdict(list)
+    for reg, score in rows:
+        series[reg].append(round(float(score), 1))
+    return {reg: tuple(v[-runs:]) for reg, v in series.items()}
+
+
+def _chart(conn: sa.Connection, sub: Subscription, as_of: dt.date, runs: int) -> list[TierCounts]:
+    mt = manager_tiers
+    dates = [
+        d
+        for (d,) in conn.execute(
+            sa.select(mt.c.as_of)
+            .where(mt.c.as_of <= as_of)
+            .distinct()
+            .order_by(mt.c.as_of.desc())
+            .limit(runs)
+        )
+    ][::-1]
+    if not dates:
+        return []
+    rows = conn.execute(
+        sa.select(mt.c.as_of, mt.c.province, mt.c.city, mt.c.tier, sa.func.count())
+        .where(mt.c.as_of.in_(dates), mt.c.tier.is_not(None))
+        .group_by(mt.c.as_of, mt.c.province, mt.c.city, mt.c.tier)
+    )
+    counts: dict[dt.date, dict[str, int]] = {d: dict.fromkeys(TIERS, 0) for d in dates}
+    for d, province, city, tier, n in rows:
+        if tier in TIERS and sub.covers(province, city):
+            counts[d][tier] += int(n)
+    return [TierCounts(d, counts[d]) for d in dates]
+
+
+def _reasons(raw: Any, language: str, names: list[str], top: int) -> tuple[Reason, ...]:
+    other = "en" if language == "zh" else "zh"
+    out = []
+    for r in (raw or [])[:top]:
+        if not isinstance(r, Mapping):
+            continue
+        text = str(r.get(language) or r.get(other) or r.get("code") or "")
+        sev = r.get("severity")
+        out.append(
+            Reason(
+                code=str(r.get("code") or ""),
+                text=mask_in_text(text, names),
+                severity=float(sev) if isinstance(sev, int | float) else None,
+            )
+        )
+    return tuple(out)
+
+
+def collect_digest(
+    conn: sa.Connection,
+    sub: Subscription,
+    *,
+    as_of: dt.date,
+    cadence: str,
+    period: tuple[dt.date, dt.date, str],
+    policy: TierPolicy,
+) -> DigestData:
+    """The digest of ``sub`` for ``period`` (start, end, key), with sections new, escalated,
+    still open and resolved. Only managers of the subscriber's jurisdiction at or above its
+    minimum tier (``immediate``: red only, new or escalated) are included."""
+    start, end, key = period
+    min_rank = rank("red") if cadence == "immediate" else rank(sub.min_tier)
+    rows = [
+        dict(r)
+        for r in conn.execute(
+            sa.select(alerts).where(
+                alerts.c.opened_as_of <= end,
+                sa.or_(alerts.c.closed_as_of.is_(None), alerts.c.closed_as_of >= start),
+            )
+        ).mappings()
+        if sub.covers(r["province"], r["city"]) and rank(r["tier"]) >= min_rank
+    ]
+    ids = [r["id"] for r in rows]
+    escalated_from: dict[int, str | None] = {}
+    if ids:
+        for alert_id, from_tier, to_tier in conn.execute(
+            sa.select(alert_events.c.alert_id, alert_events.c.from_tier, alert_events.c.to_tier)
+            .where(
+                alert_events.c.alert_id.in_(ids),
+                alert_events.c.action == "escalate",
+                alert_events.c.as_of >= start,
+                alert_events.c.as_of <= end,
+            )
+            .order_by(alert_events.c.id)
+        ):
+            if cadence == "immediate" and to_tier != "red":
+                continue
+            escalated_from.setdefault(alert_id, from_tier)
+    regs = [r["register_no"] for r in rows]
+    reps = _legal_reps(conn, regs, end)
+    trends = _trends(conn, regs, end, policy.trend_runs)
+    sections: dict[str, list[DigestAlert]] = {
+        k: [] for k in ("new", "escalated", "open", "resolved")
+    }
+    for r in rows:
+        closed_in_period = r["closed_as_of"] is not None and start <= r["closed_as_of"] <= end
+        if closed_in_period:
+            section = "resolved"
+        elif r["opened_as_of"] >= start:
+            section = "new"
+        elif r["id"] in escalated_from:
+            section = "escalated"
+        else:
+            section = "open"
+        if cadence == "immediate" and section not in ("new", "escalated"):
+            continue
+        rep = reps.get(r["register_no"], "")
+        names = [rep] if rep else []
+        sections[section].append(
+            DigestAlert(
+                alert_id=int(r["id"]),
+                register_no=r["register_no"],
+                manager_name=mask_in_text(str(r["manager_name"] or ""), names),
+                legal_rep=mask_name(rep),
+                province=str(r["province"] or ""),
+                city=str(r["city"] or ""),
+                tier=r["tier"],
+                previous_tier=escalated_from.get(r["id"]),
+                score=round(float(r["score"]), 1),
+                trend=trends.get(r["register_no"], (round(float(r["score"]), 1),)),
+                reasons=_reasons(r["reasons"], sub.language, names, policy.top_reasons),
+                status=r["status"] if not closed_in_period else "closed",
+                opened_as_of=r["opened_as_of"],
+                resolution=r["resolution"] if closed_in_period else None,
+                closed_as_of=r["closed_as_of"] if closed_in_period else None,
+            )
+        )
+    for items in sections.values():
+        items.sort(key=lambda a: (-rank(a.tier), -a.score, a.register_no))
+    return DigestData(
+        recipient=sub.recipient,
+        recipient_name=sub.name,
+        language=sub.language,
+        cadence=cadence,
+        jurisdiction=sub.jurisdiction,
+        min_tier="red" if cadence == "immediate" else sub.min_tier,
+        as_of=as_of,
+        period_start=start,
+        period_end=end,
+        period_key=key,
+        sections=sections,
+        chart=_chart(conn, sub, end, policy.chart_runs),
+        open_total=len(sections["open"]),
+    )

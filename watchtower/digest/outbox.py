@@ -1,0 +1,192 @@
+"""The outbox: digests are rendered to files and a row first, then sent; each
+(recipient, period_key) exactly once.
+
+Files: ``<outbox_dir>/<period_key>/<recipient>.eml`` (the message as sent) and ``.html`` (to
+open in a browser). Row states: pending -> sending -> sent; a failed send goes back to
+pending with ``last_error`` and is retried on the next send, until ``max_attempts`` marks it
+failed. A send interrupted between claiming and recording (a crash) is reclaimed after
+``reclaim_after_minutes``: that one case may deliver twice, never zero times.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from watchtower.digest.model import DigestData, RenderedDigest
+from watchtower.digest.send import Mailer
+from watchtower.store.alerts import outbox
+from watchtower.warn._txn import write_transaction
+from watchtower.warn.routing import Delivery
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]+")
+
+
+def build_message(
+    data: DigestData, rendered: RenderedDigest, mail_from: str, date: dt.datetime
+) -> EmailMessage:
+    """multipart/mixed [ multipart/alternative [text/plain, text/html], text/csv ]."""
+    msg = EmailMessage()
+    msg["Subject"] = rendered.subject
+    msg["From"] = formataddr(("Watchtower", mail_from))
+    msg["To"] = data.recipient
+    msg["Date"] = format_datetime(date.replace(tzinfo=dt.UTC) if date.tzinfo is None else date)
+    domain = mail_from.rsplit("@", 1)[-1] or "watchtower"
+    digest_id = hashlib.sha256(f"{data.recipient}|{data.period_key}".encode()).hexdigest()[:32]
+    # Stable per (recipient, period): a rare duplicate delivery is recognisable as one.
+    msg["Message-ID"] = f"<{digest_id}@{domain}>"
+    msg["X-Watchtower-Period"] = data.period_key
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(rendered.text, subtype="plain", charset="utf-8")
+    msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    msg.add_attachment(rendered.csv, maintype="text", subtype="csv", filename=rendered.csv_name)
+    return msg
+
+
+def outbox_paths(outbox_dir: Path, recipient: str, period_key: str) -> tuple[Path, Path]:
+    folder = outbox_dir / _UNSAFE.sub("-", period_key.replace(":", "-"))
+    stem = _UNSAFE.sub("_", recipient)
+    return folder / f"{stem}.eml", folder / f"{stem}.html"
+
+
+def already_queued(conn: sa.Connection, recipient: str, period_key: str) -> bool:
+    return (
+        conn.execute(
+            sa.select(outbox.c.id).where(
+                outbox.c.recipient == recipient, outbox.c.period_key == period_key
+            )
+        ).first()
+        is not None
+    )
+
+
+def enqueue(
+    engine: sa.Engine,
+    outbox_dir: Path,
+    data: DigestData,
+    rendered: RenderedDigest,
+    mail_from: str,
+    now: dt.datetime,
+) -> Path | None:
+    """Write the digest's files and its pending row, once. Returns the HTML path, or None
+    when (recipient, period_key) was queued already (by an earlier or concurrent run)."""
+    eml_path, html_path = outbox_paths(outbox_dir, data.recipient, data.period_key)
+    message = build_message(data, rendered, mail_from, now).as_bytes()
+    eml_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_eml = eml_path.with_suffix(f".eml.{id(data)}.tmp")
+    tmp_html = html_path.with_suffix(f".html.{id(data)}.tmp")
+    try:
+        with write_transaction(engine) as conn:
+            if already_queued(conn, data.recipient, data.period_key):
+                return None
+            tmp_eml.write_bytes(message)
+            tmp_html.write_text(rendered.html, encoding="utf-8")
+            conn.execute(
+                outbox.insert().values(
+                    recipient=data.recipient,
+                    period_key=data.period_key,
+                    cadence=data.cadence,
+                    language=data.language,
+                    as_of=data.as_of,
+                    subject=rendered.subject,
+                    eml_path=str(eml_path),
+                    html_path=str(html_path),
+                    alert_count=data.alert_count,
+                    status="pending",
+                    attempts=0,
+                    created_at=now,
+                )
+            )
+            tmp_eml.replace(eml_path)
+            tmp_html.replace(html_path)
+    except sa.exc.IntegrityError:
+        return None  # a concurrent run queued it first
+    finally:
+        tmp_eml.unlink(missing_ok=True)
+        tmp_html.unlink(missing_ok=True)
+    return html_path
+
+
+@dataclass(frozen=True)
+class SendResult:
+    sent: int = 0
+    retry_later: int = 0
+    failed: int = 0
+    errors: tuple[str, ...] = ()
+
+
+def send_pending(
+    engine: sa.Engine,
+    mailer: Mailer,
+    mail_from: str,
+    delivery: Delivery,
+    now: dt.datetime,
+    *,
+    recipient: str | None = None,
+) -> SendResult:
+    """Send every pending digest (only ``recipient``'s when given) and reclaim interrupted
+    ones. Each row is claimed with a conditional UPDATE before sending, so two concurrent
+    senders never send one digest twice."""
+    stale = now - dt.timedelta(minutes=delivery.reclaim_after_minutes)
+    with engine.connect() as conn:
+        rows = [
+            dict(r)
+            for r in conn.execute(
+                sa.select(outbox.c.id, outbox.c.status, outbox.c.attempts)
+                .where(
+                    sa.or_(
+                        outbox.c.status == "pending",
+                        sa.and_(outbox.c.status == "sending", outbox.c.claimed_at < stale),
+                    )
+                )
+                .where(outbox.c.recipient == recipient if recipient else sa.true())
+                .order_by(outbox.c.id)
+            ).mappings()
+        ]
+    sent = retry = failed = 0
+    errors: list[str] = []
+    for r in rows:
+        with engine.begin() as conn:
+            claimed = conn.execute(
+                outbox.update()
+                .where(
+                    outbox.c.id == r["id"],
+                    outbox.c.status == r["status"],
+                    outbox.c.attempts == r["attempts"],
+                )
+                .values(status="sending", attempts=r["attempts"] + 1, claimed_at=now)
+            ).rowcount
+            row = conn.execute(sa.select(outbox).where(outbox.c.id == r["id"])).mappings().one()
+        if not claimed:
+            continue  # another sender has it
+        try:
+            message = Path(row["eml_path"]).read_bytes()
+            mailer.send(mail_from, [row["recipient"]], message)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            give_up = row["attempts"] >= delivery.max_attempts
+            with engine.begin() as conn:
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id == row["id"])
+                    .values(status="failed" if give_up else "pending", last_error=error)
+                )
+            errors.append(f"{row['recipient']} {row['period_key']}: {error}")
+            failed += give_up
+            retry += not give_up
+            continue
+        with engine.begin() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == row["id"])
+                .values(status="sent", sent_at=now, last_error=None)
+            )
+        sent += 1
+    return SendResult(sent=sent, retry_later=retry, failed=failed, errors=tuple(errors))

@@ -1,0 +1,157 @@
+"""The warn step: today's risk_scores -> tiers (with hysteresis) -> alert lifecycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from watchtower.store.alerts import TIERS, alerts, manager_tiers
+from watchtower.store.scoring import risk_scores
+from watchtower.warn._txn import write_transaction
+from watchtower.warn.lifecycle import Signal, apply_signals
+from watchtower.warn.policy import TierPolicy
+from watchtower.warn.tiers import PreviousTier, assign_tier
+
+_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class WarnSummary:
+    """Outcome of ``warn`` for one as-of day. ``tiers``: managers per tier today;
+    ``held``: managers hysteresis kept above today's candidate tier."""
+
+    as_of: dt.date
+    scored: int
+    tiers: dict[str, int] = field(default_factory=dict)
+    held: int = 0
+    opened: int = 0
+    escalated: int = 0
+    deescalated: int = 0
+    auto_resolved: int = 0
+    open_alerts: int = 0
+    policy_version: str = ""
+    rerun: bool = False  # tiers for this day existed already (idempotent re-run)
+
+
+def _previous(conn: sa.Connection, as_of: dt.date) -> dict[str, PreviousTier]:
+    latest = (
+        sa.select(manager_tiers.c.register_no, sa.func.max(manager_tiers.c.as_of).label("d"))
+        .where(manager_tiers.c.as_of < as_of)
+        .group_by(manager_tiers.c.register_no)
+        .subquery()
+    )
+    rows = conn.execute(
+        sa.select(
+            manager_tiers.c.register_no, manager_tiers.c.tier, manager_tiers.c.down_streak
+        ).join(
+            latest,
+            sa.and_(
+                latest.c.register_no == manager_tiers.c.register_no,
+                latest.c.d == manager_tiers.c.as_of,
+            ),
+        )
+    )
+    return {reg: PreviousTier(tier, streak or 0) for reg, tier, streak in rows}
+
+
+def _warn_once(
+    conn: sa.Connection, as_of: dt.date, policy: TierPolicy, now: dt.datetime
+) -> WarnSummary:
+    scores = [dict(r) for r in conn.execute(
+        sa.select(risk_scores).where(risk_scores.c.as_of == as_of)
+        .order_by(risk_scores.c.register_no)
+    ).mappings()]  # fmt: skip
+    done = {
+        r["register_no"]: dict(r)
+        for r in conn.execute(
+            sa.select(manager_tiers).where(manager_tiers.c.as_of == as_of)
+        ).mappings()
+    }
+    previous = _previous(conn, as_of) if len(done) < len(scores) else {}
+    new_rows: list[dict[str, Any]] = []
+    signals: list[Signal] = []
+    held = 0
+    tier_counts = dict.fromkeys(TIERS, 0)
+    for s in scores:
+        reg = s["register_no"]
+        if reg in done:
+            tier = done[reg]["tier"]
+        else:
+            decision = assign_tier(
+                float(s["score"]), s["rule_hits"] or [], s["reasons"] or [],
+                previous.get(reg), policy,
+            )  # fmt: skip
+            tier = decision.tier
+            held += decision.held
+            new_rows.append(
+                dict(
+                    as_of=as_of,
+                    register_no=reg,
+                    manager_name=s["manager_name"],
+                    province=s["province"],
+                    city=s["city"],
+                    score=float(s["score"]),
+                    raw_tier=decision.raw_tier,
+                    floor_tier=decision.floor_tier,
+                    tier=tier,
+                    down_streak=decision.down_streak,
+                    policy_version=policy.version,
+                    created_at=now,
+                )
+            )
+        if tier:
+            tier_counts[tier] += 1
+        signals.append(
+            Signal(
+                register_no=reg,
+                manager_name=s["manager_name"],
+                province=s["province"],
+                city=s["city"],
+                score=float(s["score"]),
+                tier=tier,
+                rule_hits=list(s["rule_hits"] or []),
+                reasons=list(s["reasons"] or []),
+            )
+        )
+    if new_rows:
+        conn.execute(manager_tiers.insert(), new_rows)
+    counts = apply_signals(conn, as_of, signals, policy, now)
+    open_alerts = conn.execute(
+        sa.select(sa.func.count()).select_from(alerts).where(alerts.c.open_key.is_not(None))
+    ).scalar_one()
+    return WarnSummary(
+        as_of=as_of,
+        scored=len(scores),
+        tiers=tier_counts,
+        held=held,
+        opened=counts.opened,
+        escalated=counts.escalated,
+        deescalated=counts.deescalated,
+        auto_resolved=counts.auto_resolved,
+        open_alerts=int(open_alerts),
+        policy_version=policy.version,
+        rerun=bool(done) and not new_rows,
+    )
+
+
+def run_warn(
+    engine: sa.Engine, as_of: dt.date, policy: TierPolicy, now: dt.datetime
+) -> WarnSummary:
+    """Tier every manager scored on ``as_of`` and update alerts, in one transaction.
+
+    Safe to run twice or concurrently for the same day: the second run sees the first's
+    ``manager_tiers`` rows and open alerts and changes nothing. Should two runs race past
+    each other, the database's unique keys (one open alert a manager, one tier row a manager
+    a day) make the loser fail and retry against the winner's rows.
+    """
+    for attempt in range(_RETRIES):
+        try:
+            with write_transaction(engine) as conn:
+                return _warn_once(conn, as_of, policy, now)
+        except sa.exc.IntegrityError:
+            if attempt == _RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
