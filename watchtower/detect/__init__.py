@@ -14,3 +14,14 @@ from watchtower.detect.detectors import (
     IForestDetector,
     RiskEnsemble,
 )
+
+__all__ = [
+    "BaseRiskDetector",
+    "COPODDetector",
+    "DetectConfig",
+    "ECODDetector",
+    "HBOSDetector",
+    "IForestDetector",
+    "RiskEnsemble",
+    "load_detect_config",
+]

@@ -1,0 +1,273 @@
+"""The risk model: what the registry stores and what scores a day.
+
+A :class:`RiskModel` bundles the detector config, the feature set it consumed (names,
+directions, reason texts from the catalog) and, when incidents were available, a fitted
+supervised layer. Scoring day D (:meth:`RiskModel.score`):
+
+1. Peer groups: managers are grouped by ``config.peer_key`` (manager type); groups smaller
+   than ``peer_min_size`` are compared with the pooled population.
+2. Anomaly: the pyod ensemble is fitted on D's cross-section of each peer group and scores
+   it (transductive, like pyod's usual use: "unusual among today's peers"). Only data known
+   by D enters, so this cannot leak; the ensemble config, not its fitted state, is what the
+   registry versions. The combined score is z-standardized within the group and mapped to
+   ``100 * tanh(max(z, 0) / scale)``.
+3. Rules: the YAML rules' hits give ``rule_score``, the noisy-or of per-severity points.
+4. Supervised: P(incident within the horizon) from the champion's fitted layer, x 100.
+5. ``score`` = weighted mean of the available components (weights from the config).
+6. Reasons: rule hits, then the most deviating features in their risky direction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from watchtower.detect.config import DetectConfig
+from watchtower.detect.detectors import _robust_center_scale, directional_deviations
+from watchtower.detect.reasons import FeatureText, RuleHit, build_reasons
+from watchtower.detect.supervised import SupervisedLayer
+
+__all__ = [
+    "DIRECTION_SIGN",
+    "META_COLUMNS",
+    "POOLED",
+    "RiskModel",
+    "feature_columns",
+    "peer_deviations",
+    "peer_groups",
+]
+
+DIRECTION_SIGN: dict[str, int] = {"higher_is_riskier": 1, "lower_is_riskier": -1, "neutral": 0}
+META_COLUMNS: tuple[str, ...] = ("manager_name", "manager_type", "province", "city")
+POOLED = "*"  # peer group label of managers compared with everyone
+
+RuleHitsFn = Callable[[pd.DataFrame], Mapping[str, Sequence[RuleHit]]]
+
+
+def feature_columns(features: pd.DataFrame) -> list[str]:
+    """Numeric feature columns of a feature frame (metadata columns excluded), in order."""
+    return [
+        c
+        for c in features.columns
+        if c not in META_COLUMNS and pd.api.types.is_numeric_dtype(features[c])
+    ]
+
+
+def peer_groups(features: pd.DataFrame, key: str | None, min_size: int) -> pd.Series:
+    """Peer group label per manager: the ``key`` column's value, or :data:`POOLED` for
+    managers of small (or unknown) groups. Index: the frame's index."""
+    if key is None or key not in features.columns:
+        return pd.Series(POOLED, index=features.index, dtype=object)
+    raw = features[key].astype(object).where(features[key].notna(), POOLED)
+    sizes = raw.map(raw.value_counts())
+    return raw.where(sizes >= min_size, POOLED).astype(object)
+
+
+def _group_members(groups: pd.Series, label: object) -> np.ndarray:
+    """Rows the group's statistics are computed on: everyone for the pooled group."""
+    if label == POOLED:
+        return np.ones(len(groups), dtype=bool)
+    return (groups == label).to_numpy()
+
+
+def peer_deviations(
+    features: pd.DataFrame,
+    columns: Sequence[str],
+    directions: Sequence[int],
+    groups: pd.Series,
+    clip: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Folded risky-direction deviations and the peer medians, per manager.
+
+    Returns ``(deviations, medians)``, both managers x ``columns``: deviations are robust z in
+    ``[0, clip]`` computed against the manager's peer group (the pooled population for
+    :data:`POOLED`), medians are that group's medians of the raw values.
+    """
+    X = features[list(columns)].to_numpy(dtype=float)
+    d = np.asarray(directions, dtype=float)
+    dev = np.zeros_like(X)
+    med = np.full_like(X, np.nan)
+    for label in pd.unique(groups):
+        fit_rows = _group_members(groups, label)
+        rows = (groups == label).to_numpy()
+        center, scale = _robust_center_scale(X[fit_rows])
+        dev[rows] = directional_deviations(X[rows], center, scale, d, clip)
+        med[rows] = center
+    idx = features.index
+    return (
+        pd.DataFrame(dev, index=idx, columns=list(columns)),
+        pd.DataFrame(med, index=idx, columns=list(columns)),
+    )
+
+
+def rule_score(hits: Sequence[RuleHit], points: Mapping[int, float]) -> float:
+    """Noisy-or of the hits' severity points, in [0, 100]."""
+    keep = 1.0
+    for h in hits:
+        p = points.get(int(h.severity), points.get(max(points), 0.0) if points else 0.0)
+        keep *= 1.0 - min(max(float(p), 0.0), 100.0) / 100.0
+    return 100.0 * (1.0 - keep)
+
+
+@dataclass
+class RiskModel:
+    """Config + feature set + optional fitted supervised layer. Picklable (joblib)."""
+
+    config: DetectConfig
+    feature_set_version: str
+    features: list[str]
+    directions: dict[str, int]
+    texts: dict[str, FeatureText]
+    supervised: SupervisedLayer | None = None
+    train_start: dt.date | None = None
+    train_end: dt.date | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return "ensemble+supervised" if self.supervised is not None else "ensemble"
+
+    @property
+    def detector_features(self) -> list[str]:
+        """Features the detectors see: those with a risk direction (plus neutral ones when
+        ``neutral_features: two_sided``)."""
+        if self.config.neutral_features == "two_sided":
+            return list(self.features)
+        return [f for f in self.features if self.directions.get(f, 0) != 0]
+
+    def _directions(self, cols: Sequence[str]) -> list[int]:
+        return [int(self.directions.get(c, 0)) for c in cols]
+
+    def check_features(self, features: pd.DataFrame) -> None:
+        """Raise ValueError when the frame lacks a feature this model consumes."""
+        missing = [f for f in self.features if f not in features.columns]
+        if missing:
+            raise ValueError(
+                f"feature frame lacks {missing} needed by a model of feature set "
+                f"{self.feature_set_version}; retrain (watchtower models train)"
+            )
+
+    def deviations(self, features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+        """``(deviations, medians, groups)`` for the detector features of ``features``."""
+        self.check_features(features)
+        cols = self.detector_features
+        groups = peer_groups(features, self.config.peer_key, self.config.peer_min_size)
+        dev, med = peer_deviations(features, cols, self._directions(cols), groups, self.config.clip)
+        return dev, med, groups
+
+    def anomaly(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Per manager: ``peer_group``, ``anomaly_z`` (combined standardized ensemble score
+        within the group) and ``anomaly_score`` in [0, 100]."""
+        self.check_features(features)
+        cols = self.detector_features
+        groups = peer_groups(features, self.config.peer_key, self.config.peer_min_size)
+        X = features[cols].to_numpy(dtype=float)
+        z = np.zeros(len(features))
+        for label in pd.unique(groups):
+            fit_rows = _group_members(groups, label)
+            rows = (groups == label).to_numpy()
+            if fit_rows.sum() < 3 or not cols:
+                continue
+            ens = self.config.build_ensemble(self._directions(cols)).fit(X[fit_rows])
+            z[rows] = ens.standardized_scores(X[rows])
+        scale = max(self.config.anomaly_scale, 1e-9)
+        score = 100.0 * np.tanh(np.maximum(z, 0.0) / scale)
+        return pd.DataFrame(
+            {"peer_group": groups.to_numpy(), "anomaly_z": z, "anomaly_score": score},
+            index=features.index,
+        )
+
+    def supervised_scores(self, deviations: pd.DataFrame) -> pd.Series | None:
+        """P(incident within horizon) x 100 per manager, or None without a supervised layer."""
+        if self.supervised is None:
+            return None
+        return pd.Series(
+            100.0 * self.supervised.predict_risk(deviations), index=deviations.index, dtype=float
+        )
+
+    def score(
+        self,
+        features: pd.DataFrame,
+        hits: Mapping[str, Sequence[RuleHit]] | None = None,
+    ) -> pd.DataFrame:
+        """Score one day's feature frame (index register_no).
+
+        ``hits``: rule hits per register_no, or None when no rules are configured (the rule
+        component is then left out of the weighted mean). Returns one row per manager with
+        metadata columns, ``peer_group``, ``score``, ``rule_score``, ``anomaly_score``,
+        ``supervised_score`` (NaN without the layer), ``rule_hits`` (list of codes) and
+        ``reasons`` (list of dicts, see watchtower.detect.reasons).
+        """
+        cfg = self.config
+        dev, med, _ = self.deviations(features)
+        anom = self.anomaly(features)
+        sup = self.supervised_scores(dev)
+        hit_lists = {r: list(hits.get(r, ())) if hits is not None else [] for r in features.index}
+        rules = pd.Series(
+            [rule_score(hit_lists[r], cfg.severity_points) for r in features.index],
+            index=features.index,
+            dtype=float,
+        )
+        parts: list[tuple[float, pd.Series]] = [(cfg.weight_anomaly, anom["anomaly_score"])]
+        if hits is not None:
+            parts.append((cfg.weight_rule, rules))
+        if sup is not None:
+            parts.append((cfg.weight_supervised, sup))
+        total_w = sum(w for w, _ in parts) or 1.0
+        final = sum((w * s for w, s in parts), pd.Series(0.0, index=features.index)) / total_w
+        values = features[self.features]
+        reasons = [
+            build_reasons(
+                hit_lists[r],
+                dev.loc[r].to_dict(),
+                values.loc[r].to_dict(),
+                med.loc[r].to_dict(),
+                self.texts,
+                max_reasons=cfg.max_reasons,
+                min_deviation=cfg.min_deviation,
+            )
+            for r in features.index
+        ]
+        out = pd.DataFrame(index=features.index)
+        for c in META_COLUMNS:
+            out[c] = features[c] if c in features.columns else None
+        out["peer_group"] = anom["peer_group"]
+        out["score"] = final.clip(0.0, 100.0).round(4)
+        out["rule_score"] = rules.round(4) if hits is not None else np.nan
+        out["anomaly_score"] = anom["anomaly_score"].round(4)
+        out["supervised_score"] = sup.round(4) if sup is not None else np.nan
+        out["rule_hits"] = [[h.code for h in hit_lists[r]] for r in features.index]
+        out["reasons"] = pd.Series(reasons, index=features.index, dtype=object)
+        return out
+
+
+def catalog_texts(catalog: Any) -> tuple[dict[str, int], dict[str, FeatureText]]:
+    """Directions (+1/-1/0) and reason texts per feature from a feature catalog object
+    (``watchtower.features.catalog.Catalog``: iterable of specs with name, direction,
+    label_zh/en, reason_zh/en)."""
+    directions: dict[str, int] = {}
+    texts: dict[str, FeatureText] = {}
+    for spec in catalog:
+        directions[spec.name] = DIRECTION_SIGN.get(str(spec.direction), 0)
+        texts[spec.name] = FeatureText(
+            name=spec.name,
+            label_zh=spec.label_zh,
+            label_en=spec.label_en,
+            reason_zh=spec.reason_zh,
+            reason_en=spec.reason_en,
+        )
+    return directions, texts
+
+
+def is_finite(x: Any) -> bool:
+    """True for a finite number."""
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
