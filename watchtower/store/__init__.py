@@ -12,3 +12,4 @@ __all__ = ["HISTORY", "HISTORY_TABLES", "metadata", "open_store", "schema", "upg
 from watchtower.store import scoring  # noqa: E402  (registers its tables)
 from watchtower.store import alerts  # noqa: E402  (registers its tables)
 from watchtower.store import models  # noqa: E402  (registers its tables)
+from watchtower.store import features  # noqa: E402  (registers its tables)

@@ -1,0 +1,38 @@
+"""Point-in-time features: the catalog declared in ``features/`` and the engine computing it.
+
+- :func:`load_catalog` reads and validates ``features/*.yaml`` (a :class:`Catalog`).
+- :func:`compute_features` computes every declared feature for every manager as of day D
+  from history known by D; :func:`list_partitions` names the peer groups.
+- Snapshots are stored by :mod:`watchtower.store.features`.
+"""
+
+from watchtower.features._history import PARTITIONS, UNKNOWN_PARTITION
+from watchtower.features.catalog import (
+    CATEGORIES,
+    Catalog,
+    CatalogError,
+    FeatureSpec,
+    load_catalog,
+    parse_catalog,
+)
+from watchtower.features.engine import (
+    META_COLUMNS,
+    compute_features,
+    computed_features,
+    list_partitions,
+)
+
+__all__ = [
+    "CATEGORIES",
+    "META_COLUMNS",
+    "PARTITIONS",
+    "UNKNOWN_PARTITION",
+    "Catalog",
+    "CatalogError",
+    "FeatureSpec",
+    "compute_features",
+    "computed_features",
+    "list_partitions",
+    "load_catalog",
+    "parse_catalog",
+]

@@ -1,0 +1,400 @@
+"""Point-in-time reads of the history tables: what was known on day D, as pandas frames.
+
+Every query here filters ``known_from <= D``; nothing else in the feature engine touches the
+database. Dates come back as ``datetime64`` columns plus, where arithmetic needs them, day
+numbers (float days since 1970-01-01, NaN when missing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from watchtower.store.schema import events, fund_snapshots, manager_snapshots, reports
+
+EPOCH = pd.Timestamp("1970-01-01")
+
+#: Slug of each manager type (primaryInvestType): the peer groups and the partitions.
+PARTITIONS: dict[str, str] = {
+    "私募证券投资基金管理人": "securities",
+    "私募股权、创业投资基金管理人": "pe_vc",
+    "私募资产配置类管理人": "asset_allocation",
+    "其他私募投资基金管理人": "other",
+}
+UNKNOWN_PARTITION = "unknown"
+
+#: Fund states after which no more periodic reports are expected.
+TERMINAL_STATES = ("正常清算", "提前清算", "投顾协议已终止", "非正常清算")
+
+_MANAGER_COLS = (
+    "id",
+    "known_from",
+    "register_no",
+    "manager_name",
+    "uscc",
+    "artificial_person_name",
+    "primary_invest_type",
+    "register_date",
+    "register_address",
+    "register_province",
+    "register_city",
+    "office_address",
+    "office_province",
+    "office_city",
+    "subscribed_capital",
+    "paid_in_capital",
+    "employee_count",
+    "qualified_employee_count",
+    "fund_count",
+    "fund_scale",
+    "member_type",
+    "has_special_tips",
+    "has_credit_tips",
+    "in_blacklist",
+    "snapshot_date",
+)
+_FUND_COLS = (
+    "id",
+    "known_from",
+    "fund_no",
+    "register_no",
+    "manager_name",
+    "fund_type",
+    "establish_date",
+    "put_on_record_date",
+    "mandator_name",
+    "working_state",
+    "last_quarter_update",
+    "snapshot_date",
+)
+_REPORT_COLS = (
+    "id",
+    "known_from",
+    "fund_no",
+    "register_no",
+    "report_type",
+    "period",
+    "due_date",
+    "submitted_date",
+    "nav",
+    "aum",
+    "investor_count",
+    "subscriptions",
+    "redemptions",
+    "leverage_ratio",
+    "audit_opinion",
+)
+_EVENT_COLS = ("id", "known_from", "register_no", "uscc", "event_date", "event_type", "severity")
+
+
+def minus(as_of: dt.date, window: str) -> dt.date:
+    """Start of a trailing window: ``minus(D, "12m")`` = D - 12 calendar months, ``"90d"``."""
+    n, unit = int(window[:-1]), window[-1]
+    if unit == "d":
+        return as_of - dt.timedelta(days=n)
+    return (pd.Timestamp(as_of) - pd.DateOffset(months=n)).date()
+
+
+def day_number(d: dt.date) -> int:
+    """Days since 1970-01-01."""
+    return (d - EPOCH.date()).days
+
+
+def to_days(values: pd.Series) -> pd.Series:
+    """Dates (date objects, strings or datetime64) -> float day numbers, NaN when missing."""
+    stamps = pd.to_datetime(values, errors="coerce")
+    return (stamps - EPOCH).dt.days.astype("float64")
+
+
+def _frame(
+    conn: sa.Connection, stmt: sa.Select[tuple[object, ...]], cols: tuple[str, ...]
+) -> pd.DataFrame:
+    rows = conn.execute(stmt).fetchall()
+    return pd.DataFrame.from_records(rows, columns=list(cols))
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Strip strings; empty strings become missing."""
+    out = values.astype("object").where(values.notna(), None)
+    out = pd.Series(out, index=values.index, dtype="str").str.strip()
+    return out.where(out != "")
+
+
+@dataclass(frozen=True)
+class History:
+    """What was known on ``as_of``.
+
+    - ``managers``: latest snapshot per manager, index ``register_no``.
+    - ``manager_seq``: each manager's snapshots of the trailing 12 months plus the last one
+      before them, ordered (register_no, known_from, snapshot_date, id): compare neighbours
+      for changes.
+    - ``funds``: latest snapshot per fund, with the manager's ``register_no`` linked (by
+      registerNo, else by the manager's name) and ``terminal_from`` (day the latest terminal
+      state was first known, NaN while operating).
+    - ``reports``: report rows known in the trailing 27 months (enough for every 24-month
+      window), with ``register_no`` linked through the fund.
+    - ``events``: events with an event date in the trailing 365 days, linked by registerNo or
+      USCC.
+    """
+
+    as_of: dt.date
+    managers: pd.DataFrame
+    manager_seq: pd.DataFrame
+    funds: pd.DataFrame
+    reports: pd.DataFrame
+    events: pd.DataFrame
+
+
+def _latest_join(table: sa.Table, key: str, cutoff: dt.date) -> sa.Subquery:
+    """Per key, the newest known_from at or before ``cutoff``."""
+    return (
+        sa.select(table.c[key].label("k"), sa.func.max(table.c.known_from).label("kf"))
+        .where(table.c.known_from <= cutoff)
+        .group_by(table.c[key])
+        .subquery()
+    )
+
+
+def read_managers(conn: sa.Connection, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(latest snapshot per manager, 12-month change sequence) as known on ``as_of``."""
+    t = manager_snapshots
+    cols = [t.c[c] for c in _MANAGER_COLS]
+    w0 = minus(as_of, "12m")
+    base = _latest_join(t, "register_no", w0)
+    stmt_base = sa.select(*cols).join(
+        base, sa.and_(t.c.register_no == base.c.k, t.c.known_from == base.c.kf)
+    )
+    stmt_recent = sa.select(*cols).where(t.c.known_from > w0, t.c.known_from <= as_of)
+    seq = pd.concat(
+        [_frame(conn, stmt_base, _MANAGER_COLS), _frame(conn, stmt_recent, _MANAGER_COLS)],
+        ignore_index=True,
+    )
+    for c in (
+        "register_no",
+        "manager_name",
+        "uscc",
+        "artificial_person_name",
+        "primary_invest_type",
+        "register_address",
+        "register_province",
+        "register_city",
+        "office_address",
+        "office_province",
+        "office_city",
+        "member_type",
+    ):
+        seq[c] = _text(seq[c])
+    for c in (
+        "subscribed_capital",
+        "paid_in_capital",
+        "employee_count",
+        "qualified_employee_count",
+        "fund_count",
+        "fund_scale",
+        "has_special_tips",
+        "has_credit_tips",
+        "in_blacklist",
+    ):
+        seq[c] = pd.to_numeric(seq[c].astype("object"), errors="coerce").astype("float64")
+    seq["known_day"] = to_days(seq["known_from"])
+    seq["snapshot_day"] = to_days(seq["snapshot_date"])
+    seq["register_day"] = to_days(seq["register_date"])
+    seq = seq[seq["register_no"].notna()]
+    seq = seq.sort_values(
+        ["register_no", "known_day", "snapshot_day", "id"], kind="mergesort", na_position="first"
+    ).reset_index(drop=True)
+    latest = seq.drop_duplicates("register_no", keep="last").set_index("register_no")
+    return latest, seq
+
+
+def read_funds(conn: sa.Connection, as_of: dt.date, managers: pd.DataFrame) -> pd.DataFrame:
+    """Latest snapshot per fund known on ``as_of``, linked to its manager's register_no."""
+    t = fund_snapshots
+    cols = [t.c[c] for c in _FUND_COLS]
+    last = _latest_join(t, "fund_no", as_of)
+    stmt = sa.select(*cols).join(
+        last, sa.and_(t.c.fund_no == last.c.k, t.c.known_from == last.c.kf)
+    )
+    f = _frame(conn, stmt, _FUND_COLS)
+    for c in (
+        "fund_no",
+        "register_no",
+        "manager_name",
+        "fund_type",
+        "mandator_name",
+        "working_state",
+    ):
+        f[c] = _text(f[c])
+    f["last_quarter_update"] = pd.to_numeric(
+        f["last_quarter_update"].astype("object"), errors="coerce"
+    ).astype("float64")
+    f["known_day"] = to_days(f["known_from"])
+    f["snapshot_day"] = to_days(f["snapshot_date"])
+    f["filing_day"] = to_days(f["put_on_record_date"]).fillna(to_days(f["establish_date"]))
+    f = f[f["fund_no"].notna()]
+    f = f.sort_values(["fund_no", "known_day", "snapshot_day", "id"], kind="mergesort")
+    f = f.drop_duplicates("fund_no", keep="last").reset_index(drop=True)
+    # Link by the manager's name where the fund carries no registerNo (contract: funds).
+    by_name = (
+        managers.reset_index()[["manager_name", "register_no"]]
+        .dropna()
+        .sort_values(["manager_name", "register_no"], kind="mergesort")
+        .drop_duplicates("manager_name")
+        .set_index("manager_name")["register_no"]
+    )
+    f["register_no"] = f["register_no"].fillna(f["manager_name"].map(by_name))
+    # When did the current terminal state first become known? (end of report obligations)
+    term = (
+        sa.select(t.c.fund_no, t.c.working_state, sa.func.min(t.c.known_from).label("first_known"))
+        .where(t.c.known_from <= as_of, t.c.working_state.in_(TERMINAL_STATES))
+        .group_by(t.c.fund_no, t.c.working_state)
+    )
+    tf = _frame(conn, term, ("fund_no", "working_state", "first_known"))
+    tf["first_day"] = to_days(tf["first_known"])
+    f = f.merge(
+        tf[["fund_no", "working_state", "first_day"]],
+        on=["fund_no", "working_state"],
+        how="left",
+        validate="one_to_one",
+    ).rename(columns={"first_day": "terminal_from"})
+    return f
+
+
+def read_reports(conn: sa.Connection, as_of: dt.date, funds: pd.DataFrame) -> pd.DataFrame:
+    """Report rows known in the 27 months up to ``as_of`` (parsed periods, linked managers).
+
+    Adds ``pidx`` (period index: months, quarters or years), ``end_day`` (period end) and
+    ``due_derived`` (the regulatory deadline: see :func:`derived_due`).
+    """
+    t = reports
+    lo = minus(as_of, "27m")
+    stmt = sa.select(*[t.c[c] for c in _REPORT_COLS]).where(
+        t.c.known_from > lo, t.c.known_from <= as_of
+    )
+    r = _frame(conn, stmt, _REPORT_COLS)
+    for c in ("fund_no", "register_no", "report_type", "period", "audit_opinion"):
+        r[c] = _text(r[c])
+    for c in ("nav", "aum", "investor_count", "subscriptions", "redemptions", "leverage_ratio"):
+        r[c] = pd.to_numeric(r[c].astype("object"), errors="coerce").astype("float64")
+    r["known_day"] = to_days(r["known_from"])
+    r["due_day"] = to_days(r["due_date"])
+    r["submitted_day"] = to_days(r["submitted_date"])
+    period = r["period"].fillna("")
+    kind = r["report_type"]
+    pidx = pd.Series(np.nan, index=r.index, dtype="float64")
+    mo = period.str.extract(r"^(\d{4})-(\d{1,2})$").astype("float64")
+    qu = period.str.extract(r"^(\d{4})\s*[Qq]([1-4])$").astype("float64")
+    yr = period.str.extract(r"^(\d{4})$").astype("float64")
+    is_m, is_q, is_a = kind == "monthly", kind == "quarterly", kind == "annual"
+    pidx = pidx.mask(is_m & mo[1].between(1, 12), mo[0] * 12 + mo[1] - 1)
+    pidx = pidx.mask(is_q, qu[0] * 4 + qu[1] - 1)
+    pidx = pidx.mask(is_a, yr[0])
+    r["pidx"] = pidx
+    r = r[r["pidx"].notna() & r["fund_no"].notna()].copy()
+    r["pidx"] = r["pidx"].astype("int64")
+    r["due_derived"] = derived_due(r["report_type"].to_numpy(), r["pidx"].to_numpy())
+    link = funds.set_index("fund_no")["register_no"]
+    r["register_no"] = r["fund_no"].map(link).fillna(r["register_no"])
+    return r.reset_index(drop=True)
+
+
+def read_events(conn: sa.Connection, as_of: dt.date, managers: pd.DataFrame) -> pd.DataFrame:
+    """Events known on ``as_of`` whose event date lies in the trailing 365 days."""
+    t = events
+    lo = minus(as_of, "365d")
+    stmt = sa.select(*[t.c[c] for c in _EVENT_COLS]).where(
+        t.c.known_from <= as_of, t.c.event_date > lo, t.c.event_date <= as_of
+    )
+    e = _frame(conn, stmt, _EVENT_COLS)
+    for c in ("register_no", "uscc", "event_type"):
+        e[c] = _text(e[c])
+    e["severity"] = pd.to_numeric(e["severity"].astype("object"), errors="coerce").astype("float64")
+    e["event_day"] = to_days(e["event_date"])
+    by_uscc = (
+        managers.reset_index()[["uscc", "register_no"]]
+        .dropna()
+        .sort_values(["uscc", "register_no"], kind="mergesort")
+        .drop_duplicates("uscc")
+        .set_index("uscc")["register_no"]
+    )
+    e["register_no"] = e["register_no"].fillna(e["uscc"].map(by_uscc))
+    return e[e["register_no"].notna()].reset_index(drop=True)
+
+
+# --- report calendar ---------------------------------------------------------------------
+#: Days after the period end a monthly / quarterly report is due (AMAC: 5 / 10 working days;
+#: calendar days here, with room for holidays). Annual reports are due on 30 April.
+MONTHLY_DUE_DAYS = 10
+QUARTERLY_DUE_DAYS = 15
+
+
+def _month_first_day(month_index: np.ndarray) -> np.ndarray:
+    """Day number of the first day of absolute month index (year*12 + month - 1)."""
+    rel = (month_index - 1970 * 12).astype("int64")
+    return rel.astype("datetime64[M]").astype("datetime64[D]").astype("int64")
+
+
+def _last_month_of(kind: np.ndarray, pidx: np.ndarray) -> np.ndarray:
+    return np.where(
+        kind == "monthly",
+        pidx,
+        np.where(kind == "quarterly", (pidx // 4) * 12 + (pidx % 4) * 3 + 2, pidx * 12 + 11),
+    )
+
+
+def period_end(kind: np.ndarray, pidx: np.ndarray) -> np.ndarray:
+    """Day number of the last day of each period."""
+    return _month_first_day(_last_month_of(kind, pidx) + 1) - 1
+
+
+def derived_due(kind: np.ndarray, pidx: np.ndarray) -> np.ndarray:
+    """Regulatory deadline (day number) of each period: month/quarter end + 10/15 days;
+    annual: 30 April of the next year."""
+    end = period_end(kind, pidx)
+    annual_due = _month_first_day(pidx * 12 + 12 + 4) - 1  # last day of April, next year
+    return np.where(
+        kind == "monthly",
+        end + MONTHLY_DUE_DAYS,
+        np.where(kind == "quarterly", end + QUARTERLY_DUE_DAYS, annual_due),
+    ).astype("float64")
+
+
+def _ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    d = days.astype("int64").astype("datetime64[D]")
+    months = d.astype("datetime64[M]")
+    mi = months.astype("int64")
+    dom = (d - months.astype("datetime64[D]")).astype("int64") + 1
+    return mi // 12 + 1970, mi % 12 + 1, dom
+
+
+def last_due_period(kind: str, days: np.ndarray) -> np.ndarray:
+    """For each day X (day numbers), the index of the last period of ``kind`` due by X."""
+    days = np.asarray(days, dtype="float64")
+    if kind == "annual":
+        y, m, dom = _ymd(days)
+        passed = (m > 4) | ((m == 4) & (dom >= 30))
+        return np.where(passed, y - 1, y - 2)
+    lag = MONTHLY_DUE_DAYS if kind == "monthly" else QUARTERLY_DUE_DAYS
+    y, m, _ = _ymd(days - lag + 1)
+    if kind == "monthly":
+        return y * 12 + m - 1 - 1
+    return y * 4 + (m - 1) // 3 - 1
+
+
+def period_of(kind: str, days: np.ndarray) -> np.ndarray:
+    """Index of the period of ``kind`` containing each day."""
+    y, m, _ = _ymd(np.asarray(days, dtype="float64"))
+    if kind == "monthly":
+        return y * 12 + m - 1
+    if kind == "quarterly":
+        return y * 4 + (m - 1) // 3
+    return y
+
+
+def partition_of(manager_type: pd.Series) -> pd.Series:
+    """Partition slug of each manager type (``unknown`` when missing or unrecognised)."""
+    return manager_type.map(PARTITIONS).fillna(UNKNOWN_PARTITION).astype("str")

@@ -1,0 +1,618 @@
+"""The point-in-time feature engine: computes the catalog for every manager as of day D.
+
+Each ``_group_*`` function computes a few related features from :class:`History` (only what
+was known on D) and declares their names with :func:`_produces`. Everything is vectorized
+pandas over all managers at once; no per-manager Python loops. Peer-relative features
+(``peer_of`` in the catalog) are derived generically: the percentile of the base feature
+within the manager's type.
+
+Output contract of :func:`compute_features`: index ``register_no`` (sorted), metadata columns
+:data:`META_COLUMNS`, then one float64 column per catalog feature in catalog order (NaN where
+not applicable). Same data, same D: the same frame, bit for bit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from watchtower.features._history import (
+    PARTITIONS,
+    UNKNOWN_PARTITION,
+    History,
+    day_number,
+    last_due_period,
+    minus,
+    partition_of,
+    period_of,
+    read_events,
+    read_funds,
+    read_managers,
+    read_reports,
+)
+from watchtower.features.catalog import Catalog
+
+META_COLUMNS: tuple[str, ...] = ("manager_name", "manager_type", "province", "city")
+
+GroupFn = Callable[[History, pd.Index], pd.DataFrame]
+_GROUPS: list[tuple[tuple[str, ...], GroupFn]] = []
+
+
+def _produces(*names: str) -> Callable[[GroupFn], GroupFn]:
+    def register(fn: GroupFn) -> GroupFn:
+        _GROUPS.append((names, fn))
+        return fn
+
+    return register
+
+
+def computed_features() -> list[str]:
+    """Names of every feature the engine computes (peer-relative ones excluded)."""
+    return [n for names, _ in _GROUPS for n in names]
+
+
+def _flag(cond: pd.Series, known: pd.Series) -> pd.Series:
+    """1.0 / 0.0 where ``known``, NaN elsewhere."""
+    return cond.astype("float64").where(known)
+
+
+def _count(frame: pd.DataFrame, mask: pd.Series | np.ndarray, idx: pd.Index) -> pd.Series:
+    """Rows of ``frame`` per register_no where ``mask``; 0 for managers without any."""
+    sel = frame.loc[np.asarray(mask, dtype=bool), "register_no"]
+    return sel.value_counts().reindex(idx, fill_value=0).astype("float64")
+
+
+def _whole_months(start_day: pd.Series, as_of: dt.date) -> pd.Series:
+    """Whole calendar months from each start day to ``as_of`` (2023-03-15 -> 2024-03-15 = 12)."""
+    start = pd.to_datetime(start_day, unit="D", origin="unix")
+    months = ((as_of.year - start.dt.year) * 12 + (as_of.month - start.dt.month)).astype("float64")
+    return months - (start.dt.day > as_of.day).astype("float64")
+
+
+# --- registration and capital -------------------------------------------------------------
+@_produces(
+    "paid_in_ratio",
+    "paid_in_below_25pct",
+    "paid_in_capital",
+    "subscribed_capital",
+    "capital_changes_12m",
+    "paid_in_decreased_12m",
+    "years_since_registration",
+    "fund_scale",
+)
+def _group_capital(h: History, idx: pd.Index) -> pd.DataFrame:
+    m = h.managers.reindex(idx)
+    sub, paid = m["subscribed_capital"], m["paid_in_capital"]
+    ratio = (paid / sub).where(sub > 0)
+    seq = h.manager_seq
+    same = seq["register_no"].eq(seq["register_no"].shift())
+    prev_sub = seq["subscribed_capital"].shift()
+    prev_paid = seq["paid_in_capital"].shift()
+    sub_changed = same & seq["subscribed_capital"].notna() & prev_sub.notna()
+    sub_changed &= (seq["subscribed_capital"] - prev_sub).abs() > 1e-9
+    paid_known = same & seq["paid_in_capital"].notna() & prev_paid.notna()
+    paid_changed = paid_known & ((seq["paid_in_capital"] - prev_paid).abs() > 1e-9)
+    paid_down = paid_known & (seq["paid_in_capital"] < prev_paid - 1e-9)
+    d = day_number(h.as_of)
+    return pd.DataFrame(
+        {
+            "paid_in_ratio": ratio,
+            "paid_in_below_25pct": _flag(ratio < 0.25, ratio.notna()),
+            "paid_in_capital": paid,
+            "subscribed_capital": sub,
+            "capital_changes_12m": _count(seq, sub_changed | paid_changed, idx),
+            "paid_in_decreased_12m": (_count(seq, paid_down, idx) > 0).astype("float64"),
+            "years_since_registration": (d - m["register_day"]) / 365.25,
+            "fund_scale": m["fund_scale"],
+        },
+        index=idx,
+    )
+
+
+# --- people and governance ----------------------------------------------------------------
+@_produces(
+    "legal_rep_changes_12m",
+    "employee_count",
+    "employee_drop_12m",
+    "qualified_staff_share",
+    "controller_changes_365d",
+    "executive_changes_365d",
+    "has_special_tips",
+    "has_credit_tips",
+    "in_blacklist",
+    "non_member",
+)
+def _group_people(h: History, idx: pd.Index) -> pd.DataFrame:
+    m = h.managers.reindex(idx)
+    seq = h.manager_seq
+    same = seq["register_no"].eq(seq["register_no"].shift())
+    rep = seq["artificial_person_name"]
+    prev_rep = rep.shift()
+    rep_changed = same & rep.notna() & prev_rep.notna() & (rep != prev_rep)
+    emp = m["employee_count"]
+    peak = seq.groupby("register_no", sort=True)["employee_count"].max().reindex(idx)
+    drop = ((peak - emp) / peak).where(peak > 0).clip(lower=0.0)
+    qualified = (m["qualified_employee_count"] / emp).where(emp > 0)
+    e = h.events
+    member = m["member_type"]
+    return pd.DataFrame(
+        {
+            "legal_rep_changes_12m": _count(seq, rep_changed, idx),
+            "employee_count": emp,
+            "employee_drop_12m": drop,
+            "qualified_staff_share": qualified,
+            "controller_changes_365d": _count(e, e["event_type"] == "controller_change", idx),
+            "executive_changes_365d": _count(e, e["event_type"] == "executive_change", idx),
+            "has_special_tips": m["has_special_tips"],
+            "has_credit_tips": m["has_credit_tips"],
+            "in_blacklist": m["in_blacklist"],
+            "non_member": _flag(member == "非会员", member.notna()),
+        },
+        index=idx,
+    )
+
+
+# --- fund lifecycle ------------------------------------------------------------------------
+@_produces(
+    "fund_count",
+    "operating_fund_count",
+    "months_without_fund",
+    "extended_liquidation_count",
+    "abnormal_liquidation_count",
+    "no_custodian_share",
+    "funds_launched_6m",
+    "early_liquidations_12m",
+    "quarter_update_flag_missing",
+)
+def _group_funds(h: History, idx: pd.Index) -> pd.DataFrame:
+    f = h.funds
+    m = h.managers.reindex(idx)
+    state = f["working_state"]
+    operating = state == "正在运作"
+    n_funds = _count(f, np.ones(len(f), dtype=bool), idx)
+    n_operating = _count(f, operating, idx)
+    no_custodian = _count(f, operating & f["mandator_name"].isna(), idx)
+    has_fund = (n_funds > 0) | (m["fund_count"] > 0)
+    months = _whole_months(m["register_day"], h.as_of).where(~has_fund, 0.0)
+    d6 = day_number(minus(h.as_of, "6m"))
+    d12 = day_number(minus(h.as_of, "12m"))
+    launched = (f["filing_day"] > d6) & (f["filing_day"] <= day_number(h.as_of))
+    early = (state == "提前清算") & (f["terminal_from"] > d12)
+    return pd.DataFrame(
+        {
+            "fund_count": n_funds,
+            "operating_fund_count": n_operating,
+            "months_without_fund": months.where(m["register_day"].notna() | has_fund),
+            "extended_liquidation_count": _count(f, state == "延期清算", idx),
+            "abnormal_liquidation_count": _count(f, state == "非正常清算", idx),
+            "no_custodian_share": (no_custodian / n_operating).where(n_operating > 0),
+            "funds_launched_6m": _count(f, launched, idx),
+            "early_liquidations_12m": _count(f, early, idx),
+            "quarter_update_flag_missing": _count(
+                f, operating & (f["last_quarter_update"] == 0), idx
+            ),
+        },
+        index=idx,
+    )
+
+
+# --- disclosure compliance -----------------------------------------------------------------
+_KINDS = ("monthly", "quarterly", "annual")
+_BAD_OPINIONS = ("保留意见", "否定意见", "无法表示意见")
+
+
+def _submitted(h: History) -> pd.DataFrame:
+    """One row per (fund, report type, period) submitted by D: values of the newest row known,
+    ``first_sub``: the earliest submission day, ``due_eff``: the stated due date, else the
+    regulatory one."""
+    r = h.reports
+    d = day_number(h.as_of)
+    s = r[r["submitted_day"].notna() & (r["submitted_day"] <= d)]
+    s = s.sort_values(["fund_no", "report_type", "pidx", "known_day", "id"], kind="mergesort")
+    first = s.groupby(["fund_no", "report_type", "pidx"], sort=False)["submitted_day"].transform(
+        "min"
+    )
+    s = s.assign(first_sub=first)
+    s = s.drop_duplicates(["fund_no", "report_type", "pidx"], keep="last").reset_index(drop=True)
+    s["due_eff"] = s["due_day"].fillna(s["due_derived"])
+    return s
+
+
+def _obligations(h: History) -> pd.DataFrame:
+    """(fund, report type) streams a fund owes from its filing to D or its terminal state:
+    quarterly and annual for every fund, monthly for funds that have ever reported monthly.
+    Columns: fund_no, register_no, report_type, p_start (first period owed), end_day."""
+    f = h.funds[h.funds["filing_day"].notna() & h.funds["register_no"].notna()]
+    d = float(day_number(h.as_of))
+    end = f["terminal_from"].fillna(d).clip(upper=d)
+    monthly_funds = set(h.reports.loc[h.reports["report_type"] == "monthly", "fund_no"])
+    parts = []
+    for kind in _KINDS:
+        sel = f["fund_no"].isin(monthly_funds) if kind == "monthly" else pd.Series(True, f.index)
+        g = f[sel]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "fund_no": g["fund_no"].to_numpy(),
+                    "register_no": g["register_no"].to_numpy(),
+                    "report_type": kind,
+                    # Owed from the first full period after filing.
+                    "p_start": period_of(kind, g["filing_day"].to_numpy()) + 1,
+                    "end_day": end[sel].to_numpy(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _missing(ob: pd.DataFrame, sub: pd.DataFrame, as_of: dt.date, window: str) -> pd.DataFrame:
+    """Per obligation: reports owed with a deadline in the window (lo, min(D, end)] and how
+    many of them were not submitted by D. Adds columns expected, missing."""
+    lo = np.asarray([day_number(minus(as_of, window))], dtype="float64")
+    out = []
+    for kind in _KINDS:
+        o = ob[ob["report_type"] == kind]
+        first = np.maximum(o["p_start"].to_numpy(), last_due_period(kind, lo)[0] + 1)
+        last = last_due_period(kind, o["end_day"].to_numpy())
+        expected = np.clip(last - first + 1, 0, None)
+        o = o.assign(first=first, last=last, expected=expected)
+        s = sub[sub["report_type"] == kind][["fund_no", "pidx"]]
+        j = s.merge(o[["fund_no", "first", "last"]], on="fund_no", how="inner")
+        j = j[(j["pidx"] >= j["first"]) & (j["pidx"] <= j["last"])]
+        done = j["fund_no"].value_counts()
+        o = o.assign(done=o["fund_no"].map(done).fillna(0).to_numpy())
+        out.append(o)
+    res = pd.concat(out, ignore_index=True)
+    res["missing"] = (res["expected"] - res["done"]).clip(lower=0).astype("float64")
+    return res
+
+
+@_produces(
+    "monthly_missing_12m",
+    "quarterly_missing_12m",
+    "annual_missing_12m",
+    "missing_report_share_12m",
+    "late_reports_12m",
+    "mean_delay_days_12m",
+    "delay_trend_days",
+    "annual_report_overdue",
+    "qualified_audit_count",
+    "quarterly_missed_24m",
+)
+def _group_disclosure(h: History, idx: pd.Index) -> pd.DataFrame:
+    sub = _submitted(h)
+    ob = _obligations(h)
+    m12 = _missing(ob, sub, h.as_of, "12m")
+    m24 = _missing(ob, sub, h.as_of, "24m")
+
+    def per_manager(frame: pd.DataFrame, col: str, kind: str | None = None) -> pd.Series:
+        sel = frame if kind is None else frame[frame["report_type"] == kind]
+        return sel.groupby("register_no")[col].sum().reindex(idx, fill_value=0.0).astype("float64")
+
+    d = float(day_number(h.as_of))
+    d6 = float(day_number(minus(h.as_of, "6m")))
+    d12 = float(day_number(minus(h.as_of, "12m")))
+    d24 = float(day_number(minus(h.as_of, "24m")))
+    sub = sub[sub["register_no"].notna()]
+    delay = (sub["first_sub"] - sub["due_eff"]).clip(lower=0)
+    late = delay > 0
+    in12 = (sub["due_eff"] > d12) & (sub["due_eff"] <= d)
+    in6 = (sub["due_eff"] > d6) & (sub["due_eff"] <= d)
+    prior6 = in12 & ~in6
+    in24 = (sub["due_eff"] > d24) & (sub["due_eff"] <= d)
+
+    def mean_delay(mask: pd.Series) -> pd.Series:
+        return delay[mask].groupby(sub.loc[mask, "register_no"]).mean().reindex(idx)
+
+    expected12 = per_manager(m12, "expected")
+    missing12 = per_manager(m12, "missing")
+    annual_missing = per_manager(m12, "missing", "annual")
+    annual = sub[sub["report_type"] == "annual"].sort_values(["fund_no", "pidx"], kind="mergesort")
+    annual = annual.drop_duplicates("fund_no", keep="last")
+    quarterly = sub["report_type"] == "quarterly"
+    return pd.DataFrame(
+        {
+            "monthly_missing_12m": per_manager(m12, "missing", "monthly"),
+            "quarterly_missing_12m": per_manager(m12, "missing", "quarterly"),
+            "annual_missing_12m": annual_missing,
+            "missing_report_share_12m": (missing12 / expected12).where(expected12 > 0),
+            "late_reports_12m": _count(sub, late & in12, idx),
+            "mean_delay_days_12m": mean_delay(in12),
+            "delay_trend_days": mean_delay(in6) - mean_delay(prior6),
+            "annual_report_overdue": (annual_missing > 0).astype("float64"),
+            "qualified_audit_count": _count(
+                annual, annual["audit_opinion"].isin(_BAD_OPINIONS), idx
+            ),
+            "quarterly_missed_24m": per_manager(m24, "missing", "quarterly")
+            + _count(sub, quarterly & late & in24, idx),
+        },
+        index=idx,
+    )
+
+
+# --- fund dynamics -------------------------------------------------------------------------
+def _panel(sub: pd.DataFrame, col: str, cols: list[int], ffill: bool) -> pd.DataFrame:
+    """fund_no x quarter panel of ``col`` (quarterly reports), columns ``cols``."""
+    q = sub[(sub["report_type"] == "quarterly") & sub["pidx"].isin(cols)]
+    wide = q.pivot(index="fund_no", columns="pidx", values=col).reindex(columns=cols)
+    if ffill:  # a fund whose latest report is one quarter late keeps its last value
+        wide = wide.ffill(axis=1, limit=1)
+    return wide
+
+
+def _lookup(keys: pd.Index, link: pd.Series) -> np.ndarray:
+    """``link[key]`` for each key (NaN where absent); ``link`` has a unique index."""
+    return link.reindex(keys).to_numpy()
+
+
+def _by_manager(wide: pd.DataFrame, link: pd.Series, idx: pd.Index) -> pd.DataFrame:
+    keyed = wide.assign(register_no=_lookup(wide.index, link)).dropna(subset=["register_no"])
+    return keyed.groupby("register_no").sum(min_count=1).reindex(idx)
+
+
+def _return_stats(sub: pd.DataFrame, kind: str, horizon: int, as_of: dt.date) -> pd.DataFrame:
+    """Per fund: count, mean, std and share positive of period returns over ``horizon``
+    periods of ``kind`` (consecutive periods only)."""
+    d = np.asarray([day_number(as_of)], dtype="float64")
+    last = last_due_period(kind, d)[0]
+    r = sub[(sub["report_type"] == kind) & (sub["pidx"] > last - horizon) & (sub["nav"] > 0)]
+    r = r.sort_values(["fund_no", "pidx"], kind="mergesort")
+    consecutive = r["fund_no"].eq(r["fund_no"].shift()) & (r["pidx"] - r["pidx"].shift() == 1)
+    ret = (r["nav"] / r["nav"].shift() - 1).where(consecutive).dropna()
+    keys = r.loc[ret.index, "fund_no"]
+    g = ret.groupby(keys)
+    return pd.DataFrame(
+        {
+            "n": g.size().astype("float64"),
+            "mean": g.mean(),
+            "std": g.std(ddof=1),
+            "pos": (ret > 0).astype("float64").groupby(keys).mean(),
+        },
+        dtype="float64",
+    )
+
+
+@_produces(
+    "aum_total",
+    "aum_growth_12m",
+    "aum_drawdown_12m",
+    "redemption_ratio_12m",
+    "subscription_ratio_12m",
+    "investor_growth_12m",
+    "leverage_max",
+    "return_smoothness",
+    "positive_return_share",
+)
+def _group_dynamics(h: History, idx: pd.Index) -> pd.DataFrame:
+    sub = _submitted(h)
+    link = h.funds.set_index("fund_no")["register_no"]
+    link = pd.concat([link, sub.drop_duplicates("fund_no").set_index("fund_no")["register_no"]])
+    link = link[~link.index.duplicated(keep="first")].dropna()
+    q_now = int(last_due_period("quarterly", np.asarray([float(day_number(h.as_of))]))[0])
+    cols = list(range(q_now - 5, q_now + 1))
+    window = cols[1:]  # five quarter-ends: now and the four before
+    aum = _by_manager(_panel(sub, "aum", cols, ffill=True), link, idx)[window]
+    inv = _by_manager(_panel(sub, "investor_count", cols, ffill=True), link, idx)[window]
+    flows_cols = cols[2:]  # the four quarters ending now
+    subs = _by_manager(_panel(sub, "subscriptions", cols, ffill=False), link, idx)[flows_cols]
+    reds = _by_manager(_panel(sub, "redemptions", cols, ffill=False), link, idx)[flows_cols]
+    now, before = aum[q_now], aum[q_now - 4]
+    drawdown = (1 - aum / aum.cummax(axis=1)).max(axis=1, skipna=True)
+    avg_aum = aum.mean(axis=1, skipna=True)
+    inv_now, inv_before = inv[q_now], inv[q_now - 4]
+    lev = _panel(sub, "leverage_ratio", window, ffill=True).ffill(axis=1).iloc[:, -1]
+    lev_max = (
+        lev.dropna().groupby(_lookup(lev.dropna().index, link)).max().reindex(idx)
+        if lev.notna().any()
+        else pd.Series(np.nan, index=idx)
+    )
+    # Return smoothness: monthly NAVs over 24 months where a fund has them, else quarterly.
+    stats_m = _return_stats(sub, "monthly", 24, h.as_of)
+    stats_q = _return_stats(sub, "quarterly", 8, h.as_of)
+    stats = pd.concat([stats_m[stats_m["n"] >= 6], stats_q[stats_q["n"] >= 4]])
+    stats = stats[~stats.index.duplicated(keep="first")]
+    std = stats["std"].astype("float64")
+    mean = stats["mean"].astype("float64")
+    flat = std < 1e-6
+    signed = pd.Series(np.sign(mean.to_numpy()) * 10.0, index=mean.index)
+    ratio = (mean / std.where(~flat)).where(~flat, signed).clip(-10.0, 10.0)
+    fund_mgr = _lookup(stats.index, link)
+    smooth = ratio.groupby(fund_mgr).max().reindex(idx) if len(stats) else pd.Series(np.nan, idx)
+    pos = (
+        stats["pos"].astype("float64").groupby(fund_mgr).max().reindex(idx)
+        if len(stats)
+        else pd.Series(np.nan, idx)
+    )
+    return pd.DataFrame(
+        {
+            "aum_total": now,
+            "aum_growth_12m": (now / before - 1).where(before > 0),
+            "aum_drawdown_12m": drawdown.where(aum.notna().any(axis=1)),
+            "redemption_ratio_12m": (reds.sum(axis=1, min_count=1) / avg_aum).where(avg_aum > 0),
+            "subscription_ratio_12m": (subs.sum(axis=1, min_count=1) / avg_aum).where(avg_aum > 0),
+            "investor_growth_12m": (inv_now / inv_before - 1).where(inv_before > 0),
+            "leverage_max": lev_max,
+            "return_smoothness": smooth,
+            "positive_return_share": pos,
+        },
+        index=idx,
+    )
+
+
+# --- external events -----------------------------------------------------------------------
+_EVENT_TYPE_FEATURES = {
+    "litigation": "litigation_365d",
+    "enforcement": "enforcement_365d",
+    "complaint": "complaint_365d",
+    "business_abnormal": "business_abnormal_365d",
+    "negative_news": "negative_news_365d",
+    "address_change": "address_changes_365d",
+}
+
+
+@_produces(
+    "events_90d",
+    "events_365d",
+    "severe_events_365d",
+    "max_event_severity_365d",
+    "event_severity_sum_90d",
+    *_EVENT_TYPE_FEATURES.values(),
+)
+def _group_events(h: History, idx: pd.Index) -> pd.DataFrame:
+    e = h.events  # already restricted to event dates in the trailing 365 days
+    in90 = e["event_day"] > day_number(minus(h.as_of, "90d"))
+    sev = e["severity"].fillna(0.0)
+    out = {
+        "events_90d": _count(e, in90, idx),
+        "events_365d": _count(e, np.ones(len(e), dtype=bool), idx),
+        "severe_events_365d": _count(e, sev >= 4, idx),
+        "max_event_severity_365d": sev.groupby(e["register_no"]).max().reindex(idx).fillna(0.0),
+        "event_severity_sum_90d": sev[in90]
+        .groupby(e.loc[in90, "register_no"])
+        .sum()
+        .reindex(idx)
+        .fillna(0.0),
+    }
+    for kind, name in _EVENT_TYPE_FEATURES.items():
+        out[name] = _count(e, e["event_type"] == kind, idx)
+    return pd.DataFrame(out, index=idx).astype("float64")
+
+
+# --- geography -----------------------------------------------------------------------------
+#: Cities with their own CSRC bureau (计划单列市), apart from their province's.
+_SEPARATE_CITIES = ("大连", "宁波", "厦门", "青岛", "深圳")
+_REGION_SUFFIX = re.compile(r"(省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)$")
+_ADDRESS_NOISE = re.compile(r"[\s,，.。、;；:：()（）\-—#]+")
+
+
+def _region(values: pd.Series) -> pd.Series:
+    return values.str.replace(_REGION_SUFFIX, "", regex=True)
+
+
+def _district(province: pd.Series, city: pd.Series) -> pd.Series:
+    """CSRC bureau district: the separately planned city where it is one, else the province."""
+    c = _region(city)
+    return c.where(c.isin(_SEPARATE_CITIES), _region(province))
+
+
+def _normal_address(values: pd.Series) -> pd.Series:
+    text = values.map(
+        lambda s: unicodedata.normalize("NFKC", s).casefold() if isinstance(s, str) else s
+    )
+    text = pd.Series(text, index=values.index, dtype="str").str.replace(
+        _ADDRESS_NOISE, "", regex=True
+    )
+    return text.where(text != "")
+
+
+@_produces("office_province_differs", "office_district_differs", "shared_address_count")
+def _group_geography(h: History, idx: pd.Index) -> pd.DataFrame:
+    all_m = h.managers
+    m = all_m.reindex(idx)
+    op, rp = _region(m["office_province"]), _region(m["register_province"])
+    od = _district(m["office_province"], m["office_city"])
+    rd = _district(m["register_province"], m["register_city"])
+    # Shared addresses are counted across all managers, whatever the partition.
+    addr = _normal_address(all_m["office_address"].fillna(all_m["register_address"]))
+    sizes = addr.map(addr.value_counts())
+    shared = (sizes - 1).reindex(idx)
+    return pd.DataFrame(
+        {
+            "office_province_differs": _flag(op != rp, op.notna() & rp.notna()),
+            "office_district_differs": _flag(od != rd, od.notna() & rd.notna()),
+            "shared_address_count": shared.astype("float64"),
+        },
+        index=idx,
+    )
+
+
+# --- assembly ------------------------------------------------------------------------------
+def _metadata(managers: pd.DataFrame) -> pd.DataFrame:
+    office = managers["office_province"].notna()
+    return pd.DataFrame(
+        {
+            "manager_name": managers["manager_name"],
+            "manager_type": managers["primary_invest_type"],
+            "province": managers["office_province"].where(office, managers["register_province"]),
+            "city": managers["office_city"].where(office, managers["register_city"]),
+        },
+        index=managers.index,
+    ).astype("str")
+
+
+def _peer_percentiles(frame: pd.DataFrame, catalog: Catalog, types: pd.Series) -> pd.DataFrame:
+    groups = types.fillna(UNKNOWN_PARTITION)
+    out = {}
+    for spec in catalog:
+        if spec.peer_of is not None:
+            base = frame[spec.peer_of]
+            out[spec.name] = base.groupby(groups).rank(pct=True, method="average")
+    return pd.DataFrame(out, index=frame.index, dtype="float64")
+
+
+def history_as_of(engine: sa.Engine, as_of: dt.date, partition: str | None = None) -> History:
+    """Read what was known on ``as_of`` (one peer group's funds/reports/events if asked)."""
+    with engine.connect() as conn:
+        managers, seq = read_managers(conn, as_of)
+        funds = read_funds(conn, as_of, managers)
+        reps = read_reports(conn, as_of, funds)
+        evs = read_events(conn, as_of, managers)
+    if partition is not None:
+        keep = set(managers.index[partition_of(managers["primary_invest_type"]) == partition])
+        seq = seq[seq["register_no"].isin(keep)]
+        funds = funds[funds["register_no"].isin(keep)]
+        reps = reps[reps["register_no"].isin(keep)]
+        evs = evs[evs["register_no"].isin(keep)]
+    return History(as_of, managers, seq.reset_index(drop=True), funds, reps, evs)
+
+
+def compute_features(
+    engine: sa.Engine, as_of: dt.date, *, catalog: Catalog, partition: str | None = None
+) -> pd.DataFrame:
+    """Features of every manager as of ``as_of`` from history known by then.
+
+    Returns a frame indexed by ``register_no`` (sorted): :data:`META_COLUMNS` (office
+    location as known, registration where the office is empty), then one float64 column per
+    catalog feature (NaN where not applicable). ``partition``: a slug from
+    :func:`list_partitions` restricting the rows to one manager type (peer group); its values
+    equal the same rows of an unpartitioned run.
+    """
+    if partition is not None and partition not in (*PARTITIONS.values(), UNKNOWN_PARTITION):
+        allowed = ", ".join((*PARTITIONS.values(), UNKNOWN_PARTITION))
+        raise ValueError(f"unknown partition {partition!r}; one of {allowed}")
+    h = history_as_of(engine, as_of, partition)
+    managers = h.managers
+    if partition is not None:
+        managers = managers[partition_of(managers["primary_invest_type"]) == partition]
+    idx = pd.Index(sorted(managers.index), name="register_no", dtype="str")
+    wanted = set(catalog.names) | {s.peer_of for s in catalog if s.peer_of}
+    parts = []
+    for names, fn in _GROUPS:
+        if wanted.isdisjoint(names):
+            continue
+        part = fn(h, idx)
+        if list(part.columns) != list(names):  # guard: a group computes what it declares
+            raise RuntimeError(f"{fn.__name__} returned {list(part.columns)}, declared {names}")
+        parts.append(part)
+    values = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=idx)
+    values = values.astype("float64")
+    meta = _metadata(managers.reindex(idx))
+    peers = _peer_percentiles(values, catalog, meta["manager_type"])
+    values = pd.concat([values, peers], axis=1)
+    out = pd.concat([meta, values[catalog.names]], axis=1)
+    out.index.name = "register_no"
+    return out
+
+
+def list_partitions(engine: sa.Engine, as_of: dt.date) -> list[str]:
+    """Slugs of the manager types present as of ``as_of`` (sorted): the peer groups a
+    scheduler maps the feature and scoring steps over."""
+    with engine.connect() as conn:
+        managers, _ = read_managers(conn, as_of)
+    return sorted(set(partition_of(managers["primary_invest_type"])))

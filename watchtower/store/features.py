@@ -1,0 +1,156 @@
+"""Feature snapshots: one row per manager per as-of day per feature set version.
+
+``values`` holds ``{feature: value}`` (JSON; NaN stored as null). Re-running a day replaces
+that day's rows for the managers written (so partitioned runs do not erase each other).
+Floats survive the JSON round trip exactly, so a loaded snapshot equals the computed frame.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from watchtower.store.schema import metadata
+
+#: Metadata columns stored beside the values (as computed by watchtower.features).
+SNAPSHOT_META: tuple[str, ...] = ("manager_name", "manager_type", "province", "city")
+
+feature_snapshots = sa.Table(
+    "feature_snapshots",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("register_no", sa.String(16), nullable=False),
+    sa.Column("feature_set_version", sa.String(32), nullable=False),
+    sa.Column("manager_name", sa.Text),
+    sa.Column("manager_type", sa.String(64)),
+    sa.Column("province", sa.String(64)),
+    sa.Column("city", sa.String(64)),
+    sa.Column("values", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("as_of", "register_no", "feature_set_version"),
+    sa.Index("ix_feature_snapshots_register_no_as_of", "register_no", "as_of"),
+)
+
+_CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
+
+
+def _plain(value: object) -> float | None:
+    if value is None:
+        return None
+    f = float(value)  # type: ignore[arg-type]
+    return None if math.isnan(f) else f
+
+
+def _text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
+
+
+def store_features(
+    conn: sa.Connection,
+    as_of: dt.date,
+    frame: pd.DataFrame,
+    version: str,
+    *,
+    created_at: dt.datetime | None = None,
+) -> int:
+    """Write ``frame`` (index register_no; metadata columns + float feature columns) as the
+    snapshot of ``as_of`` under feature set ``version``; returns the rows written.
+
+    Rows of the same (as_of, version) for the frame's managers are replaced; run it inside
+    the caller's transaction (``with engine.begin() as conn``).
+    """
+    if created_at is None:
+        from watchtower.clock import SystemClock
+
+        created_at = SystemClock().now()
+    features = [c for c in frame.columns if c not in SNAPSHOT_META]
+    keys = [str(k) for k in frame.index]
+    t = feature_snapshots
+    for i in range(0, len(keys), _CHUNK):
+        conn.execute(
+            t.delete().where(
+                t.c.as_of == as_of,
+                t.c.feature_set_version == version,
+                t.c.register_no.in_(keys[i : i + _CHUNK]),
+            )
+        )
+    values = frame[features].to_numpy(dtype="float64", na_value=np.nan)
+    meta = {
+        c: frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in SNAPSHOT_META
+    }
+    rows = [
+        {
+            "as_of": as_of,
+            "register_no": key,
+            "feature_set_version": version,
+            **{c: _text(meta[c][i]) for c in SNAPSHOT_META},
+            "values": {f: _plain(v) for f, v in zip(features, values[i].tolist(), strict=True)},
+            "created_at": created_at,
+        }
+        for i, key in enumerate(keys)
+    ]
+    for i in range(0, len(rows), 5000):
+        conn.execute(t.insert(), rows[i : i + 5000])
+    return len(rows)
+
+
+def load_features(
+    engine: sa.Engine | sa.Connection,
+    as_of: dt.date,
+    version: str | None = None,
+    *,
+    features: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The stored snapshot of ``as_of`` as the frame :func:`store_features` was given.
+
+    ``version`` None takes the newest version stored for that day (by creation time). The
+    frame is indexed by register_no (sorted), metadata columns first, then float64 features
+    (order of ``features`` if given, else as stored). Empty frame when nothing is stored.
+    """
+    t = feature_snapshots
+    conn_ctx = engine.connect() if isinstance(engine, sa.Engine) else None
+    conn: sa.Connection = conn_ctx.__enter__() if conn_ctx is not None else engine  # type: ignore[assignment]
+    try:
+        if version is None:
+            version = conn.execute(
+                sa.select(t.c.feature_set_version)
+                .where(t.c.as_of == as_of)
+                .order_by(t.c.created_at.desc(), t.c.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            if version is None:
+                return pd.DataFrame(index=pd.Index([], name="register_no", dtype="str"))
+        rows = conn.execute(
+            sa.select(t.c.register_no, *[t.c[c] for c in SNAPSHOT_META], t.c["values"])
+            .where(t.c.as_of == as_of, t.c.feature_set_version == version)
+            .order_by(t.c.register_no)
+        ).fetchall()
+    finally:
+        if conn_ctx is not None:
+            conn_ctx.__exit__(None, None, None)
+    index = pd.Index([r[0] for r in rows], name="register_no", dtype="str")
+    meta = pd.DataFrame(
+        {c: [r[i + 1] for r in rows] for i, c in enumerate(SNAPSHOT_META)}, index=index
+    ).astype("str")
+    if features is None:
+        seen: dict[str, None] = {}
+        for r in rows:
+            seen.update(dict.fromkeys(r[-1]))
+        features = list(seen)
+    values = pd.DataFrame(
+        [[np.nan if r[-1].get(f) is None else r[-1][f] for f in features] for r in rows],
+        index=index,
+        columns=list(features),
+        dtype="float64",
+    )
+    out = pd.concat([meta, values], axis=1)
+    out.attrs["feature_set_version"] = version
+    return out
