@@ -1,0 +1,119 @@
+"""Tier policy: thresholds, rule overrides, hysteresis (pure functions, no database)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from watchtower.warn.policy import PolicyError, TierPolicy, load_policy
+from watchtower.warn.tiers import PreviousTier, assign_tier, tier_for_score
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+POLICY = TierPolicy(
+    version="t",
+    thresholds={"red": 85, "orange": 70, "yellow": 55, "blue": 40},
+    margin=5,
+    down_runs=2,
+    overrides={"blacklist": "red", "special_tips": "orange"},
+)
+
+
+@pytest.mark.parametrize(
+    ("score", "tier"),
+    [(100, "red"), (85, "red"), (84.99, "orange"), (70, "orange"), (55, "yellow"),
+     (40, "blue"), (39.9, None), (0, None)],
+)  # fmt: skip
+def test_thresholds(score: float, tier: str | None) -> None:
+    assert tier_for_score(score, POLICY.thresholds) == tier
+
+
+def test_blacklist_is_red_whatever_the_score() -> None:
+    d = assign_tier(3.0, ["blacklist"], [], None, POLICY)
+    assert (d.tier, d.raw_tier, d.floor_tier) == ("red", None, "red")
+
+
+def test_override_is_a_floor_not_a_ceiling() -> None:
+    assert assign_tier(90, ["special_tips"], [], None, POLICY).tier == "red"
+    assert assign_tier(20, ["special_tips"], [], None, POLICY).tier == "orange"
+    assert assign_tier(20, ["unknown_rule"], [], None, POLICY).tier is None
+
+
+def test_tier_floor_carried_by_a_reason() -> None:
+    reasons = [{"kind": "rule", "code": "lost_contact", "tier_floor": "red"}]
+    assert assign_tier(10, ["lost_contact"], reasons, None, POLICY).tier == "red"
+
+
+def test_escalation_is_immediate() -> None:
+    d = assign_tier(86, [], [], PreviousTier("blue"), POLICY)
+    assert d.tier == "red" and not d.held
+
+
+def test_hysteresis_holds_inside_the_margin() -> None:
+    # Orange starts at 70; with margin 5 a score of 66 keeps orange indefinitely.
+    prev = PreviousTier("orange")
+    for _ in range(5):
+        d = assign_tier(66, [], [], prev, POLICY)
+        assert d.tier == "orange" and d.held and d.down_streak == 0
+        prev = PreviousTier(d.tier, d.down_streak)
+
+
+def test_hysteresis_steps_down_after_consecutive_runs() -> None:
+    d1 = assign_tier(60, [], [], PreviousTier("orange"), POLICY)
+    assert (d1.tier, d1.down_streak, d1.held) == ("orange", 1, True)
+    d2 = assign_tier(60, [], [], PreviousTier(d1.tier, d1.down_streak), POLICY)
+    assert (d2.tier, d2.down_streak) == ("yellow", 0)
+
+
+def test_a_score_back_in_band_resets_the_streak() -> None:
+    d1 = assign_tier(60, [], [], PreviousTier("orange"), POLICY)
+    d2 = assign_tier(68, [], [], PreviousTier(d1.tier, d1.down_streak), POLICY)
+    assert (d2.tier, d2.down_streak) == ("orange", 0)
+    d3 = assign_tier(60, [], [], PreviousTier(d2.tier, d2.down_streak), POLICY)
+    assert (d3.tier, d3.down_streak) == ("orange", 1)
+
+
+def test_no_flapping_on_a_noisy_score_around_a_threshold() -> None:
+    prev: PreviousTier | None = None
+    tiers = []
+    for score in [71, 69, 71, 68, 72, 69, 70, 67]:
+        d = assign_tier(score, [], [], prev, POLICY)
+        tiers.append(d.tier)
+        prev = PreviousTier(d.tier, d.down_streak)
+    assert set(tiers) == {"orange"}
+
+
+def test_step_down_lands_on_the_tier_the_margin_still_grants() -> None:
+    # From red, a score of 67 for two runs: below red's band, but inside orange's (70 - 5).
+    prev = PreviousTier("red", 1)
+    assert assign_tier(67, [], [], prev, POLICY).tier == "orange"
+    # and to no tier at all when far below every band
+    assert assign_tier(10, [], [], PreviousTier("blue", 1), POLICY).tier is None
+
+
+def test_override_stops_the_step_down() -> None:
+    prev = PreviousTier("red", 5)
+    assert assign_tier(10, ["blacklist"], [], prev, POLICY).tier == "red"
+
+
+def test_repository_policy_loads_and_aligns_with_rules(tmp_path: Path) -> None:
+    policy = load_policy(MODELS)
+    assert policy.overrides["blacklist"] == "red"
+    assert policy.thresholds["red"] > policy.thresholds["blue"]
+    # a tier_floor in rules.yaml is honoured, the higher tier winning
+    (tmp_path / "tiers.yaml").write_text((MODELS / "tiers.yaml").read_text("utf-8"), "utf-8")
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - id: paid_in_low\n    tier_floor: yellow\n"
+        "  - id: blacklist\n    tier_floor: orange\n",
+        "utf-8",
+    )
+    p = load_policy(tmp_path)
+    assert p.overrides["paid_in_low"] == "yellow" and p.overrides["blacklist"] == "red"
+
+
+def test_bad_policy_is_refused() -> None:
+    with pytest.raises(PolicyError, match="decrease"):
+        TierPolicy(version="x", thresholds={"red": 50, "orange": 70, "yellow": 55, "blue": 40})
+    with pytest.raises(PolicyError, match="unknown tier"):
+        TierPolicy(version="x", thresholds=POLICY.thresholds, overrides={"a": "purple"})
