@@ -25,3 +25,15 @@ __all__ = [
     "RiskEnsemble",
     "load_detect_config",
 ]
+
+# rules engine: regulatory red flags (models/rules.yaml)
+from watchtower.detect.rules import (
+    Rule,
+    RuleError,
+    RuleHits,
+    RuleSet,
+    evaluate_rules,
+    load_rules,
+)
+
+__all__ += ["Rule", "RuleError", "RuleHits", "RuleSet", "evaluate_rules", "load_rules"]
