@@ -139,7 +139,7 @@ def _delta(values: tuple[float, ...]) -> str:
     if len(values) < 2:
         return ""
     d = round(values[-1] - values[0], 1)
-    return f"↑{d:g}" if d > 0 else (f"↓{-d:g}" if d < 0 else "→0")
+    return f"↑{d:g}" if d > 0 else (f"↓{-d:g}" if d < 0 else "")
 
 
 def _status(a: DigestAlert, lang: str) -> str:
