@@ -1,1 +1,60 @@
-"""Backtesting and evaluation against baselines."""
+"""Backtesting and evaluation against baselines.
+
+- :mod:`~watchtower.evaluate.metrics`: the metrics as pure functions on plain frames.
+- :mod:`~watchtower.evaluate.backtest`: replay features, scores and tiers on past days.
+- :mod:`~watchtower.evaluate.evaluation`: the system against "rules only" and a single
+  IForest, on the same stored days; :mod:`~watchtower.evaluate.report`: JSON + HTML.
+
+The pipeline steps are ``watchtower.pipeline.backtest`` and ``watchtower.pipeline.evaluate``.
+"""
+
+from watchtower.evaluate.backtest import (
+    FREQS,
+    BacktestSummary,
+    backtest_days,
+    run_backtest,
+    tiered_days,
+)
+from watchtower.evaluate.evaluation import (
+    METHODS,
+    Evaluation,
+    EvaluationError,
+    evaluate_store,
+    stored_days,
+)
+from watchtower.evaluate.labels import (
+    LabelError,
+    Labels,
+    benign_outliers,
+    read_incident_files,
+    read_store_incidents,
+    read_truth,
+)
+from watchtower.evaluate.metrics import EvalConfig, MethodResult, evaluate_method
+from watchtower.evaluate.report import headline_rows, markdown_table, text_table, write_report
+
+__all__ = [
+    "FREQS",
+    "METHODS",
+    "BacktestSummary",
+    "EvalConfig",
+    "Evaluation",
+    "EvaluationError",
+    "LabelError",
+    "Labels",
+    "MethodResult",
+    "backtest_days",
+    "benign_outliers",
+    "evaluate_method",
+    "evaluate_store",
+    "headline_rows",
+    "markdown_table",
+    "read_incident_files",
+    "read_store_incidents",
+    "read_truth",
+    "run_backtest",
+    "stored_days",
+    "text_table",
+    "tiered_days",
+    "write_report",
+]

@@ -181,7 +181,8 @@ def ranking_metrics(
         s = day["score"].to_numpy(dtype=float)
         y = day["label"].to_numpy(dtype=bool)
         pos = int(y.sum())
-        row: dict[str, Any] = {"as_of": pd.Timestamp(str(as_of)).date(), "n": len(y), "positives": pos}
+        day_of = pd.Timestamp(str(as_of)).date()
+        row: dict[str, Any] = {"as_of": day_of, "n": len(y), "positives": pos}
         if 0 < pos < len(y):
             row["auc_roc"] = float(roc_auc_score(y, s))
             row["auc_pr"] = float(average_precision_score(y, s))
