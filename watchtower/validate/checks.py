@@ -12,9 +12,12 @@ from one implementation and are reconciled on every run.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from watchtower.contract import USCC_ALPHABET
 
@@ -46,10 +49,12 @@ _ODD_CHARS = (
     "]"
 )
 _ODD_RE = re.compile(_ODD_CHARS)
-
-
-def _present(series: pd.Series) -> pd.Series:
-    return series.notna()
+# The same class in RE2 syntax (Arrow): escapes instead of literal control characters.
+_ODD_RE2 = (
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\x{200b}-\x{200f}\x{202a}-\x{202e}"
+    r"\x{2060}-\x{2064}\x{feff}\x{2600}-\x{27bf}\x{e000}-\x{f8ff}\x{1f000}-\x{1faff}"
+    r"\x{fe0f}]"
+)
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -57,12 +62,28 @@ def _text(series: pd.Series) -> pd.Series:
     return series[series.notna()].astype(str)
 
 
-def _fullmatch_fails(series: pd.Series, pattern: str) -> pd.Series:
-    text = _text(series)
-    ok = text.map(re.compile(pattern, re.ASCII).fullmatch).notna()
+def _arrow(series: pd.Series) -> tuple[pd.Index, pa.Array]:
+    """(index, Arrow string array) of the present values; cheap for Arrow-backed strings."""
+    present = series[series.notna()]
+    if not isinstance(present.dtype, pd.StringDtype):
+        present = present.astype(str)
+    return present.index, pa.array(present, type=pa.large_string())
+
+
+def _flag(series: pd.Series, index: pd.Index, bad: pa.Array | np.ndarray) -> pd.Series:
     out = pd.Series(False, index=series.index)
-    out.loc[ok.index] = ~ok.to_numpy(dtype=bool)
+    if len(index):
+        values = bad.to_numpy(zero_copy_only=False) if isinstance(bad, pa.Array) else bad
+        out.loc[index] = np.asarray(values, dtype=bool)
     return out
+
+
+def _fullmatch_fails(series: pd.Series, pattern: str) -> pd.Series:
+    # RE2 (Arrow): ``$`` is the end of the text and [0-9] is ASCII, so "P1234567\n" and
+    # full-width digits fail, as they should.
+    index, values = _arrow(series)
+    ok = pc.match_substring_regex(values, f"^(?:{pattern})$")
+    return _flag(series, index, pc.invert(ok))
 
 
 def bad_register_no(series: pd.Series) -> pd.Series:
@@ -75,6 +96,38 @@ def bad_fund_no(series: pd.Series) -> pd.Series:
     return _fullmatch_fails(series, FUND_NO_PATTERN)
 
 
+def unknown_values(series: pd.Series, known: frozenset[str]) -> pd.Series:
+    """True where a present value is not in ``known`` (Arrow hash lookup, no Python loop)."""
+    index, values = _arrow(series)
+    if not len(index):
+        return pd.Series(False, index=series.index)
+    found = pc.is_in(values, value_set=_arrow_set(known))
+    return _flag(series, index, pc.invert(found))
+
+
+@lru_cache(maxsize=4)
+def _arrow_set(known: frozenset[str]) -> pa.Array:
+    return pa.array(sorted(known), type=pa.large_string())
+
+
+def duplicated_keys(frame: pd.DataFrame) -> pd.Series:
+    """True on every row whose full key (all columns of ``frame``) occurs more than once.
+
+    Same result as ``frame.duplicated(keep=False)`` (missing values compare equal), faster:
+    each column is factorized once and the codes are combined into one int64 key.
+    """
+    key = np.zeros(len(frame), dtype=np.int64)
+    radix = 1
+    for column in frame.columns:
+        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+        size = len(uniques) + 1
+        if radix * size >= 2**62:  # would overflow: fall back to pandas
+            return frame.duplicated(keep=False)
+        key += codes.astype(np.int64) * radix
+        radix *= size
+    return pd.Series(pd.Series(key).duplicated(keep=False).to_numpy(), index=frame.index)
+
+
 def bad_uscc(series: pd.Series) -> pd.Series:
     """True where a present value is not a valid unified social credit code (GB 32100-2015).
 
@@ -85,8 +138,9 @@ def bad_uscc(series: pd.Series) -> pd.Series:
     out = pd.Series(False, index=series.index)
     if text.empty:
         return out
-    lengths = text.str.len().to_numpy()
-    ascii_ok = text.map(str.isascii).to_numpy(dtype=bool)
+    _, arrow = _arrow(text)
+    lengths = pc.utf8_length(arrow).to_numpy(zero_copy_only=False)
+    ascii_ok = pc.string_is_ascii(arrow).to_numpy(zero_copy_only=False)
     candidate = (lengths == 18) & ascii_ok
     valid = np.zeros(len(text), dtype=bool)
     if candidate.any():
@@ -116,16 +170,15 @@ def unsafe_text_reason(value: str, max_length: int) -> str | None:
 def bad_text(series: pd.Series, max_length: int) -> pd.Series:
     """True where a present value is too long, starts with a formula character, holds markup,
     control characters, emoji or invisible characters (see :func:`unsafe_text_reason`)."""
-    text = _text(series)
-    out = pd.Series(False, index=series.index)
-    if text.empty:
-        return out
-    bad = text.str.len() > max_length
-    bad |= text.str.startswith(FORMULA_PREFIXES)
-    bad |= text.str.contains(_MARKUP_RE, flags=re.IGNORECASE, regex=True)
-    bad |= text.str.contains(_ODD_CHARS, regex=True)
-    out.loc[text.index] = bad.to_numpy(dtype=bool)
-    return out
+    index, values = _arrow(series)
+    if not len(index):
+        return pd.Series(False, index=series.index)
+    bad = pc.greater(pc.utf8_length(values), max_length)
+    for prefix in FORMULA_PREFIXES:
+        bad = pc.or_(bad, pc.starts_with(values, prefix))
+    bad = pc.or_(bad, pc.match_substring_regex(values, _MARKUP_RE, ignore_case=True))
+    bad = pc.or_(bad, pc.match_substring_regex(values, _ODD_RE2))
+    return _flag(series, index, bad)
 
 
 def bad_date_range(series: pd.Series, min_value: str | None, max_value: str | None) -> pd.Series:
@@ -138,26 +191,26 @@ def bad_date_range(series: pd.Series, min_value: str | None, max_value: str | No
     return series.notna() & ~ok.fillna(False).astype(bool)
 
 
+def _period_end_one(period: str) -> pd.Timestamp | None:
+    m = re.fullmatch(r"(\d{4})(?:-(\d{2})|Q([1-4]))?", period)
+    if not m:
+        return None
+    year = int(m.group(1))
+    month = int(m.group(2)) if m.group(2) else (int(m.group(3)) * 3 if m.group(3) else 12)
+    if not 1 <= month <= 12:
+        return None
+    return pd.Timestamp(year, month, 1) + pd.offsets.MonthEnd(0)
+
+
 def period_end(period: pd.Series) -> pd.Series:
     """Last day of canonical periods (``2024-09``, ``2024Q3``, ``2024``) as datetime64[s];
-    NaT for missing or unreadable periods."""
-    text = period.astype("string")
-    parts = text.str.extract(r"^(\d{4})(?:-(\d{2})|Q([1-4]))?$")
-    year = pd.to_numeric(parts[0], errors="coerce")
-    month = pd.to_numeric(parts[1], errors="coerce")
-    quarter = pd.to_numeric(parts[2], errors="coerce")
-    last_month = month.fillna(quarter * 3).fillna(12)
-    ok = year.notna() & last_month.between(1, 12)
-    # First day of the following month, minus one day.
-    nxt_year = (year + (last_month == 12)).where(ok)
-    nxt_month = (last_month % 12 + 1).where(ok)
-    first = pd.to_datetime(
-        pd.DataFrame({"year": nxt_year, "month": nxt_month, "day": 1}).dropna().astype(int),
-        errors="coerce",
+    NaT for missing or unreadable periods. Computed once per distinct period."""
+    codes, uniques = pd.factorize(period, use_na_sentinel=True)
+    ends = [_period_end_one(str(u)) for u in uniques]
+    table = pd.array(
+        [e if e is not None else pd.NaT for e in ends] + [pd.NaT], dtype="datetime64[s]"
     )
-    out = pd.Series(pd.NaT, index=period.index, dtype="datetime64[s]")
-    out.loc[first.index] = (first - pd.Timedelta(days=1)).astype("datetime64[s]")
-    return out
+    return pd.Series(np.asarray(table)[codes], index=period.index, dtype="datetime64[s]")
 
 
 def due_not_after_period(period: pd.Series, due_date: pd.Series) -> pd.Series:

@@ -9,6 +9,7 @@ like any built-in expectation:
 | ``expect_column_values_to_be_valid_register_no`` | AMAC manager number ``P`` + 7 digits |
 | ``expect_column_values_to_be_valid_fund_no`` | AMAC fund number ``S`` + 4-7 letters/digits |
 | ``expect_column_values_to_be_safe_text`` | names/addresses: no markup, formulas, emoji, controls; length limit |
+| ``expect_column_values_to_be_known_register_no`` | refers to a manager known to the store/run |
 | ``expect_column_values_to_be_dates_between`` | dates within [min_value, max_value] (ISO strings) |
 | ``expect_column_pair_values_due_date_after_period`` | a report's due date falls after its period |
 
@@ -18,6 +19,9 @@ providers here only adapt it to GX's condition-partial contract (``True`` = expe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, ClassVar, Literal
 
 import pandas as pd
@@ -38,10 +42,12 @@ from watchtower.validate import checks
 __all__ = [
     "ExpectColumnPairValuesDueDateAfterPeriod",
     "ExpectColumnValuesToBeDatesBetween",
+    "ExpectColumnValuesToBeKnownRegisterNo",
     "ExpectColumnValuesToBeSafeText",
     "ExpectColumnValuesToBeValidFundNo",
     "ExpectColumnValuesToBeValidRegisterNo",
     "ExpectColumnValuesToBeValidUscc",
+    "known_managers",
 ]
 
 _LIBRARY_METADATA: dict[str, Any] = {
@@ -82,6 +88,34 @@ class ColumnValuesSafeText(ColumnMapMetricProvider):  # type: ignore[misc]
     @column_condition_partial(engine=PandasExecutionEngine)  # type: ignore[misc]
     def _pandas(cls, column: pd.Series, max_length: int = 200, **kwargs: Any) -> pd.Series:
         return ~checks.bad_text(column, int(max_length))
+
+
+#: Register numbers of the managers known to the current validation (see known_managers()).
+_KNOWN_MANAGERS: ContextVar[frozenset[str] | None] = ContextVar("known_managers", default=None)
+
+
+@contextmanager
+def known_managers(values: frozenset[str]) -> Iterator[None]:
+    """Make ``values`` the reference set of ``expect_column_values_to_be_known_register_no``
+    while validating. (Reference data is handed over in-process rather than as a GX suite
+    parameter: GX pushes parameter values through pydantic per element, which costs seconds
+    for the ~25,000 register numbers of a real store.)"""
+    token = _KNOWN_MANAGERS.set(values)
+    try:
+        yield
+    finally:
+        _KNOWN_MANAGERS.reset(token)
+
+
+class ColumnValuesKnownRegisterNo(ColumnMapMetricProvider):  # type: ignore[misc]
+    condition_metric_name = "column_values.known_register_no"
+
+    @column_condition_partial(engine=PandasExecutionEngine)  # type: ignore[misc]
+    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
+        known = _KNOWN_MANAGERS.get()
+        if known is None:
+            raise RuntimeError("no known managers set: validate inside known_managers(...)")
+        return ~checks.unknown_values(column, known)
 
 
 class ColumnValuesDatesBetween(ColumnMapMetricProvider):  # type: ignore[misc]
@@ -153,6 +187,15 @@ class ExpectColumnValuesToBeSafeText(ColumnMapExpectation):  # type: ignore[misc
     max_length: int = 200
     map_metric = "column_values.safe_text"
     success_keys = ("mostly", "max_length")
+    library_metadata: ClassVar[dict[str, Any]] = _LIBRARY_METADATA
+
+
+class ExpectColumnValuesToBeKnownRegisterNo(ColumnMapExpectation):  # type: ignore[misc]
+    """Expect register numbers to belong to managers already known (in the store, or loaded
+    earlier in the same run). The reference set comes from :func:`known_managers`."""
+
+    map_metric = "column_values.known_register_no"
+    success_keys = ("mostly",)
     library_metadata: ClassVar[dict[str, Any]] = _LIBRARY_METADATA
 
 

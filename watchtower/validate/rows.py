@@ -108,7 +108,7 @@ def _compound_unique(frame: pd.DataFrame, kw: dict[str, Any]) -> pd.Series:
         considered = pd.Series(True, index=keys.index)
     out = pd.Series(False, index=frame.index)
     sub = keys[considered]
-    out.loc[sub.index] = sub.duplicated(keep=False).to_numpy()
+    out.loc[sub.index] = checks.duplicated_keys(sub).to_numpy()
     return out
 
 
@@ -125,6 +125,9 @@ MASKS: dict[str, Mask] = {
     "expect_column_values_to_be_valid_uscc": _column_check(checks.bad_uscc),
     "expect_column_values_to_be_valid_register_no": _column_check(checks.bad_register_no),
     "expect_column_values_to_be_valid_fund_no": _column_check(checks.bad_fund_no),
+    "expect_column_values_to_be_known_register_no": lambda frame, kw: checks.unknown_values(
+        frame[kw["column"]], kw["known"]
+    ),
     "expect_column_values_to_be_dates_between": lambda frame, kw: checks.bad_date_range(
         frame[kw["column"]], kw.get("min_value"), kw.get("max_value")
     ),
@@ -250,6 +253,10 @@ REASONS: dict[str, Reasons] = {
         for v in f.loc[rows, kw["column"]]
     ],
     "expect_column_values_to_be_safe_text": _r_text,
+    "expect_column_values_to_be_known_register_no": lambda f, kw, rows: [
+        f"{field_name(kw['column'])} {show(v)} is not a known manager"
+        for v in f.loc[rows, kw["column"]]
+    ],
     "expect_column_values_to_be_dates_between": lambda f, kw, rows: [
         f"{field_name(kw['column'])} {show(v)} is outside the plausible range "
         f"{kw.get('min_value') or '…'} to {kw.get('max_value') or '…'}"

@@ -11,9 +11,9 @@ import pandas as pd
 
 from watchtower.config import Settings
 from watchtower.contract import FIELDS, Source
+from watchtower.validate import expectations as expectations_module
 from watchtower.validate import rows as row_rules
 from watchtower.validate.suites import (
-    KNOWN_MANAGERS_PARAMETER,
     Suite,
     SuiteExpectation,
     batch_definition,
@@ -140,12 +140,11 @@ def validate_frame(
     expectations, results = _applicable(suite, present, frozenset(known_managers))
     columns = sorted({c for e in expectations if not e.table_level for c in e.columns})
     view = gx_frame(frame, columns)
-    params = {KNOWN_MANAGERS_PARAMETER: sorted(known_managers)}
+    known = frozenset(known_managers)
 
     batch = batch_definition(source).get_batch(batch_parameters={"dataframe": view})
-    gx_result = batch.validate(
-        gx_suite(suite, expectations), result_format="BASIC", expectation_parameters=params
-    )
+    with expectations_module.known_managers(known):
+        gx_result = batch.validate(gx_suite(suite, expectations), result_format="BASIC")
 
     failures: dict[int, list[RowFailure]] = {}
     problems: list[str] = []  # reasons to reject the batch
@@ -184,7 +183,7 @@ def validate_frame(
             )
             problems.append(f"Great Expectations could not evaluate {_label(e)}: {error}")
             continue
-        mask = _mask(e, view, params)
+        mask = _mask(e, view, known)
         count = int(mask.sum())
         if count != gx_count:
             problems.append(
@@ -251,11 +250,10 @@ def _gx_error(info: Any) -> str | None:
     return None
 
 
-def _mask(e: SuiteExpectation, view: pd.DataFrame, params: dict[str, Any]) -> pd.Series:
+def _mask(e: SuiteExpectation, view: pd.DataFrame, known: frozenset[str]) -> pd.Series:
     kwargs = dict(e.kwargs)
-    for key, value in kwargs.items():
-        if isinstance(value, dict) and "$PARAMETER" in value:
-            kwargs[key] = params[value["$PARAMETER"]]
+    if e.uses_known_managers:
+        kwargs["known"] = known
     if not row_rules.supported(e.type):
         raise NotImplementedError(
             f"{e.type} has no row mask in watchtower.validate.rows: add one before using it "
@@ -265,9 +263,7 @@ def _mask(e: SuiteExpectation, view: pd.DataFrame, params: dict[str, Any]) -> pd
 
 
 def _plain_kwargs(e: SuiteExpectation) -> dict[str, Any]:
-    return {k: v for k, v in e.kwargs.items() if k not in ("value_set",)} | (
-        {"value_set": v} if isinstance(v := e.kwargs.get("value_set"), dict) else {}
-    )
+    return dict(e.kwargs)
 
 
 def _label(e: SuiteExpectation) -> str:

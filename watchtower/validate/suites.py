@@ -26,6 +26,7 @@ from typing import Any, Literal
 import great_expectations as gx
 from great_expectations.core.batch_definition import BatchDefinition
 from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.execution_engine import pandas_execution_engine
 
 import watchtower.validate.expectations  # noqa: F401  (registers the custom expectations)
 from watchtower.contract import SOURCES, Source
@@ -38,8 +39,8 @@ _SEVERITY_OF: dict[Action, str] = {
     "warn": "warning",
 }
 _TABLE_TYPES = {"expect_column_to_exist"}
-#: The suite parameter holding the register numbers of known managers.
-KNOWN_MANAGERS_PARAMETER = "known_managers"
+#: The expectation whose reference set is the known managers (skipped when none is known).
+KNOWN_MANAGERS_TYPE = "expect_column_values_to_be_known_register_no"
 
 
 class SuiteError(ValueError):
@@ -71,10 +72,7 @@ class SuiteExpectation:
 
     @property
     def uses_known_managers(self) -> bool:
-        value_set = self.kwargs.get("value_set")
-        return isinstance(value_set, dict) and value_set.get("$PARAMETER") == (
-            KNOWN_MANAGERS_PARAMETER
-        )
+        return self.type == KNOWN_MANAGERS_TYPE
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity (cache keys)
@@ -156,7 +154,13 @@ _lock = threading.Lock()
 
 @lru_cache(maxsize=1)
 def gx_context() -> Any:
-    """The process's ephemeral GX context (progress bars off)."""
+    """The process's ephemeral GX context (progress bars off).
+
+    Also turns off GX's batch fingerprint (an md5 over ``hash_pandas_object`` of the whole
+    frame, ~3 s per million rows, used only as a batch marker): the store records the file's
+    sha256 already.
+    """
+    pandas_execution_engine.HASH_THRESHOLD = 0
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
