@@ -412,3 +412,12 @@ def test_risky_managers_look_different(world: SynthSummary) -> None:
 
 def _report_en(v: str) -> str:
     return {"月报": "monthly", "季报": "quarterly", "年报": "annual"}.get(v, v)
+
+
+def test_rejects_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        write_world(tmp_path, managers=10, start=END, end=START, seed=1)
+    with pytest.raises(ValueError):
+        write_world(
+            tmp_path, managers=10, start=dt.date(2024, 1, 2), end=dt.date(2024, 2, 2), seed=1
+        )

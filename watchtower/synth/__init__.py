@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from watchtower.contract import SOURCES, Source
-from watchtower.synth._calendar import NEVER, DateFormatter, day_of
+from watchtower.synth._calendar import NEVER, DateFormatter, day_of, quarter_ends_between
 from watchtower.synth._formats import (
     _FALLBACK,
     API_PAGE_ROWS,
@@ -86,6 +86,8 @@ def write_world(
         raise ValueError("managers must be at least 1")
     if end <= start:
         raise ValueError("end must be after start")
+    if not quarter_ends_between(start, end):
+        raise ValueError("the window must contain at least one quarter end (snapshot date)")
     say = progress or (lambda _msg: None)
     w = build_world(managers, start, end, seed)
     say(f"world: {w.n} managers, {w.f_mgr.size} funds, {w.pe.size} months")

@@ -549,7 +549,7 @@ def _fund_codes(rng: np.random.Generator, k: int) -> list[str]:
 def _build_funds(w: World) -> None:
     rng, n, sc, end = w.rng, w.n, w.sc, w.end
     # securities managers run more (and smaller) products than equity/VC managers
-    k = 1 + rng.poisson(rng.lognormal(np.where(w.mtype == 0, 1.35, 0.6), 0.9))
+    k = 1 + rng.poisson(rng.lognormal(np.where(w.mtype == 0, 1.5, 0.45), 0.9))
     large = sc == "large_firm"
     k[large] = rng.integers(80, 300, int(large.sum()))
     k[(sc == "shell") | (sc == "new_manager")] = 0
