@@ -19,6 +19,7 @@ AS_OF = dt.date(2024, 6, 28)  # a Friday
 DAYS = [AS_OF - dt.timedelta(days=9 - i) for i in range(10)]
 CLOCK = FixedClock(NOW)
 EVIL_NAME = "<script>alert('x')</script>资产管理有限公司"
+FORMULA_NAME = "@SUM(1+1)*cmd|' /C calc'!A0 广州资产管理有限公司"
 
 # register_no -> (province, city, scores over DAYS, rule hits on the last day, legal rep)
 MANAGERS: dict[str, tuple[str, str, list[float], list[str], str | None]] = {
@@ -39,7 +40,7 @@ def _reasons(reg: str, hits: list[str], rep: str | None) -> list[dict]:
         out.append(reason("rep_enforcement", f"法定代表人{rep}涉及被执行案件",
                           f"legal representative {rep} is a judgment debtor"))  # fmt: skip
     if reg == "P3000005":
-        out.append(reason("formula", "=HYPERLINK(\"http://evil\",\"点击\")", "=1+1", kind="feature"))
+        out.append(reason("formula", '=HYPERLINK("http://evil","点击")', "=1+1", kind="feature"))
     out.append(reason("paid_in_ratio", "实缴资本比例偏低(12%)", "low paid-in ratio (12%)",
                       kind="feature"))  # fmt: skip
     return out
@@ -52,17 +53,29 @@ def build_world(settings: Settings) -> sa.Engine:
     with engine.begin() as c:
         batch_id = c.execute(
             batches.insert().values(
-                source="managers", file_name="m.json", file_path="/m.json", content_hash="x",
-                status="loaded", rows_read=1, rows_loaded=1, rows_quarantined=0, ingested_at=NOW,
-            )  # fmt: skip
+                source="managers",
+                file_name="m.json",
+                file_path="/m.json",
+                content_hash="x",
+                status="loaded",
+                rows_read=1,
+                rows_loaded=1,
+                rows_quarantined=0,
+                ingested_at=NOW,
+            )
         ).inserted_primary_key[0]
         for i, (reg, (prov, city, _, _, rep)) in enumerate(MANAGERS.items()):
             c.execute(
                 manager_snapshots.insert().values(
-                    batch_id=batch_id, row_number=i + 1, known_from=DAYS[0], register_no=reg,
-                    manager_name="x", artificial_person_name=rep, office_province=prov,
+                    batch_id=batch_id,
+                    row_number=i + 1,
+                    known_from=DAYS[0],
+                    register_no=reg,
+                    manager_name="x",
+                    artificial_person_name=rep,
+                    office_province=prov,
                     office_city=city,
-                )  # fmt: skip
+                )
             )
     for d_i, d in enumerate(DAYS):
         rows = []
@@ -71,10 +84,15 @@ def build_world(settings: Settings) -> sa.Engine:
             h = hits if last or reg == "P3000002" else []
             rows.append(
                 score_row(
-                    reg, scores[d_i], as_of=d, province=prov, city=city, rule_hits=h,
-                    name=EVIL_NAME if reg == "P3000005" else None,
+                    reg,
+                    scores[d_i],
+                    as_of=d,
+                    province=prov,
+                    city=city,
+                    rule_hits=h,
+                    name={"P3000005": EVIL_NAME, "P3000004": FORMULA_NAME}.get(reg),
                     reasons=_reasons(reg, h, rep),
-                )  # fmt: skip
+                )
             )
         insert_scores(engine, rows)
         pipeline.warn(settings, d, clock=CLOCK)

@@ -11,6 +11,7 @@ failed. A send interrupted between claiming and recording (a crash) is reclaimed
 from __future__ import annotations
 
 import datetime as dt
+import email.policy
 import hashlib
 import re
 from dataclasses import dataclass
@@ -78,7 +79,9 @@ def enqueue(
     """Write the digest's files and its pending row, once. Returns the HTML path, or None
     when (recipient, period_key) was queued already (by an earlier or concurrent run)."""
     eml_path, html_path = outbox_paths(outbox_dir, data.recipient, data.period_key)
-    message = build_message(data, rendered, mail_from, now).as_bytes()
+    # CRLF line ends as on the wire: smtplib sends bytes unchanged, and a bare-LF message is
+    # one endless line to a strict server (RFC 5321 4.5.3.1.6).
+    message = build_message(data, rendered, mail_from, now).as_bytes(policy=email.policy.SMTP)
     eml_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_eml = eml_path.with_suffix(f".eml.{id(data)}.tmp")
     tmp_html = html_path.with_suffix(f".html.{id(data)}.tmp")

@@ -123,7 +123,9 @@ _SPARK = "▁▂▃▄▅▆▇█"
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("watchtower.digest", "templates"),
-    autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=True),
+    autoescape=jinja2.select_autoescape(
+        enabled_extensions=("html.j2",), disabled_extensions=("txt.j2",), default=True
+    ),
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
