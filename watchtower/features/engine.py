@@ -520,7 +520,7 @@ def _group_geography(h: History, idx: pd.Index) -> pd.DataFrame:
     rd = _district(m["register_province"], m["register_city"])
     # Shared addresses are counted across all managers, whatever the partition.
     addr = _normal_address(all_m["office_address"].fillna(all_m["register_address"]))
-    sizes = addr.map(addr.value_counts())
+    sizes = pd.to_numeric(addr.map(addr.value_counts()), errors="coerce").astype("float64")
     shared = (sizes - 1).reindex(idx)
     return pd.DataFrame(
         {
