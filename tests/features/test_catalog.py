@@ -132,5 +132,7 @@ def test_missing_path_and_bad_yaml(tmp_path: Path) -> None:
     bad.write_text("version: [unclosed", encoding="utf-8")
     with pytest.raises(CatalogError, match="not valid YAML"):
         load_catalog(bad)
-    with pytest.raises(CatalogError, match="no \\*.yaml"):
-        load_catalog(tmp_path / "sub" if (tmp_path / "sub").mkdir() is None else tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CatalogError, match=r"no \*\.yaml"):
+        load_catalog(empty)
