@@ -31,7 +31,12 @@ from watchtower.ingest import IngestSummary, LandingFile, ingest_dir
 from watchtower.store import open_store
 
 if TYPE_CHECKING:
+    from watchtower.detect.steps import RunSummary, ScoreSummary, TrainSummary
     from watchtower.digest import DigestSummary, Mailer, SendSummary
+    from watchtower.evaluate import BacktestSummary
+    from watchtower.evaluate.steps import EvaluationSummary
+    from watchtower.validate.landing import ValidationSummary
+    from watchtower.validate.results import QualityRow
     from watchtower.warn import WarnSummary
 
 
@@ -49,18 +54,23 @@ def ingest(
     missing snapshot date.
     """
     engine = open_store(settings.db_url)
-    return ingest_dir(
+    gate = _validator(settings)
+    summary = ingest_dir(
         engine,
         landing_dir or settings.landing_dir,
         clock=clock or SystemClock(),
-        validator=_validator(settings),
+        validator=gate,
         progress=progress,
     )
+    gate.build_data_docs()  # GX Data Docs of this run into settings.data_docs_dir
+    return summary
 
 
 def _validator(settings: Settings):  # type: ignore[no-untyped-def]
-    """The data-quality gate for ingestion (Great Expectations suites), when installed."""
-    return None
+    """The data-quality gate for ingestion (Great Expectations suites, watchtower.validate)."""
+    from watchtower.validate.results import IngestGate
+
+    return IngestGate(settings)
 
 
 def _as_date(value: dt.date | dt.datetime) -> dt.date:
@@ -177,3 +187,164 @@ def send_outbox(
         pending_before=int(pending),
         errors=list(result.errors),
     )
+
+
+# --- detection: train, score, run (watchtower.detect) -------------------------------------
+
+
+def train(
+    settings: Settings,
+    as_of: dt.date | dt.datetime,
+    *,
+    clock: Clock | None = None,
+    supervised: bool | None = None,
+    promote: bool = False,
+    note: str | None = None,
+    actor: str | None = None,
+    progress: bool = False,
+) -> TrainSummary:
+    """Train a risk model with cut-off ``as_of`` (models/detectors.yaml; the supervised layer
+    from incidents known by ``as_of``, strictly past labels), save it in the registry as a
+    challenger; promote it with ``promote`` (or when there is no champion yet). The clock
+    stamps the registry entry."""
+    from watchtower.detect.steps import train as _train
+
+    return _train(
+        settings,
+        _as_date(as_of),
+        clock=clock or SystemClock(),
+        supervised=supervised,
+        promote_now=promote,
+        note=note,
+        actor=actor,
+        progress=progress,
+    )
+
+
+def score(
+    settings: Settings,
+    as_of: dt.date | dt.datetime,
+    partition: str | None = None,
+    *,
+    clock: Clock | None = None,
+    trust: bool = False,
+    model_path: Path | None = None,
+) -> ScoreSummary:
+    """Risk scores (0-100) with reasons for every manager on ``as_of`` (only one manager-type
+    ``partition``'s rows if given), with the champion model (or the detector config while
+    there is none). Re-running a day replaces its rows. The clock stamps created_at."""
+    from watchtower.detect.steps import score_day
+
+    return score_day(
+        settings,
+        _as_date(as_of),
+        partition,
+        clock=clock or SystemClock(),
+        trust=trust,
+        model_path=model_path,
+    )
+
+
+def run(
+    settings: Settings,
+    as_of: dt.date | dt.datetime,
+    *,
+    clock: Clock | None = None,
+    trust: bool = False,
+) -> RunSummary:
+    """Compute and store the features of ``as_of``, then score it (``score``)."""
+    from watchtower.detect.steps import run_day
+
+    return run_day(settings, _as_date(as_of), clock=clock or SystemClock(), trust=trust)
+
+
+# --- backtest and evaluation (watchtower.evaluate) ----------------------------------------
+
+
+def backtest(
+    settings: Settings,
+    start: dt.date | dt.datetime,
+    end: dt.date | dt.datetime,
+    freq: str = "monthly",
+    *,
+    force: bool = False,
+    progress: Callable[[Iterable[dt.date]], Iterable[dt.date]] | None = None,
+    clock: Clock | None = None,
+) -> BacktestSummary:
+    """Replay ``run`` (features + scores) and ``warn`` (tiers) on every week end, month end or
+    quarter end (``freq``) in [start, end], in calendar order, point in time from the stored
+    history. Days whose tiers are stored already are skipped (resumable) unless ``force``.
+    ``progress`` wraps the days to run (a progress bar). The clock stamps created_at only."""
+    from watchtower.evaluate.steps import backtest_step, make_run_day
+
+    return backtest_step(
+        settings,
+        _as_date(start),
+        _as_date(end),
+        freq,
+        run_day=make_run_day(settings, clock),
+        force=force,
+        progress=progress,
+    )
+
+
+def evaluate(
+    settings: Settings,
+    labels: Path | None = None,
+    start: dt.date | dt.datetime | None = None,
+    end: dt.date | dt.datetime | None = None,
+    truth: Path | None = None,
+    *,
+    out_dir: Path | None = None,
+) -> EvaluationSummary:
+    """Evaluate the stored (backtested) days in [start, end] against incidents (``labels``: a
+    contract file or folder; default: the incidents in the store) for horizons of 90/180/365
+    days, beside two baselines (rules only; one IForest on raw features) on the same days.
+    ``truth``: a synthetic world's _truth/scenarios.csv (benign outliers). Writes JSON + HTML
+    under ``out_dir`` (default $WATCHTOWER_HOME/reports)."""
+    from watchtower.evaluate.steps import evaluate_step
+
+    summary, _ = evaluate_step(
+        settings,
+        labels,
+        _as_date(start) if start is not None else None,
+        _as_date(end) if end is not None else None,
+        truth,
+        out_dir=out_dir,
+    )
+    return summary
+
+
+def validate_landing(
+    settings: Settings,
+    landing_dir: Path | None = None,
+    *,
+    today: dt.date,
+    build_docs: bool = True,
+    progress: Callable[[Iterable[LandingFile]], Iterable[LandingFile]] | None = None,
+) -> ValidationSummary:
+    """Dry run of ingest's quality gate over a landing folder; loads nothing.
+
+    ``today`` stands in for missing snapshot dates (as the ingest date does). Returns per-file
+    outcomes (ok / rejected / failed, failing checks) and the Data Docs path.
+    """
+    from watchtower.validate.landing import validate_landing as _validate_landing
+
+    return _validate_landing(
+        settings,
+        landing_dir or settings.landing_dir,
+        today=today,
+        build_docs=build_docs,
+        progress=progress,
+    )
+
+
+def quality_report(
+    settings: Settings, *, source: str | None = None, since: dt.date | None = None
+) -> list[QualityRow]:
+    """Per-source, per-day pass rates from the stored validation results (oldest first)."""
+    from watchtower.validate.results import quality_over_time
+
+    engine = open_store(settings.db_url)
+    with engine.connect() as conn:
+        return quality_over_time(conn, source=source, since=since)

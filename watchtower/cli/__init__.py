@@ -13,6 +13,8 @@ from watchtower.cli._app import app
 AREAS: tuple[str, ...] = (
     "demo",
     "ingest",
+    "quality",
+    "evaluate",
     "core",
 )
 for _area in AREAS:

@@ -3,12 +3,15 @@
 Public API::
 
     validate_frame(source, frame, settings=..., known_managers=...) -> FrameValidation
-    store_results(conn, batch_id, validation)            # inside ingest's file transaction
+    store_results(conn, batch_id, validation)      # inside ingest's file transaction
+    IngestGate(settings)                           # the validator ingest calls per file
+    build_data_docs(settings, validations)         # GX Data Docs into settings.data_docs_dir
 
 Suites live in ``expectations/<source>.json`` (GX 1.x JSON); custom expectations in
 :mod:`watchtower.validate.expectations`. See docs/data-quality.md.
 """
 
+from watchtower.validate.results import IngestGate, QualityRow, quality_over_time, store_results
 from watchtower.validate.runner import (
     ExpectationResult,
     FrameValidation,
@@ -16,9 +19,22 @@ from watchtower.validate.runner import (
     validate_frame,
 )
 
+
+def build_data_docs(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """See :func:`watchtower.validate.docs.build_data_docs`."""
+    from watchtower.validate.docs import build_data_docs as _build
+
+    return _build(*args, **kwargs)
+
+
 __all__ = [
     "ExpectationResult",
     "FrameValidation",
+    "IngestGate",
+    "QualityRow",
     "RowFailure",
+    "build_data_docs",
+    "quality_over_time",
+    "store_results",
     "validate_frame",
 ]

@@ -69,6 +69,7 @@ class FrameValidation:
     rejected: str | None
     results: list[ExpectationResult]
     max_failure_share: float = 0.0
+    source: str = ""
     gx_result: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -231,6 +232,7 @@ def validate_frame(
         rejected=rejected,
         results=results,
         max_failure_share=suite.max_failure_share,
+        source=source,
         gx_result=gx_result,
     )
 
