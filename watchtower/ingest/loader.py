@@ -9,7 +9,6 @@ Invariant: rows_read == rows_loaded + rows_quarantined for every loaded file.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -267,29 +266,32 @@ def _record_failure(
     )
 
 
-def _plain(value: Any) -> Any:
-    """A frame cell as a DB-API value: NaN/NA -> None, timestamps -> date, numpy -> Python."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+def _db_values(column: pd.Series) -> list[Any]:
+    """A frame column as DB-API values: missing -> None, timestamps -> date, numpy -> Python."""
+    missing = column.isna().to_numpy()
+    if column.dtype.kind == "M":
+        values = np.array(column.dt.date.to_numpy(dtype=object), dtype=object)
+    elif column.dtype.kind == "f":
+        values = np.array(column.to_numpy(dtype=object), dtype=object)
+    else:
+        values = np.array(column.astype(object).to_numpy(dtype=object), dtype=object)
+    values[missing] = None
+    if column.dtype.kind in "iub" or str(column.dtype) in ("Int64", "boolean"):
+        return [v if v is None else v.item() if isinstance(v, np.generic) else v for v in values]
+    return values.tolist()
 
 
 def _records(source: Source, frame: pd.DataFrame, batch_id: int) -> list[dict[str, Any]]:
     columns = [f.column for f in FIELDS[source]] + ["known_from", "extra"]
-    out = frame[columns].astype(object)
-    records = []
-    for row_number, values in zip(out.index, out.itertuples(index=False, name=None), strict=True):
-        record = {c: _plain(v) for c, v in zip(columns, values, strict=True)}
-        record["batch_id"] = batch_id
-        record["row_number"] = int(row_number)
-        records.append(record)
-    return records
+    lists = [_db_values(frame[c]) for c in columns[:-1]] + [
+        [e if isinstance(e, dict) else None for e in frame["extra"]]
+    ]
+    names = [*columns, "batch_id", "row_number"]
+    batch = [batch_id] * len(frame)
+    rows = [int(r) for r in frame.index]
+    return [
+        dict(zip(names, values, strict=True)) for values in zip(*lists, batch, rows, strict=True)
+    ]
 
 
 def _quarantine_records(

@@ -7,9 +7,12 @@ check, reason) and the row goes to quarantine; nothing is silently dropped or gu
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -62,20 +65,64 @@ _QUARTER_RE = re.compile(
 )
 _YEAR_RE = re.compile(r"^\s*(\d{4})\s*年?(?:度)?\s*$")
 _ZH_DIGIT = {"一": "1", "二": "2", "三": "3", "四": "4"}
-_AMAC_TZ = "Asia/Shanghai"  # AMAC's epoch milliseconds are midnights in Beijing time
+_AMAC_TZ = ZoneInfo("Asia/Shanghai")  # AMAC's epoch milliseconds are midnights in Beijing time
 
 
 def _clean(series: pd.Series, *, nfkc: bool) -> pd.Series:
     """Strip text; empty -> None; optionally NFKC-fold (full-width digits, parentheses)."""
     s = series.astype(object)
-    present = s.notna()
-    s = s.where(~present, s.astype(str).str.strip())
+    present = s.notna().to_numpy()
+    if not present.any():
+        return s
+    text = s[present].astype(str).str.strip()
     if nfkc:
-        text = s[present]
-        odd = ~text.map(str.isascii)
+        odd = ~text.map(str.isascii).to_numpy(dtype=bool)
         if odd.any():
-            s.loc[text[odd].index] = text[odd].map(lambda v: unicodedata.normalize("NFKC", v))
-    return s.where(s.notna() & (s != ""), None)
+            text[odd] = text[odd].map(lambda v: unicodedata.normalize("NFKC", v))
+    values = text.to_numpy(dtype=object)
+    values[values == ""] = None
+    out = np.full(len(s), None, dtype=object)
+    out[present] = values
+    return pd.Series(out, index=s.index, dtype=object)
+
+
+_BAD = object()  # marks a value that cannot be parsed
+
+
+def _by_unique(
+    series: pd.Series, parse: Callable[[str], object], dtype: str
+) -> tuple[pd.Series, pd.Series]:
+    """Apply ``parse`` once per distinct value (dates, flags and enums repeat a lot).
+
+    Returns (parsed series of ``dtype``, mask of present values that ``parse`` rejected).
+    """
+    codes, uniques = pd.factorize(series.astype(object), use_na_sentinel=True)
+    parsed = [parse(u) for u in uniques]
+    bad_u = np.array([p is _BAD for p in parsed] + [False], dtype=bool)
+    values = np.empty(len(parsed) + 1, dtype=object)
+    values[:] = [None if p is _BAD else p for p in parsed] + [None]
+    out = pd.Series(values[codes], index=series.index)  # code -1 picks the trailing None
+    if dtype == "datetime64[s]":
+        out = pd.to_datetime(out).astype("datetime64[s]")
+    else:
+        out = out.astype(dtype)
+    return out, pd.Series(bad_u[codes], index=series.index)
+
+
+def _parse_date_text(text: str) -> object:
+    value = unicodedata.normalize("NFKC", text).strip() if not text.isascii() else text.strip()
+    if not value:
+        return None
+    if _EPOCH_RE.match(value):
+        ms = int(float(value))
+        return dt.datetime.fromtimestamp(ms / 1000, tz=_AMAC_TZ).date()
+    m = _DATE_RE.match(value) or _COMPACT_DATE_RE.match(value)
+    if m is None:
+        return _BAD
+    try:
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return _BAD
 
 
 def parse_dates(series: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -83,52 +130,49 @@ def parse_dates(series: pd.Series) -> tuple[pd.Series, pd.Series]:
 
     Returns (datetime64[s] series, boolean mask of present-but-unparseable values).
     """
-    s = _clean(series, nfkc=True)
-    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[s]")
-    present = s.notna()
-    text = s[present].astype(str)
-    epoch = text.str.match(_EPOCH_RE)
-    if epoch.any():
-        ms = pd.to_numeric(text[epoch], errors="coerce")
-        stamps = pd.to_datetime(ms, unit="ms", utc=True, errors="coerce")
-        local = stamps.dt.tz_convert(_AMAC_TZ).dt.tz_localize(None).dt.normalize()
-        out.loc[local.index] = local.astype("datetime64[s]")
-    rest = text[~epoch]
-    if len(rest):
-        parts = rest.str.extract(_DATE_RE)
-        compact = rest.str.extract(_COMPACT_DATE_RE)
-        parts = parts.fillna(compact)
-        ok = parts.notna().all(axis=1)
-        if ok.any():
-            ymd = parts[ok].astype(int)
-            built = pd.to_datetime(
-                {"year": ymd[0], "month": ymd[1], "day": ymd[2]}, errors="coerce"
-            )
-            out.loc[built.index] = built.astype("datetime64[s]")
-    bad = present & out.isna()
-    return out, bad
+    return _by_unique(series, _parse_date_text, "datetime64[s]")
+
+
+def _parse_number_text(text: str) -> object:
+    value = unicodedata.normalize("NFKC", text) if not text.isascii() else text
+    value = re.sub(r"[,\s¥￥]|万元$|元$", "", value)
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return _BAD
+    return number if math.isfinite(number) else _BAD
 
 
 def parse_numbers(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Floats from text with optional thousands separators and currency marks."""
-    s = _clean(series, nfkc=True)
-    present = s.notna()
-    text = s[present].astype(str).str.replace(r"[,\s¥￥]|万元$|元$", "", regex=True)
-    values = pd.to_numeric(text, errors="coerce")
-    out = pd.Series(np.nan, index=s.index, dtype="float64")
-    out.loc[values.index] = values.astype("float64")
-    bad = present & out.isna()
-    return out, bad
+    """Floats from text with optional thousands separators, currency marks, full-width digits."""
+    s = series.astype(object)
+    present = s.notna() & (s.astype(str).str.strip() != "")
+    fast = pd.to_numeric(s.where(present), errors="coerce").astype("float64")
+    fast[np.isinf(fast)] = np.nan  # "inf" is no amount: send it to the careful path, refused
+    slow = present & fast.isna()
+    bad = pd.Series(False, index=s.index)
+    if slow.any():  # the few values C parsing refused: commas, units, full-width digits
+        values, slow_bad = _by_unique(s[slow], _parse_number_text, "float64")
+        fast[slow] = values
+        bad[slow] = slow_bad
+    return fast, bad
+
+
+def _parse_bool_text(text: str) -> object:
+    value = unicodedata.normalize("NFKC", text).strip().lower()
+    if not value:
+        return None
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return _BAD
 
 
 def parse_bools(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    s = _clean(series, nfkc=True)
-    lowered = s.dropna().astype(str).str.lower()
-    out = pd.Series(pd.NA, index=s.index, dtype="boolean")
-    out.loc[lowered.index[lowered.isin(_TRUE)]] = True
-    out.loc[lowered.index[lowered.isin(_FALSE)]] = False
-    bad = s.notna() & out.isna()
-    return out, bad
+    return _by_unique(series, _parse_bool_text, "boolean")
 
 
 def parse_period(value: str) -> str | None:
@@ -141,6 +185,13 @@ def parse_period(value: str) -> str | None:
     if m := _YEAR_RE.match(value):
         return m.group(1)
     return None
+
+
+def _parse_period_text(text: str) -> object:
+    value = unicodedata.normalize("NFKC", text).strip()
+    if not value:
+        return None
+    return parse_period(value) or _BAD
 
 
 def map_headers(
@@ -251,13 +302,12 @@ def _parse_column(parsed: ParsedFile, f: Field, values: pd.Series, factor: float
         flag(bad, "boolean", "is not a yes/no value (true/false, 是/否, 1/0, Y/N)")
         return out
     if f.kind == "period":
-        clean = _clean(values, nfkc=True)
-        periods = clean.map(lambda v: parse_period(v) if v is not None else None)
-        flag(clean.notna() & periods.isna(), "period", "is not a period (2024-09, 2024Q3, 2024)")
-        return periods.astype(object)
+        periods, bad = _by_unique(values, _parse_period_text, "object")
+        flag(bad, "period", "is not a period (2024-09, 2024Q3, 2024)")
+        return periods
     if f.kind == "code":
         clean = _clean(values, nfkc=True)
-        return clean.map(lambda v: v.replace(" ", "").upper() if v is not None else None)
+        return clean.map(lambda v: v.replace(" ", "").upper() if isinstance(v, str) else None)
     if f.kind == "enum":
         clean = _clean(values, nfkc=False)
         aliases = dict(f.aliases) | {e.lower(): e for e in f.enum}
@@ -284,7 +334,7 @@ def _fill_known_from(
 
 def _extras(raw: pd.DataFrame, unknown: list[str]) -> pd.Series:
     if not unknown:
-        return pd.Series(None, index=raw.index, dtype=object)
+        return pd.Series(np.full(len(raw), None, dtype=object), index=raw.index, dtype=object)
     extra = raw[unknown]
     return pd.Series(
         [

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +91,7 @@ def _json_records(data: bytes, *, lines: bool) -> list[Any]:
 
 
 def _text(value: Any) -> str | None:
-    if value is None:
+    if value is None or value is pd.NaT:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -143,24 +142,19 @@ def _read_csv(data: bytes) -> pd.DataFrame:
 
 
 def _read_xlsx(data: bytes) -> pd.DataFrame:
-    import openpyxl
-
+    """First sheet of an XLSX file, read with calamine (a Rust reader, ~10x openpyxl)."""
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        sheet = pd.read_excel(io.BytesIO(data), engine="calamine", header=None, dtype=object)
+    except Exception as exc:  # the reader raises its own error types for non-spreadsheets
         raise ReadError(f"not a readable XLSX spreadsheet: {exc}") from exc
-    try:
-        sheet = book.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None:
-            raise ReadError("the spreadsheet's first sheet is empty")
-        names = [_text(h) or f"column_{i + 1}" for i, h in enumerate(header)]
-        records = [
-            dict(zip(names, (_text(v) for v in row), strict=False))
-            for row in rows
-            if any(v is not None and str(v).strip() for v in row)
-        ]
-    finally:
-        book.close()
-    return pd.DataFrame(records, columns=names, dtype=object)
+    if sheet.empty:
+        raise ReadError("the spreadsheet's first sheet is empty")
+    names = [_text(h) or f"column_{i + 1}" for i, h in enumerate(sheet.iloc[0])]
+    body = sheet.iloc[1:]
+    body = body[body.notna().any(axis=1)]
+    frame = pd.DataFrame(
+        [[_text(v) for v in row] for row in body.itertuples(index=False, name=None)],
+        columns=names,
+        dtype=object,
+    )
+    return frame.where(frame.notna(), None)
