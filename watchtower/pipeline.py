@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from watchtower.digest import DigestSummary, Mailer, SendSummary
     from watchtower.evaluate import BacktestSummary
     from watchtower.evaluate.steps import EvaluationSummary
+    from watchtower.features.steps import FeatureSummary
     from watchtower.validate.landing import ValidationSummary
     from watchtower.validate.results import QualityRow
     from watchtower.warn import WarnSummary
@@ -348,3 +349,29 @@ def quality_report(
     engine = open_store(settings.db_url)
     with engine.connect() as conn:
         return quality_over_time(conn, source=source, since=since)
+
+
+# --- features (watchtower.features) -------------------------------------------------------
+
+
+def list_partitions(settings: Settings, as_of: dt.date | dt.datetime) -> list[str]:
+    """Peer groups (manager-type slugs: securities, pe_vc, asset_allocation, other, unknown)
+    present as of ``as_of``: what the feature and scoring steps are mapped over."""
+    from watchtower.features.steps import list_partitions_step
+
+    return list_partitions_step(settings, _as_date(as_of))
+
+
+def compute_features(
+    settings: Settings,
+    as_of: dt.date | dt.datetime,
+    partition: str | None = None,
+    *,
+    clock: Clock | None = None,
+) -> FeatureSummary:
+    """Compute the feature catalog (features/*.yaml) for every manager as of ``as_of`` (one
+    ``partition`` if given) from history known by then, and store the snapshot
+    (feature_snapshots; re-running a day replaces its rows). The clock stamps created_at."""
+    from watchtower.features.steps import compute_features_step
+
+    return compute_features_step(settings, _as_date(as_of), partition, clock=clock)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from watchtower.detect.config import DetectConfig
 from watchtower.detect.detectors import _robust_center_scale, directional_deviations
-from watchtower.detect.reasons import FeatureText, RuleHit, build_reasons
+from watchtower.detect.reasons import FeatureText, Hit, build_reasons, hit_dict
 from watchtower.detect.supervised import SupervisedLayer
 
 __all__ = [
@@ -47,7 +47,7 @@ DIRECTION_SIGN: dict[str, int] = {"higher_is_riskier": 1, "lower_is_riskier": -1
 META_COLUMNS: tuple[str, ...] = ("manager_name", "manager_type", "province", "city")
 POOLED = "*"  # peer group label of managers compared with everyone
 
-RuleHitsFn = Callable[[pd.DataFrame], Mapping[str, Sequence[RuleHit]]]
+RuleHitsFn = Callable[[pd.DataFrame], Mapping[str, Sequence[Hit]]]
 
 
 def feature_columns(features: pd.DataFrame) -> list[str]:
@@ -106,11 +106,12 @@ def peer_deviations(
     )
 
 
-def rule_score(hits: Sequence[RuleHit], points: Mapping[int, float]) -> float:
+def rule_score(hits: Sequence[Hit], points: Mapping[int, float]) -> float:
     """Noisy-or of the hits' severity points, in [0, 100]."""
     keep = 1.0
     for h in hits:
-        p = points.get(int(h.severity), points.get(max(points), 0.0) if points else 0.0)
+        sev = int(hit_dict(h)["severity"])
+        p = points.get(sev, points.get(max(points), 0.0) if points else 0.0)
         keep *= 1.0 - min(max(float(p), 0.0), 100.0) / 100.0
     return 100.0 * (1.0 - keep)
 
@@ -194,7 +195,7 @@ class RiskModel:
     def score(
         self,
         features: pd.DataFrame,
-        hits: Mapping[str, Sequence[RuleHit]] | None = None,
+        hits: Mapping[str, Sequence[Hit]] | None = None,
     ) -> pd.DataFrame:
         """Score one day's feature frame (index register_no).
 
@@ -242,7 +243,7 @@ class RiskModel:
         out["rule_score"] = rules.round(4) if hits is not None else np.nan
         out["anomaly_score"] = anom["anomaly_score"].round(4)
         out["supervised_score"] = sup.round(4) if sup is not None else np.nan
-        out["rule_hits"] = [[h.code for h in hit_lists[r]] for r in features.index]
+        out["rule_hits"] = [[hit_dict(h)["code"] for h in hit_lists[r]] for r in features.index]
         out["reasons"] = pd.Series(reasons, index=features.index, dtype=object)
         return out
 
@@ -261,6 +262,7 @@ def catalog_texts(catalog: Any) -> tuple[dict[str, int], dict[str, FeatureText]]
             label_en=spec.label_en,
             reason_zh=spec.reason_zh,
             reason_en=spec.reason_en,
+            unit=str(getattr(spec, "unit", "number")),
         )
     return directions, texts
 

@@ -16,7 +16,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FeatureText", "RuleHit", "build_reasons", "feature_severity", "format_like"]
+__all__ = [
+    "FeatureText",
+    "Hit",
+    "RuleHit",
+    "build_reasons",
+    "feature_severity",
+    "format_like",
+    "hit_dict",
+]
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,38 @@ class FeatureText:
     label_en: str
     reason_zh: str
     reason_en: str
+    unit: str = "number"
+
+    @property
+    def shows_median(self) -> bool:
+        """A peer median helps for measured values, not for flags and percentiles."""
+        return self.unit not in ("bool", "percentile") and "{value" in self.reason_zh
+
+
+#: A rule hit as :class:`RuleHit` or as the rules engine's reason dict (``kind``, ``code``,
+#: ``severity``, ``value``, ``feature``, ``zh``, ``en`` and optional ``tier_floor``).
+Hit = RuleHit | Mapping[str, Any]
+
+
+def hit_dict(hit: Hit) -> dict[str, Any]:
+    """A rule hit as a reason dict (extra keys of a dict hit, e.g. ``tier_floor``, kept)."""
+    if isinstance(hit, RuleHit):
+        d: dict[str, Any] = {
+            "kind": "rule",
+            "code": hit.code,
+            "severity": int(hit.severity),
+            "value": _clean(hit.value),
+            "zh": hit.zh,
+            "en": hit.en,
+        }
+        if hit.feature:
+            d["feature"] = hit.feature
+        return d
+    d = dict(hit)
+    d["kind"] = "rule"
+    d["severity"] = int(d.get("severity") or 0)
+    d["value"] = _clean(d.get("value"))
+    return d
 
 
 def _clean(value: Any) -> float | None:
@@ -82,14 +122,14 @@ def _feature_sentence(
             en = text.reason_en.format(value=value)
         except (ValueError, KeyError, IndexError):
             zh, en = f"{text.label_zh} {value:.4g}", f"{text.label_en} {value:.4g}"
-    if median is not None and value is not None:
+    if median is not None and value is not None and text.shows_median:
         zh += f"，同类中位数 {format_like(text.reason_zh, median)}"
         en += f"; peer median {format_like(text.reason_en, median)}"
     return zh, en
 
 
 def build_reasons(
-    hits: Sequence[RuleHit],
+    hits: Sequence[Hit],
     deviations: Mapping[str, float],
     values: Mapping[str, Any],
     medians: Mapping[str, Any],
@@ -107,19 +147,11 @@ def build_reasons(
     """
     out: list[dict[str, Any]] = []
     covered: set[str] = set()
-    for h in sorted(hits, key=lambda h: (-h.severity, h.code)):
-        out.append(
-            {
-                "kind": "rule",
-                "code": h.code,
-                "severity": int(h.severity),
-                "value": _clean(h.value),
-                "zh": h.zh,
-                "en": h.en,
-            }
-        )
-        if h.feature:
-            covered.add(h.feature)
+    rule_reasons = [hit_dict(h) for h in hits]
+    for d in sorted(rule_reasons, key=lambda d: (-d["severity"], str(d.get("code")))):
+        out.append(d)
+        if d.get("feature"):
+            covered.add(str(d["feature"]))
     ranked = sorted(
         ((float(d), name) for name, d in deviations.items() if name in texts),
         key=lambda t: (-t[0], t[1]),

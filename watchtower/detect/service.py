@@ -1,0 +1,340 @@
+"""Detection against the store: the work behind ``pipeline.train`` / ``score`` / ``run`` and
+``watchtower scores export``.
+
+- Features of a day come from the stored snapshot (``feature_snapshots``) when it is complete
+  for the catalog's version, else they are computed point-in-time and stored.
+- Scoring uses the registry's champion (verified artifact); without one, an untrained model
+  from ``models/detectors.yaml`` (``model_id`` ``config-<sha12>``), so a fresh install scores.
+- Scores are written idempotently: re-running a day replaces that day's rows of the managers
+  scored (a partition run replaces only its partition).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from watchtower.config import Settings
+from watchtower.detect.config import DetectConfig, load_detect_config
+from watchtower.detect.model import RiskModel, RuleHitsFn
+from watchtower.detect.registry import ModelRecord, champion, list_models, load_artifact
+from watchtower.detect.training import train_model
+from watchtower.store.schema import incidents
+from watchtower.store.scoring import risk_scores
+
+__all__ = [
+    "ScoringContext",
+    "export_scores",
+    "features_at",
+    "load_incidents",
+    "neutralize_cell",
+    "read_scores",
+    "rule_hits_fn",
+    "scoring_context",
+    "write_scores",
+]
+
+_CHUNK = 500
+
+
+def load_catalog(settings: Settings) -> Any:
+    """The feature catalog (features/*.yaml) of these settings."""
+    from watchtower.features import load_catalog as _load
+
+    return _load(settings.features_dir)
+
+
+def load_incidents(engine: sa.Engine, as_of: dt.date) -> pd.DataFrame:
+    """Incidents known on ``as_of``: columns register_no, incident_date, incident_type."""
+    t = incidents
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.c.register_no, t.c.incident_date, t.c.incident_type)
+            .where(t.c.known_from <= as_of, t.c.register_no.is_not(None))
+            .order_by(t.c.incident_date, t.c.register_no)
+        ).all()
+    frame = pd.DataFrame(rows, columns=["register_no", "incident_date", "incident_type"])
+    return frame.dropna(subset=["incident_date"]).drop_duplicates(["register_no", "incident_date"])
+
+
+def _partition_slug(manager_type: Any) -> str:
+    from watchtower.features import PARTITIONS, UNKNOWN_PARTITION
+
+    return str(PARTITIONS.get(manager_type, UNKNOWN_PARTITION))
+
+
+def features_at(
+    engine: sa.Engine,
+    catalog: Any,
+    day: dt.date,
+    *,
+    created_at: dt.datetime | None = None,
+    store: bool = True,
+) -> pd.DataFrame:
+    """The feature frame of ``day`` (index register_no, metadata + float features).
+
+    Taken from the stored snapshot of the catalog's version when it covers every partition
+    known on ``day``; otherwise computed from history known by ``day`` (and stored when
+    ``store``, stamped ``created_at``).
+    """
+    from watchtower.features import compute_features, list_partitions
+    from watchtower.store.features import load_features, store_features
+
+    stored = load_features(engine, day, str(catalog.version), features=list(catalog.names))
+    if not stored.empty:
+        have = {_partition_slug(t) for t in stored["manager_type"]}
+        if have >= set(list_partitions(engine, day)):
+            return stored
+    frame = compute_features(engine, day, catalog=catalog)
+    if store and not frame.empty:
+        with engine.begin() as conn:
+            store_features(conn, day, frame, str(catalog.version), created_at=created_at)
+    return frame
+
+
+def rule_hits_fn(settings: Settings, catalog: Any) -> RuleHitsFn | None:
+    """Renders models/rules.yaml hits for a frame (reason dicts, ``tier_floor`` kept), or
+    None when there is no rules file."""
+    path = settings.models_dir / "rules.yaml"
+    if not path.exists():
+        return None
+    from watchtower.detect.rules import evaluate_rules, load_rules
+
+    rules = load_rules(path, features=list(catalog.names))
+
+    def hits(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+        result = evaluate_rules(frame, rules)
+        return {str(k): list(v) for k, v in result.reasons.items() if v}
+
+    return hits
+
+
+@dataclass
+class ScoringContext:
+    """What scoring a day needs: the model (None: build one from ``config`` per day), its id,
+    the catalog and the rules."""
+
+    model: RiskModel | None
+    model_id: str
+    record: ModelRecord | None
+    catalog: Any
+    rule_hits: RuleHitsFn | None
+    config: DetectConfig
+
+    def model_for(self, frame: pd.DataFrame, as_of: dt.date) -> RiskModel:
+        """The model to score ``frame`` with: the loaded one, else an unsupervised model
+        straight from the config."""
+        if self.model is not None:
+            return self.model
+        return train_model(
+            self.config, self.catalog, as_of, lambda _d: frame, supervised=False
+        ).model
+
+
+def scoring_context(
+    settings: Settings,
+    engine: sa.Engine,
+    *,
+    trust: bool = False,
+    model_path: Path | None = None,
+) -> ScoringContext:
+    """The champion (or the file ``model_path``, which needs ``trust`` unless it is a
+    verified registry artifact) with catalog and rules; without any champion, the config.
+
+    Raises ValueError when the model's feature-set version differs from the catalog's.
+    """
+    catalog = load_catalog(settings)
+    rules = rule_hits_fn(settings, catalog)
+    config = load_detect_config(settings.models_dir / "detectors.yaml")
+    record = champion(engine)
+    if model_path is not None:
+        known = {Path(r.artifact_path).resolve(): r for r in list_models(engine)}
+        match = known.get(Path(model_path).expanduser().resolve())
+        model = load_artifact(
+            model_path,
+            artifacts_dir=settings.artifacts_dir,
+            expected_sha256=match.artifact_sha256 if match else None,
+            trust=trust,
+        )
+        model_id = match.id if match else f"file-{Path(model_path).stem}"[:64]
+        record = match
+    elif record is None:
+        return ScoringContext(
+            None, f"config-{config.fingerprint()[:12]}", None, catalog, rules, config
+        )
+    else:
+        model = load_artifact(
+            record.artifact_path,
+            artifacts_dir=settings.artifacts_dir,
+            expected_sha256=record.artifact_sha256,
+            trust=trust,
+        )
+        model_id = record.id
+    if not isinstance(model, RiskModel):
+        raise ValueError(f"{model_id}: not a Watchtower RiskModel ({type(model).__name__})")
+    if str(model.feature_set_version) != str(catalog.version):
+        raise ValueError(
+            f"model {model_id} was trained on feature set {model.feature_set_version}, the "
+            f"catalog is {catalog.version}: train and promote a new model "
+            "(watchtower models train --promote)"
+        )
+    return ScoringContext(model, model_id, record, catalog, rules, model.config)
+
+
+def write_scores(
+    engine: sa.Engine,
+    as_of: dt.date,
+    scored: pd.DataFrame,
+    *,
+    model_id: str,
+    feature_set_version: str,
+    created_at: dt.datetime,
+) -> int:
+    """Replace ``as_of``'s risk_scores rows of the managers in ``scored``; returns rows written."""
+    t = risk_scores
+    keys = [str(k) for k in scored.index]
+    rows = []
+    records: list[dict[str, Any]] = scored.to_dict("records")  # type: ignore[assignment]
+    for key, r in zip(keys, records, strict=True):
+        rows.append(
+            {
+                "as_of": as_of,
+                "register_no": key,
+                "manager_name": _text(r.get("manager_name")),
+                "manager_type": _text(r.get("manager_type")),
+                "province": _text(r.get("province")),
+                "city": _text(r.get("city")),
+                "score": float(r["score"]),
+                "rule_score": _num(r.get("rule_score")),
+                "anomaly_score": _num(r.get("anomaly_score")),
+                "supervised_score": _num(r.get("supervised_score")),
+                "rule_hits": list(r["rule_hits"]),
+                "reasons": list(r["reasons"]),
+                "model_id": model_id,
+                "feature_set_version": feature_set_version,
+                "created_at": created_at,
+            }
+        )
+    with engine.begin() as conn:
+        for i in range(0, len(keys), _CHUNK):
+            conn.execute(
+                t.delete().where(t.c.as_of == as_of, t.c.register_no.in_(keys[i : i + _CHUNK]))
+            )
+        for i in range(0, len(rows), 2000):
+            conn.execute(t.insert(), rows[i : i + 2000])
+    return len(rows)
+
+
+def _text(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    s = str(v)
+    return None if s in ("nan", "None", "<NA>") else s
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else f
+
+
+def read_scores(
+    engine: sa.Engine,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    register_nos: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """risk_scores rows between ``start`` and ``end`` (inclusive), ordered by as_of, score
+    descending; the stored columns plus ``tier`` (from manager_tiers when warn ran)."""
+    t = risk_scores
+    q = sa.select(t)
+    if start is not None:
+        q = q.where(t.c.as_of >= start)
+    if end is not None:
+        q = q.where(t.c.as_of <= end)
+    if register_nos is not None:
+        q = q.where(t.c.register_no.in_(list(register_nos)))
+    q = q.order_by(t.c.as_of, t.c.score.desc(), t.c.register_no)
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(q).mappings().all(), columns=[c.name for c in t.columns])
+        frame["tier"] = None
+        if not frame.empty and sa.inspect(conn).has_table("manager_tiers"):
+            from watchtower.store.alerts import manager_tiers as mt
+
+            tq = sa.select(mt.c.as_of, mt.c.register_no, mt.c.tier)
+            if start is not None:
+                tq = tq.where(mt.c.as_of >= start)
+            if end is not None:
+                tq = tq.where(mt.c.as_of <= end)
+            tiers = {(a, r): tier for a, r, tier in conn.execute(tq)}
+            frame["tier"] = [
+                tiers.get((a, r)) for a, r in zip(frame["as_of"], frame["register_no"], strict=True)
+            ]
+    return frame
+
+
+def _fmt(v: Any) -> str:
+    f = _num(v)
+    return "" if f is None else f"{f:.2f}"
+
+
+_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet would run as a formula (starts with = + - @, tab, CR)
+    gets a leading apostrophe; other values pass unchanged."""
+    if isinstance(value, str) and value.startswith(_DANGEROUS):
+        return "'" + value
+    return value
+
+
+def export_scores(
+    engine: sa.Engine,
+    out: Path,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    top_reasons: int = 3,
+) -> int:
+    """Write scores to CSV (UTF-8 with BOM, so spreadsheet software reads the Chinese):
+    register_no, manager_name, as_of, score, tier, rule_score, anomaly_score,
+    supervised_score, rule_hits, reasons_zh, reasons_en (top ``top_reasons``, "；"/"; "
+    joined), model_id. Formula-like text cells are neutralized. Returns rows written."""
+    frame = read_scores(engine, start, end)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    header = [
+        "register_no", "manager_name", "as_of", "score", "tier", "rule_score", "anomaly_score",
+        "supervised_score", "rule_hits", "reasons_zh", "reasons_en", "model_id",
+    ]  # fmt: skip
+    with out.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
+        for r in records:
+            reasons = list(r["reasons"] or [])[:top_reasons]
+            row = [
+                r["register_no"],
+                r["manager_name"],
+                r["as_of"].isoformat(),
+                f"{r['score']:.2f}",
+                r["tier"] or "",
+                _fmt(r["rule_score"]),
+                _fmt(r["anomaly_score"]),
+                _fmt(r["supervised_score"]),
+                ",".join(r["rule_hits"] or []),
+                "；".join(str(x.get("zh", "")) for x in reasons),
+                "; ".join(str(x.get("en", "")) for x in reasons),
+                r["model_id"],
+            ]
+            writer.writerow([neutralize_cell(v) for v in row])
+    return len(frame)

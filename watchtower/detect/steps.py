@@ -1,0 +1,181 @@
+"""The detection steps behind ``watchtower.pipeline.train`` / ``score`` / ``run``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from watchtower.clock import Clock
+from watchtower.config import Settings
+from watchtower.detect.config import load_detect_config
+from watchtower.detect.registry import champion, promote, register_model
+from watchtower.detect.service import (
+    features_at,
+    load_catalog,
+    load_incidents,
+    scoring_context,
+    write_scores,
+)
+from watchtower.detect.training import train_model
+from watchtower.store import open_store
+
+__all__ = ["RunSummary", "ScoreSummary", "TrainSummary", "run_day", "score_day", "train"]
+
+
+@dataclass(frozen=True)
+class TrainSummary:
+    """A trained and registered model."""
+
+    model_id: str
+    status: str
+    kind: str
+    feature_set_version: str
+    train_start: dt.date | None
+    train_end: dt.date
+    data_fingerprint: str
+    artifact_path: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """One day scored (``partition``: the manager type slug scored, None = all)."""
+
+    as_of: dt.date
+    partition: str | None
+    model_id: str
+    feature_set_version: str
+    managers_scored: int
+    with_rule_hits: int
+    mean_score: float
+    max_score: float
+    at_least_50: int
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Features computed (or found stored) and scores written for one day."""
+
+    as_of: dt.date
+    managers_with_features: int
+    score: ScoreSummary
+
+
+def train(
+    settings: Settings,
+    as_of: dt.date,
+    *,
+    clock: Clock,
+    supervised: bool | None = None,
+    promote_now: bool = False,
+    note: str | None = None,
+    actor: str | None = None,
+    progress: bool = False,
+) -> TrainSummary:
+    """Train a model with cut-off ``as_of`` (features of past days, incidents known by
+    ``as_of``), register it as a challenger, and promote it when ``promote_now`` or when
+    there is no champion yet. The clock stamps the registry entry only."""
+    engine = open_store(settings.db_url)
+    catalog = load_catalog(settings)
+    config = load_detect_config(settings.models_dir / "detectors.yaml")
+    now = clock.now()
+    result = train_model(
+        config,
+        catalog,
+        as_of,
+        lambda day: features_at(engine, catalog, day, created_at=now),
+        load_incidents(engine, as_of),
+        supervised=supervised,
+        progress=progress,
+    )
+    record = register_model(
+        engine,
+        settings.artifacts_dir,
+        result.model,
+        feature_set_version=result.model.feature_set_version,
+        train_start=result.train_start,
+        train_end=result.train_end,
+        params=config.to_dict(),
+        data_fingerprint=result.data_fingerprint,
+        metrics=result.metrics,
+        kind=result.model.kind,
+        clock=clock,
+        note=note,
+        actor=actor,
+    )
+    if promote_now or champion(engine) is None:
+        why = "promoted at training" if promote_now else "first model: promoted automatically"
+        record = promote(engine, record.id, clock=clock, actor=actor, reason=why)
+    return TrainSummary(
+        model_id=record.id,
+        status=record.status,
+        kind=record.kind,
+        feature_set_version=record.feature_set_version,
+        train_start=record.train_start,
+        train_end=record.train_end,
+        data_fingerprint=record.data_fingerprint,
+        artifact_path=record.artifact_path,
+        metrics=dict(record.metrics),
+    )
+
+
+def score_day(
+    settings: Settings,
+    as_of: dt.date,
+    partition: str | None = None,
+    *,
+    clock: Clock,
+    trust: bool = False,
+    model_path: Path | None = None,
+) -> ScoreSummary:
+    """Score every manager known on ``as_of`` (rows of one ``partition`` only, if given)
+    and replace that day's risk_scores rows for them.
+
+    The peer-group ensembles are always fitted on the day's full cross-section, so a
+    partition's scores equal the same rows of an unpartitioned run; features of missing
+    partitions are computed. The clock stamps ``created_at`` only.
+    """
+    engine = open_store(settings.db_url)
+    ctx = scoring_context(settings, engine, trust=trust, model_path=model_path)
+    now = clock.now()
+    frame = features_at(engine, ctx.catalog, as_of, created_at=now)
+    model = ctx.model_for(frame, as_of)
+    scored = model.score(frame, ctx.rule_hits(frame) if ctx.rule_hits else None)
+    if partition is not None:
+        from watchtower.detect.service import _partition_slug
+
+        keep = np.array([_partition_slug(t) == partition for t in scored["manager_type"]])
+        scored = scored[keep] if len(scored) else scored
+    n = write_scores(
+        engine,
+        as_of,
+        scored,
+        model_id=ctx.model_id,
+        feature_set_version=model.feature_set_version,
+        created_at=now,
+    )
+    scores = scored["score"] if n else None
+    return ScoreSummary(
+        as_of=as_of,
+        partition=partition,
+        model_id=ctx.model_id,
+        feature_set_version=model.feature_set_version,
+        managers_scored=n,
+        with_rule_hits=int(sum(bool(h) for h in scored["rule_hits"])) if n else 0,
+        mean_score=round(float(scores.mean()), 3) if scores is not None else 0.0,
+        max_score=round(float(scores.max()), 3) if scores is not None else 0.0,
+        at_least_50=int((scores >= 50).sum()) if scores is not None else 0,
+    )
+
+
+def run_day(settings: Settings, as_of: dt.date, *, clock: Clock, trust: bool = False) -> RunSummary:
+    """Features (computed and stored unless already stored) then scores for ``as_of``."""
+    engine = open_store(settings.db_url)
+    catalog = load_catalog(settings)
+    frame = features_at(engine, catalog, as_of, created_at=clock.now())
+    summary = score_day(settings, as_of, clock=clock, trust=trust)
+    return RunSummary(as_of=as_of, managers_with_features=len(frame), score=summary)
