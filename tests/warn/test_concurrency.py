@@ -81,8 +81,9 @@ def test_processes_on_one_sqlite_file(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'wt.db'}"
     _seed(open_store(url))
     code = (
-        "import datetime as dt, sys; from pathlib import Path;"
-        "from watchtower.store import open_store; from watchtower.warn import load_policy, run_warn;"
+        "import datetime as dt; from pathlib import Path;"
+        "from watchtower.store import open_store;"
+        "from watchtower.warn import load_policy, run_warn;"
         f"run_warn(open_store({url!r}), dt.date({D.year}, {D.month}, {D.day}),"
         f" load_policy(Path({str(MODELS)!r})), dt.datetime(2024, 7, 1))"
     )

@@ -13,8 +13,10 @@ from watchtower.cli._app import app
 AREAS: tuple[str, ...] = (
     "demo",
     "ingest",
+    "features",
     "quality",
     "evaluate",
+    "alerts",
     "core",
 )
 for _area in AREAS:

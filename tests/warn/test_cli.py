@@ -1,0 +1,67 @@
+"""`watchtower warn`, `watchtower alerts ...` and `watchtower digest` end to end."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tests.digest.world import AS_OF, build_world
+from watchtower.cli import app
+from watchtower.config import Settings
+
+runner = CliRunner()
+
+
+def test_alerts_commands(settings: Settings, tmp_path: Path) -> None:
+    build_world(settings)
+    r = runner.invoke(app, ["warn", "--as-of", str(AS_OF)])
+    assert r.exit_code == 0 and "nothing changed" in r.output, r.output
+    r = runner.invoke(app, ["alerts", "list", "--json"])
+    listed = json.loads(r.output)
+    assert {a["register_no"] for a in listed} >= {"P3000001", "P3000007"}
+    assert "P3000004" not in {a["register_no"] for a in listed}  # closed
+    r = runner.invoke(app, ["alerts", "list", "--city", "广州市", "--tier", "red"])
+    assert "P3000001" in r.output and "P3000007" not in r.output
+    r = runner.invoke(app, ["alerts", "ack", "P3000001", "--by", "王科长", "--note", "收到"])
+    assert r.exit_code == 0 and "acknowledged" in r.output, r.output
+    r = runner.invoke(app, ["alerts", "ack", "P3000001", "--by", "王科长"])
+    assert r.exit_code == 2 and "cannot go to acknowledged" in r.output
+    r = runner.invoke(app, ["alerts", "ack", "P3000001"])
+    assert r.exit_code != 0  # --by is required
+    r = runner.invoke(app, ["alerts", "close", "P3000001", "--as", "confirmed", "--by", "王科长",
+                            "--note", "已移交稽查"])  # fmt: skip
+    assert r.exit_code == 0 and "closed (confirmed)" in r.output, r.output
+    r = runner.invoke(app, ["alerts", "show", "P3000001"])
+    assert r.exit_code == 0
+    for word in ("open", "escalate", "acknowledge", "close", "王科长", "已移交稽查"):
+        assert word in r.output
+    out = tmp_path / "alerts.csv"
+    r = runner.invoke(app, ["alerts", "export", str(out), "--all"])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
+    by_reg = {x["register_no"]: x for x in rows}
+    assert by_reg["P3000001"]["resolution"] == "confirmed"
+    assert by_reg["P3000004"]["manager_name"].startswith("'@SUM")  # neutralized
+    r = runner.invoke(app, ["alerts", "export", str(out), "--as-of", str(AS_OF)])
+    assert r.exit_code == 0
+    assert "P3000004" not in {
+        x["register_no"] for x in csv.DictReader(out.open(encoding="utf-8-sig"))
+    }
+    r = runner.invoke(app, ["alerts", "show", "P7777777"])
+    assert r.exit_code == 2 and "no alert" in r.output
+
+
+def test_digest_command_renders_and_points_at_html(settings: Settings) -> None:
+    build_world(settings)
+    r = runner.invoke(app, ["digest", "--as-of", str(AS_OF), "--to", "me@example.org",
+                            "--lang", "en", "--json"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.output)
+    assert s["rendered"] == 1 and s["html_paths"][0].endswith("me@example.org.html")
+    html = Path(s["html_paths"][0]).read_text("utf-8")
+    assert "All jurisdictions" in html
+    r = runner.invoke(app, ["digest", "--as-of", str(AS_OF), "--cadence", "immediate"])
+    assert r.exit_code == 0 and "1 rendered" in r.output and "gd-duty" in r.output, r.output

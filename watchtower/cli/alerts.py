@@ -1,0 +1,372 @@
+"""``watchtower warn``, ``watchtower alerts ...`` and ``watchtower digest``."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import typer
+
+from watchtower.cli._app import (
+    AsOfOption,
+    DbOption,
+    JsonOption,
+    app,
+    fail,
+    print_json,
+    settings_for,
+)
+from watchtower.clock import SystemClock
+from watchtower.config import Settings
+
+alerts_app = typer.Typer(
+    help="Alerts (预警): list, inspect, acknowledge, investigate, close, export.",
+    no_args_is_help=True,
+)
+app.add_typer(alerts_app, name="alerts")
+
+
+class Resolution(StrEnum):
+    confirmed = "confirmed"
+    false_positive = "false-positive"
+    resolved = "resolved"
+
+
+class StatusFilter(StrEnum):
+    open = "open"
+    new = "new"
+    acknowledged = "acknowledged"
+    investigating = "investigating"
+    closed = "closed"
+    all = "all"
+
+
+class CadenceOption(StrEnum):
+    immediate = "immediate"
+    daily = "daily"
+    weekly = "weekly"
+
+
+class Language(StrEnum):
+    zh = "zh"
+    en = "en"
+
+
+class TierOption(StrEnum):
+    red = "red"
+    orange = "orange"
+    yellow = "yellow"
+    blue = "blue"
+
+
+ByOption = Annotated[
+    str, typer.Option("--by", help="Who makes the change (recorded in the audit trail).")
+]
+NoteOption = Annotated[
+    str | None, typer.Option("--note", help="Why (recorded in the audit trail).")
+]
+RefArgument = Annotated[
+    str, typer.Argument(help="Alert id, or a register number (its open alert, else latest).")
+]
+
+
+def _day(value: dt.datetime | None) -> dt.date:
+    return value.date() if value else SystemClock().today()
+
+
+def _engine(settings: Settings) -> sa.Engine:
+    from watchtower.store import open_store
+
+    return open_store(settings.db_url)
+
+
+@app.command()
+def warn(as_of: AsOfOption = None, db: DbOption = None, json: JsonOption = False) -> None:
+    """Tier every manager scored on the as-of day and update the alerts.
+
+    Tiers red/orange/yellow/blue (红/橙/黄/蓝) follow models/tiers.yaml: score thresholds,
+    rule overrides (e.g. blacklist is red whatever the score) and hysteresis. At most one open
+    alert per manager; running twice for a day changes nothing.
+    """
+    from watchtower import pipeline
+    from watchtower.warn import PolicyError
+
+    settings = settings_for(db)
+    try:
+        s = pipeline.warn(settings, _day(as_of), clock=SystemClock())
+    except PolicyError as exc:
+        fail(str(exc))
+        return
+    if json:
+        print_json(s)
+        return
+    tiers = " ".join(f"{t} {n}" for t, n in s.tiers.items())
+    typer.echo(
+        f"warn {s.as_of}: {s.scored} managers scored; tiers: {tiers}; held by hysteresis "
+        f"{s.held}\nalerts: {s.opened} opened, {s.escalated} escalated, {s.deescalated} "
+        f"de-escalated, {s.auto_resolved} auto-resolved; {s.open_alerts} open"
+        + (" (tiers for this day existed: nothing changed)" if s.rerun else "")
+    )
+    if s.scored == 0:
+        typer.secho(f"note: no risk_scores for {s.as_of}; run scoring first", err=True)
+
+
+def _alert_rows(
+    conn: sa.Connection,
+    status: StatusFilter,
+    tier: TierOption | None,
+    province: str | None,
+    city: str | None,
+) -> list[dict[str, Any]]:
+    from watchtower.store.alerts import alerts
+    from watchtower.warn import normalize_region, rank
+
+    q = sa.select(alerts)
+    if status == StatusFilter.open:
+        q = q.where(alerts.c.open_key.is_not(None))
+    elif status != StatusFilter.all:
+        q = q.where(alerts.c.status == status.value)
+    rows = [dict(r) for r in conn.execute(q).mappings()]
+    if tier:
+        rows = [r for r in rows if r["tier"] == tier.value]
+    if province:
+        rows = [r for r in rows if normalize_region(r["province"]) == normalize_region(province)]
+    if city:
+        rows = [r for r in rows if normalize_region(r["city"]) == normalize_region(city)]
+    rows.sort(key=lambda r: (-rank(r["tier"]), -r["score"], r["register_no"]))
+    return rows
+
+
+@alerts_app.command("list")
+def alerts_list(
+    status: Annotated[StatusFilter, typer.Option(help="Which alerts.")] = StatusFilter.open,
+    tier: Annotated[TierOption | None, typer.Option(help="Only this tier.")] = None,
+    province: Annotated[str | None, typer.Option(help="Only this province.")] = None,
+    city: Annotated[str | None, typer.Option(help="Only this city.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (0 = all).")] = 50,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """List alerts, most severe first."""
+    with _engine(settings_for(db)).connect() as conn:
+        rows = _alert_rows(conn, status, tier, province, city)
+    total = len(rows)
+    rows = rows[:limit] if limit else rows
+    if json:
+        print_json([{k: v for k, v in r.items() if k != "reasons"} for r in rows])
+        return
+    if not rows:
+        typer.echo("no alerts")
+        return
+    for r in rows:
+        typer.echo(
+            f"#{r['id']:<5} {r['tier']:<6} {r['score']:5.1f}  {r['status']:<13} "
+            f"{r['register_no']}  {r['province'] or ''}/{r['city'] or ''}  "
+            f"{r['manager_name'] or ''}  (since {r['opened_as_of']})"
+        )
+    if total > len(rows):
+        typer.echo(f"... {total - len(rows)} more (--limit 0 for all)")
+
+
+@alerts_app.command("show")
+def alerts_show(ref: RefArgument, db: DbOption = None, json: JsonOption = False) -> None:
+    """One alert with its reasons and full audit trail (who, when, what, why)."""
+    from watchtower.store.alerts import alert_events
+    from watchtower.warn import AlertError, get_alert
+
+    with _engine(settings_for(db)).connect() as conn:
+        try:
+            a = get_alert(conn, ref)
+        except AlertError as exc:
+            fail(str(exc))
+            return
+        trail = [
+            dict(e)
+            for e in conn.execute(
+                sa.select(alert_events)
+                .where(alert_events.c.alert_id == a["id"])
+                .order_by(alert_events.c.id)
+            ).mappings()
+        ]
+    if json:
+        print_json({**a, "events": trail})
+        return
+    typer.echo(
+        f"alert #{a['id']}  {a['register_no']}  {a['manager_name'] or ''}\n"
+        f"  jurisdiction {a['province'] or ''}/{a['city'] or ''}\n"
+        f"  tier {a['tier']} (peak {a['peak_tier']}), score {a['score']:.1f}, status {a['status']}"
+        + (f" ({a['resolution']})" if a["resolution"] else "")
+        + f"\n  opened {a['opened_as_of']}, last run {a['last_as_of']}, "
+        f"last at a tier {a['last_signal_as_of']}"
+    )
+    for r in a["reasons"] or []:
+        typer.echo(
+            f"  - [{r.get('kind', '')}:{r.get('code', '')}] "
+            f"{r.get('zh') or ''} / {r.get('en') or ''}"
+        )
+    typer.echo("audit trail:")
+    for e in trail:
+        change = []
+        if e["from_status"] != e["to_status"]:
+            change.append(f"{e['from_status'] or '-'} -> {e['to_status']}")
+        if e["from_tier"] != e["to_tier"]:
+            change.append(f"{e['from_tier'] or '-'} -> {e['to_tier']}")
+        typer.echo(
+            f"  {e['at']:%Y-%m-%d %H:%M:%S}  {e['actor']:<12} {e['action']:<12} "
+            f"{'; '.join(change)}  {e['note'] or ''}"
+        )
+
+
+def _transition(
+    ref: str, to_status: str, by: str, note: str | None, db: str | None, resolution: str | None
+) -> None:
+    from watchtower.warn import AlertError, transition
+
+    clock = SystemClock()
+    try:
+        with _engine(settings_for(db)).begin() as conn:
+            a = transition(
+                conn, ref, to_status, by=by, note=note, as_of=clock.today(), now=clock.now(),
+                resolution=resolution,
+            )  # fmt: skip
+    except AlertError as exc:
+        fail(str(exc))
+        return
+    extra = f" ({a['resolution']})" if a["resolution"] else ""
+    typer.echo(f"alert #{a['id']} {a['register_no']}: {a['status']}{extra} by {by}")
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    ref: RefArgument, by: ByOption, note: NoteOption = None, db: DbOption = None
+) -> None:
+    """Acknowledge a new alert (签收)."""
+    _transition(ref, "acknowledged", by, note, db, None)
+
+
+@alerts_app.command("investigate")
+def alerts_investigate(
+    ref: RefArgument, by: ByOption, note: NoteOption = None, db: DbOption = None
+) -> None:
+    """Mark an alert as under investigation (核查中); the quiet period no longer closes it."""
+    _transition(ref, "investigating", by, note, db, None)
+
+
+@alerts_app.command("close")
+def alerts_close(
+    ref: RefArgument,
+    by: ByOption,
+    as_: Annotated[
+        Resolution,
+        typer.Option(
+            "--as",
+            help="Outcome: confirmed (确认风险) and false-positive (误报) are kept as labels "
+            "for retraining; resolved (风险解除) is not.",
+        ),
+    ],
+    note: NoteOption = None,
+    db: DbOption = None,
+) -> None:
+    """Close an alert with its outcome."""
+    _transition(ref, "closed", by, note, db, as_.value.replace("-", "_"))
+
+
+@alerts_app.command("export")
+def alerts_export(
+    out: Annotated[Path, typer.Argument(help="CSV file to write (UTF-8 with BOM).")],
+    as_of: AsOfOption = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every alert ever, open or closed.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Export alerts to CSV: those open on the as-of day (default today), or --all. Includes
+    the outcome of closed ones (the retraining labels). Formula-like cells are neutralized."""
+    from watchtower.digest import neutralize_cell
+    from watchtower.store.alerts import alerts
+
+    if all_ and as_of:
+        fail("give --as-of or --all, not both")
+    day = _day(as_of)
+    q = sa.select(alerts).order_by(alerts.c.id)
+    if not all_:
+        q = q.where(
+            alerts.c.opened_as_of <= day,
+            sa.or_(alerts.c.closed_as_of.is_(None), alerts.c.closed_as_of > day),
+        )
+    with _engine(settings_for(db)).connect() as conn:
+        rows = [dict(r) for r in conn.execute(q).mappings()]
+    cols = [
+        "id", "register_no", "manager_name", "province", "city", "status", "tier", "peak_tier",
+        "score", "opened_as_of", "last_as_of", "last_signal_as_of", "resolution",
+        "closed_as_of", "closed_by", "rule_hits", "top_reasons",
+    ]  # fmt: skip
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(cols)
+        for r in rows:
+            r["rule_hits"] = " ".join(r["rule_hits"] or [])
+            r["top_reasons"] = "; ".join(
+                str(x.get("zh") or x.get("code") or "") for x in (r["reasons"] or [])[:3]
+            )
+            w.writerow([neutralize_cell(r[c] if r[c] is not None else "") for c in cols])
+    scope = "all alerts" if all_ else f"alerts open on {day}"
+    typer.echo(f"{len(rows)} {scope} -> {out}")
+
+
+@app.command()
+def digest(
+    as_of: AsOfOption = None,
+    send: Annotated[bool, typer.Option("--send", help="Send the outbox by SMTP after.")] = False,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Instead: one digest of every jurisdiction to this address."),
+    ] = None,
+    cadence: Annotated[
+        CadenceOption | None,
+        typer.Option(help="Only subscriptions of this cadence (with --to: the period)."),
+    ] = None,
+    lang: Annotated[Language, typer.Option(help="Language of a --to digest.")] = Language.zh,
+    min_tier: Annotated[
+        TierOption, typer.Option(help="Lowest tier of a --to digest.")
+    ] = TierOption.blue,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Render the digests due on the as-of day into the outbox, and with --send mail them.
+
+    Per subscription in models/subscriptions.yaml (jurisdiction, minimum tier, cadence,
+    language). Each (recipient, period) digest is rendered and sent once, however often this
+    runs; a failed send stays in the outbox for the next --send. SMTP from WATCHTOWER_SMTP_*.
+    """
+    from watchtower import pipeline
+    from watchtower.warn import PolicyError
+    from watchtower.warn.routing import SubscriptionError
+
+    settings = settings_for(db)
+    try:
+        s = pipeline.digest(
+            settings, _day(as_of), send=send, to=to, cadence=cadence.value if cadence else None,
+            language=lang.value, min_tier=min_tier.value, clock=SystemClock(),
+        )  # fmt: skip
+    except (PolicyError, SubscriptionError) as exc:
+        fail(str(exc))
+        return
+    if json:
+        print_json(s)
+        return
+    typer.echo(
+        f"digest {s.as_of}: {s.rendered} rendered, {s.already_queued} already in the outbox, "
+        f"{s.nothing_new} with nothing new, {s.not_due} not due today"
+    )
+    if send:
+        typer.echo(f"sent {s.sent}, kept for retry {s.retry_later}, given up {s.failed}")
+        for e in s.errors:
+            typer.secho(f"  send failed: {e}", fg=typer.colors.YELLOW, err=True)
+    if s.html_paths:
+        typer.echo(f"open in a browser: {s.html_paths[0]}")
+    if s.failed or (send and s.retry_later):
+        raise typer.Exit(1)
