@@ -72,11 +72,11 @@ def discover(root: Path) -> list[LandingFile]:
         if any(part.startswith((".", "_")) for part in rel.parts) or not path.is_file():
             continue
         found.append(LandingFile(path, source_of(path, root), date_of(path.name)))
-    order = {s: i for i, s in enumerate(SOURCES)}
+    order: dict[str | None, int] = {s: i for i, s in enumerate(SOURCES)}
     return sorted(
         found,
         key=lambda f: (
-            order.get(f.source or "", len(order)),
+            order.get(f.source, len(order)),
             f.file_date or dt.date.min,
             str(f.path),
         ),

@@ -8,6 +8,8 @@ modules (see ``watchtower.store.__init__``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from watchtower.contract import FIELDS, Field, Source
@@ -64,7 +66,7 @@ quarantine = sa.Table(
 )
 
 
-def _sql_type(f: Field) -> sa.types.TypeEngine[object]:
+def _sql_type(f: Field) -> sa.types.TypeEngine[Any]:
     kind = f.kind
     if kind == "date":
         return sa.Date()
@@ -80,7 +82,7 @@ def _sql_type(f: Field) -> sa.types.TypeEngine[object]:
 
 
 def _history_table(source: Source) -> sa.Table:
-    cols = [
+    cols: list[Any] = [
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
         sa.Column("row_number", sa.Integer, nullable=False),
