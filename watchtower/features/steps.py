@@ -1,0 +1,73 @@
+"""The feature step behind ``watchtower.pipeline.compute_features`` (CLI and DAGs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+from watchtower.clock import Clock, SystemClock
+from watchtower.config import Settings
+from watchtower.features.catalog import load_catalog
+from watchtower.features.engine import META_COLUMNS, compute_features
+from watchtower.features.engine import list_partitions as _list_partitions
+from watchtower.store import open_store
+from watchtower.store.features import store_features
+
+
+@dataclass(frozen=True)
+class FeatureSummary:
+    """What one feature run did: managers computed and stored for ``as_of``.
+
+    ``filled`` is the share of non-missing feature values (0-1); ``seconds`` the wall time of
+    computing (not storing).
+    """
+
+    as_of: dt.date
+    partition: str | None
+    feature_set_version: str
+    managers: int
+    features: int
+    rows_stored: int
+    filled: float
+    seconds: float
+
+
+def compute_features_step(
+    settings: Settings,
+    as_of: dt.date,
+    partition: str | None = None,
+    *,
+    clock: Clock | None = None,
+    store: bool = True,
+) -> FeatureSummary:
+    """Compute the catalog (``settings.features_dir``) as of ``as_of`` for every manager (of
+    one ``partition``), store the snapshot (replacing that day's rows of those managers)."""
+    engine = open_store(settings.db_url)
+    catalog = load_catalog(settings.features_dir)
+    started = time.perf_counter()
+    frame = compute_features(engine, as_of, catalog=catalog, partition=partition)
+    seconds = time.perf_counter() - started
+    stored = 0
+    if store and len(frame):
+        with engine.begin() as conn:
+            stored = store_features(
+                conn, as_of, frame, catalog.version, created_at=(clock or SystemClock()).now()
+            )
+    values = frame.drop(columns=list(META_COLUMNS))
+    filled = float(values.notna().to_numpy().mean()) if values.size else 0.0
+    return FeatureSummary(
+        as_of=as_of,
+        partition=partition,
+        feature_set_version=catalog.version,
+        managers=len(frame),
+        features=values.shape[1],
+        rows_stored=stored,
+        filled=round(filled, 4),
+        seconds=round(seconds, 3),
+    )
+
+
+def list_partitions_step(settings: Settings, as_of: dt.date) -> list[str]:
+    """Peer-group slugs present as of ``as_of`` (see watchtower.features.PARTITIONS)."""
+    return _list_partitions(open_store(settings.db_url), as_of)
