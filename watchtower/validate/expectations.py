@@ -3,15 +3,16 @@
 Importing this module registers them with GX, so suites (``expectations/*.json``) can name them
 like any built-in expectation:
 
-| expectation type | checks |
-|---|---|
-| ``expect_column_values_to_be_valid_uscc`` | unified social credit code, GB 32100-2015 check character |
-| ``expect_column_values_to_be_valid_register_no`` | AMAC manager number ``P`` + 7 digits |
-| ``expect_column_values_to_be_valid_fund_no`` | AMAC fund number ``S`` + 4-7 letters/digits |
-| ``expect_column_values_to_be_safe_text`` | names/addresses: no markup, formulas, emoji, controls; length limit |
-| ``expect_column_values_to_be_known_register_no`` | refers to a manager known to the store/run |
-| ``expect_column_values_to_be_dates_between`` | dates within [min_value, max_value] (ISO strings) |
-| ``expect_column_pair_values_due_date_after_period`` | a report's due date falls after its period |
+- ``expect_column_values_to_be_valid_uscc``: unified social credit code, GB 32100-2015
+  check character
+- ``expect_column_values_to_be_valid_register_no``: AMAC manager number ``P`` + 7 digits
+- ``expect_column_values_to_be_valid_fund_no``: AMAC fund number ``S`` + 4-7 letters/digits
+- ``expect_column_values_to_be_safe_text``: names/addresses without markup, formula
+  prefixes, emoji or control characters, within a length limit
+- ``expect_column_values_to_be_known_register_no``: refers to a manager known to the run
+- ``expect_column_values_to_be_dates_between``: dates within [min_value, max_value]
+- ``expect_column_pair_values_due_date_after_period``: a report's due date falls after its
+  period
 
 The row logic lives in :mod:`watchtower.validate.checks` (vectorized pandas/numpy); the metric
 providers here only adapt it to GX's condition-partial contract (``True`` = expected).
@@ -57,35 +58,35 @@ _LIBRARY_METADATA: dict[str, Any] = {
 }
 
 
-class ColumnValuesValidUscc(ColumnMapMetricProvider):  # type: ignore[misc]
+class ColumnValuesValidUscc(ColumnMapMetricProvider):
     condition_metric_name = "column_values.valid_uscc"
 
-    @column_condition_partial(engine=PandasExecutionEngine)  # type: ignore[misc]
+    @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
         return ~checks.bad_uscc(column)
 
 
-class ColumnValuesValidRegisterNo(ColumnMapMetricProvider):  # type: ignore[misc]
+class ColumnValuesValidRegisterNo(ColumnMapMetricProvider):
     condition_metric_name = "column_values.valid_register_no"
 
-    @column_condition_partial(engine=PandasExecutionEngine)  # type: ignore[misc]
+    @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
         return ~checks.bad_register_no(column)
 
 
-class ColumnValuesValidFundNo(ColumnMapMetricProvider):  # type: ignore[misc]
+class ColumnValuesValidFundNo(ColumnMapMetricProvider):
     condition_metric_name = "column_values.valid_fund_no"
 
-    @column_condition_partial(engine=PandasExecutionEngine)  # type: ignore[misc]
+    @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
         return ~checks.bad_fund_no(column)
 
 
-class ColumnValuesSafeText(ColumnMapMetricProvider):  # type: ignore[misc]
+class ColumnValuesSafeText(ColumnMapMetricProvider):
     condition_metric_name = "column_values.safe_text"
     condition_value_keys = ("max_length",)
 
-    @column_condition_partial(engine=PandasExecutionEngine)  # type: ignore[misc]
+    @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: pd.Series, max_length: int = 200, **kwargs: Any) -> pd.Series:
         return ~checks.bad_text(column, int(max_length))
 
@@ -107,10 +108,10 @@ def known_managers(values: frozenset[str]) -> Iterator[None]:
         _KNOWN_MANAGERS.reset(token)
 
 
-class ColumnValuesKnownRegisterNo(ColumnMapMetricProvider):  # type: ignore[misc]
+class ColumnValuesKnownRegisterNo(ColumnMapMetricProvider):
     condition_metric_name = "column_values.known_register_no"
 
-    @column_condition_partial(engine=PandasExecutionEngine)  # type: ignore[misc]
+    @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
         known = _KNOWN_MANAGERS.get()
         if known is None:
@@ -118,11 +119,11 @@ class ColumnValuesKnownRegisterNo(ColumnMapMetricProvider):  # type: ignore[misc
         return ~checks.unknown_values(column, known)
 
 
-class ColumnValuesDatesBetween(ColumnMapMetricProvider):  # type: ignore[misc]
+class ColumnValuesDatesBetween(ColumnMapMetricProvider):
     condition_metric_name = "column_values.dates_between"
     condition_value_keys = ("min_value", "max_value")
 
-    @column_condition_partial(engine=PandasExecutionEngine)  # type: ignore[misc]
+    @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(
         cls,
         column: pd.Series,
@@ -133,7 +134,7 @@ class ColumnValuesDatesBetween(ColumnMapMetricProvider):  # type: ignore[misc]
         return ~checks.bad_date_range(column, min_value, max_value)
 
 
-class ColumnPairDueDateAfterPeriod(ColumnPairMapMetricProvider):  # type: ignore[misc]
+class ColumnPairDueDateAfterPeriod(ColumnPairMapMetricProvider):
     condition_metric_name = "column_pair_values.due_date_after_period"
     condition_domain_keys = (
         "batch_id",
@@ -145,12 +146,12 @@ class ColumnPairDueDateAfterPeriod(ColumnPairMapMetricProvider):  # type: ignore
         "ignore_row_if",
     )
 
-    @column_pair_condition_partial(engine=PandasExecutionEngine)  # type: ignore[misc]
+    @column_pair_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column_A: pd.Series, column_B: pd.Series, **kwargs: Any) -> pd.Series:
         return ~checks.due_not_after_period(column_A, column_B)
 
 
-class ExpectColumnValuesToBeValidUscc(ColumnMapExpectation):  # type: ignore[misc]
+class ExpectColumnValuesToBeValidUscc(ColumnMapExpectation):
     """Expect values to be unified social credit codes with a correct check character.
 
     GB 32100-2015: 18 characters from ``0-9`` and ``A-Y`` without I, O, S, V, Z; the 18th is
@@ -163,7 +164,7 @@ class ExpectColumnValuesToBeValidUscc(ColumnMapExpectation):  # type: ignore[mis
     library_metadata: ClassVar[dict[str, Any]] = _LIBRARY_METADATA
 
 
-class ExpectColumnValuesToBeValidRegisterNo(ColumnMapExpectation):  # type: ignore[misc]
+class ExpectColumnValuesToBeValidRegisterNo(ColumnMapExpectation):
     """Expect values to be AMAC manager registration numbers: ``P`` + 7 ASCII digits."""
 
     map_metric = "column_values.valid_register_no"
@@ -171,7 +172,7 @@ class ExpectColumnValuesToBeValidRegisterNo(ColumnMapExpectation):  # type: igno
     library_metadata: ClassVar[dict[str, Any]] = _LIBRARY_METADATA
 
 
-class ExpectColumnValuesToBeValidFundNo(ColumnMapExpectation):  # type: ignore[misc]
+class ExpectColumnValuesToBeValidFundNo(ColumnMapExpectation):
     """Expect values to be AMAC fund numbers: ``S`` + 4-7 upper-case ASCII letters/digits."""
 
     map_metric = "column_values.valid_fund_no"
@@ -179,7 +180,7 @@ class ExpectColumnValuesToBeValidFundNo(ColumnMapExpectation):  # type: ignore[m
     library_metadata: ClassVar[dict[str, Any]] = _LIBRARY_METADATA
 
 
-class ExpectColumnValuesToBeSafeText(ColumnMapExpectation):  # type: ignore[misc]
+class ExpectColumnValuesToBeSafeText(ColumnMapExpectation):
     """Expect names/addresses to be plain text: at most ``max_length`` characters, no leading
     spreadsheet formula character (= + - @), no HTML/script markup, no control characters,
     emoji or invisible characters."""
@@ -190,7 +191,7 @@ class ExpectColumnValuesToBeSafeText(ColumnMapExpectation):  # type: ignore[misc
     library_metadata: ClassVar[dict[str, Any]] = _LIBRARY_METADATA
 
 
-class ExpectColumnValuesToBeKnownRegisterNo(ColumnMapExpectation):  # type: ignore[misc]
+class ExpectColumnValuesToBeKnownRegisterNo(ColumnMapExpectation):
     """Expect register numbers to belong to managers already known (in the store, or loaded
     earlier in the same run). The reference set comes from :func:`known_managers`."""
 
@@ -199,7 +200,7 @@ class ExpectColumnValuesToBeKnownRegisterNo(ColumnMapExpectation):  # type: igno
     library_metadata: ClassVar[dict[str, Any]] = _LIBRARY_METADATA
 
 
-class ExpectColumnValuesToBeDatesBetween(ColumnMapExpectation):  # type: ignore[misc]
+class ExpectColumnValuesToBeDatesBetween(ColumnMapExpectation):
     """Expect dates within ``[min_value, max_value]`` (ISO ``YYYY-MM-DD``, inclusive).
 
     GX's own ``expect_column_values_to_be_between`` coerces string bounds to ``datetime.date``,
@@ -214,7 +215,7 @@ class ExpectColumnValuesToBeDatesBetween(ColumnMapExpectation):  # type: ignore[
     library_metadata: ClassVar[dict[str, Any]] = _LIBRARY_METADATA
 
 
-class ExpectColumnPairValuesDueDateAfterPeriod(ColumnPairMapExpectation):  # type: ignore[misc]
+class ExpectColumnPairValuesDueDateAfterPeriod(ColumnPairMapExpectation):
     """Expect a report's due date (column_B) to fall after the last day of its period
     (column_A: ``2024-09``, ``2024Q3`` or ``2024``)."""
 

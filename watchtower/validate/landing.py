@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -118,7 +119,8 @@ def _validate_file(
     )
     counts: Counter[str] = Counter()
     examples: list[str] = []
-    for failures in (parsed.failures, validation.failures):
+    all_failures: list[dict[int, list[Any]]] = [parsed.failures, validation.failures]
+    for failures in all_failures:
         for row, fs in sorted(failures.items()):
             counts.update({getattr(f, "expectation", None) or f.check for f in fs})
             if len(examples) < 5:

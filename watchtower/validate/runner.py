@@ -151,7 +151,11 @@ def validate_frame(
     problems: list[str] = []  # reasons to reject the batch
     quarantine_counts: list[tuple[int, ExpectationResult]] = []
     failing = np.zeros(len(frame), dtype=bool)
-    by_index = {int(r.expectation_config.meta["wt_index"]): r for r in gx_result.results}
+    by_index = {
+        int(r.expectation_config.meta["wt_index"]): r
+        for r in gx_result.results
+        if r.expectation_config is not None
+    }
     for i, e in enumerate(expectations):
         r = by_index[i]
         error = _gx_error(r.exception_info)
