@@ -32,6 +32,7 @@ from watchtower.evaluate.labels import (
 )
 from watchtower.evaluate.metrics import EvalConfig, MethodResult, evaluate_method
 from watchtower.evaluate.report import headline_rows, markdown_table, text_table, write_report
+from watchtower.evaluate.steps import EvaluationSummary, evaluation_summary_lines
 
 __all__ = [
     "FREQS",
@@ -40,6 +41,7 @@ __all__ = [
     "EvalConfig",
     "Evaluation",
     "EvaluationError",
+    "EvaluationSummary",
     "LabelError",
     "Labels",
     "MethodResult",
@@ -47,6 +49,7 @@ __all__ = [
     "benign_outliers",
     "evaluate_method",
     "evaluate_store",
+    "evaluation_summary_lines",
     "headline_rows",
     "markdown_table",
     "read_incident_files",

@@ -40,6 +40,7 @@ class BacktestSummary:
     seconds: float = 0.0
     scored_last: int = 0
     tiers_last: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def backtest_days(start: dt.date, end: dt.date, freq: str) -> list[dt.date]:
@@ -82,6 +83,7 @@ def run_backtest(
     force: bool = False,
     progress: DayProgress | None = None,
     freq: str = "",
+    notes: list[str] | None = None,
 ) -> BacktestSummary:
     """Run ``run_day(d)`` (returning (managers scored, tier counts)) for each day not done.
 
@@ -108,4 +110,24 @@ def run_backtest(
         seconds=round(time.perf_counter() - began, 3),
         scored_last=scored,
         tiers_last=dict(tiers),
+        notes=list(notes or []),
     )
+
+
+def leakage_notes(engine: sa.Engine, first_day: dt.date) -> list[str]:
+    """Warn when the champion model was trained on data after the first backtest day.
+
+    Scoring uses the champion when there is one; a champion with cut-off T scores days before
+    T with knowledge of labels (and a fit) from after them, so those days are not point in
+    time. Without a champion every day is scored by a model fitted on that day alone.
+    """
+    from watchtower.detect.registry import champion
+
+    record = champion(engine)
+    if record is None or record.train_end <= first_day:
+        return []
+    return [
+        f"champion model {record.id} was trained with cut-off {record.train_end}, after the "
+        f"first backtest day {first_day}: days before {record.train_end} are not strictly "
+        "point in time (backtest in a store without a champion, or before training)"
+    ]

@@ -104,7 +104,7 @@ def headline_rows(ev: Evaluation, *, compact: bool = False) -> list[Row]:
             )
         )
     fh = cfg.false_alarm_horizon
-    for tier in TIER_ORDER if not compact else ("red", "orange"):
+    for tier in TIER_ORDER if not compact else ("red", "orange", "yellow"):
         rows.append(
             Row(
                 f"False-alarm rate, {tier} (no incident ≤{fh}d)",
