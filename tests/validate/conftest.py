@@ -26,8 +26,13 @@ def typed(source: Source, records: list[dict[str, object]]) -> pd.DataFrame:
             s = pd.Series(values, index=index, dtype="string")
         data[f.column] = s
     frame = pd.DataFrame(data, index=index)
-    known = {"managers": "snapshot_date", "funds": "snapshot_date", "reports": "submitted_date",
-             "events": "reported_date", "incidents": "incident_date"}[source]
+    known = {
+        "managers": "snapshot_date",
+        "funds": "snapshot_date",
+        "reports": "submitted_date",
+        "events": "reported_date",
+        "incidents": "incident_date",
+    }[source]
     frame["known_from"] = frame[known]
     frame["file_date"] = pd.Timestamp("2024-12-31").as_unit("s")
     return frame

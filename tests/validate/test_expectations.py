@@ -12,68 +12,157 @@ from watchtower.validate import validate_frame
 
 CASES = [
     # (source, override on row 7, expectation expected to fail, words in the reason)
-    ("managers", {"register_no": "P123"}, "expect_column_values_to_be_valid_register_no",
-     "registerNo 'P123' does not match P + 7 digits"),
-    ("managers", {"manager_name": None}, "expect_column_values_to_not_be_null",
-     "managerName is empty"),
-    ("managers", {"uscc": "91350100M000100Y4Z"}, "expect_column_values_to_be_valid_uscc",
-     "91350100M000100Y4Z"),
-    ("managers", {"uscc": "91350100M000100Y44"}, "expect_column_values_to_be_valid_uscc",
-     "gives '3'"),
+    (
+        "managers",
+        {"register_no": "P123"},
+        "expect_column_values_to_be_valid_register_no",
+        "registerNo 'P123' does not match P + 7 digits",
+    ),
+    (
+        "managers",
+        {"manager_name": None},
+        "expect_column_values_to_not_be_null",
+        "managerName is empty",
+    ),
+    (
+        "managers",
+        {"uscc": "91350100M000100Y4Z"},
+        "expect_column_values_to_be_valid_uscc",
+        "91350100M000100Y4Z",
+    ),
+    (
+        "managers",
+        {"uscc": "91350100M000100Y44"},
+        "expect_column_values_to_be_valid_uscc",
+        "gives '3'",
+    ),
     ("managers", {"org_form": "个人"}, "expect_column_values_to_be_in_set", "orgForm '个人'"),
-    ("managers", {"paid_in_capital": -5.0}, "expect_column_values_to_be_between",
-     "paidInCapital -5 is not ≥ 0"),
-    ("managers", {"employee_count": -1, "qualified_employee_count": 0},
-     "expect_column_values_to_be_between", "employeeCount -1"),
-    ("managers", {"establish_date": "1900-01-01"}, "expect_column_values_to_be_dates_between",
-     "1900-01-01"),
-    ("managers", {"register_date": "2100-01-01", "snapshot_date": "2100-06-30"},
-     "expect_column_values_to_be_dates_between", "2100-01-01"),
-    ("managers", {"establish_date": "2017-01-01"},
-     "expect_column_pair_values_a_to_be_greater_than_b",
-     "establishDate 2017-01-01 is after registerDate 2016-05-01"),
-    ("managers", {"register_date": "2024-07-01"},
-     "expect_column_pair_values_a_to_be_greater_than_b", "after snapshotDate 2024-06-30"),
-    ("managers", {"qualified_employee_count": 13},
-     "expect_column_pair_values_a_to_be_greater_than_b",
-     "qualifiedEmployeeCount 13 is greater than employeeCount 12"),
-    ("managers", {"manager_name": "<script>alert(1)</script>"},
-     "expect_column_values_to_be_safe_text", "markup"),
-    ("managers", {"manager_name": '=HYPERLINK("http://x","点我")'},
-     "expect_column_values_to_be_safe_text", "formula"),
-    ("managers", {"manager_name": "资" * 10_000}, "expect_column_values_to_be_safe_text",
-     "10,000 characters"),
-    ("managers", {"manager_name": "发财😀资产管理"}, "expect_column_values_to_be_safe_text",
-     "emoji"),
-    ("managers", {"register_no": "P１２３４５６７"}, "expect_column_values_to_be_valid_register_no",
-     "does not match"),
-    ("funds", {"fund_no": "X12345"}, "expect_column_values_to_be_valid_fund_no",
-     "fundNo 'X12345' does not match"),
+    (
+        "managers",
+        {"paid_in_capital": -5.0},
+        "expect_column_values_to_be_between",
+        "paidInCapital -5 is not ≥ 0",
+    ),
+    (
+        "managers",
+        {"employee_count": -1, "qualified_employee_count": 0},
+        "expect_column_values_to_be_between",
+        "employeeCount -1",
+    ),
+    (
+        "managers",
+        {"establish_date": "1900-01-01"},
+        "expect_column_values_to_be_dates_between",
+        "1900-01-01",
+    ),
+    (
+        "managers",
+        {"register_date": "2100-01-01", "snapshot_date": "2100-06-30"},
+        "expect_column_values_to_be_dates_between",
+        "2100-01-01",
+    ),
+    (
+        "managers",
+        {"establish_date": "2017-01-01"},
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "establishDate 2017-01-01 is after registerDate 2016-05-01",
+    ),
+    (
+        "managers",
+        {"register_date": "2024-07-01"},
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "after snapshotDate 2024-06-30",
+    ),
+    (
+        "managers",
+        {"qualified_employee_count": 13},
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "qualifiedEmployeeCount 13 is greater than employeeCount 12",
+    ),
+    (
+        "managers",
+        {"manager_name": "<script>alert(1)</script>"},
+        "expect_column_values_to_be_safe_text",
+        "markup",
+    ),
+    (
+        "managers",
+        {"manager_name": '=HYPERLINK("http://x","点我")'},
+        "expect_column_values_to_be_safe_text",
+        "formula",
+    ),
+    (
+        "managers",
+        {"manager_name": "资" * 10_000},
+        "expect_column_values_to_be_safe_text",
+        "10,000 characters",
+    ),
+    (
+        "managers",
+        {"manager_name": "发财😀资产管理"},
+        "expect_column_values_to_be_safe_text",
+        "emoji",
+    ),
+    (
+        "managers",
+        {"register_no": "P１２３４５６７"},
+        "expect_column_values_to_be_valid_register_no",
+        "does not match",
+    ),
+    (
+        "funds",
+        {"fund_no": "X12345"},
+        "expect_column_values_to_be_valid_fund_no",
+        "fundNo 'X12345' does not match",
+    ),
     ("funds", {"fund_no": "S12"}, "expect_column_values_to_be_valid_fund_no", "'S12'"),
     ("funds", {"working_state": "跑路"}, "expect_column_values_to_be_in_set", "workingState"),
-    ("funds", {"put_on_record_date": "2024-07-01"},
-     "expect_column_pair_values_a_to_be_greater_than_b", "putOnRecordDate 2024-07-01"),
+    (
+        "funds",
+        {"put_on_record_date": "2024-07-01"},
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "putOnRecordDate 2024-07-01",
+    ),
     ("funds", {"register_no": "P12"}, "expect_column_values_to_be_valid_register_no", "P12"),
     ("reports", {"nav": 0.0}, "expect_column_values_to_be_between", "nav 0 is not > 0"),
     ("reports", {"nav": -1.0}, "expect_column_values_to_be_between", "nav -1"),
     ("reports", {"leverage_ratio": 0.5}, "expect_column_values_to_be_between", "leverageRatio"),
     ("reports", {"aum": -1.0}, "expect_column_values_to_be_between", "aum -1"),
     ("reports", {"report_type": "weekly"}, "expect_column_values_to_be_in_set", "'weekly'"),
-    ("reports", {"due_date": "2024-05-31"}, "expect_column_pair_values_due_date_after_period",
-     "dueDate 2024-05-31 is not after the end of period '2024-05' (2024-05-31)"),
-    ("reports", {"submitted_date": "2025-01-05"},
-     "expect_column_pair_values_a_to_be_greater_than_b",
-     "submittedDate 2025-01-05 is after the file's date 2024-12-31"),
-    ("reports", {"submitted_date": "2100-01-01"}, "expect_column_values_to_be_dates_between",
-     "2100-01-01"),
+    (
+        "reports",
+        {"due_date": "2024-05-31"},
+        "expect_column_pair_values_due_date_after_period",
+        "dueDate 2024-05-31 is not after the end of period '2024-05' (2024-05-31)",
+    ),
+    (
+        "reports",
+        {"submitted_date": "2025-01-05"},
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "submittedDate 2025-01-05 is after the file's date 2024-12-31",
+    ),
+    (
+        "reports",
+        {"submitted_date": "2100-01-01"},
+        "expect_column_values_to_be_dates_between",
+        "2100-01-01",
+    ),
     ("events", {"severity": 6}, "expect_column_values_to_be_between", "severity 6"),
     ("events", {"severity": 0}, "expect_column_values_to_be_between", "severity 0"),
     ("events", {"event_type": "gossip"}, "expect_column_values_to_be_in_set", "eventType"),
     ("events", {"uscc": "91350100M000100Y4Z"}, "expect_column_values_to_be_valid_uscc", "uscc"),
-    ("incidents", {"incident_type": "bad_luck"}, "expect_column_values_to_be_in_set",
-     "incidentType"),
-    ("incidents", {"register_no": "p1000001"}, "expect_column_values_to_be_valid_register_no",
-     "p1000001"),
+    (
+        "incidents",
+        {"incident_type": "bad_luck"},
+        "expect_column_values_to_be_in_set",
+        "incidentType",
+    ),
+    (
+        "incidents",
+        {"register_no": "p1000001"},
+        "expect_column_values_to_be_valid_register_no",
+        "p1000001",
+    ),
 ]
 
 
@@ -98,9 +187,7 @@ def test_expectation_fails_on_the_breaking_row(
     reasons = " | ".join(f.reason for f in result.failures[7])
     assert words in reasons
     assert result.rejected is None  # 1 of 20 rows is under every suite's threshold
-    stored = next(
-        r for r in result.results if r.expectation_type == expectation and not r.success
-    )
+    stored = next(r for r in result.results if r.expectation_type == expectation and not r.success)
     assert stored.unexpected_count >= 1
 
 
@@ -125,7 +212,8 @@ def test_unknown_manager_is_advisory_and_skipped_without_reference(settings: Set
     result = validate_frame("reports", frame, settings=settings, known_managers=KNOWN)
     assert result.failures == {}
     ref = next(
-        r for r in result.results
+        r
+        for r in result.results
         if r.expectation_type == "expect_column_values_to_be_known_register_no"
     )
     assert (ref.action, ref.unexpected_count, ref.success) == ("warn", 1, False)
@@ -178,9 +266,7 @@ def test_optional_columns_absent_are_skipped(settings: Settings) -> None:
     frame = frame[["fund_no", "report_type", "period", "known_from", "file_date"]]
     result = validate_frame("reports", frame, settings=settings)
     assert result.rejected is None and result.failures == {}
-    assert all(
-        set(r.columns) <= {"fund_no", "report_type", "period"} for r in result.results
-    )
+    assert all(set(r.columns) <= {"fund_no", "report_type", "period"} for r in result.results)
 
 
 def test_string_values_survive_untouched(settings: Settings) -> None:

@@ -28,8 +28,15 @@ from watchtower.validate.expectations import (
 
 def test_uscc_check_character() -> None:
     codes = pd.Series(
-        ["91350100M000100Y43", "91350100M000100Y4Z", "91350100M000100Y44", "91350100M00010", None,
-         "9135010OM000100Y43", "９１３５０１００Ｍ０００１００Ｙ４３"],
+        [
+            "91350100M000100Y43",
+            "91350100M000100Y4Z",
+            "91350100M000100Y44",
+            "91350100M00010",
+            None,
+            "9135010OM000100Y43",
+            "９１３５０１００Ｍ０００１００Ｙ４３",
+        ],
         dtype="string",
     )
     assert checks.bad_uscc(codes).tolist() == [False, True, True, True, False, True, True]
@@ -158,7 +165,9 @@ def test_rejected_batch_keeps_data_in_force(tmp_path, settings: Settings) -> Non
     assert "expect_column_values_to_be_dates_between(establish_date): 10 rows" in message
     engine = open_store(settings.db_url)
     with engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(manager_snapshots)).scalar() == 20
+        assert (
+            conn.execute(sa.select(sa.func.count()).select_from(manager_snapshots)).scalar() == 20
+        )
         statuses = conn.execute(sa.select(batches.c.status).order_by(batches.c.id)).scalars().all()
         assert statuses == ["loaded", "rejected"]
         assert conn.execute(sa.select(validation_runs.c.rejected)).scalars().all() == [False, True]
@@ -196,8 +205,15 @@ def test_quality_prints_pass_rates(tmp_path, settings: Settings) -> None:
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert rows == [
-        {"day": "2024-06-30", "source": "managers", "batches": 1, "rejected": 0, "rows": 21,
-         "failed_rows": 1, "pass_rate": round(20 / 21, 6)}
+        {
+            "day": "2024-06-30",
+            "source": "managers",
+            "batches": 1,
+            "rejected": 0,
+            "rows": 21,
+            "failed_rows": 1,
+            "pass_rate": round(20 / 21, 6),
+        }
     ]
     text = CliRunner().invoke(app, ["quality"])
     assert "managers" in text.stdout and "95.24%" in text.stdout
@@ -212,8 +228,14 @@ def test_clean_frames_of_every_source_store_results(settings: Settings) -> None:
     with engine.begin() as conn:
         batch_id = conn.execute(
             batches.insert().values(
-                source="funds", file_name="f", file_path="f", content_hash="h", status="loaded",
-                rows_read=20, rows_loaded=20, rows_quarantined=0,
+                source="funds",
+                file_name="f",
+                file_path="f",
+                content_hash="h",
+                status="loaded",
+                rows_read=20,
+                rows_loaded=20,
+                rows_quarantined=0,
                 ingested_at=pd.Timestamp("2024-07-01").to_pydatetime(),
             )
         ).inserted_primary_key[0]
