@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import html
 import logging
 from pathlib import Path
 from typing import Any
@@ -40,21 +41,34 @@ CHAMPION = Asset(name="watchtower_champion", uri="watchtower://store/models", gr
 DATA_ENGINEERS_VARIABLE = "watchtower_data_engineers"
 DATA_ENGINEERS_DEFAULT = "data-engineers@localhost"
 SMTP_CONN_ID = "smtp_default"
+MAIL_FROM = "watchtower-airflow@localhost"
 
-_FAILURE_SUBJECT = "[Watchtower] task failed: {{ ti.dag_id }}.{{ ti.task_id }} ({{ ti.run_id }})"
-_FAILURE_HTML = """\
-<p>Watchtower task <b>{{ ti.dag_id }}.{{ ti.task_id }}</b>
-{% if ti.map_index is not none and ti.map_index >= 0 %}[map {{ ti.map_index }}]{% endif %}
-failed after {{ ti.try_number }} tries.</p>
-<table>
-<tr><td>Run</td><td>{{ ti.run_id }}</td></tr>
-<tr><td>Logical date</td><td>{{ logical_date }}</td></tr>
-<tr><td>Host</td><td>{{ ti.hostname }}</td></tr>
-<tr><td>Log</td><td><a href="{{ ti.log_url }}">{{ ti.log_url }}</a></td></tr>
-</table>
-<p>Error:</p>
-<pre>{{ exception.__class__.__name__ }}: {{ exception }}</pre>
-"""
+
+def failure_message(context: Any) -> tuple[str, str]:
+    """(subject, html body) of the failure mail: DAG, task, map index, run, host, log, error."""
+    ti = context["ti"]
+    run = context.get("dag_run")
+    error = context.get("exception")
+    map_index = getattr(ti, "map_index", -1)
+    task = f"{ti.dag_id}.{ti.task_id}" + (f"[{map_index}]" if map_index >= 0 else "")
+    day = (getattr(run, "logical_date", None) or getattr(run, "run_after", "")) if run else ""
+    rows = [
+        ("Run", ti.run_id),
+        ("Logical date", day),
+        ("Try", getattr(ti, "try_number", "")),
+        ("Host", getattr(ti, "hostname", "")),
+        ("Log", getattr(ti, "log_url", "")),
+    ]
+    error_text = f"{type(error).__name__}: {error}" if error is not None else "(no exception)"
+    subject = f"[Watchtower] task failed: {task} ({ti.run_id})"
+    body = (
+        f"<p>Watchtower task <b>{html.escape(task)}</b> failed.</p>\n<table>\n"
+        + "".join(
+            f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>\n" for k, v in rows
+        )
+        + f"</table>\n<p>Error:</p>\n<pre>{html.escape(error_text)}</pre>\n"
+    )
+    return subject, body
 
 
 def notify_data_engineers(context: Any) -> None:
@@ -68,14 +82,16 @@ def notify_data_engineers(context: Any) -> None:
         from airflow.sdk import Variable
 
         to = Variable.get(DATA_ENGINEERS_VARIABLE, default=DATA_ENGINEERS_DEFAULT)
+        subject, body = failure_message(context)
         notifier = SmtpNotifier(
             to=[a.strip() for a in str(to).split(",") if a.strip()],
-            from_email="watchtower-airflow@localhost",
-            subject=_FAILURE_SUBJECT,
-            html_content=_FAILURE_HTML,
+            from_email=MAIL_FROM,
+            subject=subject,
+            html_content=body,
             smtp_conn_id=SMTP_CONN_ID,
         )
-        notifier(context)
+        # notify(), not __call__: the text is final, no Jinja rendering of error messages.
+        notifier.notify(context)
     except Exception:  # the callback must never mask the task's own error
         log.exception("could not mail the data engineers about a failed Watchtower task")
 

@@ -63,7 +63,7 @@ def watchtower_backfill() -> None:
 
         from watchtower import pipeline
 
-        return to_xcom(pipeline.run(load_settings(), dt.date.fromisoformat(as_of), warn=False))
+        return to_xcom(pipeline.run(load_settings(), dt.date.fromisoformat(as_of)))
 
     @task
     def warn_in_order(as_ofs: list[str]) -> list[dict[str, Any]]:

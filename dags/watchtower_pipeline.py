@@ -1,9 +1,10 @@
 """watchtower_pipeline: the daily run. Wiring only; every task calls one watchtower.pipeline step.
 
-ingest (landing folder → history, with the data-quality gate) → validate (stop on a bad
-landing) → partitions → features[partition] → score[partition] → warn. The as-of day is the
-run's logical date (Asia/Shanghai); re-running a day changes nothing (ingest skips files it has
-seen, features/scores/tiers of a day are replaced by identical ones, alerts move only on news).
+ingest (landing folder → history, through the Great Expectations gate) → validate (stop the
+line when a file was rejected or unreadable) → partitions → features[partition] →
+score[partition] → warn. The as-of day is the run's logical date (Asia/Shanghai); re-running a
+day changes nothing (ingest skips files it has seen, features/scores/tiers of a day are
+replaced by identical ones, alerts move only on news).
 
 Publishes ``watchtower_history`` (ingest), ``watchtower_scores`` and ``watchtower_alerts``
 (warn, with ``{"as_of": "YYYY-MM-DD"}``), which the digest DAG is scheduled on.
@@ -43,7 +44,7 @@ _DOC = __doc__
 def watchtower_pipeline() -> None:
     @task(outlets=[HISTORY])
     def ingest(**context: Any) -> dict[str, Any]:
-        """Load the landing folder; batches are dated the run's as-of day."""
+        """Load the landing folder through the quality gate; batches dated the as-of day."""
         import datetime as dt
 
         from watchtower import pipeline
@@ -51,14 +52,31 @@ def watchtower_pipeline() -> None:
 
         as_of = run_as_of(context)
         clock = FixedClock(dt.datetime.combine(as_of, dt.time(18)))
-        return to_xcom(pipeline.ingest(load_settings(), clock=clock))
+        summary = to_xcom(pipeline.ingest(load_settings(), clock=clock))
+        # XCom keeps the counts and the files that need a person, not one row per file.
+        results = summary.pop("results", [])
+        summary["problems"] = [r for r in results if r["status"] in ("failed", "rejected")]
+        return summary
 
     @task
     def validate(ingested: dict[str, Any], **context: Any) -> dict[str, Any]:
-        """Gate: fail (and mail) when the landing could not be read or the gate rejected it."""
+        """Stop the line when the gate rejected a file or a file could not be read.
+
+        What was loaded stays loaded (one transaction per file); features, scores and alerts
+        wait until the landing is fixed and the day re-run. The failure mail lists the files.
+        """
         from watchtower import pipeline
 
-        return to_xcom(pipeline.check_ingest(load_settings(), ingested, run_as_of(context)))
+        as_of = run_as_of(context)
+        quality = to_xcom(pipeline.quality_report(load_settings(), since=as_of))
+        problems = ingested.get("problems", [])
+        if problems:
+            listing = "; ".join(
+                f"{p['path']}: {p['status']} ({p.get('message') or 'see Data Docs'})"
+                for p in problems
+            )
+            raise ValueError(f"{len(problems)} landing file(s) not loaded: {listing}")
+        return {"files": ingested.get("files"), "quality": quality}
 
     @task
     def partitions(**context: Any) -> list[Any]:

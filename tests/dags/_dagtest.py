@@ -3,15 +3,13 @@
 Started by the tests in a subprocess (Airflow reads its configuration at import time, so each
 run gets a fresh interpreter with the test's AIRFLOW_* and WATCHTOWER_* environment)::
 
-    python tests/dags/_dagtest.py DAG_ID [--logical-date ISO|none] [--conf JSON]
-        [--retries N] [--use-executor]
+    python tests/dags/_dagtest.py '[{"dag_id": "watchtower_pipeline", "logical_date": "..."}]'
 
-The last stdout line is ``DAGTEST-REPORT {json}`` with the run's state and task instances.
+Prints one line ``DAGTEST-REPORT {json}`` per run with its state and task instances.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -22,39 +20,40 @@ from typing import Any
 REPORT_PREFIX = "DAGTEST-REPORT "
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("dag_id")
-    parser.add_argument("--logical-date", default="none")
-    parser.add_argument("--conf", default=None)
-    parser.add_argument("--retries", type=int, default=None)
-    parser.add_argument("--use-executor", action="store_true")
-    args = parser.parse_args(argv)
-
+def run_one(spec: dict[str, Any]) -> dict[str, Any]:
+    """One ``dag.test()``; ``spec``: dag_id, logical_date (ISO or None), conf, retries,
+    use_executor, env (set in os.environ for this run: tasks read settings at call time)."""
     import pendulum
     from airflow.dag_processing.dagbag import BundleDagBag
-
-    folder = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).resolve()
-    bag = BundleDagBag(dag_folder=folder, bundle_path=folder, bundle_name="dags-folder")
-    if bag.import_errors:
-        print(REPORT_PREFIX + json.dumps({"import_errors": bag.import_errors}))
-        return 2
-    dag = bag.dags[args.dag_id]
-    if args.retries is not None:  # no waiting minutes for a retry inside a test
-        for task in dag.tasks:
-            task.retries = args.retries
-    logical = None if args.logical_date == "none" else pendulum.parse(args.logical_date)
-    conf = json.loads(args.conf) if args.conf else None
-    began = time.perf_counter()
-    run = dag.test(logical_date=logical, run_conf=conf, use_executor=args.use_executor)
-    seconds = time.perf_counter() - began
-
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
 
+    saved = dict(os.environ)
+    os.environ.update(spec.get("env") or {})
+    try:
+        folder = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).resolve()
+        bag = BundleDagBag(dag_folder=folder, bundle_path=folder, bundle_name="dags-folder")
+        if bag.import_errors:
+            return {"import_errors": bag.import_errors}
+        dag = bag.dags[spec["dag_id"]]
+        if spec.get("retries") is not None:  # no waiting minutes for a retry inside a test
+            for task in dag.tasks:
+                task.retries = spec["retries"]
+        logical = spec.get("logical_date")
+        began = time.perf_counter()
+        run = dag.test(
+            logical_date=pendulum.parse(logical) if logical else None,
+            run_conf=spec.get("conf"),
+            use_executor=bool(spec.get("use_executor")),
+        )
+        seconds = time.perf_counter() - began
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
     with create_session() as session:
         tis = session.query(TaskInstance).filter_by(dag_id=dag.dag_id, run_id=run.run_id).all()
-        report: dict[str, Any] = {
+        return {
             "dag_id": dag.dag_id,
             "run_id": run.run_id,
             "state": str(run.state),
@@ -77,7 +76,17 @@ def main(argv: list[str] | None = None) -> int:
                 key=lambda t: (t["task_id"], t["map_index"]),
             ),
         }
-    print(REPORT_PREFIX + json.dumps(report, default=str))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``argv[0]``: a JSON list of run specs, run in order in this one process (the
+    in-process execution API Airflow builds for ``dag.test()`` costs seconds; pay it once)."""
+    specs = json.loads((argv if argv is not None else sys.argv[1:])[0])
+    for spec in specs:
+        report = run_one(spec)
+        print(REPORT_PREFIX + json.dumps(report, default=str), flush=True)
+        if "import_errors" in report:
+            return 2
     return 0
 
 

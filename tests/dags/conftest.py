@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,53 +92,92 @@ class AirflowRun:
         return out
 
 
+def run_spec(
+    dag_id: str,
+    *,
+    logical_date: str | None = LOGICAL_DATE,
+    conf: dict[str, Any] | None = None,
+    retries: int | None = 0,
+    use_executor: bool = False,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """One run for :meth:`AirflowEnv.dag_tests` (retries 0: a test does not wait minutes)."""
+    return {
+        "dag_id": dag_id,
+        "logical_date": logical_date,
+        "conf": conf,
+        "retries": retries,
+        "use_executor": use_executor,
+        "env": env or {},
+    }
+
+
 @dataclass
 class AirflowEnv:
-    """An isolated Airflow + Watchtower environment for one test."""
+    """An isolated Airflow + Watchtower environment under ``root``:
+    root/airflow (AIRFLOW_HOME, SQLite metadata), root/watchtower (WATCHTOWER_HOME, store),
+    root/landing (the landing folder)."""
 
     root: Path
-    env: dict[str, str]
+
+    @property
+    def env(self) -> dict[str, str]:
+        home = self.root / "airflow"
+        env = airflow_base_env(home, f"sqlite:///{home / 'airflow.db'}")
+        env.update(
+            {
+                "WATCHTOWER_HOME": str(self.watchtower_home),
+                "WATCHTOWER_DB_URL": self.db_url,
+                "WATCHTOWER_LANDING_DIR": str(self.landing),
+            }
+        )
+        return env
 
     @property
     def watchtower_home(self) -> Path:
-        return Path(self.env["WATCHTOWER_HOME"])
+        return self.root / "watchtower"
 
     @property
     def landing(self) -> Path:
-        return Path(self.env["WATCHTOWER_LANDING_DIR"])
+        return self.root / "landing"
 
     @property
     def db_url(self) -> str:
-        return self.env["WATCHTOWER_DB_URL"]
+        return f"sqlite:///{self.watchtower_home / 'watchtower.db'}"
 
-    def dag_test(
-        self,
-        dag_id: str,
-        *,
-        logical_date: str | None = LOGICAL_DATE,
-        conf: dict[str, Any] | None = None,
-        retries: int | None = 0,
-        use_executor: bool = False,
-        timeout: float = 600,
-        extra_env: dict[str, str] | None = None,
-    ) -> AirflowRun:
-        """``dag.test()`` of ``dag_id`` in a subprocess (tests/dags/_dagtest.py)."""
-        cmd = [sys.executable, str(DAGTEST), dag_id, "--logical-date", logical_date or "none"]
-        if conf is not None:
-            cmd += ["--conf", json.dumps(conf)]
-        if retries is not None:
-            cmd += ["--retries", str(retries)]
-        if use_executor:
-            cmd.append("--use-executor")
-        env = {**self.env, **(extra_env or {})}
+    @classmethod
+    def create(cls, root: Path, metadata_db: Path, landing: Path) -> AirflowEnv:
+        (root / "airflow").mkdir(parents=True)
+        shutil.copy(metadata_db, root / "airflow" / "airflow.db")
+        shutil.copytree(landing, root / "landing")
+        (root / "watchtower").mkdir()
+        return cls(root)
+
+    def clone(self, root: Path) -> AirflowEnv:
+        """A copy of this environment's state (metadata DB, store, landing) under ``root``."""
+        for name in ("airflow", "watchtower", "landing"):
+            shutil.copytree(self.root / name, root / name, symlinks=True)
+        return AirflowEnv(root)
+
+    def dag_tests(self, *specs: dict[str, Any], timeout: float = 900) -> list[AirflowRun]:
+        """``dag.test()`` of each spec (:func:`run_spec`), in order, in one subprocess."""
+        cmd = [sys.executable, str(DAGTEST), json.dumps(list(specs))]
         proc = subprocess.run(
-            cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=self.root
+            cmd, env=self.env, capture_output=True, text=True, timeout=timeout, cwd=self.root
         )
         output = proc.stdout + proc.stderr
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(REPORT_PREFIX)]
-        if proc.returncode != 0 or not lines:
-            raise AssertionError(f"dag.test({dag_id}) crashed (rc={proc.returncode}):\n{output}")
-        return AirflowRun(json.loads(lines[-1][len(REPORT_PREFIX) :]), output)
+        reports = [
+            json.loads(ln[len(REPORT_PREFIX) :])
+            for ln in proc.stdout.splitlines()
+            if ln.startswith(REPORT_PREFIX)
+        ]
+        if proc.returncode != 0 or len(reports) != len(specs):
+            raise AssertionError(f"dag.test crashed (rc={proc.returncode}):\n{output[-20000:]}")
+        return [AirflowRun(report, output) for report in reports]
+
+    def dag_test(self, dag_id: str, **kwargs: Any) -> AirflowRun:
+        """``dag.test()`` of one DAG in a subprocess; kwargs as :func:`run_spec`."""
+        return self.dag_tests(run_spec(dag_id, **kwargs))[0]
 
 
 @pytest.fixture(scope="session")
@@ -162,23 +200,6 @@ def world_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def airflow_env(
-    tmp_path: Path, airflow_template: Path, world_landing: Path
-) -> Iterator[AirflowEnv]:
+def airflow_env(tmp_path: Path, airflow_template: Path, world_landing: Path) -> AirflowEnv:
     """Airflow on a fresh copy of the metadata DB; Watchtower on its own home and landing."""
-    home = tmp_path / "airflow"
-    home.mkdir()
-    shutil.copy(airflow_template, home / "airflow.db")
-    env = airflow_base_env(home, f"sqlite:///{home / 'airflow.db'}")
-    wt_home = tmp_path / "watchtower"
-    landing = tmp_path / "landing"
-    shutil.copytree(world_landing, landing)
-    env.update(
-        {
-            "WATCHTOWER_HOME": str(wt_home),
-            "WATCHTOWER_DB_URL": f"sqlite:///{wt_home / 'watchtower.db'}",
-            "WATCHTOWER_LANDING_DIR": str(landing),
-        }
-    )
-    wt_home.mkdir()
-    yield AirflowEnv(root=tmp_path, env=env)
+    return AirflowEnv.create(tmp_path / "env", airflow_template, world_landing)
