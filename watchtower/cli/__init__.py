@@ -15,6 +15,7 @@ AREAS: tuple[str, ...] = (
     "ingest",
     "features",
     "quality",
+    "models",
     "evaluate",
     "alerts",
     "core",

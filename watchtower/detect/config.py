@@ -34,6 +34,9 @@ class DetectConfig:
     peer_min_size: int = 40
     neutral_features: str = "ignore"
     clip: float = 8.0
+    per_fund_counts: bool = True
+    size_feature: str = "fund_count"
+    pool: str = "category_max"
     combination: str = "average"
     n_buckets: int = 2
     contamination: float = 0.05
@@ -79,8 +82,9 @@ class DetectConfig:
         text = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def build_ensemble(self, directions: list[int]) -> RiskEnsemble:
-        """An unfitted :class:`RiskEnsemble` for features with the given directions."""
+    def build_ensemble(self, directions: list[int], *, standardize: bool = True) -> RiskEnsemble:
+        """An unfitted :class:`RiskEnsemble` for features with the given directions
+        (``standardize=False`` for input that is already a matrix of deviations)."""
         members = [(s.name, DETECTOR_KINDS[s.kind](**s.params)) for s in self.detectors]
         return RiskEnsemble(
             detectors=members,
@@ -90,6 +94,7 @@ class DetectConfig:
             contamination=self.contamination,
             directions=directions,
             clip=self.clip,
+            standardize=standardize,
         )
 
 
@@ -142,6 +147,9 @@ def load_detect_config(path: Path | str) -> DetectConfig:
     neutral = str(pre.get("neutral_features", defaults.neutral_features))
     if neutral not in ("ignore", "two_sided"):
         raise DetectConfigError(f"{path}: preprocess.neutral_features: ignore or two_sided")
+    pool = str(pre.get("pool", defaults.pool) or "none")
+    if pool not in ("category_max", "none"):
+        raise DetectConfigError(f"{path}: preprocess.pool: category_max or none")
     enabled = str(sup.get("enabled", defaults.supervised_enabled)).lower()
     enabled = {"yes": "true", "no": "false"}.get(enabled, enabled)
     if enabled not in ("auto", "true", "false"):
@@ -165,6 +173,9 @@ def load_detect_config(path: Path | str) -> DetectConfig:
         peer_min_size=int(peer.get("min_size", defaults.peer_min_size)),
         neutral_features=neutral,
         clip=float(pre.get("clip", defaults.clip)),
+        per_fund_counts=bool(pre.get("per_fund_counts", defaults.per_fund_counts)),
+        size_feature=str(pre.get("size_feature", defaults.size_feature)),
+        pool=pool,
         combination=combination,
         n_buckets=int(ens.get("n_buckets", defaults.n_buckets)),
         contamination=float(ens.get("contamination", defaults.contamination)),

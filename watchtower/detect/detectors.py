@@ -89,6 +89,9 @@ class BaseRiskDetector(BaseEstimator, metaclass=ABCMeta):
         Risk direction per feature (see module docstring). None: every feature both ways.
     clip : float
         Cap on a folded standardized deviation.
+    standardize : bool
+        Robust-standardize each feature (median / IQR) before folding. False when the input is
+        already on a common scale, e.g. peer deviations: then it is only folded and clipped.
 
     Fitted attributes: ``n_features_in_``, ``center_`` (p,), ``scale_`` (p,),
     ``directions_`` (p,), ``decision_scores_`` (n,), ``threshold_``, ``labels_`` (n,),
@@ -100,10 +103,12 @@ class BaseRiskDetector(BaseEstimator, metaclass=ABCMeta):
         contamination: float = 0.1,
         directions: Sequence[int] | None = None,
         clip: float = 10.0,
+        standardize: bool = True,
     ) -> None:
         self.contamination = contamination
         self.directions = directions
         self.clip = clip
+        self.standardize = standardize
 
     # -- what subclasses implement -------------------------------------------------------
     @abstractmethod
@@ -152,7 +157,11 @@ class BaseRiskDetector(BaseEstimator, metaclass=ABCMeta):
                 f"Found array with {Xa.shape[0]} sample(s) while a minimum of 2 is required."
             )
         self.directions_ = self._check_params(Xa.shape[1])
-        self.center_, self.scale_ = _robust_center_scale(Xa)
+        if self.standardize:
+            self.center_, self.scale_ = _robust_center_scale(Xa)
+        else:  # input already on a common scale (e.g. deviations): fold and clip only
+            self.center_ = np.zeros(Xa.shape[1], dtype=np.float64)
+            self.scale_ = np.ones(Xa.shape[1], dtype=np.float64)
         Z = directional_deviations(
             Xa, self.center_, self.scale_, self.directions_, float(self.clip)
         )
@@ -204,8 +213,14 @@ class IForestDetector(BaseRiskDetector):
         contamination: float = 0.1,
         directions: Sequence[int] | None = None,
         clip: float = 10.0,
+        standardize: bool = True,
     ) -> None:
-        super().__init__(contamination=contamination, directions=directions, clip=clip)
+        super().__init__(
+            contamination=contamination,
+            directions=directions,
+            clip=clip,
+            standardize=standardize,
+        )
         self.n_estimators = n_estimators
         self.max_samples = max_samples
         self.max_features = max_features
@@ -243,8 +258,14 @@ class ECODDetector(_TransductivePyod):
         contamination: float = 0.1,
         directions: Sequence[int] | None = None,
         clip: float = 10.0,
+        standardize: bool = True,
     ) -> None:
-        super().__init__(contamination=contamination, directions=directions, clip=clip)
+        super().__init__(
+            contamination=contamination,
+            directions=directions,
+            clip=clip,
+            standardize=standardize,
+        )
 
     def _fit_scores(self, Z: Array) -> None:
         from pyod.models.ecod import ECOD
@@ -260,8 +281,14 @@ class COPODDetector(_TransductivePyod):
         contamination: float = 0.1,
         directions: Sequence[int] | None = None,
         clip: float = 10.0,
+        standardize: bool = True,
     ) -> None:
-        super().__init__(contamination=contamination, directions=directions, clip=clip)
+        super().__init__(
+            contamination=contamination,
+            directions=directions,
+            clip=clip,
+            standardize=standardize,
+        )
 
     def _fit_scores(self, Z: Array) -> None:
         from pyod.models.copod import COPOD
@@ -280,8 +307,14 @@ class HBOSDetector(BaseRiskDetector):
         contamination: float = 0.1,
         directions: Sequence[int] | None = None,
         clip: float = 10.0,
+        standardize: bool = True,
     ) -> None:
-        super().__init__(contamination=contamination, directions=directions, clip=clip)
+        super().__init__(
+            contamination=contamination,
+            directions=directions,
+            clip=clip,
+            standardize=standardize,
+        )
         self.n_bins = n_bins
         self.alpha = alpha
         self.tol = tol
@@ -331,8 +364,14 @@ class RiskEnsemble(BaseRiskDetector):
         contamination: float = 0.1,
         directions: Sequence[int] | None = None,
         clip: float = 10.0,
+        standardize: bool = True,
     ) -> None:
-        super().__init__(contamination=contamination, directions=directions, clip=clip)
+        super().__init__(
+            contamination=contamination,
+            directions=directions,
+            clip=clip,
+            standardize=standardize,
+        )
         self.detectors = detectors
         self.combination = combination
         self.weights = weights
@@ -352,10 +391,11 @@ class RiskEnsemble(BaseRiskDetector):
     def _fit_scores(self, Z: Array) -> None:
         fitted: list[tuple[str, BaseRiskDetector]] = []
         for name, det in self._members():
-            # Members see already-folded deviations: no second fold, every axis one-way.
+            # Members see the ensemble's folded deviations: no second standardization or fold.
             member = clone(det).set_params(
                 directions=np.ones(Z.shape[1], dtype=int).tolist(),
                 clip=float(self.clip),
+                standardize=False,
                 contamination=self.contamination,
             )
             fitted.append((name, member.fit(Z)))

@@ -37,7 +37,9 @@ __all__ = [
     "DIRECTION_SIGN",
     "META_COLUMNS",
     "POOLED",
+    "CatalogView",
     "RiskModel",
+    "catalog_view",
     "feature_columns",
     "peer_deviations",
     "peer_groups",
@@ -125,6 +127,8 @@ class RiskModel:
     features: list[str]
     directions: dict[str, int]
     texts: dict[str, FeatureText]
+    categories: dict[str, str] = field(default_factory=dict)
+    per_fund: list[str] = field(default_factory=list)
     supervised: SupervisedLayer | None = None
     train_start: dt.date | None = None
     train_end: dt.date | None = None
@@ -154,28 +158,57 @@ class RiskModel:
                 f"{self.feature_set_version}; retrain (watchtower models train)"
             )
 
+    def adjusted(self, features: pd.DataFrame) -> pd.DataFrame:
+        """The values detectors compare: fund-level counts per fund when
+        ``per_fund_counts`` (see models/detectors.yaml), others unchanged."""
+        cfg = self.config
+        cols = [c for c in self.per_fund if c in features.columns]
+        if not (cfg.per_fund_counts and cols and cfg.size_feature in features.columns):
+            return features
+        out = features.copy()
+        size = features[cfg.size_feature].astype(float).clip(lower=1.0).fillna(1.0)
+        out[cols] = features[cols].astype(float).div(size, axis=0)
+        return out
+
     def deviations(self, features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
-        """``(deviations, medians, groups)`` for the detector features of ``features``."""
+        """``(deviations, medians, groups)``: folded risky-direction deviations of the detector
+        features against the peer group (per-fund adjusted where configured), the peer
+        medians of the raw values, and the peer group label per manager."""
         self.check_features(features)
         cols = self.detector_features
         groups = peer_groups(features, self.config.peer_key, self.config.peer_min_size)
-        dev, med = peer_deviations(features, cols, self._directions(cols), groups, self.config.clip)
+        dirs = self._directions(cols)
+        dev, _ = peer_deviations(self.adjusted(features), cols, dirs, groups, self.config.clip)
+        _, med = peer_deviations(features, cols, dirs, groups, self.config.clip)
         return dev, med, groups
 
-    def anomaly(self, features: pd.DataFrame) -> pd.DataFrame:
+    def detector_input(self, deviations: pd.DataFrame) -> pd.DataFrame:
+        """What the ensemble sees: the deviations, or with ``pool: category_max`` the
+        largest deviation per catalog category (one column per category)."""
+        if self.config.pool != "category_max" or not self.categories:
+            return deviations
+        cats = [self.categories.get(c, c) for c in deviations.columns]
+        return deviations.T.groupby(cats, sort=True).max().T
+
+    def anomaly(
+        self, features: pd.DataFrame, deviations: tuple[pd.DataFrame, pd.Series] | None = None
+    ) -> pd.DataFrame:
         """Per manager: ``peer_group``, ``anomaly_z`` (combined standardized ensemble score
-        within the group) and ``anomaly_score`` in [0, 100]."""
-        self.check_features(features)
-        cols = self.detector_features
-        groups = peer_groups(features, self.config.peer_key, self.config.peer_min_size)
-        X = features[cols].to_numpy(dtype=float)
+        within the group) and ``anomaly_score`` in [0, 100]. The ensemble is fitted per peer
+        group on the group's deviations (already robust-scaled and folded)."""
+        if deviations is None:
+            dev, _, groups = self.deviations(features)
+        else:
+            dev, groups = deviations
+        X = self.detector_input(dev).to_numpy(dtype=float)
         z = np.zeros(len(features))
         for label in pd.unique(groups):
             fit_rows = _group_members(groups, label)
             rows = (groups == label).to_numpy()
-            if fit_rows.sum() < 3 or not cols:
+            if fit_rows.sum() < 3 or X.shape[1] == 0:
                 continue
-            ens = self.config.build_ensemble(self._directions(cols)).fit(X[fit_rows])
+            ens = self.config.build_ensemble([1] * X.shape[1], standardize=False)
+            ens.fit(X[fit_rows])
             z[rows] = ens.standardized_scores(X[rows])
         scale = max(self.config.anomaly_scale, 1e-9)
         score = 100.0 * np.tanh(np.maximum(z, 0.0) / scale)
@@ -206,8 +239,8 @@ class RiskModel:
         ``reasons`` (list of dicts, see watchtower.detect.reasons).
         """
         cfg = self.config
-        dev, med, _ = self.deviations(features)
-        anom = self.anomaly(features)
+        dev, med, groups = self.deviations(features)
+        anom = self.anomaly(features, (dev, groups))
         sup = self.supervised_scores(dev)
         hit_lists = {r: list(hits.get(r, ())) if hits is not None else [] for r in features.index}
         rules = pd.Series(
@@ -248,13 +281,30 @@ class RiskModel:
         return out
 
 
-def catalog_texts(catalog: Any) -> tuple[dict[str, int], dict[str, FeatureText]]:
-    """Directions (+1/-1/0) and reason texts per feature from a feature catalog object
-    (``watchtower.features.catalog.Catalog``: iterable of specs with name, direction,
-    label_zh/en, reason_zh/en)."""
+@dataclass(frozen=True)
+class CatalogView:
+    """What a model keeps of the feature catalog, per feature name."""
+
+    directions: dict[str, int]
+    texts: dict[str, FeatureText]
+    categories: dict[str, str]
+    per_fund: list[str]
+
+
+def catalog_view(catalog: Any) -> CatalogView:
+    """Directions (+1/-1/0), reason texts, categories and the fund-level counts (unit count,
+    source funds/reports) from a feature catalog (``watchtower.features.Catalog``)."""
     directions: dict[str, int] = {}
     texts: dict[str, FeatureText] = {}
+    categories: dict[str, str] = {}
+    per_fund: list[str] = []
     for spec in catalog:
+        categories[spec.name] = str(getattr(spec, "category", spec.name))
+        if getattr(spec, "unit", None) == "count" and getattr(spec, "source", None) in (
+            "funds",
+            "reports",
+        ):
+            per_fund.append(spec.name)
         directions[spec.name] = DIRECTION_SIGN.get(str(spec.direction), 0)
         texts[spec.name] = FeatureText(
             name=spec.name,
@@ -264,7 +314,7 @@ def catalog_texts(catalog: Any) -> tuple[dict[str, int], dict[str, FeatureText]]
             reason_en=spec.reason_en,
             unit=str(getattr(spec, "unit", "number")),
         )
-    return directions, texts
+    return CatalogView(directions, texts, categories, per_fund)
 
 
 def is_finite(x: Any) -> bool:

@@ -201,7 +201,7 @@ def write_scores(
     t = risk_scores
     keys = [str(k) for k in scored.index]
     rows = []
-    records: list[dict[str, Any]] = scored.to_dict("records")  # type: ignore[assignment]
+    records: list[dict[str, Any]] = scored.to_dict("records")
     for key, r in zip(keys, records, strict=True):
         rows.append(
             {
@@ -319,7 +319,7 @@ def export_scores(
     with out.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)
-        records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
+        records: list[dict[str, Any]] = frame.to_dict("records")
         for r in records:
             reasons = list(r["reasons"] or [])[:top_reasons]
             row = [

@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from watchtower.detect.config import DetectConfig
-from watchtower.detect.model import RiskModel, RuleHitsFn, catalog_texts, feature_columns
+from watchtower.detect.model import RiskModel, RuleHitsFn, catalog_view, feature_columns
 from watchtower.detect.supervised import SupervisedLayer, label_days, label_snapshot
 
 __all__ = [
@@ -123,14 +123,16 @@ def train_model(
     labels were known by the newest labelled snapshot, evaluated on that snapshot).
     """
     frame_now = features_at(as_of)
-    directions, texts = catalog_texts(catalog)
-    cols = [c for c in feature_columns(frame_now) if c in directions]
+    view = catalog_view(catalog)
+    cols = [c for c in feature_columns(frame_now) if c in view.directions]
     model = RiskModel(
         config=config,
         feature_set_version=str(catalog.version),
         features=cols,
-        directions={c: directions[c] for c in cols},
-        texts={c: texts[c] for c in cols},
+        directions={c: view.directions[c] for c in cols},
+        texts={c: view.texts[c] for c in cols},
+        categories={c: view.categories[c] for c in cols},
+        per_fund=[c for c in view.per_fund if c in cols],
         train_end=as_of,
     )
     inc = (

@@ -1,0 +1,288 @@
+"""``watchtower run | score``, ``watchtower models list|train|promote|rollback|show`` and
+``watchtower scores export``: detection and the model registry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from watchtower.cli._app import (
+    AsOfOption,
+    DbOption,
+    JsonOption,
+    app,
+    fail,
+    print_json,
+    settings_for,
+)
+from watchtower.clock import SystemClock
+
+models_app = typer.Typer(
+    help="Model registry: list, train, promote and roll back risk models (模型登记).",
+    no_args_is_help=True,
+)
+scores_app = typer.Typer(help="Risk scores (风险评分).", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(scores_app, name="scores")
+
+TrustOption = Annotated[
+    bool,
+    typer.Option(
+        "--trust",
+        help="Load a model file even when it is outside the artifacts folder or its sha256 does "
+        "not match the registry. Loading runs code from the file: only for files you made.",
+    ),
+]
+_DATE = ["%Y-%m-%d"]
+
+
+def _day(as_of: dt.datetime | None) -> dt.date:
+    return as_of.date() if as_of else SystemClock().today()
+
+
+def _actor() -> str | None:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return None
+
+
+def _print_score(s: object) -> None:
+    from watchtower.detect.steps import ScoreSummary
+
+    assert isinstance(s, ScoreSummary)
+    part = f" partition {s.partition}" if s.partition else ""
+    typer.echo(
+        f"{s.as_of}{part}: {s.managers_scored} managers scored with {s.model_id} "
+        f"(feature set {s.feature_set_version}); {s.with_rule_hits} with rule hits, "
+        f"{s.at_least_50} scoring >= 50, mean {s.mean_score:.1f}, max {s.max_score:.1f}"
+    )
+
+
+@app.command("run")
+def run_cmd(
+    as_of: AsOfOption = None,
+    trust: TrustOption = False,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Features, then risk scores (0-100) with reasons, for the as-of day (每日运行).
+
+    Computes and stores the day's features (unless stored), scores every manager with the
+    champion model and stores the scores. Re-running a day replaces its scores.
+    """
+    from watchtower import pipeline
+    from watchtower.detect.registry import RegistryError
+
+    settings = settings_for(db)
+    try:
+        s = pipeline.run(settings, _day(as_of), clock=SystemClock(), trust=trust)
+    except (RegistryError, ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+        return
+    if json:
+        print_json(s)
+        return
+    typer.echo(f"{s.as_of}: features for {s.managers_with_features} managers")
+    _print_score(s.score)
+
+
+@app.command("score")
+def score_cmd(
+    as_of: AsOfOption = None,
+    partition: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this manager-type partition's rows (see: watchtower features partitions)."
+        ),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="Score with this model file instead of the champion (needs --trust "
+            "unless it is a registered artifact)."
+        ),
+    ] = None,
+    trust: TrustOption = False,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Score the as-of day (features computed if not stored yet) with the champion model."""
+    from watchtower import pipeline
+    from watchtower.detect.registry import RegistryError
+
+    settings = settings_for(db)
+    try:
+        s = pipeline.score(
+            settings, _day(as_of), partition, clock=SystemClock(), trust=trust, model_path=model
+        )
+    except (RegistryError, ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+        return
+    print_json(s) if json else _print_score(s)
+
+
+@models_app.command("list")
+def models_list(db: DbOption = None, json: JsonOption = False) -> None:
+    """Every registered model, newest first; the champion is marked with *."""
+    from watchtower.detect.registry import list_models
+    from watchtower.store import open_store
+
+    records = list_models(open_store(settings_for(db).db_url))
+    if json:
+        print_json([r.__dict__ for r in records])
+        return
+    if not records:
+        typer.echo("no models registered yet: watchtower models train --as-of YYYY-MM-DD")
+        return
+    for r in records:
+        mark = "*" if r.status == "champion" else " "
+        auc = r.metrics.get("holdout_supervised_auc")
+        auc_text = f" holdout AUC {auc:.3f}" if isinstance(auc, int | float) else ""
+        typer.echo(
+            f"{mark} {r.id}  {r.status:<10} {r.kind:<20} features {r.feature_set_version}  "
+            f"window {r.train_start or '-'}..{r.train_end}  {r.created_at:%Y-%m-%d %H:%M}"
+            f"{auc_text}"
+        )
+
+
+@models_app.command("show")
+def models_show(
+    model_id: Annotated[str, typer.Argument(help="Model id.")], db: DbOption = None
+) -> None:
+    """Everything recorded about one model (JSON)."""
+    from watchtower.detect.registry import RegistryError, get_model
+    from watchtower.store import open_store
+
+    try:
+        print_json(get_model(open_store(settings_for(db).db_url), model_id).__dict__)
+    except RegistryError as exc:
+        fail(str(exc))
+
+
+@models_app.command("train")
+def models_train(
+    as_of: AsOfOption = None,
+    promote: Annotated[
+        bool, typer.Option("--promote", help="Make the new model the champion right away.")
+    ] = False,
+    supervised: Annotated[
+        bool | None,
+        typer.Option(
+            "--supervised/--no-supervised",
+            help="Force the supervised layer on or off (default: models/detectors.yaml).",
+        ),
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="Free text kept with the model.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Train a model with cut-off --as-of (incidents known by then) and register it.
+
+    The first model ever trained becomes the champion; later ones are challengers until
+    promoted (watchtower models promote ID).
+    """
+    from watchtower import pipeline
+    from watchtower.detect.config import DetectConfigError
+
+    settings = settings_for(db)
+    try:
+        s = pipeline.train(
+            settings,
+            _day(as_of),
+            clock=SystemClock(),
+            supervised=supervised,
+            promote=promote,
+            note=note,
+            actor=_actor(),
+            progress=not quiet,
+        )
+    except (DetectConfigError, ValueError) as exc:
+        fail(str(exc))
+        return
+    if json:
+        print_json(s)
+        return
+    typer.echo(
+        f"registered {s.model_id} ({s.kind}, {s.status}), feature set "
+        f"{s.feature_set_version}, window {s.train_start}..{s.train_end}"
+    )
+    for k, v in sorted(s.metrics.items()):
+        typer.echo(f"  {k}: {v}")
+
+
+@models_app.command("promote")
+def models_promote(
+    model_id: Annotated[str, typer.Argument(help="Model id (watchtower models list).")],
+    reason: Annotated[str | None, typer.Option(help="Why (kept in the audit).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Make a model the champion used for scoring; the previous champion is retired."""
+    from watchtower.detect.registry import RegistryError, promote
+    from watchtower.store import open_store
+
+    try:
+        r = promote(
+            open_store(settings_for(db).db_url),
+            model_id,
+            clock=SystemClock(),
+            actor=_actor(),
+            reason=reason,
+        )
+    except RegistryError as exc:
+        fail(str(exc))
+        return
+    typer.echo(f"{r.id} is now the champion")
+
+
+@models_app.command("rollback")
+def models_rollback(
+    reason: Annotated[str | None, typer.Option(help="Why (kept in the audit).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Reinstate the previous champion (the current one is retired)."""
+    from watchtower.detect.registry import RegistryError, rollback
+    from watchtower.store import open_store
+
+    try:
+        r = rollback(
+            open_store(settings_for(db).db_url), clock=SystemClock(), actor=_actor(), reason=reason
+        )
+    except RegistryError as exc:
+        fail(str(exc))
+        return
+    typer.echo(f"rolled back: {r.id} is the champion again")
+
+
+@scores_app.command("export")
+def scores_export(
+    out: Annotated[Path, typer.Argument(help="CSV file to write (UTF-8 with BOM).")],
+    start: Annotated[
+        dt.datetime | None, typer.Option(formats=_DATE, help="First as-of day (YYYY-MM-DD).")
+    ] = None,
+    end: Annotated[
+        dt.datetime | None, typer.Option(formats=_DATE, help="Last as-of day (YYYY-MM-DD).")
+    ] = None,
+    top: Annotated[int, typer.Option(help="Reasons per manager.")] = 3,
+    db: DbOption = None,
+) -> None:
+    """Write scores to CSV: register_no, manager_name, as_of, score, tier, components, rule
+    hits, top reasons (zh, en), model. Formula-like cells are neutralized for spreadsheets."""
+    from watchtower.detect.service import export_scores
+    from watchtower.store import open_store
+
+    if start and end and start > end:
+        fail("--start is after --end")
+    n = export_scores(
+        open_store(settings_for(db).db_url),
+        out,
+        start=start.date() if start else None,
+        end=end.date() if end else None,
+        top_reasons=top,
+    )
+    typer.echo(f"{n} scores -> {out}")
