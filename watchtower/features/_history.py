@@ -8,7 +8,10 @@ numbers (float days since 1970-01-01, NaN when missing).
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -113,8 +116,26 @@ def to_days(values: pd.Series) -> pd.Series:
 def _frame(
     conn: sa.Connection, stmt: sa.Select[tuple[object, ...]], cols: tuple[str, ...]
 ) -> pd.DataFrame:
-    rows = conn.execute(stmt).fetchall()
-    return pd.DataFrame.from_records(rows, columns=list(cols))
+    """Run ``stmt`` on the raw DBAPI cursor: SQLAlchemy's per-row result processing costs
+    more than the query at national scale. Values come back as the driver gives them (SQLite:
+    dates as ISO text, booleans as 0/1); the readers coerce every column they use."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    if conn.dialect.name == "sqlite":  # sqlite3's date adapter is deprecated: bind ISO text
+        params = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in params.items()}
+    bound: Any = (
+        tuple(params[k] for k in compiled.positiontup or ()) if compiled.positional else params
+    )
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), bound)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    columns = list(zip(*rows, strict=True))
+    return pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in zip(cols, columns, strict=True)})
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -264,6 +285,29 @@ def read_funds(conn: sa.Connection, as_of: dt.date, managers: pd.DataFrame) -> p
     return f
 
 
+_PERIOD_RES = {
+    "monthly": re.compile(r"^(\d{4})-(\d{1,2})$"),
+    "quarterly": re.compile(r"^(\d{4})\s*[Qq]([1-4])$"),
+    "annual": re.compile(r"^(\d{4})$"),
+}
+
+
+def _period_index(pair: str) -> float:
+    """``"monthly|2024-09"`` -> 2024*12+8 (months); quarters y*4+q-1; years. NaN if bad."""
+    kind, _, period = pair.partition("|")
+    pattern = _PERIOD_RES.get(kind)
+    match = pattern.match(period.strip()) if pattern else None
+    if match is None:
+        return math.nan
+    year = int(match.group(1))
+    if kind == "monthly":
+        month = int(match.group(2))
+        return float(year * 12 + month - 1) if 1 <= month <= 12 else math.nan
+    if kind == "quarterly":
+        return float(year * 4 + int(match.group(2)) - 1)
+    return float(year)
+
+
 def read_reports(conn: sa.Connection, as_of: dt.date, funds: pd.DataFrame) -> pd.DataFrame:
     """Report rows known in the 27 months up to ``as_of`` (parsed periods, linked managers).
 
@@ -283,17 +327,11 @@ def read_reports(conn: sa.Connection, as_of: dt.date, funds: pd.DataFrame) -> pd
     r["known_day"] = to_days(r["known_from"])
     r["due_day"] = to_days(r["due_date"])
     r["submitted_day"] = to_days(r["submitted_date"])
-    period = r["period"].fillna("")
-    kind = r["report_type"]
-    pidx = pd.Series(np.nan, index=r.index, dtype="float64")
-    mo = period.str.extract(r"^(\d{4})-(\d{1,2})$").astype("float64")
-    qu = period.str.extract(r"^(\d{4})\s*[Qq]([1-4])$").astype("float64")
-    yr = period.str.extract(r"^(\d{4})$").astype("float64")
-    is_m, is_q, is_a = kind == "monthly", kind == "quarterly", kind == "annual"
-    pidx = pidx.mask(is_m & mo[1].between(1, 12), mo[0] * 12 + mo[1] - 1)
-    pidx = pidx.mask(is_q, qu[0] * 4 + qu[1] - 1)
-    pidx = pidx.mask(is_a, yr[0])
-    r["pidx"] = pidx
+    # Few distinct (type, period) pairs: parse those, map back by code.
+    pairs = r["report_type"].fillna("") + "|" + r["period"].fillna("")
+    codes, uniques = pd.factorize(pairs, sort=True)
+    parsed = np.array([_period_index(str(u)) for u in uniques] + [np.nan], dtype="float64")
+    r["pidx"] = parsed[np.where(codes < 0, len(uniques), codes)]
     r = r[r["pidx"].notna() & r["fund_no"].notna()].copy()
     r["pidx"] = r["pidx"].astype("int64")
     r["due_derived"] = derived_due(r["report_type"].to_numpy(), r["pidx"].to_numpy())

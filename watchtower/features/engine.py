@@ -207,10 +207,16 @@ _KINDS = ("monthly", "quarterly", "annual")
 _BAD_OPINIONS = ("保留意见", "否定意见", "无法表示意见")
 
 
+_SUBMITTED_CACHE: dict[int, tuple[History, pd.DataFrame]] = {}
+
+
 def _submitted(h: History) -> pd.DataFrame:
     """One row per (fund, report type, period) submitted by D: values of the newest row known,
     ``first_sub``: the earliest submission day, ``due_eff``: the stated due date, else the
     regulatory one."""
+    cached = _SUBMITTED_CACHE.get(id(h))
+    if cached is not None and cached[0] is h:
+        return cached[1]
     r = h.reports
     d = day_number(h.as_of)
     s = r[r["submitted_day"].notna() & (r["submitted_day"] <= d)]
@@ -221,6 +227,8 @@ def _submitted(h: History) -> pd.DataFrame:
     s = s.assign(first_sub=first)
     s = s.drop_duplicates(["fund_no", "report_type", "pidx"], keep="last").reset_index(drop=True)
     s["due_eff"] = s["due_day"].fillna(s["due_derived"])
+    _SUBMITTED_CACHE.clear()  # one History at a time: the groups of one run share it
+    _SUBMITTED_CACHE[id(h)] = (h, s)
     return s
 
 
@@ -600,6 +608,7 @@ def compute_features(
         if list(part.columns) != list(names):  # guard: a group computes what it declares
             raise RuntimeError(f"{fn.__name__} returned {list(part.columns)}, declared {names}")
         parts.append(part)
+    _SUBMITTED_CACHE.clear()
     values = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=idx)
     values = values.astype("float64")
     meta = _metadata(managers.reindex(idx))
