@@ -27,6 +27,7 @@ __all__ = [
     "fingerprint_frames",
     "ranking_metrics",
     "train_model",
+    "walk_forward",
 ]
 
 FeaturesAt = Callable[[dt.date], pd.DataFrame]
@@ -237,3 +238,37 @@ def evaluate_model(
                 row |= {f"{prefix}{k}": v for k, v in m.items() if prefix == "" or k == "auc"}
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def walk_forward(
+    config: DetectConfig,
+    catalog: Any,
+    days: Sequence[dt.date],
+    features_at: FeaturesAt,
+    incidents: pd.DataFrame,
+    *,
+    horizon_days: int | None = None,
+    rule_hits_for: RuleHitsFn | None = None,
+    known_by: dt.date | None = None,
+) -> pd.DataFrame:
+    """Honest backtest of a *config*: for every day D, train with cut-off D (incidents up to
+    D only), score D, and measure against incidents in ``(D, D + horizon]`` (known by
+    ``known_by``). Unlike :func:`evaluate_model` on a model trained after D, no label the
+    model learned from lies in the evaluated window. One row per day (see evaluate_model)."""
+    horizon = horizon_days or config.horizon_days
+    rows = []
+    for day in days:
+        past = incidents[incidents["incident_date"] <= day]
+        model = train_model(config, catalog, day, features_at, past).model
+        frame = evaluate_model(
+            model,
+            [day],
+            features_at,
+            incidents,
+            horizon_days=horizon,
+            rule_hits_for=rule_hits_for,
+            known_by=known_by,
+        )
+        frame["kind"] = model.kind
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
