@@ -37,3 +37,43 @@ from watchtower.detect.rules import (
 )
 
 __all__ += ["Rule", "RuleError", "RuleHits", "RuleSet", "evaluate_rules", "load_rules"]
+
+# risk model, training, registry and scoring steps (watchtower.detect, detectors engineer)
+from watchtower.detect.model import RiskModel  # noqa: E402
+from watchtower.detect.reasons import RuleHit, build_reasons  # noqa: E402
+from watchtower.detect.registry import (  # noqa: E402
+    ModelRecord,
+    RegistryError,
+    UntrustedModelWarning,
+    champion,
+    list_models,
+    load_model,
+    promote,
+    register_model,
+    rollback,
+)
+from watchtower.detect.training import (  # noqa: E402
+    TrainResult,
+    evaluate_model,
+    train_model,
+    walk_forward,
+)
+
+__all__ += [
+    "ModelRecord",
+    "RegistryError",
+    "RiskModel",
+    "RuleHit",
+    "TrainResult",
+    "UntrustedModelWarning",
+    "build_reasons",
+    "champion",
+    "evaluate_model",
+    "list_models",
+    "load_model",
+    "promote",
+    "register_model",
+    "rollback",
+    "train_model",
+    "walk_forward",
+]
