@@ -20,6 +20,7 @@ class DemoSummary:
     db_url: str
     as_of: dt.date
     steps: list[tuple[str, float, str]] = field(default_factory=list)  # (step, seconds, what)
+    digest_html: str | None = None
 
 
 def run_demo(
@@ -69,6 +70,30 @@ def run_demo(
             f"{s.rows_loaded}, quarantined {s.rows_quarantined}"
         )
 
+    def evaluate() -> str:
+        from watchtower.evaluate import evaluation_summary_lines
+
+        lines = evaluation_summary_lines(
+            settings,
+            truth=landing / "_truth" / "scenarios.csv",
+            start=start + dt.timedelta(days=180),
+            end=end,
+            backtest_freq="quarterly",
+            clock=clock,
+        )
+        for line in lines[:-1]:
+            echo("  " + line)
+        return lines[-1]
+
+    def alerts() -> str:
+        from watchtower.digest.demo import demo_alerts
+
+        result = demo_alerts(settings, end, clock=clock)
+        summary.digest_html = result.html_path
+        return result.describe()
+
     step("synthesize a landing folder", synth)
-    step("ingest into the point-in-time store", ingest)
+    step("ingest into the point-in-time store (with the data-quality gate)", ingest)
+    step("backtest quarterly (features, scores, tiers) and evaluate against baselines", evaluate)
+    step("warn and render digests", alerts)
     return summary

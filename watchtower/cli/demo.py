@@ -41,3 +41,6 @@ def demo(
     typer.echo("")
     typer.echo(f"Done in {total:.0f} s. Store: {summary.db_url}")
     typer.echo(f"Landing folder: {summary.landing_dir}")
+    if summary.digest_html:
+        typer.echo(f"Open a digest: {summary.digest_html}")
+    typer.echo("Explore: watchtower alerts list | watchtower quality | watchtower models list")
