@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import html
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,23 @@ def failure_message(context: Any) -> tuple[str, str]:
     return subject, body
 
 
+def mail_data_engineers(subject: str, html_body: str, context: Any = None) -> None:
+    """Mail the data engineers (variable ``watchtower_data_engineers``) through the Airflow
+    SMTP connection ``smtp_default``. The text is final: no Jinja rendering of it."""
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+    from airflow.sdk import Variable
+
+    to = Variable.get(DATA_ENGINEERS_VARIABLE, default=DATA_ENGINEERS_DEFAULT)
+    notifier = SmtpNotifier(
+        to=[a.strip() for a in str(to).split(",") if a.strip()],
+        from_email=MAIL_FROM,
+        subject=subject,
+        html_content=html_body,
+        smtp_conn_id=SMTP_CONN_ID,
+    )
+    notifier.notify(context or {})
+
+
 def notify_data_engineers(context: Any) -> None:
     """on_failure_callback: mail the task, run and error to the data engineers.
 
@@ -78,22 +96,32 @@ def notify_data_engineers(context: Any) -> None:
     not hide why.
     """
     try:
-        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-        from airflow.sdk import Variable
-
-        to = Variable.get(DATA_ENGINEERS_VARIABLE, default=DATA_ENGINEERS_DEFAULT)
-        subject, body = failure_message(context)
-        notifier = SmtpNotifier(
-            to=[a.strip() for a in str(to).split(",") if a.strip()],
-            from_email=MAIL_FROM,
-            subject=subject,
-            html_content=body,
-            smtp_conn_id=SMTP_CONN_ID,
-        )
-        # notify(), not __call__: the text is final, no Jinja rendering of error messages.
-        notifier.notify(context)
+        mail_data_engineers(*failure_message(context), context=context)
     except Exception:  # the callback must never mask the task's own error
         log.exception("could not mail the data engineers about a failed Watchtower task")
+
+
+def retrain_report_html(comparison: dict[str, Any] | None, decision: Any) -> str:
+    """The weekly retrain report (challenger vs champion, the decision), as HTML."""
+    if not comparison:
+        return "<p>The comparison did not run (see the failed task's mail).</p>"
+    rows = [
+        ("Challenger", comparison.get("challenger_id")),
+        ("Champion", comparison.get("champion_id") or "(none)"),
+        ("Challenger mean AUC", comparison.get("challenger_auc")),
+        ("Champion mean AUC", comparison.get("champion_auc")),
+        ("Margin", comparison.get("margin")),
+        ("Days", ", ".join(comparison.get("days") or [])),
+        ("Decision", "promoted" if decision else "champion kept"),
+        ("Why", comparison.get("reason")),
+    ]
+    return (
+        "<p>Watchtower weekly retrain</p>\n<table>\n"
+        + "".join(
+            f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>\n" for k, v in rows
+        )
+        + "</table>\n"
+    )
 
 
 def default_args(**overrides: Any) -> dict[str, Any]:
@@ -148,6 +176,8 @@ def to_xcom(value: Any) -> Any:
         return [to_xcom(v) for v in value]
     if isinstance(value, dt.date | Path):
         return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN: "not computable" is null
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)

@@ -19,6 +19,7 @@ Planned steps (names are the contract between the CLI, the DAGs and the areas):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -123,9 +124,7 @@ def digest(
     subs, _ = load_subscriptions(settings.models_dir / "subscriptions.yaml")
     if to:
         subs = [
-            adhoc_subscription(
-                to, cadence=cadence or "daily", language=language, min_tier=min_tier
-            )
+            adhoc_subscription(to, cadence=cadence or "daily", language=language, min_tier=min_tier)
         ]
     summary = run_digest(
         engine,
@@ -375,3 +374,156 @@ def compute_features(
     from watchtower.features.steps import compute_features_step
 
     return compute_features_step(settings, _as_date(as_of), partition, clock=clock)
+
+
+# --- retraining: challenger vs champion (watchtower_retrain DAG) ---------------------------
+
+#: Promote a challenger when its mean AUC beats the champion's by at least this much
+#: (models/detectors.yaml ``retrain.promote_margin`` overrides it).
+DEFAULT_PROMOTE_MARGIN = 0.01
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelComparison:
+    """Challenger vs champion on the same past days (``days``), labels = incidents within the
+    supervised horizon after each day, known by ``as_of``. ``better``: the challenger's mean
+    AUC is at least ``margin`` above the champion's. ``already_champion``: there was no
+    champion, so training promoted the challenger itself."""
+
+    as_of: dt.date
+    challenger_id: str
+    champion_id: str | None
+    days: list[dt.date]
+    challenger_auc: float | None
+    champion_auc: float | None
+    margin: float
+    better: bool
+    already_champion: bool
+    reason: str
+    per_day: list[dict[str, object]] = dataclasses.field(default_factory=list)
+
+
+def compare_challenger(
+    settings: Settings, as_of: dt.date | dt.datetime, challenger_id: str
+) -> ModelComparison:
+    """Backtest the challenger ``challenger_id`` and the champion on the month ends of the
+    supervised horizon before ``as_of`` (days whose label window was still open at the
+    challenger's cut-off, so it never trained on their labels), point in time: features of
+    each day from history known by that day, labels from incidents known by ``as_of``."""
+    import math
+
+    import pandas as pd
+    import yaml
+
+    from watchtower.detect.config import load_detect_config
+    from watchtower.detect.registry import champion, get_model, load_model
+    from watchtower.detect.service import features_at, load_catalog, load_incidents, rule_hits_fn
+    from watchtower.detect.training import evaluate_model
+
+    day = _as_date(as_of)
+    engine = open_store(settings.db_url)
+    config = load_detect_config(settings.models_dir / "detectors.yaml")
+    raw = yaml.safe_load((settings.models_dir / "detectors.yaml").read_text(encoding="utf-8"))
+    retrain = (raw or {}).get("retrain") or {}
+    margin = float(retrain.get("promote_margin", DEFAULT_PROMOTE_MARGIN))
+    get_model(engine, challenger_id)  # raises RegistryError for an unknown id
+    current = champion(engine)
+    horizon = config.horizon_days
+    days = [
+        d.date()
+        for d in pd.date_range(day - dt.timedelta(days=horizon), day, freq="ME")
+        if d.date() > day - dt.timedelta(days=horizon)
+    ]
+    if current is not None and current.id == challenger_id:
+        return ModelComparison(
+            day,
+            challenger_id,
+            None,
+            days,
+            None,
+            None,
+            margin,
+            True,
+            True,
+            "no champion before: the challenger was promoted at training",
+        )
+    assert current is not None  # train() promotes when there is no champion
+    catalog = load_catalog(settings)
+    hits = rule_hits_fn(settings, catalog)
+    incidents = load_incidents(engine, day)
+
+    def frame(d: dt.date) -> pd.DataFrame:
+        return features_at(engine, catalog, d)
+
+    def mean_auc(model_id: str) -> tuple[float | None, pd.DataFrame]:
+        model = load_model(engine, settings.artifacts_dir, model_id)
+        table = evaluate_model(
+            model,
+            days,
+            frame,
+            incidents,
+            horizon_days=horizon,
+            rule_hits_for=hits,
+            known_by=day,
+        )
+        aucs = [a for a in table.get("auc", pd.Series(dtype=float)) if not math.isnan(a)]
+        return (sum(aucs) / len(aucs) if aucs else None), table
+
+    ch_auc, ch_table = mean_auc(challenger_id)
+    cp_auc, cp_table = mean_auc(current.id)
+    per_day: list[dict[str, object]] = [
+        {
+            "as_of": str(r["as_of"]),
+            "challenger_auc": _num(r.get("auc")),
+            "champion_auc": _num(c.get("auc")),
+        }
+        for (_, r), (_, c) in zip(ch_table.iterrows(), cp_table.iterrows(), strict=False)
+    ]
+    if ch_auc is None or cp_auc is None:
+        better, reason = False, "no incident in the evaluation window: champion kept"
+    elif ch_auc >= cp_auc + margin:
+        better = True
+        reason = f"challenger AUC {ch_auc:.3f} >= champion {cp_auc:.3f} + margin {margin:.3f}"
+    else:
+        better = False
+        reason = f"challenger AUC {ch_auc:.3f} < champion {cp_auc:.3f} + margin {margin:.3f}"
+    return ModelComparison(
+        day,
+        challenger_id,
+        current.id,
+        days,
+        ch_auc,
+        cp_auc,
+        margin,
+        better,
+        False,
+        reason,
+        per_day,
+    )
+
+
+def _num(value: object) -> float | None:
+    """A metric as a float, None when missing or NaN."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number
+
+
+def promote_challenger(
+    settings: Settings,
+    challenger_id: str,
+    reason: str,
+    *,
+    clock: Clock | None = None,
+    actor: str = "watchtower_retrain",
+) -> str:
+    """Make ``challenger_id`` the champion (registry audit: who, when, why); returns its id.
+    A challenger that is the champion already is left as it is (re-runs change nothing)."""
+    from watchtower.detect.registry import get_model, promote
+
+    engine = open_store(settings.db_url)
+    if get_model(engine, challenger_id).status != "champion":
+        promote(engine, challenger_id, clock=clock or SystemClock(), actor=actor, reason=reason)
+    return challenger_id

@@ -216,29 +216,59 @@ def test_backfill_dag_replays_past_days_point_in_time(after_pipeline: AirflowEnv
     assert 0 < scored["2024-03-31"] <= known_then
 
 
-def test_retrain_dag_trains_evaluates_and_reports(after_pipeline: AirflowEnv) -> None:
+def _smtp_conn(port: int) -> dict[str, str]:
+    """Airflow's SMTP connection and the data engineers' addresses, for a test SMTP sink."""
+    conn = {
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": port,
+        "extra": {"disable_tls": True, "disable_ssl": True},
+    }
+    return {
+        "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(conn),
+        "AIRFLOW_VAR_WATCHTOWER_DATA_ENGINEERS": "de1@example.org, de2@example.org",
+    }
+
+
+def test_retrain_dag_trains_evaluates_decides_and_reports(after_pipeline: AirflowEnv) -> None:
     env = after_pipeline
-    run = env.dag_test("watchtower_retrain")
-    _assert_success(run)
-    states = run.states()
-    assert states["train"] == ["success"] and states["report"] == ["success"]
-    assert _rows(env.db_url, "SELECT count(*) FROM models")[0][0] >= 1
+    db = env.db_url
+    with smtp_server() as (port, inbox):
+        # First run: no champion yet, the challenger becomes it. The next run (a day later):
+        # a new challenger is evaluated against it on the same past days.
+        first, second = env.dag_tests(
+            run_spec("watchtower_retrain", env=_smtp_conn(port)),
+            run_spec(
+                "watchtower_retrain", logical_date="2024-06-30T20:00:00+00:00", env=_smtp_conn(port)
+            ),
+        )
+    for run in (first, second):
+        _assert_success(run)
+        assert run.states()["train"] == ["success"] and run.states()["report"] == ["success"]
+    assert first.states()["promote"] == ["success"]  # no champion before: promoted
+    models = _rows(db, "SELECT id, status FROM models ORDER BY created_at, id")
+    assert len(models) == 2
+    assert [s for _, s in models].count("champion") == 1
+    events = _rows(db, "SELECT action, model_id FROM model_events ORDER BY id")
+    decided = second.states()["promote"]
+    if decided == ["success"]:  # better by the margin: the new one is champion
+        assert dict(models)[events[-1][1]] == "champion"
+    else:
+        assert decided == ["skipped"]
+        assert dict(models)[models[0][0]] == "champion"
+    # Reported either way: one mail per run to the data engineers, with the decision.
+    subjects = [str(m.message["Subject"]) for m in inbox.messages]
+    assert len(subjects) == 2 and all("weekly retrain" in s for s in subjects)
+    assert "challenger promoted" in subjects[0]
+    body = inbox.messages[1].message.get_body(("html", "plain"))
+    assert body is not None and "mean AUC" in body.get_content()
 
 
 def test_a_failed_task_mails_the_data_engineers_with_task_and_error(
     airflow_env: AirflowEnv,
 ) -> None:
     with smtp_server() as (port, inbox):
-        conn = {
-            "conn_type": "smtp",
-            "host": "127.0.0.1",
-            "port": port,
-            "extra": {"disable_tls": True, "disable_ssl": True},
-        }
-        extra = {
-            "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(conn),
-            "AIRFLOW_VAR_WATCHTOWER_DATA_ENGINEERS": "de1@example.org, de2@example.org",
-        }
+        extra = _smtp_conn(port)
         conf = {"start": "2024-06-30", "end": "2024-01-01", "frequency": "daily"}
         run = airflow_env.dag_test("watchtower_backfill", logical_date=None, conf=conf, env=extra)
         assert run.state == "failed"
