@@ -54,8 +54,10 @@ def measure(
         ys.append(y.to_numpy())
         ss.append(s.rank(pct=True).to_numpy())  # pooled AUC on within-day ranks
         pct = s.rank(pct=True)
-        lead = idate.notna() & (idate - dt.timedelta(days=180) <= day) & (
-            day <= idate - dt.timedelta(days=90)
+        lead = (
+            idate.notna()
+            & (idate - dt.timedelta(days=180) <= day)
+            & (day <= idate - dt.timedelta(days=90))
         )
         leads.extend(pct[lead].tolist())
         k = max(1, round(0.05 * len(s)))
@@ -106,10 +108,11 @@ def main() -> None:
         frame = at(day)
         if args.supervised and (model is None or day.month % 3 == 0):
             cutoff = day - dt.timedelta(days=1)
-            model = train_model(
-                config, catalog, cutoff, at, load_incidents(engine, cutoff)
-            ).model
-        m = model or train_model(config, catalog, day, lambda _d: frame, supervised=False).model
+            model = train_model(config, catalog, cutoff, at, load_incidents(engine, cutoff)).model
+        if model is None:
+            m = train_model(config, catalog, day, lambda _d, f=frame: f, supervised=False).model
+        else:
+            m = model
         scored = m.score(frame, rules(frame) if rules else None)
         for c in comps:
             if scored[c].notna().any():
