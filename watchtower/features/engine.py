@@ -208,25 +208,60 @@ _BAD_OPINIONS = ("保留意见", "否定意见", "无法表示意见")
 
 
 _SUBMITTED_CACHE: dict[int, tuple[History, pd.DataFrame]] = {}
+#: Report columns the groups read from :func:`_submitted` (besides first_sub and due_eff).
+_SUBMITTED_COLUMNS = (
+    "fund_no",
+    "register_no",
+    "report_type",
+    "pidx",
+    "nav",
+    "aum",
+    "investor_count",
+    "subscriptions",
+    "redemptions",
+    "leverage_ratio",
+    "audit_opinion",
+)
 
 
 def _submitted(h: History) -> pd.DataFrame:
-    """One row per (fund, report type, period) submitted by D: values of the newest row known,
-    ``first_sub``: the earliest submission day, ``due_eff``: the stated due date, else the
-    regulatory one."""
+    """One row per (fund, report type, period) submitted by D, ordered by (fund_no,
+    report_type, pidx): :data:`_SUBMITTED_COLUMNS` of the newest row known, ``first_sub``: the
+    earliest submission day, ``due_eff``: the stated due date, else the regulatory one."""
     cached = _SUBMITTED_CACHE.get(id(h))
     if cached is not None and cached[0] is h:
         return cached[1]
     r = h.reports
     d = day_number(h.as_of)
-    s = r[r["submitted_day"].notna() & (r["submitted_day"] <= d)]
-    s = s.sort_values(["fund_no", "report_type", "pidx", "known_day", "id"], kind="mergesort")
-    first = s.groupby(["fund_no", "report_type", "pidx"], sort=False)["submitted_day"].transform(
-        "min"
+    submitted = r["submitted_day"].to_numpy()
+    s = r[r["submitted_day"].notna() & (submitted <= d)]
+    # Order (fund_no, report_type, pidx, known_day, id) as integer keys: the text keys by
+    # their sorted distinct values (one lexsort instead of a multi-column frame sort).
+    fund = pd.factorize(s["fund_no"], sort=True)[0]
+    kind = pd.factorize(s["report_type"], sort=True)[0]
+    order = np.lexsort(
+        (
+            s["id"].to_numpy(),
+            s["known_day"].to_numpy(),
+            s["pidx"].to_numpy(),
+            kind,
+            fund,
+        )
     )
-    s = s.assign(first_sub=first)
-    s = s.drop_duplicates(["fund_no", "report_type", "pidx"], keep="last").reset_index(drop=True)
-    s["due_eff"] = s["due_day"].fillna(s["due_derived"])
+    fund, kind, pidx = fund[order], kind[order], s["pidx"].to_numpy()[order]
+    new_group = np.ones(len(order), dtype=bool)
+    new_group[1:] = (fund[1:] != fund[:-1]) | (kind[1:] != kind[:-1]) | (pidx[1:] != pidx[:-1])
+    starts = np.flatnonzero(new_group)
+    ends = np.append(starts[1:], len(order))[: len(starts)] - 1
+    first = s["submitted_day"].to_numpy()[order][:0]
+    if len(order):
+        first = np.minimum.reduceat(s["submitted_day"].to_numpy()[order], starts)
+    # Per (fund, type, period): the newest row known, with its earliest submission day.
+    newest = order[ends]
+    due = s["due_day"].to_numpy()[newest]
+    due_eff = np.where(np.isnan(due), s["due_derived"].to_numpy()[newest], due)
+    s = s[list(_SUBMITTED_COLUMNS)].take(newest).reset_index(drop=True)
+    s = s.assign(first_sub=first, due_eff=due_eff)
     _SUBMITTED_CACHE.clear()  # one History at a time: the groups of one run share it
     _SUBMITTED_CACHE[id(h)] = (h, s)
     return s
@@ -239,7 +274,7 @@ def _obligations(h: History) -> pd.DataFrame:
     f = h.funds[h.funds["filing_day"].notna() & h.funds["register_no"].notna()]
     d = float(day_number(h.as_of))
     end = f["terminal_from"].fillna(d).clip(upper=d)
-    monthly_funds = set(h.reports.loc[h.reports["report_type"] == "monthly", "fund_no"])
+    monthly_funds = h.reports.loc[h.reports["report_type"] == "monthly", "fund_no"].unique()
     parts = []
     for kind in _KINDS:
         sel = f["fund_no"].isin(monthly_funds) if kind == "monthly" else pd.Series(True, f.index)
@@ -259,23 +294,39 @@ def _obligations(h: History) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _missing(ob: pd.DataFrame, sub: pd.DataFrame, as_of: dt.date, window: str) -> pd.DataFrame:
+def _matches(ob: pd.DataFrame, sub: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
+    """Per report kind: (the obligations of that kind, one (obligation row, period) pair per
+    submitted report of a fund owing that kind, as a 2 x n int array)."""
+    out = {}
+    kinds = sub["report_type"].to_numpy()
+    funds = sub["fund_no"]
+    pidx = sub["pidx"].to_numpy()
+    for kind in _KINDS:
+        o = ob[ob["report_type"] == kind]
+        mine = kinds == kind
+        # a fund owes one stream per kind: fund_no is unique within ``o``
+        at = pd.Index(o["fund_no"]).get_indexer(funds[mine])
+        hit = at >= 0
+        out[kind] = (o, np.stack([at[hit], pidx[mine][hit]]))
+    return out
+
+
+def _missing(
+    matches: dict[str, tuple[pd.DataFrame, np.ndarray]], as_of: dt.date, window: str
+) -> pd.DataFrame:
     """Per obligation: reports owed with a deadline in the window (lo, min(D, end)] and how
     many of them were not submitted by D. Adds columns expected, missing."""
     lo = np.asarray([day_number(minus(as_of, window))], dtype="float64")
     out = []
     for kind in _KINDS:
-        o = ob[ob["report_type"] == kind]
+        o, (at, pidx) = matches[kind]
         first = np.maximum(o["p_start"].to_numpy(), last_due_period(kind, lo)[0] + 1)
         last = last_due_period(kind, o["end_day"].to_numpy())
         expected = np.clip(last - first + 1, 0, None)
-        o = o.assign(first=first, last=last, expected=expected)
-        s = sub[sub["report_type"] == kind][["fund_no", "pidx"]]
-        j = s.merge(o[["fund_no", "first", "last"]], on="fund_no", how="inner")
-        j = j[(j["pidx"] >= j["first"]) & (j["pidx"] <= j["last"])]
-        done = j["fund_no"].value_counts()
-        o = o.assign(done=o["fund_no"].map(done).fillna(0).to_numpy())
-        out.append(o)
+        # Submitted periods inside each obligation's range, counted per obligation.
+        inside = (pidx >= first[at]) & (pidx <= last[at])
+        done = np.bincount(at[inside], minlength=len(o))
+        out.append(o.assign(first=first, last=last, expected=expected, done=done))
     res = pd.concat(out, ignore_index=True)
     res["missing"] = (res["expected"] - res["done"]).clip(lower=0).astype("float64")
     return res
@@ -296,8 +347,9 @@ def _missing(ob: pd.DataFrame, sub: pd.DataFrame, as_of: dt.date, window: str) -
 def _group_disclosure(h: History, idx: pd.Index) -> pd.DataFrame:
     sub = _submitted(h)
     ob = _obligations(h)
-    m12 = _missing(ob, sub, h.as_of, "12m")
-    m24 = _missing(ob, sub, h.as_of, "24m")
+    matches = _matches(ob, sub)
+    m12 = _missing(matches, h.as_of, "12m")
+    m24 = _missing(matches, h.as_of, "24m")
 
     def per_manager(frame: pd.DataFrame, col: str, kind: str | None = None) -> pd.Series:
         sel = frame if kind is None else frame[frame["report_type"] == kind]
@@ -345,9 +397,17 @@ def _group_disclosure(h: History, idx: pd.Index) -> pd.DataFrame:
 
 
 # --- fund dynamics -------------------------------------------------------------------------
-def _panel(sub: pd.DataFrame, col: str, cols: list[int], ffill: bool) -> pd.DataFrame:
-    """fund_no x quarter panel of ``col`` (quarterly reports), columns ``cols``."""
-    q = sub[(sub["report_type"] == "quarterly") & sub["pidx"].isin(cols)]
+def _quarterly(sub: pd.DataFrame, cols: list[int]) -> pd.DataFrame:
+    """The quarterly reports of ``sub`` for the quarters ``cols``."""
+    return sub[(sub["report_type"] == "quarterly") & sub["pidx"].isin(cols)]
+
+
+def _panel(q: pd.DataFrame, col: str, cols: list[int], ffill: bool) -> pd.DataFrame:
+    """fund_no x quarter panel of ``col`` (quarterly reports ``q``, see :func:`_quarterly`,
+    for quarters including ``cols``), columns ``cols``."""
+    q = q[["fund_no", "pidx", col]]
+    if not q["pidx"].isin(cols).all():
+        q = q[q["pidx"].isin(cols)]
     wide = q.pivot(index="fund_no", columns="pidx", values=col).reindex(columns=cols)
     if ffill:  # a fund whose latest report is one quarter late keeps its last value
         wide = wide.ffill(axis=1, limit=1)
@@ -405,16 +465,17 @@ def _group_dynamics(h: History, idx: pd.Index) -> pd.DataFrame:
     q_now = int(last_due_period("quarterly", np.asarray([float(day_number(h.as_of))]))[0])
     cols = list(range(q_now - 5, q_now + 1))
     window = cols[1:]  # five quarter-ends: now and the four before
-    aum = _by_manager(_panel(sub, "aum", cols, ffill=True), link, idx)[window]
-    inv = _by_manager(_panel(sub, "investor_count", cols, ffill=True), link, idx)[window]
+    q = _quarterly(sub, cols)
+    aum = _by_manager(_panel(q, "aum", cols, ffill=True), link, idx)[window]
+    inv = _by_manager(_panel(q, "investor_count", cols, ffill=True), link, idx)[window]
     flows_cols = cols[2:]  # the four quarters ending now
-    subs = _by_manager(_panel(sub, "subscriptions", cols, ffill=False), link, idx)[flows_cols]
-    reds = _by_manager(_panel(sub, "redemptions", cols, ffill=False), link, idx)[flows_cols]
+    subs = _by_manager(_panel(q, "subscriptions", cols, ffill=False), link, idx)[flows_cols]
+    reds = _by_manager(_panel(q, "redemptions", cols, ffill=False), link, idx)[flows_cols]
     now, before = aum[q_now], aum[q_now - 4]
     drawdown = (1 - aum / aum.cummax(axis=1)).max(axis=1, skipna=True)
     avg_aum = aum.mean(axis=1, skipna=True)
     inv_now, inv_before = inv[q_now], inv[q_now - 4]
-    lev = _panel(sub, "leverage_ratio", window, ffill=True).ffill(axis=1).iloc[:, -1]
+    lev = _panel(q, "leverage_ratio", window, ffill=True).ffill(axis=1).iloc[:, -1]
     lev_max = (
         lev.dropna().groupby(_lookup(lev.dropna().index, link)).max().reindex(idx)
         if lev.notna().any()
