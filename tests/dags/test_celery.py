@@ -222,7 +222,7 @@ def test_celery_worker_executes_the_pipeline_run(
     worker_log = logs[2].read_text(errors="replace")  # complete now the worker has stopped
     tis = report["tis"]
     bad = [t for t in tis if t["state"] != "success"]
-    assert report["state"] == "success" and not bad, f"{bad}\n{worker_log[-10000:]}"
+    assert report["state"] == "success" and not bad, f"{bad}\n{_failed_task_logs(tmp_path)}"
     assert {t["task_id"] for t in tis} == {
         "ingest",
         "validate",
@@ -258,3 +258,13 @@ def test_celery_worker_executes_the_pipeline_run(
         engine.dispose()
     assert scored > 0 and alerts > 0
     print(f"celery run: {len(tis)} task instances in {seconds:.0f} s")
+
+
+def _failed_task_logs(root: Path) -> str:
+    """The task logs that mention an error, so a failure in CI says why."""
+    texts = []
+    for log in sorted(root.rglob("attempt=*.log")):
+        text = log.read_text(errors="replace")
+        if "Traceback" in text or '"level":"error"' in text or "[error" in text:
+            texts.append(f"--- {log.relative_to(root)}\n{text[-6000:]}")
+    return "\n".join(texts) or "(no task log mentions an error)"
