@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,10 +132,20 @@ def _fetch(conn: sa.Connection, stmt: sa.Select[tuple[object, ...]], width: int)
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    out = np.empty((len(rows), width), dtype=object)
-    if rows:
-        out[:] = rows  # one C-level copy; no per-column tuples
-    return out
+    if not rows:
+        return np.empty((0, width), dtype=object)
+    return _rows_to_array(rows)
+
+
+def _rows_to_array(rows: Sequence[Any]) -> np.ndarray:
+    """DBAPI row tuples -> 2-D object array. pandas' own helper (what ``pandas.read_sql``
+    uses) is ~5x faster than ``np.array(rows, dtype=object)`` (national reports: 0.2 s vs
+    1 s); it is private, hence the fallback."""
+    try:
+        from pandas._libs.lib import to_object_array_tuples
+    except ImportError:  # pragma: no cover - a pandas without the helper
+        return np.array(rows, dtype=object)
+    return to_object_array_tuples(rows if isinstance(rows, list) else list(rows))
 
 
 def _frame(
@@ -358,12 +368,18 @@ def read_funds(conn: sa.Connection, as_of: dt.date, managers: pd.DataFrame) -> p
     )
     f["register_no"] = f["register_no"].fillna(f["manager_name"].map(by_name))
     # When did the current terminal state first become known? (end of report obligations)
-    term = (
-        sa.select(t.c.fund_no, t.c.working_state, sa.func.min(t.c.known_from).label("first_known"))
-        .where(t.c.known_from <= as_of, t.c.working_state.in_(TERMINAL_STATES))
-        .group_by(t.c.fund_no, t.c.working_state)
+    # Grouped here, not in SQL: SQLite answers a GROUP BY fund_no by walking the fund_no
+    # index and looking every snapshot up (national world: 1.4 s); the terminal rows alone
+    # are few. min() of the values as fetched, as SQL's min() compares them.
+    term = sa.select(t.c.fund_no, t.c.working_state, t.c.known_from).where(
+        _unindexed(t.c.known_from, conn) <= as_of, t.c.working_state.in_(TERMINAL_STATES)
     )
     tf = _frame(conn, term, ("fund_no", "working_state", "first_known"))
+    tf = (
+        tf.groupby(["fund_no", "working_state"], sort=True, as_index=False)["first_known"]
+        .min()
+        .astype(object)  # as fetched (groupby would type the keys as str)
+    )
     tf["first_day"] = to_days(tf["first_known"])
     f = f.merge(
         tf[["fund_no", "working_state", "first_day"]],
