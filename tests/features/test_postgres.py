@@ -1,7 +1,9 @@
-"""The feature engine reads PostgreSQL as it reads SQLite: the same history, the same frame.
+"""The feature engine reads PostgreSQL as it reads SQLite: the same history, the same frame,
+the same stored snapshot.
 
-The history readers take dialect-specific paths (raw DBAPI cursors, driver value types,
-SQLite-only query hints), so the hand-made world of test_engine is built in both stores.
+The history readers and the snapshot writer take dialect-specific paths (raw DBAPI cursors,
+driver value types, SQLite-only query hints), so the hand-made world of test_engine is built
+in both stores.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from tests.features.test_engine import AS_OF, build
 from tests.features.test_leakage import add_future
 from watchtower.features import Catalog, compute_features
 from watchtower.store import open_store
+from watchtower.store.features import load_features, store_features
 
 
 @pytest.mark.slow
@@ -33,5 +36,11 @@ def test_postgres_frame_equals_sqlite(world: World, postgres_url: str, catalog: 
         part = compute_features(pg.engine, AS_OF, catalog=catalog, partition="securities")
         full = compute_features(pg.engine, AS_OF, catalog=catalog)
         pd.testing.assert_frame_equal(part, full.loc[part.index], check_exact=True)
+        for w in (world, pg):  # the snapshot round trip is exact on both
+            with w.engine.begin() as conn:
+                assert store_features(conn, AS_OF, full, catalog.version) == len(full)
+                store_features(conn, AS_OF, full, catalog.version)  # a re-run replaces
+            back = load_features(w.engine, AS_OF, catalog.version)
+            pd.testing.assert_frame_equal(back, full, check_exact=True)
     finally:
         pg.engine.dispose()

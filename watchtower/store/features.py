@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,17 +41,14 @@ feature_snapshots = sa.Table(
 _CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
 
 
-def _plain(value: object) -> float | None:
-    if value is None:
-        return None
-    f = float(value)  # type: ignore[arg-type]
-    return None if math.isnan(f) else f
-
-
 def _text(value: object) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return str(value)
+
+
+def _texts(column: pd.Series) -> list[str | None]:
+    return [_text(v) for v in column.tolist()]
 
 
 def store_features(
@@ -82,24 +80,61 @@ def store_features(
                 t.c.register_no.in_(keys[i : i + _CHUNK]),
             )
         )
+    # Floats as Python objects, NaN -> None (JSON null), one row list per manager: built
+    # with array operations, not one call per value (20,000 x 70 values at national scale).
     values = frame[features].to_numpy(dtype="float64", na_value=np.nan)
+    cells = values.astype(object)
+    cells[np.isnan(values)] = None
     meta = {
-        c: frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in SNAPSHOT_META
+        c: _texts(frame[c]) if c in frame.columns else [None] * len(frame) for c in SNAPSHOT_META
     }
     rows = [
         {
             "as_of": as_of,
             "register_no": key,
             "feature_set_version": version,
-            **{c: _text(meta[c][i]) for c in SNAPSHOT_META},
-            "values": {f: _plain(v) for f, v in zip(features, values[i].tolist(), strict=True)},
+            **{c: meta[c][i] for c in SNAPSHOT_META},
+            "values": dict(zip(features, cells_i, strict=True)),
             "created_at": created_at,
         }
-        for i, key in enumerate(keys)
+        for i, (key, cells_i) in enumerate(zip(keys, cells.tolist(), strict=True))
     ]
-    for i in range(0, len(rows), 5000):
-        conn.execute(t.insert(), rows[i : i + 5000])
+    _insert_many(conn, t, rows)
     return len(rows)
+
+
+def _insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``conn.execute(table.insert(), rows)`` through the DBAPI cursor's executemany.
+
+    Each value goes through its column type's own bind processor for the dialect (dates,
+    JSON), exactly as SQLAlchemy would send it; skipping SQLAlchemy's per-row statement
+    machinery halves the time at national scale (20,000 rows of ~70 values)."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    names = list(rows[0])
+    compiled = table.insert().compile(dialect=dialect, column_keys=names)
+    order = list(compiled.positiontup or ()) if compiled.positional else names
+    columns = []
+    for name in order:
+        values = [row[name] for row in rows]
+        proc = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if proc is not None:
+            first = values[0]
+            if all(v is first for v in values):  # one value for all rows: process it once
+                values = [proc(first)] * len(values)
+            else:
+                values = [proc(v) for v in values]
+        columns.append(values)
+    params: list[Any] = list(zip(*columns, strict=True))
+    if not compiled.positional:
+        params = [dict(zip(order, p, strict=True)) for p in params]
+    cursor = conn.connection.cursor()
+    try:
+        for i in range(0, len(params), 5000):
+            cursor.executemany(str(compiled), params[i : i + 5000])
+    finally:
+        cursor.close()
 
 
 def load_features(
