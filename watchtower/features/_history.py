@@ -236,22 +236,32 @@ def _typed(
     text: tuple[str, ...] = (),
     numbers: tuple[str, ...] = (),
     days: tuple[tuple[str, str], ...] = (),
+    omit: tuple[str, ...] = (),
+    rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Frame of fetched rows ``data`` (columns ``cols``): ``text`` columns stripped (str,
     empty -> missing), ``numbers`` as float64, ``id`` as int64, other columns as fetched;
-    then one float day-number column per ``(name, source column)`` of ``days``."""
+    then one float day-number column per ``(name, source column)`` of ``days``. Columns
+    in ``omit`` are left out (still usable as a source of ``days``); ``rows``: only these
+    rows (positions)."""
+
+    def column(i: int) -> np.ndarray:
+        return data[:, i] if rows is None else data[rows, i]
+
     out: dict[str, pd.Series] = {}
     for i, c in enumerate(cols):
+        if c in omit:
+            continue
         if c in text:
-            out[c] = _text_col(data[:, i])
+            out[c] = _text_col(column(i))
         elif c in numbers:
-            out[c] = _num_col(data[:, i])
+            out[c] = _num_col(column(i))
         elif c == "id":
-            out[c] = pd.Series(data[:, i].astype("int64"))
+            out[c] = pd.Series(column(i).astype("int64"))
         else:
-            out[c] = pd.Series(data[:, i], dtype=object)
+            out[c] = pd.Series(column(i), dtype=object)
     for name, source in days:
-        out[name] = _days_col(data[:, cols.index(source)])
+        out[name] = _days_col(column(cols.index(source)))
     return pd.DataFrame(out)
 
 
@@ -370,16 +380,13 @@ def read_funds(conn: sa.Connection, as_of: dt.date, managers: pd.DataFrame) -> p
     # When did the current terminal state first become known? (end of report obligations)
     # Grouped here, not in SQL: SQLite answers a GROUP BY fund_no by walking the fund_no
     # index and looking every snapshot up (national world: 1.4 s); the terminal rows alone
-    # are few. min() of the values as fetched, as SQL's min() compares them.
+    # are few. The least value as fetched per group, as SQL's min() compares them.
     term = sa.select(t.c.fund_no, t.c.working_state, t.c.known_from).where(
         _unindexed(t.c.known_from, conn) <= as_of, t.c.working_state.in_(TERMINAL_STATES)
     )
     tf = _frame(conn, term, ("fund_no", "working_state", "first_known"))
-    tf = (
-        tf.groupby(["fund_no", "working_state"], sort=True, as_index=False)["first_known"]
-        .min()
-        .astype(object)  # as fetched (groupby would type the keys as str)
-    )
+    keys = ["fund_no", "working_state"]
+    tf = tf.sort_values([*keys, "first_known"], kind="mergesort").drop_duplicates(keys)
     tf["first_day"] = to_days(tf["first_known"])
     f = f.merge(
         tf[["fund_no", "working_state", "first_day"]],
@@ -416,8 +423,9 @@ def _period_index(pair: str) -> float:
 def read_reports(conn: sa.Connection, as_of: dt.date, funds: pd.DataFrame) -> pd.DataFrame:
     """Report rows known in the 27 months up to ``as_of`` (parsed periods, linked managers).
 
-    Adds ``pidx`` (period index: months, quarters or years), ``end_day`` (period end) and
-    ``due_derived`` (the regulatory deadline: see :func:`derived_due`).
+    Dates come as day numbers only (``known_day``, ``due_day``, ``submitted_day``). Adds
+    ``pidx`` (period index: months, quarters or years) and ``due_derived`` (the regulatory
+    deadline: see :func:`derived_due`).
 
     Row by row as before, but every text, date and period value is converted once per
     distinct value (a national world has 1.2 M rows and a few hundred thousand distinct
@@ -454,8 +462,9 @@ def read_reports(conn: sa.Connection, as_of: dt.date, funds: pd.DataFrame) -> pd
     keep = ~np.isnan(pidx) & fund_no.notna().to_numpy()
     rows = np.flatnonzero(keep)
     r = _typed(
-        data[rows],
+        data,
         _REPORT_COLS,
+        rows=rows,
         text=("register_no", "audit_opinion"),
         numbers=("nav", "aum", "investor_count", "subscriptions", "redemptions", "leverage_ratio"),
         days=(
@@ -463,6 +472,7 @@ def read_reports(conn: sa.Connection, as_of: dt.date, funds: pd.DataFrame) -> pd
             ("due_day", "due_date"),
             ("submitted_day", "submitted_date"),
         ),
+        omit=("known_from", "due_date", "submitted_date", "fund_no", "report_type", "period"),
     )
     r["fund_no"] = fund_no.take(rows).reset_index(drop=True)
     r["report_type"] = kind.take(rows).reset_index(drop=True)
