@@ -49,6 +49,41 @@ __all__ = [
 
 Array = NDArray[np.float64]
 
+#: pyod's numba kernels (module, function) compiled without ``cache=True``: every new process
+#: pays the compilation (HBOS ~4 s). :func:`_use_cached_kernels` recompiles the same Python
+#: functions with numba's on-disk cache, so only the first process of a machine compiles.
+_NUMBA_KERNELS: tuple[tuple[str, str], ...] = (
+    ("pyod.models.hbos", "_calculate_outlier_scores"),
+    ("pyod.utils.stat_models", "ecdf_terminate_equals_inplace"),
+)
+_SWAPPED: set[tuple[str, str]] = set()
+
+
+def _use_cached_kernels() -> None:
+    """Swap pyod's numba kernels for the same functions compiled with ``cache=True``.
+
+    Same Python function, same types, same numba flags: the machine code and therefore the
+    scores are identical; only the compile moves to the first process (cache in the package's
+    ``__pycache__``, else numba's user-wide cache dir or ``NUMBA_CACHE_DIR``). Silently keeps
+    pyod's own dispatcher when numba cannot cache (no writable cache location)."""
+    import importlib
+
+    for module_name, name in _NUMBA_KERNELS:
+        if (module_name, name) in _SWAPPED:
+            continue
+        _SWAPPED.add((module_name, name))
+        module = importlib.import_module(module_name)
+        py_func = getattr(getattr(module, name, None), "py_func", None)
+        if py_func is None:
+            continue
+        try:
+            from numba import njit
+
+            cached = njit(cache=True)(py_func)
+        except Exception:  # no cache locator: keep the uncached kernel
+            continue
+        setattr(module, name, cached)
+
 
 def _robust_center_scale(X: Array) -> tuple[Array, Array]:
     """Per-column median and robust spread of ``X`` (n, p), ignoring NaN."""
@@ -270,6 +305,8 @@ class ECODDetector(_TransductivePyod):
     def _fit_scores(self, Z: Array) -> None:
         from pyod.models.ecod import ECOD
 
+        _use_cached_kernels()
+
         self.model_ = ECOD(contamination=self.contamination).fit(Z)
 
 
@@ -292,6 +329,8 @@ class COPODDetector(_TransductivePyod):
 
     def _fit_scores(self, Z: Array) -> None:
         from pyod.models.copod import COPOD
+
+        _use_cached_kernels()
 
         self.model_ = COPOD(contamination=self.contamination).fit(Z)
 
@@ -321,6 +360,8 @@ class HBOSDetector(BaseRiskDetector):
 
     def _fit_scores(self, Z: Array) -> None:
         from pyod.models.hbos import HBOS
+
+        _use_cached_kernels()
 
         self.model_ = HBOS(
             n_bins=self.n_bins, alpha=self.alpha, tol=self.tol, contamination=self.contamination
