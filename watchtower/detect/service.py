@@ -25,7 +25,7 @@ from watchtower.config import Settings
 from watchtower.detect.config import DetectConfig, load_detect_config
 from watchtower.detect.model import RiskModel, RuleHitsFn
 from watchtower.detect.registry import ModelRecord, champion, list_models, load_artifact
-from watchtower.detect.training import train_model
+from watchtower.detect.training import config_model
 from watchtower.store.schema import incidents
 from watchtower.store.scoring import risk_scores
 
@@ -133,9 +133,7 @@ class ScoringContext:
         straight from the config."""
         if self.model is not None:
             return self.model
-        return train_model(
-            self.config, self.catalog, as_of, lambda _d: frame, supervised=False
-        ).model
+        return config_model(self.config, self.catalog, frame, as_of)
 
 
 def scoring_context(

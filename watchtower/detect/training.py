@@ -23,6 +23,7 @@ from watchtower.detect.supervised import SupervisedLayer, label_days, label_snap
 
 __all__ = [
     "TrainResult",
+    "config_model",
     "evaluate_model",
     "fingerprint_frames",
     "ranking_metrics",
@@ -103,6 +104,35 @@ def _training_rows(
     return pd.concat(xs), pd.concat(ys), raw
 
 
+def _base_model(
+    config: DetectConfig, catalog: Any, frame_now: pd.DataFrame, as_of: dt.date
+) -> RiskModel:
+    view = catalog_view(catalog)
+    cols = [c for c in feature_columns(frame_now) if c in view.directions]
+    return RiskModel(
+        config=config,
+        feature_set_version=str(catalog.version),
+        features=cols,
+        directions={c: view.directions[c] for c in cols},
+        texts={c: view.texts[c] for c in cols},
+        categories={c: view.categories[c] for c in cols},
+        per_fund=[c for c in view.per_fund if c in cols],
+        train_end=as_of,
+    )
+
+
+def config_model(
+    config: DetectConfig, catalog: Any, frame: pd.DataFrame, as_of: dt.date
+) -> RiskModel:
+    """The unsupervised model of ``config`` for the feature frame of ``as_of``: the model
+    ``train_model(config, catalog, as_of, lambda _d: frame, supervised=False)`` returns,
+    without fingerprinting the frame (nothing registers it; scoring without a champion)."""
+    model = _base_model(config, catalog, frame, as_of)
+    model.train_start = as_of
+    model.metrics = {"managers": len(frame), "incidents_known": 0}
+    return model
+
+
 def train_model(
     config: DetectConfig,
     catalog: Any,
@@ -124,18 +154,7 @@ def train_model(
     labels were known by the newest labelled snapshot, evaluated on that snapshot).
     """
     frame_now = features_at(as_of)
-    view = catalog_view(catalog)
-    cols = [c for c in feature_columns(frame_now) if c in view.directions]
-    model = RiskModel(
-        config=config,
-        feature_set_version=str(catalog.version),
-        features=cols,
-        directions={c: view.directions[c] for c in cols},
-        texts={c: view.texts[c] for c in cols},
-        categories={c: view.categories[c] for c in cols},
-        per_fund=[c for c in view.per_fund if c in cols],
-        train_end=as_of,
-    )
+    model = _base_model(config, catalog, frame_now, as_of)
     inc = (
         pd.DataFrame(columns=["register_no", "incident_date"])
         if incidents is None
