@@ -30,7 +30,13 @@ import pandas as pd
 
 from watchtower.detect.config import DetectConfig
 from watchtower.detect.detectors import _robust_center_scale, directional_deviations
-from watchtower.detect.reasons import FeatureText, Hit, build_reasons, hit_dict
+from watchtower.detect.reasons import (
+    FeatureText,
+    Hit,
+    build_reasons,
+    build_reasons_batch,
+    hit_dict,
+)
 from watchtower.detect.supervised import SupervisedLayer
 
 __all__ = [
@@ -225,6 +231,51 @@ class RiskModel:
             100.0 * self.supervised.predict_risk(deviations), index=deviations.index, dtype=float
         )
 
+    def _reasons(
+        self,
+        features: pd.DataFrame,
+        hits: Sequence[Sequence[Hit]],
+        dev: pd.DataFrame,
+        med: pd.DataFrame,
+    ) -> list[list[dict[str, Any]]]:
+        """Reasons per manager (rows of ``features``, in order), see
+        :func:`~watchtower.detect.reasons.build_reasons_batch`: positional arrays, one sort,
+        only the kept reasons rendered. Falls back to the per-manager
+        :func:`~watchtower.detect.reasons.build_reasons` where positions could disagree with
+        labels (duplicate register numbers or columns) or a deviation is not finite."""
+        cfg = self.config
+        D = dev.to_numpy(dtype=float)
+        cols = list(dev.columns)
+        if (
+            features.index.is_unique
+            and dev.columns.is_unique
+            and features.columns.is_unique
+            and np.isfinite(D).all()
+        ):
+            return build_reasons_batch(
+                hits,
+                D,
+                cols,
+                {c: features[c] for c in cols},
+                med.to_numpy(dtype=float),
+                self.texts,
+                max_reasons=cfg.max_reasons,
+                min_deviation=cfg.min_deviation,
+            )
+        values = features[self.features]
+        return [
+            build_reasons(
+                h,
+                dev.loc[r].to_dict(),
+                values.loc[r].to_dict(),
+                med.loc[r].to_dict(),
+                self.texts,
+                max_reasons=cfg.max_reasons,
+                min_deviation=cfg.min_deviation,
+            )
+            for r, h in zip(features.index, hits, strict=True)
+        ]
+
     def score(
         self,
         features: pd.DataFrame,
@@ -255,19 +306,7 @@ class RiskModel:
             parts.append((cfg.weight_supervised, sup))
         total_w = sum(w for w, _ in parts) or 1.0
         final = sum((w * s for w, s in parts), pd.Series(0.0, index=features.index)) / total_w
-        values = features[self.features]
-        reasons = [
-            build_reasons(
-                hit_lists[r],
-                dev.loc[r].to_dict(),
-                values.loc[r].to_dict(),
-                med.loc[r].to_dict(),
-                self.texts,
-                max_reasons=cfg.max_reasons,
-                min_deviation=cfg.min_deviation,
-            )
-            for r in features.index
-        ]
+        reasons = self._reasons(features, [hit_lists[r] for r in features.index], dev, med)
         out = pd.DataFrame(index=features.index)
         for c in META_COLUMNS:
             out[c] = features[c] if c in features.columns else None

@@ -16,11 +16,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 __all__ = [
     "FeatureText",
     "Hit",
     "RuleHit",
     "build_reasons",
+    "build_reasons_batch",
     "feature_severity",
     "format_like",
     "hit_dict",
@@ -174,3 +178,83 @@ def build_reasons(
             }
         )
     return out[:max_reasons]
+
+
+def _rule_part(hits: Sequence[Hit]) -> tuple[list[dict[str, Any]], set[str]]:
+    """Rule reasons by severity then code, and the features they already name."""
+    rule_reasons = sorted(
+        (hit_dict(h) for h in hits), key=lambda d: (-d["severity"], str(d.get("code")))
+    )
+    return rule_reasons, {str(d["feature"]) for d in rule_reasons if d.get("feature")}
+
+
+def build_reasons_batch(
+    hits: Sequence[Sequence[Hit]],
+    deviations: NDArray[np.float64],
+    columns: Sequence[str],
+    values: Mapping[str, Any],
+    medians: NDArray[np.float64],
+    texts: Mapping[str, FeatureText],
+    *,
+    max_reasons: int = 5,
+    min_deviation: float = 1.5,
+) -> list[list[dict[str, Any]]]:
+    """:func:`build_reasons` for many managers at once, with the same result per manager.
+
+    ``hits``: rule hits per manager (n lists); ``deviations`` and ``medians``: arrays
+    (n, p) by position, columns ``columns``; ``values``: per feature name, the managers' raw
+    values as an array-like of length n (only the columns a kept reason names are read).
+    The candidate features (deviation >= ``min_deviation``, with a catalog text, not named by
+    a rule hit) are ranked per manager in one sort (manager, deviation descending, name) and
+    only the kept ones are rendered. Deviations must be finite (peer deviations are).
+    """
+    n = len(hits)
+    dev = np.asarray(deviations, dtype=np.float64)
+    med = np.asarray(medians, dtype=np.float64)
+    cols = list(columns)
+    if dev.shape != (n, len(cols)) or med.shape != dev.shape:
+        raise ValueError(f"deviations {dev.shape} / medians {med.shape} != ({n}, {len(cols)})")
+    if not np.isfinite(dev).all():
+        raise ValueError("deviations must be finite")
+    out: list[list[dict[str, Any]]] = []
+    keep_feat = np.zeros(n, dtype=np.int64)
+    candidate = dev >= min_deviation
+    candidate &= np.array([c in texts for c in cols], dtype=bool)[None, :]
+    position = {c: j for j, c in enumerate(cols)}
+    for i, manager_hits in enumerate(hits):
+        rules, covered = _rule_part(manager_hits) if manager_hits else ([], set())
+        out.append(rules)
+        keep_feat[i] = max(0, max_reasons - len(rules))
+        for name in covered:
+            j = position.get(name)
+            if j is not None:
+                candidate[i, j] = False
+    rows, idx = np.nonzero(candidate)
+    if len(rows):
+        # Python's sort key (-deviation, name): rank of the names in str order.
+        name_rank = np.empty(len(cols), dtype=np.int64)
+        name_rank[sorted(range(len(cols)), key=lambda j: cols[j])] = np.arange(len(cols))
+        d = dev[rows, idx]
+        order = np.lexsort((name_rank[idx], -d, rows))
+        rows, idx, d = rows[order], idx[order], d[order]
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        sizes = np.diff(np.r_[starts, len(rows)])
+        rank_in_row = np.arange(len(rows)) - np.repeat(starts, sizes)
+        kept = rank_in_row < keep_feat[rows]
+        rows, idx, d = rows[kept], idx[kept], d[kept]
+        raw = {j: np.asarray(values[cols[j]], dtype=object) for j in np.unique(idx).tolist()}
+        for i, j, dv in zip(rows.tolist(), idx.tolist(), d.tolist(), strict=True):
+            name = cols[j]
+            value = _clean(raw[j][i])
+            zh, en = _feature_sentence(texts[name], value, _clean(med[i, j]))
+            out[i].append(
+                {
+                    "kind": "feature",
+                    "code": name,
+                    "severity": feature_severity(dv),
+                    "value": value,
+                    "zh": zh,
+                    "en": en,
+                }
+            )
+    return [r[:max_reasons] if len(r) > max_reasons else r for r in out]
