@@ -1,12 +1,11 @@
 """Typed settings: the one place that reads environment variables.
 
-| variable | meaning | default |
-|---|---|---|
-| WATCHTOWER_HOME | working folder (embedded database, outbox, data docs, models) | ./var |
-| WATCHTOWER_DB_URL | SQLAlchemy URL of the store | sqlite:///$WATCHTOWER_HOME/watchtower.db |
-| WATCHTOWER_CONFIG_DIR | folder holding features/, models/, expectations/ | the source checkout |
-| WATCHTOWER_LANDING_DIR | landing folder the scheduled pipeline ingests | $WATCHTOWER_HOME/landing |
-| WATCHTOWER_SMTP_HOST / _PORT / _TLS / _USER / _PASSWORD, WATCHTOWER_MAIL_FROM | outgoing mail | localhost / 25 / none |
+- WATCHTOWER_HOME: working folder (embedded database, outbox, data docs, models); ./var
+- WATCHTOWER_DB_URL: SQLAlchemy URL of the store; sqlite:///$WATCHTOWER_HOME/watchtower.db
+- WATCHTOWER_CONFIG_DIR: folder holding features/, models/, expectations/; the source checkout
+- WATCHTOWER_LANDING_DIR: landing folder the scheduled pipeline ingests; $WATCHTOWER_HOME/landing
+- WATCHTOWER_SMTP_HOST, _PORT, _TLS (none, starttls, ssl), _USER, _PASSWORD and
+  WATCHTOWER_MAIL_FROM: outgoing mail; localhost, 25 (465 with ssl), none
 """
 
 from __future__ import annotations
