@@ -195,3 +195,52 @@ def test_older_day_replay_does_not_rewind_an_alert(settings: Settings, engine: s
     pipeline.warn(settings, day(1), clock=CLOCK)
     a = open_alerts(engine)["P1000061"]
     assert (a["tier"], a["last_as_of"]) == ("red", day(5))
+
+
+def test_bulk_lifecycle_across_chunks_keeps_ids_events_and_states_aligned(
+    settings: Settings, engine: sa.Engine
+) -> None:
+    """More alerts than one executemany chunk: new alerts get ids in register-number order,
+    each audit row points at its own alert, updates of different shapes land on the right
+    rows, and the bulk auto-resolve closes only the statuses the policy allows."""
+    from watchtower.warn import lifecycle
+
+    n = lifecycle._CHUNK + 37
+    regs = [f"P{3000000 + i}" for i in range(n)]
+    insert_scores(engine, [score_row(r, 45 + (i % 50), as_of=day(0)) for i, r in enumerate(regs)])
+    assert pipeline.warn(settings, day(0), clock=CLOCK).opened == n
+    with engine.connect() as c:
+        ids = dict(c.execute(sa.select(alerts.c.register_no, alerts.c.id)).all())
+        opens = dict(
+            c.execute(
+                sa.select(alert_events.c.register_no, alert_events.c.alert_id)
+                .where(alert_events.c.action == "open")
+            ).all()
+        )  # fmt: skip
+    assert opens == ids and sorted(ids, key=ids.__getitem__) == regs
+    with engine.begin() as c:
+        transition(c, regs[1], "investigating", by="李", note=None, as_of=day(0), now=NOW)
+        transition(c, regs[2], "acknowledged", by="李", note=None, as_of=day(0), now=NOW)
+    # days 1-2: the first manager escalates, the second drops out (after the hysteresis run)
+    for d in (1, 2):
+        insert_scores(engine, [
+            score_row(r, 95 if i == 0 else 10 if i == 1 else 45 + (i % 50), as_of=day(d))
+            for i, r in enumerate(regs)
+        ])  # fmt: skip
+        s = pipeline.warn(settings, day(d), clock=CLOCK)
+        assert (s.opened, s.escalated, s.deescalated) == (0, int(d == 1), 0)
+    a = open_alerts(engine)
+    assert (a[regs[0]]["tier"], a[regs[0]]["last_signal_as_of"]) == ("red", day(2))
+    assert (a[regs[1]]["tier"], a[regs[1]]["last_signal_as_of"]) == ("blue", day(1))
+    assert a[regs[1]]["last_as_of"] == day(2) and a[regs[5]]["last_signal_as_of"] == day(2)
+    # nothing scored for quiet_days: all close but the one under investigation
+    s = pipeline.warn(settings, day(16), clock=CLOCK)
+    assert s.auto_resolved == n - 1 and set(open_alerts(engine)) == {regs[1]}
+    assert events(engine, regs[2])[-1] == ("auto_resolve", "blue", "blue")
+    with engine.connect() as c:
+        closed = c.execute(
+            sa.select(alert_events.c.alert_id, alert_events.c.from_status)
+            .where(alert_events.c.action == "auto_resolve")
+        ).all()  # fmt: skip
+    assert sorted(i for i, _ in closed) == sorted(v for k, v in ids.items() if k != regs[1])
+    assert {st for _, st in closed} == {"new", "acknowledged"}

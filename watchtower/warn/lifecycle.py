@@ -19,6 +19,8 @@ from watchtower.store.alerts import RESOLUTIONS, alert_events, alert_labels, ale
 from watchtower.warn.policy import TierPolicy, higher, rank
 
 SYSTEM_ACTOR = "watchtower"
+_CHUNK = 5000  # rows per executemany
+_IDS = 500  # ids per IN (...) list
 
 #: Allowed manual status transitions.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -55,8 +57,7 @@ class LifecycleCounts:
     auto_resolved: int = 0
 
 
-def _event(
-    conn: sa.Connection,
+def _event_row(
     alert: Mapping[str, Any],
     *,
     as_of: dt.date,
@@ -67,23 +68,32 @@ def _event(
     to_tier: str | None = None,
     score: float | None = None,
     note: str | None = None,
-) -> None:
-    conn.execute(
-        alert_events.insert().values(
-            alert_id=alert["id"],
-            register_no=alert["register_no"],
-            as_of=as_of,
-            at=at,
-            actor=actor,
-            action=action,
-            from_status=alert.get("status"),
-            to_status=to_status or alert.get("status"),
-            from_tier=alert.get("tier"),
-            to_tier=to_tier or alert.get("tier"),
-            score=alert.get("score") if score is None else score,
-            note=note,
-        )
+) -> dict[str, Any]:
+    """One ``alert_events`` row: the change ``action`` made to ``alert`` (its state before)."""
+    return dict(
+        alert_id=alert["id"],
+        register_no=alert["register_no"],
+        as_of=as_of,
+        at=at,
+        actor=actor,
+        action=action,
+        from_status=alert.get("status"),
+        to_status=to_status or alert.get("status"),
+        from_tier=alert.get("tier"),
+        to_tier=to_tier or alert.get("tier"),
+        score=alert.get("score") if score is None else score,
+        note=note,
     )
+
+
+def _event(conn: sa.Connection, alert: Mapping[str, Any], **kwargs: Any) -> None:
+    conn.execute(alert_events.insert().values(**_event_row(alert, **kwargs)))
+
+
+def _insert_events(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Append audit rows in order, in bulk (one executemany per chunk)."""
+    for i in range(0, len(rows), _CHUNK):
+        conn.execute(alert_events.insert(), list(rows[i : i + _CHUNK]))
 
 
 def _snoozed(conn: sa.Connection, as_of: dt.date, policy: TierPolicy) -> dict[str, int]:
@@ -121,7 +131,11 @@ def apply_signals(
     """Open, escalate or de-escalate alerts for today's ``signals``, then auto-resolve quiet
     ones. Idempotent: running it again for the same day changes nothing. Runs inside the
     caller's transaction; a concurrent run opening the same alert fails on the unique
-    ``open_key`` (the caller retries)."""
+    ``open_key`` (the caller retries).
+
+    Bulk: the open alerts are read once, the changes decided in memory, then written with
+    one executemany per kind of change (new alerts with their ids returned in order, updates,
+    audit rows in the order the changes were decided)."""
     counts = LifecycleCounts()
     open_rows = {
         r["register_no"]: dict(r)
@@ -129,6 +143,12 @@ def apply_signals(
     }
     min_rank = rank(policy.min_tier)
     snoozed = _snoozed(conn, as_of, policy)
+    new_alerts: list[dict[str, Any]] = []
+    # audit rows in decision order; an "open" row gets its alert id after the insert
+    events: list[dict[str, Any]] = []
+    opened_at: list[int] = []  # positions in ``events`` of the "open" rows, as new_alerts
+    # updates grouped by the columns they set (executemany needs one shape per statement)
+    updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for s in signals:
         alerting = rank(s.tier) >= min_rank
         current = open_rows.get(s.register_no)
@@ -136,37 +156,39 @@ def apply_signals(
             if not alerting or rank(s.tier) <= snoozed.get(s.register_no, 0):
                 continue
             assert s.tier is not None
-            values = dict(
-                register_no=s.register_no,
-                open_key=s.register_no,
-                manager_name=s.manager_name,
-                province=s.province,
-                city=s.city,
-                status="new",
-                tier=s.tier,
-                peak_tier=s.tier,
-                score=s.score,
-                rule_hits=list(s.rule_hits),
-                reasons=list(s.reasons),
-                opened_as_of=as_of,
-                last_as_of=as_of,
-                last_signal_as_of=as_of,
-                opened_at=now,
-                updated_at=now,
+            new_alerts.append(
+                dict(
+                    register_no=s.register_no,
+                    open_key=s.register_no,
+                    manager_name=s.manager_name,
+                    province=s.province,
+                    city=s.city,
+                    status="new",
+                    tier=s.tier,
+                    peak_tier=s.tier,
+                    score=s.score,
+                    rule_hits=list(s.rule_hits),
+                    reasons=list(s.reasons),
+                    opened_as_of=as_of,
+                    last_as_of=as_of,
+                    last_signal_as_of=as_of,
+                    opened_at=now,
+                    updated_at=now,
+                )
             )
-            key = conn.execute(alerts.insert().values(**values)).inserted_primary_key
-            assert key is not None
-            alert_id = key[0]
-            row = {"id": alert_id, "register_no": s.register_no, "status": None, "tier": None}
-            _event(
-                conn, row, as_of=as_of, at=now, actor=SYSTEM_ACTOR, action="open",
-                to_status="new", to_tier=s.tier, score=s.score, note=_why(s),
+            row = {"id": None, "register_no": s.register_no, "status": None, "tier": None}
+            opened_at.append(len(events))
+            events.append(
+                _event_row(
+                    row, as_of=as_of, at=now, actor=SYSTEM_ACTOR, action="open",
+                    to_status="new", to_tier=s.tier, score=s.score, note=_why(s),
+                )
             )  # fmt: skip
             counts.opened += 1
             continue
         if current["last_as_of"] > as_of:
             continue  # a replay of an older day never rewinds a newer state
-        updates: dict[str, Any] = dict(
+        values: dict[str, Any] = dict(
             score=s.score,
             rule_hits=list(s.rule_hits),
             reasons=list(s.reasons),
@@ -178,42 +200,109 @@ def apply_signals(
         )
         if alerting:
             assert s.tier is not None
-            updates["last_signal_as_of"] = as_of
+            values["last_signal_as_of"] = as_of
             if s.tier != current["tier"]:
                 action = "escalate" if rank(s.tier) > rank(current["tier"]) else "deescalate"
-                _event(
-                    conn, current, as_of=as_of, at=now, actor=SYSTEM_ACTOR, action=action,
-                    to_tier=s.tier, score=s.score, note=_why(s),
+                events.append(
+                    _event_row(
+                        current, as_of=as_of, at=now, actor=SYSTEM_ACTOR, action=action,
+                        to_tier=s.tier, score=s.score, note=_why(s),
+                    )
                 )  # fmt: skip
-                updates["tier"] = s.tier
-                updates["peak_tier"] = higher(current["peak_tier"], s.tier)
+                values["tier"] = s.tier
+                values["peak_tier"] = higher(current["peak_tier"], s.tier)
                 if action == "escalate":
                     counts.escalated += 1
                 else:
                     counts.deescalated += 1
-        conn.execute(alerts.update().where(alerts.c.id == current["id"]).values(**updates))
+        values["_id"] = current["id"]
+        updates.setdefault(tuple(values), []).append(values)
+    if new_alerts:
+        ids = _insert_alerts(conn, new_alerts)
+        for pos, alert_id in zip(opened_at, ids, strict=True):
+            events[pos]["alert_id"] = alert_id
+    # SET takes the columns named by the parameter dicts (one shape per executemany)
+    stmt = alerts.update().where(alerts.c.id == sa.bindparam("_id"))
+    for rows in updates.values():
+        for i in range(0, len(rows), _CHUNK):
+            conn.execute(stmt, rows[i : i + _CHUNK])
+    _insert_events(conn, events)
     counts.auto_resolved = auto_resolve(conn, as_of, policy, now)
     return counts
 
 
+def _insert_alerts(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert new alerts in bulk; their ids in the order of ``rows``."""
+    ids: list[int] = []
+    stmt = alerts.insert().returning(alerts.c.id, sort_by_parameter_order=True)
+    for i in range(0, len(rows), _CHUNK):
+        ids.extend(int(r[0]) for r in conn.execute(stmt, list(rows[i : i + _CHUNK])))
+    if len(ids) != len(rows):  # pragma: no cover - a driver without RETURNING rows
+        raise RuntimeError(f"inserted {len(rows)} alerts but got {len(ids)} ids back")
+    return ids
+
+
 def auto_resolve(conn: sa.Connection, as_of: dt.date, policy: TierPolicy, now: dt.datetime) -> int:
     """Close as ``resolved`` every open alert (in ``policy.auto_resolve_statuses``) whose
-    manager has had no tier for ``policy.quiet_days`` days up to ``as_of``."""
+    manager has had no tier for ``policy.quiet_days`` days up to ``as_of``.
+
+    In bulk: one ``UPDATE ... WHERE id IN (...) AND status = ... RETURNING id`` per status and
+    chunk (an alert a person moved meanwhile is left alone, as with :func:`transition`), then
+    one audit row per closed alert, in the order the quiet alerts were read."""
     cutoff = as_of - dt.timedelta(days=policy.quiet_days)
-    quiet = conn.execute(
-        sa.select(alerts).where(
-            alerts.c.open_key.is_not(None),
-            alerts.c.status.in_(policy.auto_resolve_statuses),
-            alerts.c.last_signal_as_of <= cutoff,
-        )
-    ).mappings()
-    closed = 0
-    for row in list(quiet):
+    quiet = [
+        dict(r)
+        for r in conn.execute(
+            sa.select(alerts).where(
+                alerts.c.open_key.is_not(None),
+                alerts.c.status.in_(policy.auto_resolve_statuses),
+                alerts.c.last_signal_as_of <= cutoff,
+            )
+        ).mappings()
+    ]
+    if not quiet:
+        return 0
+    by_status: dict[str, list[int]] = {}
+    for row in quiet:
+        by_status.setdefault(row["status"], []).append(row["id"])
+    closed_ids: set[int] = set()
+    for status, ids in by_status.items():
+        for i in range(0, len(ids), _IDS):
+            stmt = (
+                alerts.update()
+                .where(alerts.c.id.in_(ids[i : i + _IDS]), alerts.c.status == status)
+                .values(**_closing_values("resolved", SYSTEM_ACTOR, as_of, now))
+                .returning(alerts.c.id)
+            )
+            closed_ids.update(int(r[0]) for r in conn.execute(stmt))
+    events = []
+    for row in quiet:
+        if row["id"] not in closed_ids:
+            continue
         days = (as_of - row["last_signal_as_of"]).days
         note = f"quiet {days} days (period {policy.quiet_days}); 连续{days}天未达预警等级,自动解除"
-        if _close(conn, dict(row), "resolved", SYSTEM_ACTOR, note, as_of, now, "auto_resolve"):
-            closed += 1
-    return closed
+        events.append(
+            _event_row(
+                row, as_of=as_of, at=now, actor=SYSTEM_ACTOR, action="auto_resolve",
+                to_status="closed", note=f"resolved: {note}",
+            )
+        )  # fmt: skip
+    _insert_events(conn, events)
+    return len(events)
+
+
+def _closing_values(
+    resolution: str, actor: str, as_of: dt.date, now: dt.datetime
+) -> dict[str, Any]:
+    return dict(
+        status="closed",
+        open_key=None,
+        resolution=resolution,
+        closed_as_of=as_of,
+        closed_by=actor,
+        closed_at=now,
+        updated_at=now,
+    )
 
 
 def _close(
@@ -229,15 +318,7 @@ def _close(
     done = conn.execute(
         alerts.update()
         .where(alerts.c.id == row["id"], alerts.c.status == row["status"])
-        .values(
-            status="closed",
-            open_key=None,
-            resolution=resolution,
-            closed_as_of=as_of,
-            closed_by=actor,
-            closed_at=now,
-            updated_at=now,
-        )
+        .values(**_closing_values(resolution, actor, as_of, now))
     ).rowcount
     if not done:
         return False
