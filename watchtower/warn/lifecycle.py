@@ -137,9 +137,13 @@ def apply_signals(
     one executemany per kind of change (new alerts with their ids returned in order, updates,
     audit rows in the order the changes were decided)."""
     counts = LifecycleCounts()
+    # what the decisions and audit rows read of an open alert (not its JSON columns)
+    names = ("id", "register_no", "status", "tier", "peak_tier", "score", "last_as_of")
     open_rows = {
-        r["register_no"]: dict(r)
-        for r in conn.execute(sa.select(alerts).where(alerts.c.open_key.is_not(None))).mappings()
+        r[1]: dict(zip(names, r, strict=True))
+        for r in conn.execute(
+            sa.select(*(alerts.c[n] for n in names)).where(alerts.c.open_key.is_not(None))
+        )
     }
     min_rank = rank(policy.min_tier)
     snoozed = _snoozed(conn, as_of, policy)

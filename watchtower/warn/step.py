@@ -60,15 +60,18 @@ def _previous(conn: sa.Connection, as_of: dt.date) -> dict[str, PreviousTier]:
 def _warn_once(
     conn: sa.Connection, as_of: dt.date, policy: TierPolicy, now: dt.datetime
 ) -> WarnSummary:
-    scores = [dict(r) for r in conn.execute(
-        sa.select(risk_scores).where(risk_scores.c.as_of == as_of)
-        .order_by(risk_scores.c.register_no)
-    ).mappings()]  # fmt: skip
+    t = risk_scores
+    names = ("register_no", "manager_name", "province", "city", "score", "rule_hits", "reasons")
+    scores = [dict(zip(names, r, strict=True)) for r in conn.execute(
+        sa.select(*(t.c[n] for n in names)).where(t.c.as_of == as_of).order_by(t.c.register_no)
+    )]  # fmt: skip
     done = {
-        r["register_no"]: dict(r)
-        for r in conn.execute(
-            sa.select(manager_tiers).where(manager_tiers.c.as_of == as_of)
-        ).mappings()
+        reg: {"tier": tier}
+        for reg, tier in conn.execute(
+            sa.select(manager_tiers.c.register_no, manager_tiers.c.tier).where(
+                manager_tiers.c.as_of == as_of
+            )
+        )
     }
     previous = _previous(conn, as_of) if len(done) < len(scores) else {}
     new_rows: list[dict[str, Any]] = []
