@@ -209,6 +209,9 @@ class History:
       window), with ``register_no`` linked through the fund.
     - ``events``: events with an event date in the trailing 365 days, linked by registerNo or
       USCC.
+    - ``report_coverage_day``: the store's report coverage start as known on ``as_of`` (day
+      number; NaN when no report row is known yet): see :func:`read_coverage`.
+    - ``fund_coverage_day``: the same for fund snapshots (the first fund snapshot known).
     """
 
     as_of: dt.date
@@ -217,6 +220,8 @@ class History:
     funds: pd.DataFrame
     reports: pd.DataFrame
     events: pd.DataFrame
+    report_coverage_day: float = math.nan
+    fund_coverage_day: float = math.nan
 
 
 def _latest_join(table: sa.Table, key: str, cutoff: dt.date) -> sa.Subquery:
@@ -485,6 +490,28 @@ def read_reports(conn: sa.Connection, as_of: dt.date, funds: pd.DataFrame) -> pd
     linked = pd.Series(fund_uniques).map(link).array.take(fcodes, allow_fill=True)
     r["register_no"] = pd.Series(linked).fillna(r["register_no"])
     return r
+
+
+def read_coverage(conn: sa.Connection, as_of: dt.date) -> tuple[float, float]:
+    """(report coverage start, fund snapshot coverage start) as known on ``as_of``: the
+    earliest ``known_from`` of any reports / fund_snapshots row known by ``as_of`` (day
+    numbers; NaN while the table holds no row known by then).
+
+    A store only holds what the supervisor received: its report history begins with the
+    first report delivery, however old the funds are. The earliest known_from of any report
+    row is that beginning, by the contract's own point-in-time rule (a report is known from
+    its submission, an unsubmitted placeholder from its file's date), so it needs no extra
+    bookkeeping and cannot leak: rows known after ``as_of`` are not read, and later
+    deliveries can only add rows known later. (The batches table is not used: its
+    ingested_at is wall-clock time, not point in time.) Store-wide, not per manager or
+    partition: a fund without any report row since the coverage start has missed them.
+    One indexed MIN per table."""
+    out = []
+    for table in (reports, fund_snapshots):
+        stmt = sa.select(sa.func.min(table.c.known_from)).where(table.c.known_from <= as_of)
+        first = conn.execute(stmt).scalar()
+        out.append(math.nan if first is None else float(to_days(pd.Series([first])).iloc[0]))
+    return out[0], out[1]
 
 
 def read_events(conn: sa.Connection, as_of: dt.date, managers: pd.DataFrame) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from watchtower.features._history import (
     minus,
     partition_of,
     period_of,
+    read_coverage,
     read_events,
     read_funds,
     read_managers,
@@ -183,7 +184,9 @@ def _group_funds(h: History, idx: pd.Index) -> pd.DataFrame:
     d6 = day_number(minus(h.as_of, "6m"))
     d12 = day_number(minus(h.as_of, "12m"))
     launched = (f["filing_day"] > d6) & (f["filing_day"] <= day_number(h.as_of))
-    early = (state == "提前清算") & (f["terminal_from"] > d12)
+    # A fund already liquidated in the first fund snapshot known (terminal_from equal to the
+    # fund coverage start) liquidated at some unknown time before coverage: not counted.
+    early = (state == "提前清算") & (f["terminal_from"] > np.fmax(d12, h.fund_coverage_day))
     return pd.DataFrame(
         {
             "fund_count": n_funds,
@@ -203,6 +206,13 @@ def _group_funds(h: History, idx: pd.Index) -> pd.DataFrame:
 
 
 # --- disclosure compliance -----------------------------------------------------------------
+# Coverage: the store holds only what the supervisor received, from its first report
+# delivery on. An obligation (fund, report type, period) is in scope on D only if its due
+# date lies on or after the report coverage start known on D (History.report_coverage_day:
+# the earliest known_from of any report row known by D). A fund filed in 2019 whose first
+# report row we hold is from 2024-01 has not missed its 2019-2023 reports: we never received
+# those files. Out-of-scope periods count neither as missing nor as late, and their reports
+# enter no delay statistic (only the late ones among them could be seen: a biased sample).
 _KINDS = ("monthly", "quarterly", "annual")
 _BAD_OPINIONS = ("保留意见", "否定意见", "无法表示意见")
 
@@ -311,16 +321,31 @@ def _matches(ob: pd.DataFrame, sub: pd.DataFrame) -> dict[str, tuple[pd.DataFram
     return out
 
 
+def _first_covered_period(kind: str, coverage_day: float) -> int:
+    """Index of the first period of ``kind`` whose regulatory deadline is on or after
+    ``coverage_day`` (NaN: no report known yet, so no period is covered)."""
+    if np.isnan(coverage_day):
+        return np.iinfo(np.int64).max // 2
+    return int(last_due_period(kind, np.asarray([coverage_day - 1.0]))[0]) + 1
+
+
 def _missing(
-    matches: dict[str, tuple[pd.DataFrame, np.ndarray]], as_of: dt.date, window: str
+    matches: dict[str, tuple[pd.DataFrame, np.ndarray]],
+    as_of: dt.date,
+    window: str,
+    coverage_day: float,
 ) -> pd.DataFrame:
-    """Per obligation: reports owed with a deadline in the window (lo, min(D, end)] and how
-    many of them were not submitted by D. Adds columns expected, missing."""
+    """Per obligation: reports owed with a deadline in the window (lo, min(D, end)] and on or
+    after the coverage start, and how many of them were not submitted by D. Adds columns
+    expected, missing."""
     lo = np.asarray([day_number(minus(as_of, window))], dtype="float64")
     out = []
     for kind in _KINDS:
         o, (at, pidx) = matches[kind]
-        first = np.maximum(o["p_start"].to_numpy(), last_due_period(kind, lo)[0] + 1)
+        floor = max(
+            int(last_due_period(kind, lo)[0]) + 1, _first_covered_period(kind, coverage_day)
+        )
+        first = np.maximum(o["p_start"].to_numpy(), floor)
         last = last_due_period(kind, o["end_day"].to_numpy())
         expected = np.clip(last - first + 1, 0, None)
         # Submitted periods inside each obligation's range, counted per obligation.
@@ -348,8 +373,9 @@ def _group_disclosure(h: History, idx: pd.Index) -> pd.DataFrame:
     sub = _submitted(h)
     ob = _obligations(h)
     matches = _matches(ob, sub)
-    m12 = _missing(matches, h.as_of, "12m")
-    m24 = _missing(matches, h.as_of, "24m")
+    cov = h.report_coverage_day
+    m12 = _missing(matches, h.as_of, "12m", cov)
+    m24 = _missing(matches, h.as_of, "24m", cov)
 
     def per_manager(frame: pd.DataFrame, col: str, kind: str | None = None) -> pd.Series:
         sel = frame if kind is None else frame[frame["report_type"] == kind]
@@ -359,7 +385,11 @@ def _group_disclosure(h: History, idx: pd.Index) -> pd.DataFrame:
     d6 = float(day_number(minus(h.as_of, "6m")))
     d12 = float(day_number(minus(h.as_of, "12m")))
     d24 = float(day_number(minus(h.as_of, "24m")))
-    sub = sub[sub["register_no"].notna()]
+    # Submitted reports of periods due before the coverage start are out of scope (also for
+    # the annual opinions below: a modified opinion is a fact whenever it was received).
+    covered = sub["register_no"].notna() & (sub["due_eff"] >= cov)
+    annual = sub[sub["register_no"].notna() & (sub["report_type"] == "annual")]
+    sub = sub[covered]
     delay = (sub["first_sub"] - sub["due_eff"]).clip(lower=0)
     late = delay > 0
     in12 = (sub["due_eff"] > d12) & (sub["due_eff"] <= d)
@@ -373,7 +403,7 @@ def _group_disclosure(h: History, idx: pd.Index) -> pd.DataFrame:
     expected12 = per_manager(m12, "expected")
     missing12 = per_manager(m12, "missing")
     annual_missing = per_manager(m12, "missing", "annual")
-    annual = sub[sub["report_type"] == "annual"].sort_values(["fund_no", "pidx"], kind="mergesort")
+    annual = annual.sort_values(["fund_no", "pidx"], kind="mergesort")
     annual = annual.drop_duplicates("fund_no", keep="last")
     quarterly = sub["report_type"] == "quarterly"
     return pd.DataFrame(
@@ -632,13 +662,16 @@ def history_as_of(engine: sa.Engine, as_of: dt.date, partition: str | None = Non
         funds = read_funds(conn, as_of, managers)
         reps = read_reports(conn, as_of, funds)
         evs = read_events(conn, as_of, managers)
+        report_cov, fund_cov = read_coverage(conn, as_of)  # store-wide, whatever the partition
     if partition is not None:
         keep = set(managers.index[partition_of(managers["primary_invest_type"]) == partition])
         seq = seq[seq["register_no"].isin(keep)]
         funds = funds[funds["register_no"].isin(keep)]
         reps = reps[reps["register_no"].isin(keep)]
         evs = evs[evs["register_no"].isin(keep)]
-    return History(as_of, managers, seq.reset_index(drop=True), funds, reps, evs)
+    return History(
+        as_of, managers, seq.reset_index(drop=True), funds, reps, evs, report_cov, fund_cov
+    )
 
 
 def compute_features(
