@@ -198,28 +198,38 @@ def write_scores(
     """Replace ``as_of``'s risk_scores rows of the managers in ``scored``; returns rows written."""
     t = risk_scores
     keys = [str(k) for k in scored.index]
-    rows = []
-    records: list[dict[str, Any]] = scored.to_dict("records")
-    for key, r in zip(keys, records, strict=True):
-        rows.append(
-            {
-                "as_of": as_of,
-                "register_no": key,
-                "manager_name": _text(r.get("manager_name")),
-                "manager_type": _text(r.get("manager_type")),
-                "province": _text(r.get("province")),
-                "city": _text(r.get("city")),
-                "score": float(r["score"]),
-                "rule_score": _num(r.get("rule_score")),
-                "anomaly_score": _num(r.get("anomaly_score")),
-                "supervised_score": _num(r.get("supervised_score")),
-                "rule_hits": list(r["rule_hits"]),
-                "reasons": list(r["reasons"]),
-                "model_id": model_id,
-                "feature_set_version": feature_set_version,
-                "created_at": created_at,
-            }
-        )
+    n = len(keys)
+
+    def column(name: str, convert: Any) -> list[Any]:
+        if name not in scored.columns:
+            return [convert(None)] * n
+        return [convert(v) for v in scored[name].tolist()]
+
+    text = {c: column(c, _text) for c in ("manager_name", "manager_type", "province", "city")}
+    num = {c: column(c, _num) for c in ("rule_score", "anomaly_score", "supervised_score")}
+    score = [float(v) for v in scored["score"].tolist()]
+    hits = [list(v) for v in scored["rule_hits"].tolist()]
+    reasons = [list(v) for v in scored["reasons"].tolist()]
+    rows = [
+        {
+            "as_of": as_of,
+            "register_no": keys[i],
+            "manager_name": text["manager_name"][i],
+            "manager_type": text["manager_type"][i],
+            "province": text["province"][i],
+            "city": text["city"][i],
+            "score": score[i],
+            "rule_score": num["rule_score"][i],
+            "anomaly_score": num["anomaly_score"][i],
+            "supervised_score": num["supervised_score"][i],
+            "rule_hits": hits[i],
+            "reasons": reasons[i],
+            "model_id": model_id,
+            "feature_set_version": feature_set_version,
+            "created_at": created_at,
+        }
+        for i in range(n)
+    ]
     with engine.begin() as conn:
         for i in range(0, len(keys), _CHUNK):
             conn.execute(
