@@ -61,13 +61,10 @@ CASES: dict[str, tuple[dict[str, float], dict[str, float], str, str]] = {
         "2 audited annual report(s) not filed by 30 April",
     ),
     "abnormal_institution": (
-        # Quarters with a failed quarterly update (in coverage), not fund reports: a firm with
-        # five late fund reports in one quarter failed once (the "quiet" case below).
-        {"quarterly_missed_quarters_24m": 2.0, "quarterly_missed_24m": 2.0},
-        {"quarterly_missed_quarters_24m": 1.0, "quarterly_missed_24m": 5.0},
-        "近 24 个月有 2 个季度未按时履行季度更新义务（累计 2 次即为异常机构）",
-        "quarterly updates missed or late in 2 quarters of 24 months"
-        " (2 make an abnormal institution)",
+        {"quarterly_missed_24m": 2.0},
+        {"quarterly_missed_24m": 1.0},
+        "近 24 个月季度报告未按时报送 2 次（达到 2 次即为异常机构）",
+        "quarterly reports missed or late 2 times in 24 months (2 make an abnormal institution)",
     ),
     "cross_district_office": (
         {"office_district_differs": 1.0},
@@ -161,7 +158,7 @@ def test_reasons_are_sorted_and_summaries(rules: RuleSet) -> None:
                 "in_blacklist": 1.0,
                 "employee_count": 2.0,
                 "has_special_tips": 1.0,
-                "quarterly_missed_quarters_24m": 3.0,
+                "quarterly_missed_24m": 3.0,
             },
             "P2": {"employee_count": 50.0},
         }

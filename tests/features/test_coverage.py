@@ -82,12 +82,10 @@ def test_two_quarters_missed_after_coverage_count(world: World, catalog: Catalog
     assert bad["quarterly_missing_12m"] == 1.0
     assert bad["late_reports_12m"] == 1.0
     assert bad["quarterly_missed_24m"] == 2.0
-    assert bad["quarterly_missed_quarters_24m"] == 2.0
     # Owed in the 12 months from 2023-10-31: 2023Q4..2024Q3 + annual 2023 = 5; 1 missing.
     assert bad["missing_report_share_12m"] == pytest.approx(1 / 5)
     assert bad["mean_delay_days_12m"] == pytest.approx(15 / 4)
     assert good["quarterly_missed_24m"] == 0.0
-    assert good["quarterly_missed_quarters_24m"] == 0.0
     assert good["missing_report_share_12m"] == 0.0
     rules = load_rules(ROOT / "models" / "rules.yaml")
     hits = evaluate_rules(frame, rules).hits["abnormal_institution"]
@@ -98,7 +96,6 @@ def test_nothing_is_missed_before_any_report_is_known(world: World, catalog: Cat
     build(world)
     f = compute_features(world.engine, D(2024, 1, 9), catalog=catalog)
     assert (f["quarterly_missed_24m"] == 0.0).all()
-    assert (f["quarterly_missed_quarters_24m"] == 0.0).all()
     assert (f["quarterly_missing_12m"] == 0.0).all()
     assert (f["annual_missing_12m"] == 0.0).all()
     assert f["missing_report_share_12m"].isna().all()  # nothing owed in scope
@@ -130,27 +127,3 @@ def test_liquidated_before_fund_coverage_is_not_an_early_liquidation(
     f = compute_features(world.engine, D(2024, 7, 1), catalog=catalog)
     assert f.loc["P2000001", "early_liquidations_12m"] == 0.0
     assert f.loc["P2000002", "early_liquidations_12m"] == 1.0
-
-
-def test_many_funds_late_in_one_quarter_fail_the_institution_once(
-    world: World, catalog: Catalog
-) -> None:
-    build(world)
-    # A firm with three funds, all on time except 2024Q1, which all three filed late.
-    world.manager("P2000004", D(2023, 12, 31), fund_count=3)
-    for fund in ("SF0041", "SF0042", "SF0043"):
-        world.fund(fund, "P2000004", D(2023, 12, 31), put_on_record_date=FILED)
-        for period, sub in (
-            ("2023Q4", D(2024, 1, 12)),
-            ("2024Q1", D(2024, 5, 6)),  # due 2024-04-15: late
-            ("2024Q2", D(2024, 7, 12)),
-            ("2024Q3", D(2024, 10, 12)),
-        ):
-            world.report(fund, "quarterly", period, sub, nav=1.0, aum=10.0)
-        world.report(fund, "annual", "2023", D(2024, 4, 20))
-    frame = compute_features(world.engine, D(2024, 10, 31), catalog=catalog)
-    f = frame.loc["P2000004"]
-    assert f["quarterly_missed_24m"] == 3.0  # three late fund reports ...
-    assert f["quarterly_missed_quarters_24m"] == 1.0  # ... in one quarter: failed once
-    rules = load_rules(ROOT / "models" / "rules.yaml")
-    assert not evaluate_rules(frame, rules).hits.loc["P2000004", "abnormal_institution"]

@@ -259,7 +259,6 @@ EXPECTED: dict[str, dict[str, float]] = {
         "annual_report_overdue": 0.0,
         "qualified_audit_count": 1.0,
         "quarterly_missed_24m": 2.0,
-        "quarterly_missed_quarters_24m": 2.0,  # 2023Q3 missing, 2024Q1 late
         "aum_total": 800.0,
         "aum_growth_12m": -0.2,
         "aum_drawdown_12m": 1 - 800 / 1200,
@@ -323,7 +322,6 @@ EXPECTED: dict[str, dict[str, float]] = {
         "mean_delay_days_12m": 0.0,
         "delay_trend_days": 0.0,
         "quarterly_missed_24m": 3.0,
-        "quarterly_missed_quarters_24m": 3.0,  # 2022Q2-Q4 missing
         "monthly_missing_12m": 0.0,
         "aum_total": 500.0,
         "aum_growth_12m": 0.0,

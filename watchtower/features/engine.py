@@ -357,36 +357,6 @@ def _missing(
     return res
 
 
-def _failed_quarters(
-    q: pd.DataFrame,
-    submitted: np.ndarray,
-    late_managers: pd.Series,
-    late_quarters: np.ndarray,
-    idx: pd.Index,
-) -> pd.Series:
-    """Per manager: distinct quarters in which at least one of its funds failed its quarterly
-    update: a report owed (the quarterly rows ``q`` of :func:`_missing`, in the order of their
-    :func:`_matches` obligations) not submitted by D, or one submitted late
-    (``late_managers`` / ``late_quarters``). ``submitted``: :func:`_matches`' 2 x n array."""
-    n = q["expected"].to_numpy().astype("int64")
-    row = np.repeat(np.arange(len(q)), n)
-    starts = np.repeat(np.cumsum(n) - n, n)
-    period = q["first"].to_numpy().astype("int64")[row] + (np.arange(len(row)) - starts)
-    # Owed (obligation, quarter) pairs without a submitted report: missing.
-    span = int(period.max() - period.min() + 1) if len(period) else 1
-    base = int(period.min()) if len(period) else 0
-    owed_key = row * span + (period - base)
-    at, pidx = submitted
-    done_key = at.astype("int64") * span + (pidx.astype("int64") - base)
-    missing = ~np.isin(owed_key, done_key)
-    managers = np.concatenate(
-        [q["register_no"].to_numpy(dtype=object)[row[missing]], late_managers.to_numpy(object)]
-    )
-    quarters = np.concatenate([period[missing], late_quarters.astype("int64")])
-    pairs = pd.DataFrame({"register_no": managers, "pidx": quarters}).drop_duplicates()
-    return pairs["register_no"].value_counts().reindex(idx, fill_value=0).astype("float64")
-
-
 @_produces(
     "monthly_missing_12m",
     "quarterly_missing_12m",
@@ -398,7 +368,6 @@ def _failed_quarters(
     "annual_report_overdue",
     "qualified_audit_count",
     "quarterly_missed_24m",
-    "quarterly_missed_quarters_24m",
 )
 def _group_disclosure(h: History, idx: pd.Index) -> pd.DataFrame:
     sub = _submitted(h)
@@ -437,7 +406,6 @@ def _group_disclosure(h: History, idx: pd.Index) -> pd.DataFrame:
     annual = annual.sort_values(["fund_no", "pidx"], kind="mergesort")
     annual = annual.drop_duplicates("fund_no", keep="last")
     quarterly = sub["report_type"] == "quarterly"
-    late_q = quarterly & late & in24
     return pd.DataFrame(
         {
             "monthly_missing_12m": per_manager(m12, "missing", "monthly"),
@@ -452,14 +420,7 @@ def _group_disclosure(h: History, idx: pd.Index) -> pd.DataFrame:
                 annual, annual["audit_opinion"].isin(_BAD_OPINIONS), idx
             ),
             "quarterly_missed_24m": per_manager(m24, "missing", "quarterly")
-            + _count(sub, late_q, idx),
-            "quarterly_missed_quarters_24m": _failed_quarters(
-                m24[m24["report_type"] == "quarterly"],
-                matches["quarterly"][1],
-                sub.loc[late_q, "register_no"],
-                sub.loc[late_q, "pidx"].to_numpy(),
-                idx,
-            ),
+            + _count(sub, quarterly & late & in24, idx),
         },
         index=idx,
     )
