@@ -12,6 +12,7 @@ from watchtower.cli._app import app
 #: Modules under watchtower/cli/ that register commands on import, in --help order.
 AREAS: tuple[str, ...] = (
     "demo",
+    "synth",
     "ingest",
     "features",
     "quality",
