@@ -278,7 +278,30 @@ class IForestDetector(BaseRiskDetector):
 
 class _TransductivePyod(BaseRiskDetector):
     """pyod ECOD/COPOD keep intermediate arrays on the instance while scoring; score on a
-    shallow copy so that ``decision_function`` never mutates the fitted estimator."""
+    shallow copy so that ``decision_function`` never mutates the fitted estimator.
+
+    Subclasses name the pyod model in ``_pyod_model``; both take only ``contamination``."""
+
+    def __init__(
+        self,
+        contamination: float = 0.1,
+        directions: Sequence[int] | None = None,
+        clip: float = 10.0,
+        standardize: bool = True,
+    ) -> None:
+        super().__init__(
+            contamination=contamination,
+            directions=directions,
+            clip=clip,
+            standardize=standardize,
+        )
+
+    def _pyod_model(self) -> Any:
+        raise NotImplementedError
+
+    def _fit_scores(self, Z: Array) -> None:
+        _use_cached_kernels()
+        self.model_ = self._pyod_model()(contamination=self.contamination).fit(Z)
 
     def _score(self, Z: Array) -> Array:
         model = copy.copy(self.model_)
@@ -288,51 +311,19 @@ class _TransductivePyod(BaseRiskDetector):
 class ECODDetector(_TransductivePyod):
     """Empirical-CDF outlier detection (pyod ``ECOD``) on directional deviations."""
 
-    def __init__(
-        self,
-        contamination: float = 0.1,
-        directions: Sequence[int] | None = None,
-        clip: float = 10.0,
-        standardize: bool = True,
-    ) -> None:
-        super().__init__(
-            contamination=contamination,
-            directions=directions,
-            clip=clip,
-            standardize=standardize,
-        )
-
-    def _fit_scores(self, Z: Array) -> None:
+    def _pyod_model(self) -> Any:
         from pyod.models.ecod import ECOD
 
-        _use_cached_kernels()
-
-        self.model_ = ECOD(contamination=self.contamination).fit(Z)
+        return ECOD
 
 
 class COPODDetector(_TransductivePyod):
     """Copula-based outlier detection (pyod ``COPOD``) on directional deviations."""
 
-    def __init__(
-        self,
-        contamination: float = 0.1,
-        directions: Sequence[int] | None = None,
-        clip: float = 10.0,
-        standardize: bool = True,
-    ) -> None:
-        super().__init__(
-            contamination=contamination,
-            directions=directions,
-            clip=clip,
-            standardize=standardize,
-        )
-
-    def _fit_scores(self, Z: Array) -> None:
+    def _pyod_model(self) -> Any:
         from pyod.models.copod import COPOD
 
-        _use_cached_kernels()
-
-        self.model_ = COPOD(contamination=self.contamination).fit(Z)
+        return COPOD
 
 
 class HBOSDetector(BaseRiskDetector):
