@@ -4,17 +4,17 @@ Each step is a plain function of (settings, inputs, as-of date) returning a smal
 summary. Steps never read the wall clock: the caller passes the as-of date (the DAG's logical
 date, the CLI's --as-of) or a Clock.
 
-Planned steps (names are the contract between the CLI, the DAGs and the areas):
-- ingest(settings, landing_dir, clock=...)          -> IngestSummary      (watchtower.ingest)
-- validate_landing(settings, landing_dir)           -> dry-run validation (watchtower.validate)
-- list_partitions(settings, as_of)                  -> peer groups to map over
-- compute_features(settings, as_of, partition=None) -> FeatureSummary     (watchtower.features)
-- score(settings, as_of, partition=None)            -> ScoreSummary       (watchtower.detect)
-- run(settings, as_of)                               -> features + score (+ warn)
-- warn(settings, as_of)                             -> WarnSummary        (watchtower.warn)
-- digest(settings, as_of, send=False, to=None)      -> DigestSummary      (watchtower.digest)
-- train / retrain(settings, as_of)                  -> registry entries   (watchtower.detect)
-- backtest / evaluate                               -> (watchtower.evaluate)
+The steps (names are the contract between the CLI, the DAGs and the areas):
+- ingest(settings, landing_dir)              -> IngestSummary: load + quality gate + Data Docs
+- validate_landing / quality_report          -> dry-run validation, pass rates over time
+- list_partitions(settings, as_of)           -> peer groups the DAG maps features/score over
+- compute_features(settings, as_of, partition=None) -> FeatureSummary
+- score(settings, as_of, partition=None)     -> ScoreSummary (0-100 with reasons)
+- run(settings, as_of)                       -> features + score (not warn: tiers go in order)
+- warn(settings, as_of)                      -> WarnSummary (tiers, alert lifecycle)
+- digest / send_outbox                       -> render to the outbox, then SMTP
+- train / compare_challenger / promote_challenger -> the model registry
+- backtest / evaluate                        -> replay past days, metrics beside baselines
 """
 
 from __future__ import annotations
@@ -55,8 +55,10 @@ def ingest(
     content loaded before skipped. The clock only dates the batches and stands in for a
     missing snapshot date.
     """
+    from watchtower.validate.results import IngestGate
+
     engine = open_store(settings.db_url)
-    gate = _validator(settings)
+    gate = IngestGate(settings)  # the Great Expectations suites of expectations/
     summary = ingest_dir(
         engine,
         landing_dir or settings.landing_dir,
@@ -66,13 +68,6 @@ def ingest(
     )
     gate.build_data_docs()  # GX Data Docs of this run into settings.data_docs_dir
     return summary
-
-
-def _validator(settings: Settings):  # type: ignore[no-untyped-def]
-    """The data-quality gate for ingestion (Great Expectations suites, watchtower.validate)."""
-    from watchtower.validate.results import IngestGate
-
-    return IngestGate(settings)
 
 
 def _as_date(value: dt.date | dt.datetime) -> dt.date:
