@@ -640,8 +640,8 @@ def parse_detail_html(html: str) -> tuple[str, dict[str, str | None]]:
         if name == "managerName" and source == "fund_details" and record["managerAmacId"] is None:
             record["managerAmacId"] = _link_id(pair.value, "manager")
         is_weak = printed in _WEAK_LABELS
-        if record.get(name) is not None and (is_weak or name not in weak):
-            continue  # first strong value wins; a weak label never overrides
+        if record.get(name) is not None and (value is None or is_weak or name not in weak):
+            continue  # first strong value wins; weak labels and placeholders never override
         record[name] = value
         if is_weak:
             weak.add(name)
@@ -860,6 +860,11 @@ def expand_composites(record: Mapping[str, str | None]) -> dict[str, str | None]
             if out.get(key) is None:
                 out[key] = str(int(value)) if value is not None else None
     for info_key, tips_key in _TIP_FIELDS.items():
-        if info_key in out and out.get(tips_key) is None and out[info_key] is not None:
-            out[tips_key] = json.dumps(_split_categories(out[info_key] or ""), ensure_ascii=False)
+        if info_key not in out:
+            continue
+        info = out[info_key]
+        if out.get(tips_key) is None:
+            out[tips_key] = (
+                json.dumps(_split_categories(info), ensure_ascii=False) if info else None
+            )
     return out
