@@ -204,7 +204,7 @@ DETAIL_LABELS: dict[str, dict[str, str]] = {
 # 当前会员类型 names the membership and wins).
 _WEAK_LABELS = frozenset({"是否为会员"})
 
-# Labels that tell the two page kinds apart (shared ones such as 成立时间 do not count).
+# Tip blocks: the text field -> its JSON list of category keys.
 _TIP_FIELDS = {
     "integrityInfo": "integrityTips",
     "institutionInfo": "institutionTips",
