@@ -13,6 +13,7 @@ from watchtower.cli._app import app
 AREAS: tuple[str, ...] = (
     "demo",
     "synth",
+    "fetch",
     "ingest",
     "features",
     "quality",
