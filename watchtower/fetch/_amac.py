@@ -16,6 +16,17 @@ Request shapes, as the public crawlers send them (the site's own XHR calls):
 - details: ``GET {base}/res/pof/manager/<id>.html`` and ``{base}/res/pof/fund/<id>.html``;
   a list row's ``url`` is ``<id>.html``.
 
+Where these come from: refrain97/shaanxi-capital-market-daily
+(``v1/陕西省证券私募日报v1/scripts/amac_security_private_daily.py``: the office-province pair,
+``registerDate`` and ``putOnRecordDate`` windows, ``{}`` for ``cancelled/manager``, ``rand``,
+the XHR headers, detail URLs); bingo-zh/scrapy-amac (``spider/spider/spiders/amac.py``:
+``pof/manager`` and ``pof/fund`` with ``rand``/``size``/``page``, body ``{}``, pages 0 to
+``totalPages - 1``, detail URL = ``res/pof/<kind>/`` + row ``url``); akfamily/akshare
+(``akshare/fund/fund_amac.py``: the same paging with ``json={}``). ``regiProvinceFsc`` appears
+next to ``offiProvinceFsc`` in public crawlers' bodies, but no crawler seen sends a
+``registerProvince`` value: that key is inferred from the list rows' field and the office
+pair, and is the one filter here not confirmed against a recorded request.
+
 Landing layout (``OUT_DIR/<fetch-date>/``): ``managers/``, ``funds/``, ``cancellations/`` hold
 one file per page, named ``<endpoint>_<filter-slug>_p0001.json``, with the bytes exactly as
 received; ``manager_details/`` and ``fund_details/`` hold ``<id>.html``. ``_fetch_state.json``
