@@ -1,9 +1,11 @@
-"""The landing data contract (shared/spec/data-contract.md) as data.
+"""The landing data contract (docs/data-contract.md) as data.
 
 Every source is a tuple of :class:`Field` declarations. A field has its contract name
-(AMAC camelCase), its Chinese label, a canonical kind, and the snake_case column it is stored
-under. Readers map any header (camelCase or Chinese, with or without a unit suffix) to a field;
-the parser coerces values by kind; the store uses the column names.
+(AMAC camelCase as the public API spells it), its Chinese label, a canonical kind, and the
+snake_case column it is stored under. Readers map any header to a field: the name, the label
+and the column always, plus the spellings declared in ``expectations/aliases.yaml`` (a crawler's
+snake_case, a detail page's label, another export's header), which a user extends without code.
+The parser coerces values by kind; the store uses the column names.
 
 Money fields are in 万元 (10,000 CNY). A header whose unit says 元 is converted on ingest.
 """
@@ -12,13 +14,44 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["str", "code", "date", "money", "float", "int", "bool", "enum", "period"]
-Source = Literal["managers", "funds", "reports", "events", "incidents"]
+Kind = Literal[
+    "str", "code", "date", "money", "float", "int", "bool", "enum", "period", "ratio", "json"
+]
+Source = Literal[
+    "managers",
+    "manager_details",
+    "funds",
+    "fund_details",
+    "cancellations",
+    "reports",
+    "events",
+    "incidents",
+]
 
-SOURCES: tuple[Source, ...] = ("managers", "funds", "reports", "events", "incidents")
+#: Every source, in the order ingestion applies them: managers first (funds link to them and
+#: the known-manager check refers to them), the supervisor-side feeds last.
+SOURCES: tuple[Source, ...] = (
+    "managers",
+    "manager_details",
+    "funds",
+    "fund_details",
+    "cancellations",
+    "reports",
+    "events",
+    "incidents",
+)
+#: The sources AMAC publishes (public disclosure); the others are the supervisor's own feeds.
+PUBLIC_SOURCES: tuple[Source, ...] = (
+    "managers",
+    "manager_details",
+    "funds",
+    "fund_details",
+    "cancellations",
+)
 
 
 @dataclass(frozen=True)
@@ -54,7 +87,20 @@ MANAGER_TYPES = (
 )
 FUND_TYPES = ("私募证券投资基金", "私募股权投资基金", "创业投资基金", "其他私募投资基金")
 WORKING_STATES = ("正在运作", "正常清算", "提前清算", "延期清算", "投顾协议已终止", "非正常清算")
-MEMBER_TYPES = ("普通会员", "观察会员", "联席会员", "非会员")
+#: As the public API spells them (非会员机构), and the older spelling (非会员) of earlier exports.
+MEMBER_TYPES = ("普通会员", "观察会员", "联席会员", "特别会员", "非会员机构", "非会员")
+#: ``orgForm`` as the public API spells it; 公司 / 合伙企业 are the older exports' words.
+ORG_FORMS = (
+    "有限责任公司",
+    "有限合伙企业",
+    "股份有限公司",
+    "普通合伙企业",
+    "其他",
+    "公司",
+    "合伙企业",
+)
+#: Fund ``managerType``: how the manager runs the fund.
+FUND_MANAGE_TYPES = ("受托管理", "自我管理", "顾问管理")
 REPORT_TYPES = ("monthly", "quarterly", "annual")
 AUDIT_OPINIONS = ("标准无保留意见", "保留意见", "否定意见", "无法表示意见")
 EVENT_TYPES = (
@@ -66,6 +112,18 @@ EVENT_TYPES = (
     "executive_change",
     "controller_change",
     "address_change",
+    # derived by comparing consecutive snapshots (source "snapshot_diff")
+    "jurisdiction_change",
+    "legal_rep_change",
+    "name_change",
+    "member_type_change",
+    "fund_count_drop",
+    "special_tips_added",
+    "special_tips_cleared",
+    "credit_tips_added",
+    "credit_tips_cleared",
+    "fund_liquidation",
+    "left_list",
 )
 EVENT_TYPE_ZH = {
     "litigation": "涉诉",
@@ -76,6 +134,17 @@ EVENT_TYPE_ZH = {
     "executive_change": "高管变更",
     "controller_change": "实际控制人变更",
     "address_change": "地址变更",
+    "jurisdiction_change": "辖区变更",
+    "legal_rep_change": "法定代表人变更",
+    "name_change": "名称变更",
+    "member_type_change": "会员类型变更",
+    "fund_count_drop": "在管基金减少",
+    "special_tips_added": "新增特别提示",
+    "special_tips_cleared": "特别提示解除",
+    "credit_tips_added": "新增诚信信息",
+    "credit_tips_cleared": "诚信信息解除",
+    "fund_liquidation": "基金进入清算",
+    "left_list": "退出公示名单",
 }
 INCIDENT_TYPES = ("lost_contact", "run_off", "illegal_fundraising", "enforcement", "deregistered")
 INCIDENT_TYPE_ZH = {
@@ -93,27 +162,35 @@ def _zh_aliases(mapping: dict[str, str]) -> tuple[tuple[str, str], ...]:
 
 
 _SNAPSHOT = Field("snapshotDate", "数据日期", "date")
+_AMAC_ID = Field("amacId", "协会内部编号", "code")
 
 MANAGER_FIELDS: tuple[Field, ...] = (
     Field("registerNo", "登记编号", "code", required=True),
     Field("managerName", "私募基金管理人名称", "str", required=True),
+    _AMAC_ID,
+    Field("url", "公示页面", "str"),
     Field("uscc", "统一社会信用代码", "code"),
     Field("artificialPersonName", "法定代表人/执行事务合伙人(委派代表)姓名", "str"),
     Field("primaryInvestType", "机构类型", "enum", enum=MANAGER_TYPES),
-    Field("orgForm", "组织形式", "enum", enum=("公司", "合伙企业")),
+    Field("orgForm", "组织形式", "enum", enum=ORG_FORMS),
     Field("establishDate", "成立时间", "date"),
     Field("registerDate", "登记时间", "date"),
     Field("registerAddress", "注册地址", "str"),
     Field("registerProvince", "注册省份", "str"),
     Field("registerCity", "注册城市", "str"),
+    Field("regAdrAgg", "注册地辖区", "str"),
+    Field("regCoordinate", "注册地坐标", "str"),
     Field("officeAddress", "办公地址", "str"),
     Field("officeProvince", "办公省份", "str"),
     Field("officeCity", "办公城市", "str"),
+    Field("officeAdrAgg", "办公地辖区", "str"),
+    Field("officeCoordinate", "办公地坐标", "str"),
     Field("subscribedCapital", "注册资本", "money"),
     Field("paidInCapital", "实缴资本", "money"),
     Field("employeeCount", "员工人数", "int"),
     Field("qualifiedEmployeeCount", "取得基金从业资格人数", "int"),
     Field("fundCount", "在管基金数量", "int"),
+    Field("managerHasProduct", "是否有在管产品", "bool"),
     Field("fundScale", "管理规模", "money"),
     Field("memberType", "会员类型", "enum", enum=MEMBER_TYPES),
     Field("hasSpecialTips", "是否有提示信息", "bool"),
@@ -124,11 +201,55 @@ MANAGER_FIELDS: tuple[Field, ...] = (
     _SNAPSHOT,
 )
 
+#: A manager's detail page (res/pof/manager/<id>.html): what the list rows do not carry.
+MANAGER_DETAIL_FIELDS: tuple[Field, ...] = (
+    Field("registerNo", "登记编号", "code", required=True),
+    Field("managerName", "基金管理人全称(中文)", "str"),
+    _AMAC_ID,
+    Field("uscc", "组织机构代码", "code"),
+    Field("registerDate", "登记时间", "date"),
+    Field("establishDate", "成立时间", "date"),
+    Field("registerAddress", "注册地址", "str"),
+    Field("officeAddress", "办公地址", "str"),
+    Field("subscribedCapital", "注册资本(万元)(人民币)", "money"),
+    Field("paidInCapital", "实缴资本(万元)(人民币)", "money"),
+    Field("paidInRatio", "注册资本实缴比例", "ratio"),
+    Field("employeeCount", "员工人数", "int"),
+    Field("qualifiedEmployeeCount", "取得基金从业资格人数", "int"),
+    Field("orgNature", "企业性质", "str"),
+    Field("primaryInvestType", "机构类型", "enum", enum=MANAGER_TYPES),
+    Field("memberType", "当前会员类型", "enum", enum=MEMBER_TYPES),
+    Field("legalOpinionStatus", "法律意见书状态", "str"),
+    Field("artificialPersonName", "法定代表人/执行事务合伙人(委派代表)姓名", "str"),
+    Field("actualController", "实际控制人姓名/名称", "str"),
+    Field("executives", "高管情况", "json"),
+    Field("shareholders", "出资人情况", "json"),
+    Field("scaleRange", "管理规模区间", "str"),
+    Field("scaleLow", "管理规模下限", "money"),
+    Field("scaleHigh", "管理规模上限", "money"),
+    Field("integrityInfo", "机构诚信信息", "str"),
+    Field("integrityTips", "机构诚信信息类别", "json"),
+    Field("institutionInfo", "机构提示信息", "str"),
+    Field("institutionTips", "机构提示信息类别", "json"),
+    Field("specialInfo", "特别提示信息", "str"),
+    Field("specialTips", "特别提示信息类别", "json"),
+    Field("website", "机构网址", "str"),
+    Field("lastUpdateDate", "机构信息最后更新时间", "date"),
+    _SNAPSHOT,
+)
+
 FUND_FIELDS: tuple[Field, ...] = (
-    Field("fundNo", "基金编号", "code", required=True),
+    Field("fundNo", "基金编号", "code"),
     Field("fundName", "基金名称", "str", required=True),
+    _AMAC_ID,
+    Field("url", "公示页面", "str"),
     Field("registerNo", "管理人登记编号", "code"),
     Field("managerName", "私募基金管理人名称", "str"),
+    Field("managerAmacId", "管理人协会内部编号", "code"),
+    Field("managerUrl", "管理人公示页面", "str"),
+    Field("managersInfo", "管理人信息", "json"),
+    Field("managerType", "管理类型", "enum", enum=FUND_MANAGE_TYPES),
+    Field("isDeputeManage", "是否托管", "str"),
     Field("fundType", "基金类型", "enum", enum=FUND_TYPES),
     Field("moneyType", "币种", "str"),
     Field("establishDate", "成立时间", "date"),
@@ -136,6 +257,72 @@ FUND_FIELDS: tuple[Field, ...] = (
     Field("mandatorName", "托管人名称", "str"),
     Field("workingState", "运作状态", "enum", enum=WORKING_STATES),
     Field("lastQuarterUpdate", "是否按规定季度更新", "bool"),
+    _SNAPSHOT,
+)
+
+#: A fund's detail page (res/pof/fund/<id>.html), with its disclosure counts.
+FUND_DETAIL_FIELDS: tuple[Field, ...] = (
+    Field("fundNo", "基金编号", "code", required=True),
+    Field("fundName", "基金名称", "str"),
+    _AMAC_ID,
+    Field("managerAmacId", "管理人协会内部编号", "code"),
+    Field("managerName", "基金管理人名称", "str"),
+    Field("fundType", "基金类型", "enum", enum=FUND_TYPES),
+    Field("filingStage", "基金备案阶段", "str"),
+    Field("registerArea", "注册地", "str"),
+    Field("moneyType", "币种", "str"),
+    Field("manageType", "管理类型", "enum", enum=FUND_MANAGE_TYPES),
+    Field("mandatorName", "托管人名称", "str"),
+    Field("workingState", "运作状态", "enum", enum=WORKING_STATES),
+    Field("establishDate", "成立时间", "date"),
+    Field("putOnRecordDate", "备案时间", "date"),
+    Field("lastUpdateDate", "基金信息最后更新时间", "date"),
+    *(
+        Field(f"{period}{what}", f"{zh}{what_zh}", "int")
+        for period, zh in (
+            ("monthly", "月报"),
+            ("quarterly", "季报"),
+            ("semiannual", "半年报"),
+            ("annual", "年报"),
+        )
+        for what, what_zh in (("Due", "应披露"), ("OnTime", "按时披露"), ("Missing", "未披露"))
+    ),
+    Field("investorAccountRate", "投资者查询账号开立率", "ratio"),
+    Field("integrityInfo", "机构诚信信息", "str"),
+    Field("integrityTips", "机构诚信信息类别", "json"),
+    Field("institutionInfo", "机构提示信息", "str"),
+    Field("institutionTips", "机构提示信息类别", "json"),
+    Field("specialInfo", "基金业协会特别提示（针对基金）", "str"),
+    Field("specialTips", "特别提示信息类别", "json"),
+    _SNAPSHOT,
+)
+
+#: Deregistrations (api/cancelled/manager): no registerNo; a USCC or an old organisation code.
+CANCELLATION_STATUS: dict[str, str] = {
+    "100": "主动注销",
+    "200": "依公告注销",
+    "300": "协会注销",
+    "500": "12个月无在管注销",
+}
+CANCELLATION_FIELDS: tuple[Field, ...] = (
+    Field("orgName", "机构名称", "str", required=True),
+    Field("orgCode", "组织机构代码", "code"),
+    Field("registerNo", "登记编号", "code"),
+    Field("userTenantId", "协会内部编号", "code"),
+    Field("establishmentTime", "成立时间", "date"),
+    Field("orgSignDate", "登记时间", "date"),
+    Field("cancelDate", "注销时间", "date"),
+    Field("status", "注销状态码", "code"),
+    Field("statusName", "注销类型", "str"),
+    Field("cancelType", "注销方式", "str"),
+    Field("cancelReason", "注销原因", "str"),
+    Field("managerType", "机构类型", "str"),
+    Field("registerAddress", "注册地址", "str"),
+    Field("officeAddress", "办公地址", "str"),
+    Field("registeredCapital", "注册资本", "money"),
+    Field("paidInCapital", "实缴资本", "money"),
+    Field("productCount", "在管产品数量", "int"),
+    Field("detailUrl", "公示页面", "str"),
     _SNAPSHOT,
 )
 
@@ -194,7 +381,10 @@ INCIDENT_FIELDS: tuple[Field, ...] = (
 
 FIELDS: dict[Source, tuple[Field, ...]] = {
     "managers": MANAGER_FIELDS,
+    "manager_details": MANAGER_DETAIL_FIELDS,
     "funds": FUND_FIELDS,
+    "fund_details": FUND_DETAIL_FIELDS,
+    "cancellations": CANCELLATION_FIELDS,
     "reports": REPORT_FIELDS,
     "events": EVENT_FIELDS,
     "incidents": INCIDENT_FIELDS,
@@ -204,20 +394,56 @@ FIELDS: dict[Source, tuple[Field, ...]] = {
 #: snapshots without a snapshotDate fall back to the file's date (see ingest).
 KNOWN_FROM: dict[Source, str] = {
     "managers": "snapshotDate",
+    "manager_details": "snapshotDate",
     "funds": "snapshotDate",
+    "fund_details": "snapshotDate",
+    "cancellations": "snapshotDate",
     "reports": "submittedDate",
     "events": "reportedDate",
     "incidents": "incidentDate",
 }
+#: Sources whose rows are snapshots: known from their snapshot date, else the file's date.
+SNAPSHOT_SOURCES: tuple[Source, ...] = (
+    "managers",
+    "manager_details",
+    "funds",
+    "fund_details",
+    "cancellations",
+)
 
 #: The key of one record within one file.
 KEYS: dict[Source, tuple[str, ...]] = {
     "managers": ("registerNo", "snapshotDate"),
+    "manager_details": ("registerNo", "snapshotDate"),
     "funds": ("fundNo", "snapshotDate"),
+    "fund_details": ("fundNo", "snapshotDate"),
+    "cancellations": ("orgName", "orgCode", "cancelDate"),
     "reports": ("fundNo", "reportType", "period"),
     "events": ("registerNo", "uscc", "eventDate", "eventType"),
     "incidents": ("registerNo", "incidentDate", "incidentType"),
 }
+
+#: Any one of these identifies a row (a file with none of them is structurally wrong; a row
+#: with none of them is quarantined). A fund list scraped from the public site has no fundNo:
+#: its funds are known by their exact name.
+IDENTITY: dict[Source, tuple[str, ...]] = {
+    "managers": ("registerNo",),
+    "manager_details": ("registerNo",),
+    "funds": ("fundNo", "fundName"),
+    "fund_details": ("fundNo",),
+    "cancellations": ("orgName",),
+    "reports": ("fundNo",),
+    "events": ("registerNo", "uscc"),
+    "incidents": ("registerNo",),
+}
+
+#: Values the public feed uses for "not known" (contract, "Placeholders"), per field. The list
+#: API answers paidInCapital 1 (or 0) and subscribedCapital 0 for every manager: real capital
+#: is only on the detail page. Dates 9999-12-31 mean "open". They become missing, never values.
+PLACEHOLDERS: dict[Source, dict[str, tuple[float, ...]]] = {
+    "managers": {"paidInCapital": (0.0, 1.0), "subscribedCapital": (0.0,)},
+}
+PLACEHOLDER_DATES = ("9999-12-31", "9999-01-01", "1900-01-01")
 
 REGISTER_NO_RE = re.compile(r"^P\d{7}$")
 FUND_NO_RE = re.compile(r"^S[0-9A-Z]{4,7}$")
@@ -251,6 +477,7 @@ def normalize_header(header: str) -> tuple[str, float]:
     ``"paidInCapital"`` -> ("paidincapital", 1.0). Lookup keys are case-folded.
     """
     text = unicodedata.normalize("NFKC", str(header)).strip().lstrip("\ufeff").strip()
+    text = text.rstrip(":").strip()  # a detail page's "基金编号:" is the label 基金编号
     factor = 1.0
     match = re.search(r"[(\[](万元|元|万|rmb|cny|yuan|10k cny)[)\]]\s*$", text, re.IGNORECASE)
     if match:
@@ -261,22 +488,21 @@ def normalize_header(header: str) -> tuple[str, float]:
     return text.casefold(), factor
 
 
-def header_lookup(source: Source) -> dict[str, Field]:
-    """Map every accepted header key (camelCase name, Chinese label, snake_case) to its field."""
+def header_lookup(
+    source: Source, aliases: Mapping[str, Mapping[str, Sequence[str]]] | None = None
+) -> dict[str, Field]:
+    """Map every accepted header key to its field: the camelCase name, the Chinese label, the
+    snake_case column, and the spellings ``aliases`` (``expectations/aliases.yaml``) declares
+    for ``source``."""
     table: dict[str, Field] = {}
+    by_name = {f.name: f for f in FIELDS[source]}
     for f in FIELDS[source]:
         for spelling in (f.name, f.zh, f.column):
             table[normalize_header(spelling)[0]] = f
-    # Common variants seen in exports.
-    if source == "reports":
-        table[normalize_header("杠杆率(总资产/净资产)")[0]] = _field(source, "leverageRatio")
-    if source == "events":
-        table[normalize_header("登记编号/统一社会信用代码")[0]] = _field(source, "registerNo")
+    for name, spellings in (aliases or {}).get(source, {}).items():
+        for spelling in spellings:
+            table[normalize_header(spelling)[0]] = by_name[name]
     return table
-
-
-def _field(source: Source, name: str) -> Field:
-    return next(f for f in FIELDS[source] if f.name == name)
 
 
 def field_names(source: Source) -> list[str]:

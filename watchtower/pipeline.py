@@ -55,6 +55,7 @@ def ingest(
     content loaded before skipped. The clock only dates the batches and stands in for a
     missing snapshot date.
     """
+    from watchtower.ingest.aliases import load_aliases
     from watchtower.validate.results import IngestGate
 
     engine = open_store(settings.db_url)
@@ -65,6 +66,7 @@ def ingest(
         clock=clock or SystemClock(),
         validator=gate,
         progress=progress,
+        aliases=load_aliases(settings.expectations_dir / "aliases.yaml"),
     )
     gate.build_data_docs()  # GX Data Docs of this run into settings.data_docs_dir
     return summary

@@ -283,7 +283,6 @@ def test_row_accounting_invariant_holds_for_every_file(tmp_path: Path) -> None:
         ("managers_2024-06-30.xlsx", b"this is not a spreadsheet", "not a readable XLSX"),
         ("managers_2024-06-30.csv", b"", "empty"),
         ("managers_2024-06-30.csv", b"\x00\x01\x02PK\x03\x04binary", "binary content"),
-        ("managers_2024-06-30.csv", "名称\n甲\n".encode(), "no column for required field"),
         ("managers_2024-06-30.pdf", b"%PDF-1.4", "unsupported file type"),
         ("unknown_2024.csv", b"a,b\n1,2\n", "cannot tell the source"),
     ],
@@ -301,6 +300,26 @@ def test_unreadable_files_are_failed_batches_with_a_clear_message(
     with engine.connect() as conn:
         b = conn.execute(sa.select(batches)).one()
     assert b.status == "failed" and message in b.message and b.loaded_hash is None
+
+
+def test_a_file_without_a_required_column_is_rejected_and_its_rows_counted(
+    tmp_path: Path,
+) -> None:
+    """A structural fault rejects the batch; its rows still appear in the accounting."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "managers_2024-06-30.csv").write_bytes("名称\n甲\n乙\n".encode())
+    engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
+    summary = ingest_dir(engine, landing, clock=CLOCK)
+    assert (summary.files_rejected, summary.files_failed) == (1, 0)
+    assert "no column for required field" in (summary.results[0].message or "")
+    assert (summary.rows_read, summary.rows_rejected) == (2, 2)
+    assert summary.rows_read == (
+        summary.rows_loaded + summary.rows_quarantined + summary.rows_rejected
+    )
+    with engine.connect() as conn:
+        b = conn.execute(sa.select(batches)).one()
+    assert (b.status, b.rows_read, b.rows_rejected, b.loaded_hash) == ("rejected", 2, 2, None)
 
 
 def test_a_crash_mid_file_leaves_nothing_behind(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from watchtower.contract import FIELDS, Source
+from watchtower.contract import FIELDS, KNOWN_FROM, Source, camel_to_snake
 
 
 def typed(source: Source, records: list[dict[str, object]]) -> pd.DataFrame:
@@ -16,23 +16,19 @@ def typed(source: Source, records: list[dict[str, object]]) -> pd.DataFrame:
         values = [r.get(f.column) for r in records]
         if f.kind == "date":
             s = pd.Series(pd.to_datetime(values), index=index).astype("datetime64[s]")
-        elif f.kind in ("money", "float"):
+        elif f.kind in ("money", "float", "ratio"):
             s = pd.Series(values, index=index, dtype="float64")
         elif f.kind == "int":
             s = pd.Series(values, index=index, dtype="Int64")
         elif f.kind == "bool":
             s = pd.Series(values, index=index, dtype="boolean")
+        elif f.kind == "json":
+            s = pd.Series(values, index=index, dtype=object)
         else:
             s = pd.Series(values, index=index, dtype="string")
         data[f.column] = s
     frame = pd.DataFrame(data, index=index)
-    known = {
-        "managers": "snapshot_date",
-        "funds": "snapshot_date",
-        "reports": "submitted_date",
-        "events": "reported_date",
-        "incidents": "incident_date",
-    }[source]
+    known = camel_to_snake(KNOWN_FROM[source])
     frame["known_from"] = frame[known]
     frame["file_date"] = pd.Timestamp("2024-12-31").as_unit("s")
     return frame
@@ -111,8 +107,54 @@ def incident(i: int, **over: object) -> dict[str, object]:
     } | over
 
 
+def manager_detail(i: int, **over: object) -> dict[str, object]:
+    return {
+        "register_no": f"P{1000000 + i}",
+        "manager_name": f"第{i}号资产管理有限公司",
+        "subscribed_capital": 1000.0,
+        "paid_in_capital": 500.0,
+        "paid_in_ratio": 0.5,
+        "employee_count": 12,
+        "qualified_employee_count": 8,
+        "scale_range": "0-5亿元",
+        "scale_low": 0.0,
+        "scale_high": 50000.0,
+        "member_type": "非会员机构",
+        "register_date": "2016-05-01",
+        "snapshot_date": "2024-06-30",
+    } | over
+
+
+def fund_detail(i: int, **over: object) -> dict[str, object]:
+    return {
+        "fund_no": f"SX{1000 + i}",
+        "fund_name": f"稳健{i}号私募证券投资基金",
+        "fund_type": "私募证券投资基金",
+        "working_state": "正在运作",
+        "quarterly_due": 4,
+        "quarterly_on_time": 3,
+        "quarterly_missing": 1,
+        "snapshot_date": "2024-06-30",
+    } | over
+
+
+def cancellation(i: int, **over: object) -> dict[str, object]:
+    return {
+        "org_name": f"第{i}号资产管理有限公司",
+        "org_code": "34235622-6",
+        "cancel_date": "2024-05-01",
+        "status": "300",
+        "status_name": "协会注销",
+        "cancel_reason": "经营异常 根据《关于加强经营异常机构自律管理相关事项的通知》注销",
+        "snapshot_date": "2024-06-30",
+    } | over
+
+
 MAKERS = {
     "managers": manager,
+    "manager_details": manager_detail,
+    "fund_details": fund_detail,
+    "cancellations": cancellation,
     "funds": fund,
     "reports": report,
     "events": event,

@@ -85,9 +85,12 @@ def test_every_failing_row_is_caught_in_a_million_rows(settings: Settings) -> No
     rng = np.random.default_rng(1)
     bad = np.sort(rng.choice(frame.index.to_numpy(), size=3000, replace=False))
     frame.loc[bad, "nav"] = -2.0  # far more than GX's 20 sampled unexpected values
+    keys = np.sort(rng.choice(np.setdiff1d(frame.index.to_numpy(), bad), size=2000, replace=False))
+    frame.loc[keys, "fund_no"] = "bad-key"
     known = frozenset(frame["register_no"].unique().tolist())
     result = validate_frame("reports", frame, settings=settings, known_managers=known)
-    assert sorted(result.failures) == bad.tolist()
+    assert sorted(result.flags) == bad.tolist()  # odd values: every row flagged, all load
+    assert sorted(result.failures) == keys.tolist()  # broken keys: every row quarantined
     assert result.rejected is None
 
 
@@ -125,44 +128,59 @@ ADVERSARIAL = [
 
 
 def test_ingest_quarantines_with_reasons_and_stores_results(tmp_path, settings: Settings) -> None:
-    csv = _managers_csv(ADVERSARIAL, n_clean=60)  # 9 of 69 rows bad: under the 20% gate
+    """Identity faults are quarantined; odd but usable values load with their flags."""
+    csv = _managers_csv(ADVERSARIAL, n_clean=60)
     root = _landing(tmp_path, {"managers/managers_2024-06-30.csv": csv})
     summary = pipeline.ingest(settings, root)
     assert summary.files_loaded == 1, summary.results[0].message
-    assert summary.rows_loaded == 60
-    assert summary.rows_quarantined == len(ADVERSARIAL)
+    # quarantined: the malformed key P123 and both rows of the duplicated key P2000001
+    assert (summary.rows_quarantined, summary.rows_loaded, summary.rows_flagged) == (3, 66, 5)
+    assert summary.rows_read == summary.rows_loaded + summary.rows_quarantined
     engine = open_store(settings.db_url)
     with engine.connect() as conn:
         reasons = dict(conn.execute(sa.select(quarantine.c.row_number, quarantine.c.reason)).all())
+        flags = dict(
+            conn.execute(
+                sa.select(manager_snapshots.c.register_no, manager_snapshots.c.dq_flags).where(
+                    manager_snapshots.c.dq_flags.is_not(None)
+                )
+            ).all()
+        )
+        establish = conn.execute(
+            sa.select(manager_snapshots.c.establish_date).where(
+                manager_snapshots.c.register_no == "P2000002"
+            )
+        ).scalar_one()
         run = conn.execute(sa.select(validation_runs)).one()
         n_results = conn.execute(sa.select(sa.func.count()).select_from(validation_results))
         assert n_results.scalar_one() > 20
-    r = {i + 1: reasons[60 + i + 1] for i in range(len(ADVERSARIAL))}
-    assert "registerNo 'P123' does not match P + 7 digits" in r[1]
-    assert "outside 0-9" in r[2]
-    assert "1900-01-01" in r[3]
-    assert "paidInCapital -5" in r[4]
-    assert "markup" in r[5]
-    assert "formula" in r[6]
-    assert "10,000 characters" in r[7]
-    assert "emoji" in r[8]
-    assert "appears 2 times" in r[9] and "appears 2 times" in r[2]
-    assert (run.rows, run.failed_rows, run.rejected) == (69, 9, False)
+    assert set(reasons) == {61, 62, 69}
+    assert "registerNo 'P123' does not match P + 7 digits" in reasons[61]
+    assert "appears 2 times" in reasons[69] and "appears 2 times" in reasons[62]
+    assert establish is None  # 1900-01-01 is a placeholder: unknown, never a value
+    text = {k: json.dumps(v, ensure_ascii=False) for k, v in flags.items()}
+    assert "paidInCapital -5" in text["P2000003"]
+    assert "markup" in text["P2000004"]  # the hostile name loads, flagged (escaped where shown)
+    assert "formula" in text["P2000005"]
+    assert "10,000 characters" in text["P2000006"]
+    assert "emoji" in text["P2000007"]
+    assert (run.rows, run.failed_rows, run.rejected) == (69, 3, False)
     assert (settings.data_docs_dir / "index.html").exists()
 
 
 def test_rejected_batch_keeps_data_in_force(tmp_path, settings: Settings) -> None:
     good = _landing(tmp_path, {"managers/managers_2024-06-30.csv": _managers_csv([])})
     pipeline.ingest(settings, good)
-    bad_rows = [f"P{3000000 + i},坏{i},,1900-01-01,2016-01-01,100,1000" for i in range(10)]
+    bad_rows = [f"X{3000000 + i},坏{i},,2015-01-01,2016-01-01,100,1000" for i in range(11)]
     bad = _landing(
-        tmp_path / "b", {"managers/managers_2024-07-31.csv": _managers_csv(bad_rows, 10, 500)}
+        tmp_path / "b", {"managers/managers_2024-07-31.csv": _managers_csv(bad_rows, 9, 500)}
     )
     summary = pipeline.ingest(settings, bad)
     assert summary.files_rejected == 1
+    assert (summary.rows_read, summary.rows_rejected) == (20, 20)  # rejected rows are counted
     message = summary.results[0].message or ""
-    assert "10 of 20 rows (50.0%)" in message
-    assert "expect_column_values_to_be_dates_between(establish_date): 10 rows" in message
+    assert "11 of 20 rows (55.0%)" in message
+    assert "expect_column_values_to_be_valid_register_no(register_no): 11 rows" in message
     engine = open_store(settings.db_url)
     with engine.connect() as conn:
         assert (
@@ -189,7 +207,8 @@ def test_dry_run_reports_files_and_loads_nothing(tmp_path, settings: Settings) -
     out = json.loads(result.stdout)
     by_name = {r["path"].rsplit("/", 1)[-1]: r for r in out["results"]}
     assert by_name["managers_2024-06-30.csv"]["status"] == "ok"
-    assert by_name["managers_2024-06-30.csv"]["failed_rows"] == 2
+    assert by_name["managers_2024-06-30.csv"]["failed_rows"] == 1  # P123; the bad USCC flags
+    assert by_name["managers_2024-06-30.csv"]["flagged_rows"] == 1
     assert by_name["managers_gb_2024-05-31.csv"]["status"] == "ok"  # undeclared GB18030
     assert by_name["managers_gb_2024-05-31.csv"]["failed_rows"] == 0
     assert "empty" in by_name["funds_2024-06-30.csv"]["message"]

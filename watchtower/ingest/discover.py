@@ -1,4 +1,9 @@
-"""Find landing files, tell their source and their date from the folder and file name."""
+"""Find landing files; guess their source and date from the folder and file name.
+
+The source found here is a hint: the file's shape decides (``watchtower.ingest.shapes``).
+The date is the file name's, else the nearest folder's (a crawl saved as
+``2026-05-20/pof_manager_query.json``), else None (the ingest date stands in).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from pathlib import Path
 
 from watchtower.contract import SOURCES, Source
 
-SUPPORTED_SUFFIXES = (".json", ".jsonl", ".csv", ".xlsx")
+SUPPORTED_SUFFIXES = (".json", ".jsonl", ".csv", ".xlsx", ".html", ".htm")
 
 _DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})[-_.]?(\d{2})(?:[-_.]?(\d{2}))?(?!\d)")
 _QUARTER_IN_NAME = re.compile(r"(?<!\d)(\d{4})[-_]?Q([1-4])(?!\d)", re.IGNORECASE)
@@ -22,15 +27,32 @@ class LandingFile:
     file_date: dt.date | None
 
 
+#: Words in a crawler's file name that hint at the source, most specific first.
+_NAME_HINTS: tuple[tuple[str, Source], ...] = (
+    ("cancel", "cancellations"),
+    ("manager_detail", "manager_details"),
+    ("fund_detail", "fund_details"),
+    ("incident", "incidents"),
+    ("event", "events"),
+    ("report", "reports"),
+    ("manager", "managers"),
+    ("fund", "funds"),
+)
+
+
 def source_of(path: Path, root: Path) -> Source | None:
-    """The sub-folder's name, else the file name's prefix (``managers_2024-06-30.json``)."""
+    """The sub-folder's name, else the file name's prefix (``managers_2024-06-30.json``),
+    else a word in the name (``pof_manager_query.json``). Only a hint: the shape decides."""
     rel = path.relative_to(root)
-    for part in rel.parts[:-1]:
+    for part in reversed(rel.parts[:-1]):
         if part.lower() in SOURCES:
             return part.lower()  # type: ignore[return-value]
     stem = path.name.lower()
-    for source in SOURCES:
+    for source in sorted(SOURCES, key=len, reverse=True):
         if stem.startswith(source):
+            return source
+    for word, source in _NAME_HINTS:
+        if word in stem:
             return source
     return None
 
@@ -71,7 +93,10 @@ def discover(root: Path) -> list[LandingFile]:
         rel = path.relative_to(root)
         if any(part.startswith((".", "_")) for part in rel.parts) or not path.is_file():
             continue
-        found.append(LandingFile(path, source_of(path, root), date_of(path.name)))
+        when = date_of(path.name)
+        for folder in reversed(rel.parts[:-1]):
+            when = when or date_of(folder)
+        found.append(LandingFile(path, source_of(path, root), when))
     order: dict[str | None, int] = {s: i for i, s in enumerate(SOURCES)}
     return sorted(
         found,

@@ -1,9 +1,14 @@
-"""Load landing files into the store: one transaction per file, nothing lost.
+"""Load landing files into the store: one transaction per batch, nothing lost.
 
-For each file: hash its bytes (content seen and loaded before -> skipped), read it (unreadable
--> failed batch with the reason), parse it (bad rows -> quarantine with row, field and reason),
-then, in ONE transaction, record the batch, load the good rows and quarantine the bad ones.
-Invariant: rows_read == rows_loaded + rows_quarantined for every loaded file.
+For each file: hash its bytes, read it into parts (a bundle holds several lists; each part is
+one batch with the source its shape tells), then per part: content loaded before -> skipped;
+rejected or failed before with the same content -> skipped until re-admitted (``readmit``);
+unreadable -> failed batch with the reason; parse (rows without a trustworthy identity ->
+quarantine with row, field and reason), run the quality gate (odd but usable values -> the row
+loads with data-quality flags; a structural fault -> the batch is rejected, its rows counted as
+rejected), tie funds and deregistrations to their managers, and in ONE transaction record the
+batch, load the rows, quarantine the bad ones and count vocabulary drift.
+Invariant, for every batch and summary: rows_read == loaded + quarantined + rejected.
 """
 
 from __future__ import annotations
@@ -21,21 +26,49 @@ from sqlalchemy.exc import IntegrityError
 
 from watchtower.clock import Clock, SystemClock
 from watchtower.contract import FIELDS, Source
+from watchtower.ingest.aliases import Aliases
 from watchtower.ingest.discover import LandingFile, discover
+from watchtower.ingest.links import ManagerIndex, link_funds, match_cancellations
 from watchtower.ingest.parse import MissingColumnError, ParsedFile, RowFailure, parse_frame
-from watchtower.ingest.readers import ReadError, read_raw
-from watchtower.store.schema import HISTORY, batches, manager_snapshots, quarantine
+from watchtower.ingest.readers import ReadError
+from watchtower.ingest.shapes import Part, read_parts
+from watchtower.store.schema import (
+    DERIVED_COLUMNS,
+    HISTORY,
+    batches,
+    manager_details,
+    manager_snapshots,
+    quarantine,
+    vocabulary,
+)
 
-#: Validator hook: (source, typed frame, known managers) -> (row failures, batch rejection or None,
-#: a callback that stores validation results inside the file's transaction given the batch id).
-Validator = Callable[
-    [Source, pd.DataFrame, frozenset[str]],
-    tuple[dict[int, list[Any]], str | None, Callable[[sa.Connection, int], None] | None],
-]
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """What the quality gate decided for one parsed batch.
+
+    ``failures``: record number -> reasons to quarantine it. ``flags``: record number -> odd
+    but usable values (the row loads, flagged). ``rejected``: why the whole batch is refused
+    (a structural fault), else None. ``drift``: (column, value, rows) of enumerated values the
+    contract does not list. ``store``: writes the validation results inside the batch's
+    transaction, given the batch id.
+    """
+
+    failures: dict[int, list[Any]] = field(default_factory=dict)
+    flags: dict[int, list[Any]] = field(default_factory=dict)
+    rejected: str | None = None
+    drift: list[tuple[str, str, int]] = field(default_factory=list)
+    store: Callable[[sa.Connection, int], None] | None = None
+
+
+#: Validator hook: (source, typed frame, known managers) -> the gate's outcome.
+Validator = Callable[[Source, pd.DataFrame, frozenset[str]], GateOutcome]
 
 
 @dataclass(frozen=True)
 class FileResult:
+    """What happened to one batch (a file, or one list inside a bundle file)."""
+
     path: str
     source: str | None
     status: str  # loaded | skipped | failed | rejected
@@ -44,6 +77,9 @@ class FileResult:
     rows_quarantined: int = 0
     message: str | None = None
     batch_id: int | None = None
+    rows_flagged: int = 0  # loaded rows carrying at least one data-quality flag
+    rows_rejected: int = 0  # rows of a rejected batch
+    part: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,15 +94,24 @@ class IngestSummary:
     files_failed: int
     files_rejected: int
     results: list[FileResult] = field(default_factory=list)
+    rows_flagged: int = 0
+    rows_rejected: int = 0
+    batches: int = 0
+    change_events: int = 0
 
 
-def summarize(landing_dir: Path, results: list[FileResult]) -> IngestSummary:
+def summarize(
+    landing_dir: Path, results: list[FileResult], *, change_events: int = 0
+) -> IngestSummary:
+    """Counts over ``results``. ``files_*`` count batches by status (a bundle file's lists are
+    batches of their own); ``files`` counts distinct files."""
+
     def count(status: str) -> int:
         return sum(r.status == status for r in results)
 
     return IngestSummary(
         landing_dir=str(landing_dir),
-        files=len(results),
+        files=len({r.path for r in results}),
         rows_read=sum(r.rows_read for r in results),
         rows_loaded=sum(r.rows_loaded for r in results),
         rows_quarantined=sum(r.rows_quarantined for r in results),
@@ -75,6 +120,10 @@ def summarize(landing_dir: Path, results: list[FileResult]) -> IngestSummary:
         files_failed=count("failed"),
         files_rejected=count("rejected"),
         results=results,
+        rows_flagged=sum(r.rows_flagged for r in results),
+        rows_rejected=sum(r.rows_rejected for r in results),
+        batches=len(results),
+        change_events=change_events,
     )
 
 
@@ -85,26 +134,70 @@ def ingest_dir(
     clock: Clock | None = None,
     validator: Validator | None = None,
     progress: Callable[[Iterable[LandingFile]], Iterable[LandingFile]] | None = None,
+    aliases: Aliases | None = None,
 ) -> IngestSummary:
-    """Ingest every landing file under ``landing_dir`` (see module docstring)."""
+    """Ingest every landing file under ``landing_dir`` (see module docstring), then derive
+    the change events of the managers whose snapshots this run loaded."""
     if not landing_dir.is_dir():
         raise FileNotFoundError(f"landing folder not found: {landing_dir}")
     clock = clock or SystemClock()
     files = discover(landing_dir)
-    known_managers = _known_managers(engine)
+    index, known_managers = manager_index(engine)
     results: list[FileResult] = []
     for landing in progress(files) if progress else files:
-        result = ingest_file(
-            engine, landing, clock=clock, validator=validator, known_managers=known_managers
+        results += ingest_file(
+            engine,
+            landing,
+            clock=clock,
+            validator=validator,
+            known_managers=known_managers,
+            index=index,
+            aliases=aliases,
         )
-        results.append(result)
-    return summarize(landing_dir, results)
+    from watchtower.ingest.changes import derive_change_events
+
+    loaded = [r.batch_id for r in results if r.status == "loaded" and r.batch_id is not None]
+    derived = derive_change_events(engine, batch_ids=loaded) if loaded else 0
+    return summarize(landing_dir, results, change_events=derived)
 
 
-def _known_managers(engine: sa.Engine) -> set[str]:
+def manager_index(engine: sa.Engine) -> tuple[ManagerIndex, set[str]]:
+    """What the store knows of managers' ids, names and codes, and their register numbers."""
+    index = ManagerIndex()
+    known: set[str] = set()
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(manager_snapshots.c.register_no).distinct())
-        return {r for (r,) in rows if r}
+        for table in (manager_snapshots, manager_details):
+            cols = [table.c.register_no, table.c.amac_id, table.c.manager_name, table.c.uscc]
+            # oldest first, so that the latest spelling of a name wins
+            rows = conn.execute(
+                sa.select(*cols, sa.func.max(table.c.known_from).label("last"))
+                .group_by(*cols)
+                .order_by(sa.text("last"))
+            )
+            for reg, amac_id, name, uscc, *_ in rows:
+                index.add(reg, amac_id=amac_id, name=name, code=uscc)
+                if reg and table is manager_snapshots:
+                    known.add(reg)
+    return index, known
+
+
+def content_key(data: bytes, landing: LandingFile) -> str:
+    """What makes a delivery the same delivery: its bytes and the date they are a snapshot of.
+
+    The public feed often answers byte for byte the same on consecutive days; each day is still
+    a snapshot of its own (the manager was listed that day), so the file's date is part of the
+    key. A re-delivery of one file for one day is skipped.
+    """
+    digest = hashlib.sha256(data)
+    if landing.file_date is not None:
+        digest.update(f"|{landing.file_date.isoformat()}".encode())
+    return digest.hexdigest()
+
+
+def _part_hash(digest: str, part: Part, parts: int) -> str:
+    if parts == 1 and part.key is None:
+        return digest
+    return hashlib.sha256(f"{digest}#{part.key}".encode()).hexdigest()
 
 
 def ingest_file(
@@ -114,73 +207,183 @@ def ingest_file(
     clock: Clock,
     validator: Validator | None = None,
     known_managers: set[str] | None = None,
-) -> FileResult:
-    """Ingest one file in one transaction; returns what happened to it."""
+    index: ManagerIndex | None = None,
+    aliases: Aliases | None = None,
+    readmit: bool = False,
+    only_part: str | None = None,
+) -> list[FileResult]:
+    """Ingest one file, one transaction per batch; returns what happened to each batch.
+
+    ``readmit``: take content that was rejected or failed before (``watchtower readmit``).
+    """
     path = landing.path
     data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
+    digest = content_key(data, landing)
     with engine.connect() as conn:
         seen = conn.execute(sa.select(batches.c.id).where(batches.c.loaded_hash == digest)).first()
     if seen is not None:
-        return FileResult(
-            str(path),
-            landing.source,
-            "skipped",
-            message=f"same content already loaded as batch {seen.id}",
+        message = f"same content already loaded as batch {seen.id}"
+        return [FileResult(str(path), landing.source, "skipped", message=message)]
+    if not readmit and (refused := _refused_before(engine, digest)) is not None:
+        return [refused._replace_path(str(path), landing.source)]
+    try:
+        parts = read_parts(path, data, hint=landing.source, aliases=aliases)
+    except ReadError as exc:
+        return [_record_failure(engine, landing, digest, clock, str(exc))]
+    except RecursionError:
+        return [_record_failure(engine, landing, digest, clock, "nested too deeply to read")]
+    if only_part is not None:
+        parts = [p for p in parts if p.key == only_part]
+    results = []
+    for part in parts:
+        part_digest = _part_hash(digest, part, len(parts))
+        results.append(
+            _ingest_part(
+                engine,
+                landing,
+                part,
+                part_digest,
+                clock=clock,
+                validator=validator,
+                known_managers=known_managers,
+                index=index if index is not None else ManagerIndex(),
+                aliases=aliases,
+                readmit=readmit,
+            )
         )
-    if landing.source is None:
+    return results
+
+
+@dataclass(frozen=True)
+class _Refused:
+    batch_id: int
+    status: str
+
+    def _replace_path(self, path: str, source: str | None) -> FileResult:
+        return FileResult(
+            path,
+            source,
+            "skipped",
+            message=f"the same content was {self.status} as batch {self.batch_id}; fix the "
+            f"suite or the aliases, then `watchtower readmit {self.batch_id}`",
+        )
+
+
+def _refused_before(engine: sa.Engine, digest: str) -> _Refused | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(batches.c.id, batches.c.status)
+            .where(
+                batches.c.content_hash == digest,
+                batches.c.status.in_(("rejected", "failed")),
+                batches.c.readmitted_by.is_(None),
+            )
+            .order_by(batches.c.id.desc())
+        ).first()
+    return None if row is None else _Refused(int(row.id), str(row.status))
+
+
+def _ingest_part(
+    engine: sa.Engine,
+    landing: LandingFile,
+    part: Part,
+    digest: str,
+    *,
+    clock: Clock,
+    validator: Validator | None,
+    known_managers: set[str] | None,
+    index: ManagerIndex,
+    aliases: Aliases | None,
+    readmit: bool,
+) -> FileResult:
+    path = landing.path
+    where = LandingFile(path, part.source, landing.file_date)
+    if part.key is not None:
+        with engine.connect() as conn:
+            seen = conn.execute(
+                sa.select(batches.c.id).where(batches.c.loaded_hash == digest)
+            ).first()
+        if seen is not None:
+            return FileResult(
+                str(path),
+                part.source,
+                "skipped",
+                message=f"same content already loaded as batch {seen.id}",
+                part=part.key,
+            )
+    if part.source is None:
         return _record_failure(
             engine,
-            landing,
+            where,
             digest,
             clock,
-            "cannot tell the source: put the file in managers/, funds/, reports/, events/ or "
-            "incidents/, or start its name with the source (managers_2024-06-30.csv)",
+            "cannot tell the source from the headers ("
+            + ", ".join(map(str, list(part.raw.columns)[:12]))
+            + "): add the headers to expectations/aliases.yaml, or put the file in managers/, "
+            "funds/, cancellations/, reports/, events/ or incidents/",
+            part=part.key,
+            rows_read=len(part.raw),
         )
-    source: Source = landing.source
+    source: Source = part.source
     try:
-        raw = read_raw(path, data)
-        parsed = parse_frame(source, raw, file_date=landing.file_date, ingest_date=clock.today())
-    except (ReadError, MissingColumnError) as exc:
-        return _record_failure(engine, landing, digest, clock, str(exc))
+        parsed = parse_frame(
+            source,
+            part.raw,
+            file_date=landing.file_date,
+            ingest_date=clock.today(),
+            aliases=aliases,
+        )
+    except MissingColumnError as exc:
+        # A structural fault: the whole batch is refused, and its rows are counted as rejected.
+        return _record_rejection(engine, where, digest, clock, str(exc), part, len(part.raw))
 
     failures = {row: list(fs) for row, fs in parsed.failures.items()}
-    rejected: str | None = None
-    store_results: Callable[[sa.Connection, int], None] | None = None
+    outcome = GateOutcome()
     if validator is not None:
         good = parsed.frame.drop(index=list(failures))
         good = good.assign(
             file_date=pd.Timestamp(landing.file_date) if landing.file_date else pd.NaT
         )
-        row_failures, rejected, store_results = validator(
-            source, good, frozenset(known_managers or ())
-        )
-        for row, fs in row_failures.items():
+        outcome = validator(source, good, frozenset(known_managers or ()))
+        for row, fs in outcome.failures.items():
             failures.setdefault(int(row), []).extend(fs)
 
     rows_read = len(parsed.frame)
     bad_rows = sorted(failures)
+    rejected = outcome.rejected
+    good_frame = parsed.frame.drop(index=bad_rows)
+    if not rejected and source == "funds":
+        good_frame = link_funds(good_frame, index)
+    if not rejected and source == "cancellations":
+        good_frame = match_cancellations(good_frame, index)
+    flags = {r: fs for r, fs in outcome.flags.items() if r not in failures}
     status = "rejected" if rejected else "loaded"
     loaded = 0 if rejected else rows_read - len(bad_rows)
+    quarantined = 0 if rejected else len(bad_rows)
+    flagged = 0 if rejected else len(flags)
     try:
         with engine.begin() as conn:
             batch_id = _insert_batch(
                 conn,
-                landing,
+                where,
                 digest,
                 clock,
                 status=status,
                 rows_read=rows_read,
                 rows_loaded=loaded,
-                rows_quarantined=0 if rejected else len(bad_rows),
+                rows_quarantined=quarantined,
+                rows_rejected=rows_read if rejected else 0,
+                rows_flagged=flagged,
                 message=rejected,
+                part=part.key,
             )
-            if store_results is not None:
-                store_results(conn, batch_id)
+            if outcome.store is not None:
+                outcome.store(conn, batch_id)
             if not rejected:
-                good_frame = parsed.frame.drop(index=bad_rows)
-                insert_rows(conn, HISTORY[source], _records(source, good_frame, batch_id))
+                records = _records(source, good_frame, batch_id, flags)
+                insert_rows(conn, HISTORY[source], records)
                 insert_rows(conn, quarantine, _quarantine_records(parsed, failures, batch_id))
+                _count_drift(conn, source, outcome.drift, batch_id, where)
     except IntegrityError:
         # Another run loaded the same content meanwhile: the unique loaded_hash refused ours.
         with engine.connect() as conn:
@@ -190,20 +393,79 @@ def ingest_file(
                     source,
                     "skipped",
                     message="same content loaded concurrently by another run",
+                    part=part.key,
                 )
         raise
-    if not rejected and known_managers is not None and source == "managers":
-        known_managers.update(parsed.frame["register_no"].dropna().astype(str))
+    if not rejected and source in ("managers", "manager_details"):
+        index.add_frame(good_frame)
+        if known_managers is not None and source == "managers":
+            known_managers.update(good_frame["register_no"].dropna().astype(str))
     return FileResult(
         str(path),
         source,
         status,
         rows_read=rows_read,
         rows_loaded=loaded,
-        rows_quarantined=0 if rejected else len(bad_rows),
+        rows_quarantined=quarantined,
         message=rejected,
         batch_id=batch_id,
+        rows_flagged=flagged,
+        rows_rejected=rows_read if rejected else 0,
+        part=part.key,
     )
+
+
+def _count_drift(
+    conn: sa.Connection,
+    source: Source,
+    drift: list[tuple[str, str, int]],
+    batch_id: int,
+    landing: LandingFile,
+) -> None:
+    """Add this batch's unknown enum values to the vocabulary-drift counts."""
+    if not drift:
+        return
+    day = (
+        landing.file_date
+        or conn.execute(
+            sa.select(sa.func.date(batches.c.ingested_at)).where(batches.c.id == batch_id)
+        ).scalar_one()
+    )
+    if isinstance(day, str):
+        day = pd.Timestamp(day).date()
+    totals: dict[tuple[str, str], int] = {}
+    for column, value, count in drift:
+        totals[(column, value)] = totals.get((column, value), 0) + count
+    for (column, value), count in totals.items():
+        known = conn.execute(
+            sa.select(vocabulary.c.id, vocabulary.c.first_seen, vocabulary.c.last_seen).where(
+                vocabulary.c.source == source,
+                vocabulary.c.field == column,
+                vocabulary.c.value == value,
+            )
+        ).first()
+        if known is None:
+            conn.execute(
+                vocabulary.insert().values(
+                    source=source,
+                    field=column,
+                    value=value,
+                    count=count,
+                    first_batch_id=batch_id,
+                    first_seen=day,
+                    last_seen=day,
+                )
+            )
+        else:
+            conn.execute(
+                vocabulary.update()
+                .where(vocabulary.c.id == known.id)
+                .values(
+                    count=vocabulary.c.count + count,
+                    first_seen=min(known.first_seen, day),
+                    last_seen=max(known.last_seen, day),
+                )
+            )
 
 
 def insert_rows(conn: sa.Connection, table: sa.Table, records: list[dict[str, Any]]) -> None:
@@ -224,6 +486,9 @@ def _insert_batch(
     rows_loaded: int,
     rows_quarantined: int,
     message: str | None,
+    rows_rejected: int = 0,
+    rows_flagged: int = 0,
+    part: str | None = None,
 ) -> int:
     result = conn.execute(
         batches.insert().values(
@@ -237,6 +502,9 @@ def _insert_batch(
             rows_read=rows_read,
             rows_loaded=rows_loaded,
             rows_quarantined=rows_quarantined,
+            rows_rejected=rows_rejected,
+            rows_flagged=rows_flagged,
+            part=part,
             message=message,
             ingested_at=clock.now(),
         )
@@ -247,8 +515,17 @@ def _insert_batch(
 
 
 def _record_failure(
-    engine: sa.Engine, landing: LandingFile, digest: str, clock: Clock, message: str
+    engine: sa.Engine,
+    landing: LandingFile,
+    digest: str,
+    clock: Clock,
+    message: str,
+    *,
+    part: str | None = None,
+    rows_read: int = 0,
 ) -> FileResult:
+    """A batch that could not be read (or its source told): recorded, its rows (if any were
+    read) counted as rejected, so the accounting still closes."""
     with engine.begin() as conn:
         batch_id = _insert_batch(
             conn,
@@ -256,13 +533,57 @@ def _record_failure(
             digest,
             clock,
             status="failed",
-            rows_read=0,
+            rows_read=rows_read,
             rows_loaded=0,
             rows_quarantined=0,
+            rows_rejected=rows_read,
             message=message,
+            part=part,
         )
     return FileResult(
-        str(landing.path), landing.source, "failed", message=message, batch_id=batch_id
+        str(landing.path),
+        landing.source,
+        "failed",
+        message=message,
+        batch_id=batch_id,
+        rows_read=rows_read,
+        rows_rejected=rows_read,
+        part=part,
+    )
+
+
+def _record_rejection(
+    engine: sa.Engine,
+    landing: LandingFile,
+    digest: str,
+    clock: Clock,
+    message: str,
+    part: Part,
+    rows_read: int,
+) -> FileResult:
+    with engine.begin() as conn:
+        batch_id = _insert_batch(
+            conn,
+            landing,
+            digest,
+            clock,
+            status="rejected",
+            rows_read=rows_read,
+            rows_loaded=0,
+            rows_quarantined=0,
+            rows_rejected=rows_read,
+            message=message,
+            part=part.key,
+        )
+    return FileResult(
+        str(landing.path),
+        landing.source,
+        "rejected",
+        message=message,
+        batch_id=batch_id,
+        rows_read=rows_read,
+        rows_rejected=rows_read,
+        part=part.key,
     )
 
 
@@ -281,17 +602,43 @@ def _db_values(column: pd.Series) -> list[Any]:
     return values.tolist()
 
 
-def _records(source: Source, frame: pd.DataFrame, batch_id: int) -> list[dict[str, Any]]:
-    columns = [f.column for f in FIELDS[source]] + ["known_from", "extra"]
-    lists = [_db_values(frame[c]) for c in columns[:-1]] + [
-        [e if isinstance(e, dict) else None for e in frame["extra"]]
+_JSON_KINDS = ("json",)
+
+
+def _records(
+    source: Source, frame: pd.DataFrame, batch_id: int, flags: dict[int, list[Any]]
+) -> list[dict[str, Any]]:
+    json_columns = [f.column for f in FIELDS[source] if f.kind in _JSON_KINDS]
+    derived = [c.name for c in DERIVED_COLUMNS.get(source, ())]
+    plain = [f.column for f in FIELDS[source] if f.kind not in _JSON_KINDS]
+    columns = [*plain, *derived, "known_from"]
+    lists = [_db_values(frame[c]) for c in columns]
+    lists += [
+        [v if isinstance(v, list | dict | str) else None for v in frame[c]] for c in json_columns
     ]
-    names = [*columns, "batch_id", "row_number"]
+    lists.append([e if isinstance(e, dict) else None for e in frame["extra"]])
+    lists.append([_flag_dict(flags.get(int(r))) for r in frame.index])
+    names = [*columns, *json_columns, "extra", "dq_flags", "batch_id", "row_number"]
     batch = [batch_id] * len(frame)
     rows = [int(r) for r in frame.index]
     return [
         dict(zip(names, values, strict=True)) for values in zip(*lists, batch, rows, strict=True)
     ]
+
+
+def _json_value(value: object) -> object:
+    return value if isinstance(value, list | dict | str) else None
+
+
+def _flag_dict(failures: list[Any] | None) -> dict[str, list[str]] | None:
+    """A loaded row's flags, by field: {"managerName": ["expect_..._safe_text: holds markup"]}."""
+    if not failures:
+        return None
+    out: dict[str, list[str]] = {}
+    for f in failures:
+        d = _failure_dict(f)
+        out.setdefault(d["field"], []).append(f"{d['check']}: {d['reason']}")
+    return out
 
 
 def _quarantine_records(

@@ -7,6 +7,7 @@ check, reason) and the row goes to quarantine; nothing is silently dropped or gu
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 import unicodedata
@@ -17,7 +18,19 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from watchtower.contract import FIELDS, KNOWN_FROM, Field, Source, header_lookup, normalize_header
+from watchtower.contract import (
+    FIELDS,
+    IDENTITY,
+    KNOWN_FROM,
+    PLACEHOLDER_DATES,
+    PLACEHOLDERS,
+    SNAPSHOT_SOURCES,
+    Field,
+    Source,
+    header_lookup,
+    normalize_header,
+)
+from watchtower.ingest.aliases import Aliases
 
 
 @dataclass(frozen=True)
@@ -195,14 +208,14 @@ def _parse_period_text(text: str) -> object:
 
 
 def map_headers(
-    source: Source, headers: list[str]
+    source: Source, headers: list[str], aliases: Aliases | None = None
 ) -> tuple[dict[str, tuple[Field, float]], list[str]]:
-    """Match the file's headers to contract fields.
+    """Match the file's headers to contract fields (names, labels, columns and ``aliases``).
 
     Returns ({header: (field, money factor)}, [unknown headers]). A field matched by two
     headers keeps the first; the second is kept as an unknown column.
     """
-    lookup = header_lookup(source)
+    lookup = header_lookup(source, aliases)
     matched: dict[str, tuple[Field, float]] = {}
     taken: set[str] = set()
     unknown: list[str] = []
@@ -218,19 +231,27 @@ def map_headers(
 
 
 def parse_frame(
-    source: Source, raw: pd.DataFrame, *, file_date: dt.date | None, ingest_date: dt.date
+    source: Source,
+    raw: pd.DataFrame,
+    *,
+    file_date: dt.date | None,
+    ingest_date: dt.date,
+    aliases: Aliases | None = None,
 ) -> ParsedFile:
     """Parse raw records of one file of ``source`` into typed contract columns.
 
-    Raises :class:`MissingColumnError` when a required field has no column at all.
+    Raises :class:`MissingColumnError` when a required field, or every field that could
+    identify a row (contract ``IDENTITY``), has no column at all: a structural fault.
     ``known_from`` follows the contract's point-in-time rules; snapshots without a
-    snapshotDate take the file name's date, else ``ingest_date``.
+    snapshotDate take the file name's date, else ``ingest_date``. Placeholders of the public
+    feed (contract ``PLACEHOLDERS``, ``PLACEHOLDER_DATES``) become missing values.
     """
-    matched, unknown = map_headers(source, [str(c) for c in raw.columns])
+    matched, unknown = map_headers(source, [str(c) for c in raw.columns], aliases)
     found = {f.name for f, _ in matched.values()}
     missing = [f for f in FIELDS[source] if f.required and f.name not in found]
-    if source == "events" and not found & {"registerNo", "uscc"}:
-        missing.append(next(f for f in FIELDS[source] if f.name == "registerNo"))
+    identity = IDENTITY[source]
+    if not found & set(identity):
+        missing += [f for f in FIELDS[source] if f.name == identity[0] and f not in missing]
     if missing:
         names = ", ".join(f"{f.name} ({f.zh})" for f in missing)
         raise MissingColumnError(
@@ -249,14 +270,15 @@ def parse_frame(
         if f.required:
             empty = parsed.frame.index[parsed.frame[f.column].isna()]
             parsed.add(empty, RowFailure(f.name, "required", f"required field {f.name} is empty"))
-    if source == "events":
-        neither = parsed.frame.index[
-            parsed.frame["register_no"].isna() & parsed.frame["uscc"].isna()
-        ]
+    if len(identity) > 1:
+        columns = [f.column for f in FIELDS[source] if f.name in identity]
+        nobody = parsed.frame.index[parsed.frame[columns].isna().all(axis=1)]
         parsed.add(
-            neither, RowFailure("registerNo", "required", "neither registerNo nor uscc is given")
+            nobody,
+            RowFailure(identity[0], "required", f"none of {' / '.join(identity)} is given"),
         )
-
+    _blank_placeholders(parsed)
+    _derive(parsed)
     _fill_known_from(parsed, file_date=file_date, ingest_date=ingest_date)
     text = [f.column for f in FIELDS[source] if f.kind in ("str", "code", "enum", "period")]
     parsed.frame[text] = parsed.frame[text].astype("string")
@@ -301,6 +323,12 @@ def _parse_column(parsed: ParsedFile, f: Field, values: pd.Series, factor: float
         out, bad = parse_bools(values)
         flag(bad, "boolean", "is not a yes/no value (true/false, 是/否, 1/0, Y/N)")
         return out
+    if f.kind == "ratio":
+        ratios, bad = _by_unique(values, _parse_ratio_text, "float64")
+        flag(bad, "number", "is not a ratio (100%, 37.5%, 0.375)")
+        return ratios
+    if f.kind == "json":
+        return _by_unique(values, _parse_json_text, "object")[0]
     if f.kind == "period":
         periods, bad = _by_unique(values, _parse_period_text, "object")
         flag(bad, "period", "is not a period (2024-09, 2024Q3, 2024)")
@@ -315,6 +343,91 @@ def _parse_column(parsed: ParsedFile, f: Field, values: pd.Series, factor: float
     return _clean(values, nfkc=False)
 
 
+def _parse_ratio_text(text: str) -> object:
+    value = unicodedata.normalize("NFKC", text).strip().replace(" ", "")
+    if not value or value in ("-", "--"):
+        return None
+    percent = value.endswith("%")
+    try:
+        number = float(value.rstrip("%").replace(",", ""))
+    except ValueError:
+        return _BAD
+    if not math.isfinite(number):
+        return _BAD
+    return number / 100 if percent else number
+
+
+def _parse_json_text(text: str) -> object:
+    """A nested value (a list of executives, managersInfo) as data; plain text stays text."""
+    value = text.strip()
+    if value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+_PLACEHOLDER_DAYS = pd.to_datetime(list(PLACEHOLDER_DATES)).astype("datetime64[s]")
+
+
+def _blank_placeholders(parsed: ParsedFile) -> None:
+    """The feed's "not known" values become missing (contract, "Placeholders")."""
+    frame = parsed.frame
+    for f in FIELDS[parsed.source]:
+        if f.kind == "date" and f.column in frame:
+            column = frame[f.column]
+            frame[f.column] = column.where(~column.isin(_PLACEHOLDER_DAYS))
+    for name, values in PLACEHOLDERS.get(parsed.source, {}).items():
+        column = next(f.column for f in FIELDS[parsed.source] if f.name == name)
+        if column in frame:
+            frame[column] = frame[column].where(~frame[column].isin(values))
+
+
+_MANAGER_ID_IN_URL = re.compile(r"(\d{6,})\.html?$")
+
+
+def _derive(parsed: ParsedFile) -> None:
+    """Fields the feed carries inside others: a fund's manager id inside ``managersInfo`` or
+    ``managerUrl``; a deregistration's status code or name from the other."""
+    frame = parsed.frame
+    if parsed.source == "funds":
+        ids = frame["manager_amac_id"].astype(object)
+        need = ids.isna()
+        if need.any():
+            from_info = frame.loc[need, "managers_info"].map(_first_manager_id)
+            from_url = frame.loc[need, "manager_url"].map(_id_in_url)
+            ids[need] = from_info.where(from_info.notna(), from_url)
+        frame["manager_amac_id"] = ids
+    if parsed.source == "cancellations":
+        from watchtower.contract import CANCELLATION_STATUS
+
+        by_name = {v: k for k, v in CANCELLATION_STATUS.items()}
+        status = frame["status"].astype(object)
+        name = frame["status_name"].astype(object)
+        numeric = name.map(lambda v: isinstance(v, str) and v.isdigit())
+        status = status.where(status.notna() | ~numeric, name)  # akshare: 注销类型 = 300
+        name = name.where(~numeric, status.map(CANCELLATION_STATUS.get))
+        status = status.where(status.notna(), name.map(by_name.get))
+        name = name.where(name.notna(), status.map(CANCELLATION_STATUS.get))
+        frame["status"] = status
+        frame["status_name"] = name
+
+
+def _first_manager_id(info: object) -> str | None:
+    if isinstance(info, list) and info and isinstance(info[0], dict):
+        value = info[0].get("managerId")
+        return None if value in (None, "") else str(value)
+    return None
+
+
+def _id_in_url(url: object) -> str | None:
+    if not isinstance(url, str):
+        return None
+    match = _MANAGER_ID_IN_URL.search(url.strip())
+    return match.group(1) if match else None
+
+
 def _fill_known_from(
     parsed: ParsedFile, *, file_date: dt.date | None, ingest_date: dt.date
 ) -> None:
@@ -322,7 +435,7 @@ def _fill_known_from(
     fallback = pd.Timestamp(file_date or ingest_date)
     known_col = KNOWN_FROM[parsed.source]
     column = next(f.column for f in FIELDS[parsed.source] if f.name == known_col)
-    if parsed.source in ("managers", "funds"):
+    if parsed.source in SNAPSHOT_SOURCES:
         frame[column] = frame[column].fillna(fallback)
     if parsed.source == "events":
         frame["reported_date"] = frame["reported_date"].fillna(frame["event_date"])

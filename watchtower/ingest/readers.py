@@ -29,7 +29,7 @@ def read_raw(path: Path, data: bytes) -> pd.DataFrame:
     if not data.strip():
         raise ReadError("the file is empty")
     if suffix in (".json", ".jsonl"):
-        frame = _frame_from_records(_json_records(data, lines=suffix == ".jsonl"))
+        frame = frame_from_records(_json_records(data, lines=suffix == ".jsonl"))
     elif suffix == ".csv":
         frame = _read_csv(data)
     elif suffix == ".xlsx":
@@ -109,7 +109,9 @@ def _text(value: Any) -> str | None:
     return text if text.strip() else None
 
 
-def _frame_from_records(records: list[Any]) -> pd.DataFrame:
+def frame_from_records(records: list[Any]) -> pd.DataFrame:
+    """Records (dicts) as an object frame of text or None; a non-dict record is kept under
+    ``_value`` so that it is quarantined rather than lost."""
     rows: list[dict[str, str | None]] = []
     for record in records:
         if isinstance(record, dict):

@@ -13,9 +13,11 @@ import pandas as pd
 import sqlalchemy as sa
 
 from watchtower.config import Settings
-from watchtower.ingest import LandingFile, discover, parse_frame, read_raw
+from watchtower.ingest import LandingFile, discover, parse_frame
+from watchtower.ingest.aliases import Aliases, load_aliases
 from watchtower.ingest.parse import MissingColumnError
 from watchtower.ingest.readers import ReadError
+from watchtower.ingest.shapes import Part, read_parts
 from watchtower.validate.runner import FrameValidation, validate_frame
 
 
@@ -34,6 +36,7 @@ class FileValidation:
     rows: int = 0
     parse_failed_rows: int = 0
     failed_rows: int = 0
+    flagged_rows: int = 0  # would load with a data-quality flag
     message: str | None = None
     failures_by_expectation: dict[str, int] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)  # a few "row N: reason" lines
@@ -75,12 +78,13 @@ def validate_landing(
     results: list[FileValidation] = []
     validations: list[FrameValidation] = []
     labels: list[str] = []
+    aliases = load_aliases(settings.expectations_dir / "aliases.yaml")
     for landing in progress(ordered) if progress else ordered:
-        result, validation = _validate_file(settings, landing, known, today)
-        results.append(result)
-        if validation is not None:
-            validations.append(validation)
-            labels.append(landing.path.name)
+        for result, validation in _validate_file(settings, landing, known, today, aliases):
+            results.append(result)
+            if validation is not None:
+                validations.append(validation)
+                labels.append(Path(result.path).name)
     docs = None
     if build_docs and validations:
         from watchtower.validate.docs import build_data_docs
@@ -102,21 +106,45 @@ def validate_landing(
 
 
 def _validate_file(
-    settings: Settings, landing: LandingFile, known: set[str], today: dt.date
-) -> tuple[FileValidation, FrameValidation | None]:
-    path = str(landing.path)
-    if landing.source is None:
-        return FileValidation(path, None, "failed", message="cannot tell the source"), None
+    settings: Settings,
+    landing: LandingFile,
+    known: set[str],
+    today: dt.date,
+    aliases: Aliases,
+) -> list[tuple[FileValidation, FrameValidation | None]]:
+    """Each part of one file (a bundle holds several lists), as ingest would read it."""
     try:
-        raw = read_raw(landing.path, landing.path.read_bytes())
-        parsed = parse_frame(landing.source, raw, file_date=landing.file_date, ingest_date=today)
-    except (ReadError, MissingColumnError, OSError) as exc:
-        return FileValidation(path, landing.source, "failed", message=str(exc)), None
+        parts = read_parts(
+            landing.path, landing.path.read_bytes(), hint=landing.source, aliases=aliases
+        )
+    except (ReadError, OSError) as exc:
+        return [
+            (FileValidation(str(landing.path), landing.source, "failed", message=str(exc)), None)
+        ]
+    return [_validate_part(settings, landing, part, known, today, aliases) for part in parts]
+
+
+def _validate_part(
+    settings: Settings,
+    landing: LandingFile,
+    part: Part,
+    known: set[str],
+    today: dt.date,
+    aliases: Aliases,
+) -> tuple[FileValidation, FrameValidation | None]:
+    path = str(landing.path) + (f"#{part.key}" if part.key else "")
+    if part.source is None:
+        return FileValidation(path, None, "failed", message="cannot tell the source"), None
+    source = part.source
+    try:
+        parsed = parse_frame(
+            source, part.raw, file_date=landing.file_date, ingest_date=today, aliases=aliases
+        )
+    except MissingColumnError as exc:
+        return FileValidation(path, source, "rejected", rows=len(part.raw), message=str(exc)), None
     good = parsed.frame.drop(index=list(parsed.failures))
     good = good.assign(file_date=pd.Timestamp(landing.file_date) if landing.file_date else pd.NaT)
-    validation = validate_frame(
-        landing.source, good, settings=settings, known_managers=frozenset(known)
-    )
+    validation = validate_frame(source, good, settings=settings, known_managers=frozenset(known))
     counts: Counter[str] = Counter()
     examples: list[str] = []
     all_failures: list[dict[int, list[Any]]] = [parsed.failures, validation.failures]
@@ -126,16 +154,17 @@ def _validate_file(
             if len(examples) < 5:
                 examples.append(f"row {row}: " + "; ".join(f.reason for f in fs))
     status = "rejected" if validation.rejected else "ok"
-    if status == "ok" and landing.source == "managers":
+    if status == "ok" and source == "managers":
         known.update(good["register_no"].dropna().astype(str))
     return (
         FileValidation(
             path,
-            landing.source,
+            source,
             status,
             rows=len(parsed.frame),
             parse_failed_rows=len(parsed.failures),
             failed_rows=validation.failed_rows,
+            flagged_rows=validation.flagged_rows,
             message=validation.rejected,
             failures_by_expectation=dict(counts.most_common()),
             examples=examples,

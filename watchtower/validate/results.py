@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +11,10 @@ import sqlalchemy as sa
 
 from watchtower.config import Settings
 from watchtower.contract import Source
+from watchtower.ingest.loader import GateOutcome
 from watchtower.store.schema import batches
 from watchtower.store.validation import validation_results, validation_runs
-from watchtower.validate.runner import FrameValidation, RowFailure, validate_frame
+from watchtower.validate.runner import FrameValidation, validate_frame
 
 
 def store_results(conn: sa.Connection, batch_id: int, validation: FrameValidation) -> None:
@@ -71,9 +71,7 @@ class IngestGate:
 
     def __call__(
         self, source: Source, frame: pd.DataFrame, known_managers: frozenset[str]
-    ) -> tuple[
-        dict[int, list[RowFailure]], str | None, Callable[[sa.Connection, int], None] | None
-    ]:
+    ) -> GateOutcome:
         validation = validate_frame(
             source, frame, settings=self.settings, known_managers=known_managers
         )
@@ -82,7 +80,13 @@ class IngestGate:
         def store(conn: sa.Connection, batch_id: int) -> None:
             store_results(conn, batch_id, validation)
 
-        return validation.failures, validation.rejected, store
+        return GateOutcome(
+            failures=dict(validation.failures),
+            flags=dict(validation.flags),
+            rejected=validation.rejected,
+            drift=list(validation.drift),
+            store=store,
+        )
 
     def build_data_docs(self) -> Any:
         """Render this run's validations into ``settings.data_docs_dir`` (index.html path)."""

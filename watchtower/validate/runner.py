@@ -59,6 +59,8 @@ class FrameValidation:
     """Outcome of validating one file's parsed frame against its source's suite.
 
     ``failures``: 1-based record number -> every failed ``quarantine`` expectation.
+    ``flags``: record number -> every failed ``flag`` expectation (the row still loads).
+    ``drift``: (column, value, rows) for each value of an enumerated column outside its set.
     ``rejected``: why the whole batch is rejected, or None. ``gx_result``: GX's
     ExpectationSuiteValidationResult (for data docs).
     """
@@ -71,6 +73,12 @@ class FrameValidation:
     max_failure_share: float = 0.0
     source: str = ""
     gx_result: Any = field(default=None, repr=False, compare=False)
+    flags: dict[int, list[RowFailure]] = field(default_factory=dict)
+    drift: list[tuple[str, str, int]] = field(default_factory=list)
+
+    @property
+    def flagged_rows(self) -> int:
+        return len(set(self.flags) - set(self.failures))
 
     @property
     def failed_rows(self) -> int:
@@ -148,6 +156,8 @@ def validate_frame(
         gx_result = batch.validate(gx_suite(suite, expectations), result_format="BASIC")
 
     failures: dict[int, list[RowFailure]] = {}
+    flags: dict[int, list[RowFailure]] = {}
+    drift: list[tuple[str, str, int]] = []
     problems: list[str] = []  # reasons to reject the batch
     quarantine_counts: list[tuple[int, ExpectationResult]] = []
     failing = np.zeros(len(frame), dtype=bool)
@@ -205,17 +215,25 @@ def validate_frame(
             _plain_kwargs(e),
         )
         results.append(result)
-        if e.action != "quarantine" or count == 0:
+        if e.action not in ("quarantine", "flag") or count == 0:
             continue
-        quarantine_counts.append((count, result))
         bad_rows = frame.index[mask.to_numpy(dtype=bool)]
-        failing |= mask.to_numpy(dtype=bool)
         field_ = row_rules.field_name(
             e.columns[-1] if e.type.startswith("expect_column_pair") else e.columns[0]
         )
         reasons = row_rules.REASONS[e.type](frame, e.kwargs, bad_rows)
+        target = failures
+        if e.action == "flag":
+            target = flags
+            if e.type == "expect_column_values_to_be_in_set":
+                column = e.columns[0]
+                counts = frame.loc[bad_rows, column].astype(str).value_counts(sort=False)
+                drift += [(column, str(v), int(n)) for v, n in counts.items()]
+        else:
+            quarantine_counts.append((count, result))
+            failing |= mask.to_numpy(dtype=bool)
         for row, reason in zip(bad_rows.tolist(), reasons, strict=True):
-            failures.setdefault(int(row), []).append(RowFailure(field_, e.type, reason))
+            target.setdefault(int(row), []).append(RowFailure(field_, e.type, reason))
 
     rows = len(frame)
     n_failing = int(failing.sum())
@@ -238,6 +256,8 @@ def validate_frame(
         max_failure_share=suite.max_failure_share,
         source=source,
         gx_result=gx_result,
+        flags=flags,
+        drift=drift,
     )
 
 

@@ -5,9 +5,12 @@ things beyond plain GX from it:
 
 - suite ``meta.watchtower.max_failure_share``: the batch gate. A batch whose share of rows
   failing ``quarantine`` expectations exceeds it is rejected as a whole.
-- expectation ``meta.action``: ``quarantine`` (failing rows are quarantined; GX severity
-  ``critical``), ``warn`` (advisory: counted and reported, never quarantines; GX severity
-  ``warning``) or ``reject`` (table-level, e.g. a required column: failing rejects the batch).
+- expectation ``meta.action``, chosen by the consequence of a failure (docs/data-quality.md):
+  ``quarantine`` (the row's identity cannot be trusted: failing rows are quarantined; GX
+  severity ``critical``), ``flag`` (odd but usable: the row loads and carries a data-quality
+  flag on the field, counted; an enum's unknown values are reported as vocabulary drift; GX
+  severity ``warning``), ``warn`` (advisory: counted and reported only; ``warning``) or
+  ``reject`` (table-level, e.g. a required column: failing rejects the batch).
 
 GX is slow to import and to set up, so the context, the batch definitions and parsed suites
 are cached per process.
@@ -31,11 +34,12 @@ from great_expectations.execution_engine import pandas_execution_engine
 import watchtower.validate.expectations  # noqa: F401  (registers the custom expectations)
 from watchtower.contract import SOURCES, Source
 
-Action = Literal["quarantine", "warn", "reject"]
-ACTIONS: tuple[Action, ...] = ("quarantine", "warn", "reject")
+Action = Literal["quarantine", "flag", "warn", "reject"]
+ACTIONS: tuple[Action, ...] = ("quarantine", "flag", "warn", "reject")
 _SEVERITY_OF: dict[Action, str] = {
     "quarantine": "critical",
     "reject": "critical",
+    "flag": "warning",
     "warn": "warning",
 }
 _TABLE_TYPES = {"expect_column_to_exist"}

@@ -1,0 +1,177 @@
+"""Tell what a landing file holds from its shape, and split files that hold several lists.
+
+Real crawls do not come sorted into ``managers/`` and ``funds/`` folders: a crawler saves
+``pof_manager_query_shaanxi_office.json`` or a whole daily bundle with several lists in one
+JSON document, and a detail page is an HTML file. So the source of a batch is told by its
+headers (the record keys or the CSV header): the source whose identity fields are present and
+whose fields the headers match best. The folder or file name is only a hint, used to break
+ties (an ``events`` and an ``incidents`` file share 登记编号 and 事件日期).
+
+A JSON document that is neither a record list nor an AMAC page envelope is a bundle: each list
+of records inside it (up to three levels deep) is one part, ingested as its own batch with its
+own source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from watchtower.contract import FIELDS, IDENTITY, SOURCES, Source, header_lookup, normalize_header
+from watchtower.ingest.aliases import Aliases
+from watchtower.ingest.readers import ReadError, decode_text, frame_from_records, read_raw
+
+#: Nested record keys whose contents are the record's own fields (a crawler's parse of a detail
+#: page, a deregistration's detail).
+_NESTED_FIELDS = ("parsed_detail", "detail")
+_BUNDLE_DEPTH = 3
+
+
+@dataclass(frozen=True)
+class Part:
+    """One batch's worth of a landing file: ``key`` names the list inside a bundle (None for
+    the whole file), ``source`` is what its shape says (None: nothing recognisable)."""
+
+    key: str | None
+    raw: pd.DataFrame
+    source: Source | None
+
+
+def read_parts(
+    path: Path, data: bytes, *, hint: Source | None, aliases: Aliases | None
+) -> list[Part]:
+    """The parts of one landing file, each with the source its shape tells."""
+    suffix = path.suffix.lower()
+    if suffix in (".html", ".htm"):
+        return [_html_part(data)]
+    if suffix == ".json":
+        doc = _json_document(data)
+        if isinstance(doc, dict) and not isinstance(doc.get("content"), list):
+            lists = list(_record_lists(doc, prefix="", depth=0))
+            if lists:
+                return [
+                    _part(key, frame_from_records(_flatten(records)), hint=None, aliases=aliases)
+                    for key, records in lists
+                ]
+    raw = read_raw(path, data)
+    if suffix in (".json", ".jsonl"):
+        raw = _flatten_frame(raw)
+    return [_part(None, raw, hint=hint, aliases=aliases)]
+
+
+def _json_document(data: bytes) -> Any:
+    try:
+        return json.loads(decode_text(data))
+    except (ValueError, RecursionError):
+        return None  # read_raw reports it (JSON Lines, or the parse error with its position)
+
+
+def _record_lists(doc: dict[str, Any], *, prefix: str, depth: int) -> Any:
+    for key, value in doc.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(value.get("content"), list):
+            value = value["content"]  # an API page kept inside a bundle
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            yield name, value
+        elif isinstance(value, dict) and depth + 1 < _BUNDLE_DEPTH:
+            yield from _record_lists(value, prefix=f"{name}.", depth=depth + 1)
+
+
+def _flatten(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for record in records:
+        flat = dict(record)
+        for key in _NESTED_FIELDS:
+            inner = flat.get(key)
+            if isinstance(inner, dict):
+                del flat[key]
+                for k, v in inner.items():
+                    flat.setdefault(k, v)
+        out.append(flat)
+    return out
+
+
+def _flatten_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    nested = [c for c in _NESTED_FIELDS if c in raw.columns]
+    if not nested:
+        return raw
+    records = []
+    for row in raw.to_dict("records"):
+        for key in nested:
+            text = row.get(key)
+            if isinstance(text, str) and text.startswith("{"):
+                with contextlib.suppress(ValueError):
+                    row[key] = json.loads(text)
+        records.append(row)
+    frame = frame_from_records(_flatten(records))
+    frame.index = raw.index
+    return frame
+
+
+def _html_part(data: bytes) -> Part:
+    from watchtower.ingest.details import expand_composites, parse_detail_html
+
+    try:
+        source, record = parse_detail_html(decode_text(data))
+    except ValueError as exc:
+        raise ReadError(f"not an AMAC detail page: {exc}") from exc
+    frame = frame_from_records([expand_composites(record)])
+    frame.index = pd.RangeIndex(1, 2)
+    return Part(None, frame, source)  # type: ignore[arg-type]
+
+
+def _part(
+    key: str | None, raw: pd.DataFrame, *, hint: Source | None, aliases: Aliases | None
+) -> Part:
+    if raw.empty:
+        raise ReadError(f"{key or 'the file'} holds no records")
+    raw.index = pd.RangeIndex(1, len(raw) + 1)
+    source = recognise([str(c) for c in raw.columns], hint=hint, aliases=aliases)
+    if source in ("manager_details", "fund_details"):
+        raw = _expand(raw)
+    return Part(key, raw, source)
+
+
+def _expand(raw: pd.DataFrame) -> pd.DataFrame:
+    from watchtower.ingest.details import expand_composites
+
+    records = [expand_composites(r) for r in raw.to_dict("records")]
+    frame = frame_from_records(records)
+    frame.index = raw.index
+    return frame
+
+
+def recognise(headers: list[str], *, hint: Source | None, aliases: Aliases | None) -> Source | None:
+    """The source a header set belongs to.
+
+    Candidates are the sources whose identity fields (contract ``IDENTITY``) are among the
+    headers. Among them the hint wins when it is one; else the source matching most headers,
+    counting a header that only one source knows double. No candidate: the hint (so that a
+    file in ``managers/`` without 登记编号 is rejected as a structural fault, its rows counted),
+    else None.
+    """
+    keys = [normalize_header(h)[0] for h in headers]
+    lookups = {s: header_lookup(s, aliases) for s in SOURCES}
+    owners: dict[str, int] = {}
+    for key in set(keys):
+        owners[key] = sum(key in lookups[s] for s in SOURCES)
+    scores: dict[Source, float] = {}
+    for source in SOURCES:
+        lookup = lookups[source]
+        matched = {lookup[k].name for k in keys if k in lookup}
+        if not matched & set(IDENTITY[source]):
+            continue
+        required = {f.name for f in FIELDS[source] if f.required}
+        if not required <= matched:
+            continue
+        scores[source] = sum((2.0 if owners[k] == 1 else 1.0) for k in set(keys) if k in lookup)
+    if not scores:
+        return hint
+    if hint in scores:
+        return hint
+    return max(scores, key=lambda s: (scores[s], -SOURCES.index(s)))
