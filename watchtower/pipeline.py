@@ -6,6 +6,7 @@ date, the CLI's --as-of) or a Clock.
 
 The steps (names are the contract between the CLI, the DAGs and the areas):
 - ingest(settings, landing_dir)              -> IngestSummary: load + quality gate + Data Docs
+- readmit(settings, batch_ids)               -> re-ingest rejected/failed batches after a fix
 - validate_landing / quality_report          -> dry-run validation, pass rates over time
 - list_partitions(settings, as_of)           -> peer groups the DAG maps features/score over
 - compute_features(settings, as_of, partition=None) -> FeatureSummary
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from watchtower.clock import Clock, SystemClock
 from watchtower.config import Settings
-from watchtower.ingest import IngestSummary, LandingFile, ingest_dir
+from watchtower.ingest import IngestSummary, LandingFile, ReadmitResult, ingest_dir
 from watchtower.store import open_store
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from watchtower.evaluate.steps import EvaluationSummary
     from watchtower.features.steps import FeatureSummary
     from watchtower.validate.landing import ValidationSummary
-    from watchtower.validate.results import QualityRow
+    from watchtower.validate.results import DriftRow, QualityRow, RefusedBatch
     from watchtower.warn import WarnSummary
 
 
@@ -70,6 +71,31 @@ def ingest(
     )
     gate.build_data_docs()  # GX Data Docs of this run into settings.data_docs_dir
     return summary
+
+
+def readmit(
+    settings: Settings,
+    batch_ids: Iterable[int] | None = None,
+    *,
+    clock: Clock | None = None,
+) -> list[ReadmitResult]:
+    """Ingest rejected or failed batches again after the suites or aliases were fixed
+    (``batch_ids``; None: all waiting). Each old batch records the batch that replaced it."""
+    from watchtower.ingest import readmit as readmit_batches
+    from watchtower.ingest.aliases import load_aliases
+    from watchtower.validate.results import IngestGate
+
+    engine = open_store(settings.db_url)
+    gate = IngestGate(settings)
+    results = readmit_batches(
+        engine,
+        batch_ids,
+        clock=clock or SystemClock(),
+        validator=gate,
+        aliases=load_aliases(settings.expectations_dir / "aliases.yaml"),
+    )
+    gate.build_data_docs()
+    return results
 
 
 def _as_date(value: dt.date | dt.datetime) -> dt.date:
@@ -345,6 +371,24 @@ def quality_report(
     engine = open_store(settings.db_url)
     with engine.connect() as conn:
         return quality_over_time(conn, source=source, since=since)
+
+
+def drift_report(settings: Settings, *, source: str | None = None) -> list[DriftRow]:
+    """Vocabulary drift: enum values outside the contract's sets, with counts and dates."""
+    from watchtower.validate.results import vocabulary_drift
+
+    engine = open_store(settings.db_url)
+    with engine.connect() as conn:
+        return vocabulary_drift(conn, source=source)
+
+
+def refused_batches(settings: Settings) -> list[RefusedBatch]:
+    """Rejected or failed batches waiting for re-admission."""
+    from watchtower.validate.results import refused_batches as refused
+
+    engine = open_store(settings.db_url)
+    with engine.connect() as conn:
+        return refused(conn)
 
 
 # --- features (watchtower.features) -------------------------------------------------------

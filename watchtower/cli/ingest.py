@@ -17,8 +17,10 @@ def ingest(
     landing_dir: Annotated[
         Path | None,
         typer.Argument(
-            help="Landing folder in the data contract (managers/, funds/, reports/, events/, "
-            "incidents/). Default: WATCHTOWER_LANDING_DIR, else $WATCHTOWER_HOME/landing."
+            help="Landing folder: real AMAC crawls as they come (API pages, JSON lists, JSON "
+            "Lines, CSV, XLSX, detail-page HTML, crawler bundles; told apart by their shape) "
+            "and the supervisor's own feeds (reports/, events/, incidents/). Default: "
+            "WATCHTOWER_LANDING_DIR, else $WATCHTOWER_HOME/landing."
         ),
     ] = None,
     db: DbOption = None,
@@ -27,9 +29,12 @@ def ingest(
 ) -> None:
     """Load every landing file into the point-in-time store.
 
-    One transaction per file. Bad rows go to quarantine with row, field and reason; files that
-    cannot be read are recorded as failed batches; a file whose content was loaded before is
-    skipped. Exit code 1 when any file failed or was rejected.
+    One transaction per batch (a file, or one list of a bundle). Rows whose identity cannot
+    be trusted go to quarantine with row, field and reason; odd but usable values load with a
+    data-quality flag (unknown vocabulary is counted as drift); a batch with a structural
+    fault is rejected and its rows counted; unreadable files are failed batches. Content loaded
+    before is skipped, and so is content refused before until `watchtower readmit`. Rows read
+    = loaded + quarantined + rejected. Exit code 1 when any batch failed or was rejected.
     """
     settings = settings_for(db)
     folder = landing_dir or settings.landing_dir
@@ -47,10 +52,58 @@ def ingest(
             if r.status in ("failed", "rejected"):
                 typer.secho(f"{r.status}: {r.path}: {r.message}", fg=typer.colors.RED, err=True)
         typer.echo(
-            f"{summary.files} files: {summary.files_loaded} loaded, {summary.files_skipped} "
-            f"skipped (seen before), {summary.files_failed} failed, {summary.files_rejected} "
-            f"rejected; rows read {summary.rows_read}, loaded {summary.rows_loaded}, "
-            f"quarantined {summary.rows_quarantined}"
+            f"{summary.files} files ({summary.batches} batches): {summary.files_loaded} "
+            f"loaded, {summary.files_skipped} skipped (seen before), {summary.files_failed} "
+            f"failed, {summary.files_rejected} rejected; rows read {summary.rows_read}, "
+            f"loaded {summary.rows_loaded} (flagged {summary.rows_flagged}), quarantined "
+            f"{summary.rows_quarantined}, rejected {summary.rows_rejected}; "
+            f"{summary.change_events} change events"
         )
     if summary.files_failed or summary.files_rejected:
+        raise typer.Exit(1)
+
+
+@app.command()
+def readmit(
+    batch_ids: Annotated[
+        list[int] | None,
+        typer.Argument(help="Batch ids to admit again (see `watchtower quality --batches`)."),
+    ] = None,
+    all_waiting: Annotated[
+        bool, typer.Option("--all", help="Every rejected or failed batch not yet re-admitted.")
+    ] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest rejected or failed batches again, after the suite or the aliases were fixed.
+
+    Ingest skips content it refused before, so a fix is applied on purpose: name the batches
+    (or --all). The file is read again from where it was found, with the suites and aliases
+    as they are now; the old batch records the batch that replaced it. Exit code 1 when a
+    re-admitted batch is still refused or its file is gone.
+    """
+    if not batch_ids and not all_waiting:
+        fail("name the batch ids to re-admit, or pass --all")
+    settings = settings_for(db)
+    try:
+        results = pipeline.readmit(settings, None if all_waiting else batch_ids)
+    except LookupError as exc:
+        fail(str(exc), code=1)
+    if as_json:
+        print_json(results)
+    else:
+        for r in results:
+            if r.message:
+                typer.secho(f"batch {r.batch_id}: {r.message}", fg=typer.colors.RED, err=True)
+            for f in r.results:
+                typer.echo(
+                    f"batch {r.batch_id} -> {f.status} as batch {f.batch_id}: rows read "
+                    f"{f.rows_read}, loaded {f.rows_loaded}, quarantined {f.rows_quarantined}, "
+                    f"rejected {f.rows_rejected}" + (f" ({f.message})" if f.message else "")
+                )
+        if not results:
+            typer.echo("no rejected or failed batch is waiting for re-admission")
+    if any(
+        r.message or any(f.status in ("failed", "rejected") for f in r.results) for r in results
+    ):
         raise typer.Exit(1)

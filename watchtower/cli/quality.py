@@ -13,6 +13,8 @@ from watchtower import pipeline
 from watchtower.cli._app import DbOption, JsonOption, app, fail, print_json, settings_for
 from watchtower.clock import SystemClock
 from watchtower.contract import SOURCES
+from watchtower.text import terminal_text
+from watchtower.validate.results import DriftRow, RefusedBatch
 
 
 @app.command("validate")
@@ -79,6 +81,20 @@ def quality(
         dt.datetime | None,
         typer.Option("--since", formats=["%Y-%m-%d"], help="Only days from this date on."),
     ] = None,
+    drift: Annotated[
+        bool,
+        typer.Option(
+            "--drift",
+            help="Vocabulary drift instead: enum values outside the contract (value, rows, "
+            "first and last seen).",
+        ),
+    ] = False,
+    refused: Annotated[
+        bool,
+        typer.Option(
+            "--batches", help="Rejected or failed batches waiting for `watchtower readmit`."
+        ),
+    ] = False,
 ) -> None:
     """Per-source pass rates over time, from the stored validation results.
 
@@ -89,6 +105,12 @@ def quality(
     if source is not None and source not in SOURCES:
         fail(f"unknown source {source!r}: use one of {', '.join(SOURCES)}")
     settings = settings_for(db)
+    if drift:
+        _print_drift(pipeline.drift_report(settings, source=source), as_json)
+        return
+    if refused:
+        _print_refused(pipeline.refused_batches(settings), as_json)
+        return
     rows = pipeline.quality_report(settings, source=source, since=since.date() if since else None)
     if as_json:
         print_json([{**r.__dict__, "pass_rate": round(r.pass_rate, 6)} for r in rows])
@@ -105,3 +127,41 @@ def quality(
             f"{r.day.isoformat():10}  {r.source:9} {r.batches:>7} {r.rejected:>8} "
             f"{r.rows:>10,} {r.failed_rows:>8,} {r.pass_rate:>9.2%}"
         )
+
+
+def _print_drift(rows: list[DriftRow], as_json: bool) -> None:
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        typer.echo("no vocabulary drift: every enumerated value is in the contract")
+        return
+    typer.echo(
+        "Vocabulary drift 词表漂移 (values outside the contract's sets; rows loaded, flagged)"
+    )
+    typer.echo(
+        f"{'source':14} {'field':22} {'rows':>7}  {'first seen':10}  {'last seen':10}  value"
+    )
+    for r in rows:
+        typer.echo(
+            f"{r.source:14} {r.field:22} {r.count:>7}  {r.first_seen.isoformat():10}  "
+            f"{r.last_seen.isoformat():10}  {terminal_text(r.value)}"
+        )
+
+
+def _print_refused(rows: list[RefusedBatch], as_json: bool) -> None:
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        typer.echo("no rejected or failed batch is waiting for re-admission")
+        return
+    for r in rows:
+        where = r.file_path + (f"#{r.part}" if r.part else "")
+        typer.echo(
+            f"batch {r.batch_id} {r.status} ({r.source}, {r.rows_read} rows): "
+            f"{terminal_text(where)}: {terminal_text(r.message or '')}"
+        )
+    typer.echo(
+        "fix the suite or expectations/aliases.yaml, then: watchtower readmit ID ... | --all"
+    )

@@ -667,3 +667,83 @@ def _failure_dict(failure: Any) -> dict[str, str]:
         return {"field": failure.field, "check": failure.check, "reason": failure.reason}
     check = getattr(failure, "expectation", None) or getattr(failure, "check", "validation")
     return {"field": str(failure.field), "check": str(check), "reason": str(failure.reason)}
+
+
+@dataclass(frozen=True)
+class ReadmitResult:
+    """One refused batch admitted again: the old batch, what the new attempt did."""
+
+    batch_id: int
+    path: str
+    results: list[FileResult]
+    message: str | None = None  # why it could not be tried (e.g. the file is gone)
+
+
+def readmit(
+    engine: sa.Engine,
+    batch_ids: Iterable[int] | None,
+    *,
+    clock: Clock,
+    validator: Validator | None = None,
+    aliases: Aliases | None = None,
+) -> list[ReadmitResult]:
+    """Ingest rejected or failed batches again (``batch_ids``; None: every one not yet
+    re-admitted), with the suites and aliases as they are now.
+
+    The old batch stays as it was and records the batch that replaced it (``readmitted_by``),
+    whatever the new attempt's outcome, so the history shows both.
+    """
+    with engine.connect() as conn:
+        query = sa.select(batches).where(
+            batches.c.status.in_(("rejected", "failed")), batches.c.readmitted_by.is_(None)
+        )
+        if batch_ids is not None:
+            ids = list(batch_ids)
+            query = query.where(batches.c.id.in_(ids))
+        rows = conn.execute(query.order_by(batches.c.id)).all()
+    if batch_ids is not None:
+        found = {int(r.id) for r in rows}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise LookupError(
+                "no rejected or failed batch waiting for re-admission with id "
+                + ", ".join(map(str, missing))
+            )
+    index, known = manager_index(engine)
+    out: list[ReadmitResult] = []
+    for row in rows:
+        path = Path(row.file_path)
+        if not path.is_file():
+            out.append(ReadmitResult(int(row.id), str(path), [], f"file not found: {path}"))
+            continue
+        landing = LandingFile(path, row.source if row.source != "unknown" else None, row.file_date)
+        results = ingest_file(
+            engine,
+            landing,
+            clock=clock,
+            validator=validator,
+            known_managers=known,
+            index=index,
+            aliases=aliases,
+            readmit=True,
+            only_part=row.part,
+        )
+        new_ids = [r.batch_id for r in results if r.batch_id is not None]
+        with engine.begin() as conn:
+            conn.execute(
+                batches.update()
+                .where(batches.c.id == row.id)
+                .values(readmitted_by=new_ids[0] if new_ids else None)
+            )
+        out.append(ReadmitResult(int(row.id), str(path), results))
+    loaded = [
+        r.batch_id
+        for rr in out
+        for r in rr.results
+        if r.status == "loaded" and r.batch_id is not None
+    ]
+    if loaded:
+        from watchtower.ingest.changes import derive_change_events
+
+        derive_change_events(engine, batch_ids=loaded)
+    return out

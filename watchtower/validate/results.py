@@ -150,3 +150,64 @@ def quality_over_time(
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class DriftRow:
+    """A value of an enumerated field that the contract does not list (vocabulary drift)."""
+
+    source: str
+    field: str
+    value: str
+    count: int
+    first_seen: dt.date
+    last_seen: dt.date
+    first_batch_id: int
+
+
+def vocabulary_drift(conn: sa.Connection, *, source: str | None = None) -> list[DriftRow]:
+    """Every unknown enum value seen, most frequent first."""
+    from watchtower.store.schema import vocabulary
+
+    query = sa.select(vocabulary).order_by(vocabulary.c.count.desc(), vocabulary.c.value)
+    if source:
+        query = query.where(vocabulary.c.source == source)
+    return [
+        DriftRow(
+            r.source,
+            r.field,
+            r.value,
+            int(r._mapping["count"]),
+            r.first_seen,
+            r.last_seen,
+            int(r.first_batch_id),
+        )
+        for r in conn.execute(query)
+    ]
+
+
+@dataclass(frozen=True)
+class RefusedBatch:
+    """A rejected or failed batch waiting for ``watchtower readmit``."""
+
+    batch_id: int
+    status: str
+    source: str
+    file_path: str
+    part: str | None
+    rows_read: int
+    message: str | None
+
+
+def refused_batches(conn: sa.Connection) -> list[RefusedBatch]:
+    query = (
+        sa.select(batches)
+        .where(batches.c.status.in_(("rejected", "failed")), batches.c.readmitted_by.is_(None))
+        .order_by(batches.c.id)
+    )
+    return [
+        RefusedBatch(
+            int(r.id), r.status, r.source, r.file_path, r.part, int(r.rows_read), r.message
+        )
+        for r in conn.execute(query)
+    ]
