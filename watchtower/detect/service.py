@@ -26,7 +26,7 @@ from watchtower.detect.config import DetectConfig, load_detect_config
 from watchtower.detect.model import RiskModel, RuleHitsFn
 from watchtower.detect.registry import ModelRecord, champion, list_models, load_artifact
 from watchtower.detect.training import config_model
-from watchtower.store.schema import incidents
+from watchtower.store.labels import incident_labels
 from watchtower.store.scoring import risk_scores
 
 __all__ = [
@@ -52,16 +52,10 @@ def load_catalog(settings: Settings) -> Any:
 
 
 def load_incidents(engine: sa.Engine, as_of: dt.date) -> pd.DataFrame:
-    """Incidents known on ``as_of``: columns register_no, incident_date, incident_type."""
-    t = incidents
+    """Labels known on ``as_of`` (incidents and forced deregistrations): columns register_no,
+    incident_date, incident_type."""
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(t.c.register_no, t.c.incident_date, t.c.incident_type)
-            .where(t.c.known_from <= as_of, t.c.register_no.is_not(None))
-            .order_by(t.c.incident_date, t.c.register_no)
-        ).all()
-    frame = pd.DataFrame(rows, columns=["register_no", "incident_date", "incident_type"])
-    return frame.dropna(subset=["incident_date"]).drop_duplicates(["register_no", "incident_date"])
+        return incident_labels(conn, as_of)
 
 
 def _partition_slug(manager_type: Any) -> str:

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from watchtower.ingest.discover import date_of, discover
 from watchtower.ingest.parse import parse_frame
 from watchtower.ingest.readers import read_raw
-from watchtower.store.schema import HISTORY
 
 INCIDENT_COLUMNS = ["register_no", "incident_date", "incident_type"]
 
@@ -71,14 +70,13 @@ def read_incident_files(path: Path) -> Labels:
 
 
 def read_store_incidents(engine: sa.Engine, known_by: dt.date | None = None) -> Labels:
-    """Incidents already ingested into the store (known by ``known_by`` when given)."""
-    t = HISTORY["incidents"]
-    q = sa.select(t.c.register_no, t.c.incident_date, t.c.incident_type)
-    if known_by is not None:
-        q = q.where(t.c.known_from <= known_by)
+    """Labels already in the store (known by ``known_by`` when given): incidents and forced
+    deregistrations matched to a manager (``watchtower.store.labels``)."""
+    from watchtower.store.labels import incident_labels
+
     with engine.connect() as conn:
-        inc = pd.DataFrame(conn.execute(q).fetchall(), columns=INCIDENT_COLUMNS)
-    return Labels(_normalize(inc), "store")
+        inc = incident_labels(conn, known_by)
+    return Labels(_normalize(inc[INCIDENT_COLUMNS]), "store")
 
 
 def read_truth(path: Path) -> pd.DataFrame:
