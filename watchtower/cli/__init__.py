@@ -15,6 +15,7 @@ AREAS: tuple[str, ...] = (
     "synth",
     "fetch",
     "ingest",
+    "managers",
     "features",
     "quality",
     "models",

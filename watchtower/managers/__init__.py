@@ -1,0 +1,40 @@
+"""Managers: one manager's profile as known on a day (point in time).
+
+:func:`manager_profile` reads the store (snapshots, detail page, change events, external
+events, deregistrations, incidents, features, score, tier, linked funds) as of day D;
+:func:`terminal_safe` makes feed text safe to print on a terminal.
+"""
+
+from watchtower.managers._profile import (
+    HISTORY_FIELDS,
+    AlertState,
+    Details,
+    Event,
+    Features,
+    LinkedFund,
+    ManagerProfile,
+    Score,
+    Snapshot,
+    SnapshotChange,
+    Tier,
+    latest_known_day,
+    manager_profile,
+    terminal_safe,
+)
+
+__all__ = [
+    "HISTORY_FIELDS",
+    "AlertState",
+    "Details",
+    "Event",
+    "Features",
+    "LinkedFund",
+    "ManagerProfile",
+    "Score",
+    "Snapshot",
+    "SnapshotChange",
+    "Tier",
+    "latest_known_day",
+    "manager_profile",
+    "terminal_safe",
+]
