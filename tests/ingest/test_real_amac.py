@@ -322,3 +322,36 @@ def test_hostile_text_is_escaped_on_the_terminal() -> None:
     shown = terminal_text("甲\n乙\r\x1b[31m丙\u202e丁")
     assert "\n" not in shown and "\r" not in shown and "\x1b" not in shown
     assert shown == "甲\\n乙\\r\\x1b[31m丙\\u202e丁"
+
+
+def test_forced_deregistrations_are_labels_and_voluntary_exits_are_not(settings: Settings) -> None:
+    from watchtower.store.labels import incident_labels
+
+    landing = settings.home / "landing"
+    _csv(
+        landing / "managers" / "managers_2024-06-30.csv",
+        "registerNo,managerName\nP1000001,甲私募基金管理有限公司\nP1000002,乙私募基金管理有限公司\n",
+    )
+    page = (
+        '{"content": ['
+        '{"orgName": "甲私募基金管理有限公司", "orgCode": "34235622-6", "cancelDate": 1719705600000,'
+        ' "status": 300, "statusName": "协会注销"},'
+        '{"orgName": "乙私募基金管理有限公司", "orgCode": "91310000071242090C",'
+        ' "cancelDate": 1719705600000, "status": 100, "statusName": "主动注销"}],'
+        ' "totalElements": 2, "totalPages": 1}'
+    )
+    _csv(landing / "2024-07-01" / "cancelled_manager.json", page)
+    summary = pipeline.ingest(settings, landing, clock=CLOCK)
+    assert summary.files_failed == summary.files_rejected == 0
+    engine = open_store(settings.db_url)
+    with engine.connect() as conn:
+        labels = incident_labels(conn)
+        before = incident_labels(conn, dt.date(2024, 6, 30))
+    assert labels.to_dict("records") == [
+        {
+            "register_no": "P1000001",
+            "incident_date": dt.date(2024, 6, 30),
+            "incident_type": "deregistered",
+        }
+    ]
+    assert before.empty  # known from the day the deregistration page was fetched
