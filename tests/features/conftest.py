@@ -18,7 +18,16 @@ import sqlalchemy as sa
 
 from watchtower.features import Catalog, load_catalog
 from watchtower.store import open_store
-from watchtower.store.schema import batches, events, fund_snapshots, manager_snapshots, reports
+from watchtower.store.schema import (
+    batches,
+    change_events,
+    events,
+    fund_details,
+    fund_snapshots,
+    manager_details,
+    manager_snapshots,
+    reports,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 D = dt.date
@@ -132,6 +141,42 @@ class World:
         values.setdefault("reported_date", event_date)
         values.setdefault("known_from", values["reported_date"])
         self._insert(events, values)
+
+    def detail(self, register_no: str, snapshot: dt.date, **fields: Any) -> None:
+        """A manager detail page (known from its snapshot date unless ``known_from``)."""
+        values: dict[str, Any] = {"register_no": register_no, "snapshot_date": snapshot}
+        values.update(fields)
+        values.setdefault("known_from", values["snapshot_date"])
+        self._insert(manager_details, values)
+
+    def fund_detail(self, fund_no: str, snapshot: dt.date, **fields: Any) -> None:
+        """A fund detail page with its disclosure counts."""
+        values: dict[str, Any] = {"fund_no": fund_no, "snapshot_date": snapshot}
+        values.update(fields)
+        values.setdefault("known_from", values["snapshot_date"])
+        self._insert(fund_details, values)
+
+    def change(
+        self,
+        register_no: str,
+        event_date: dt.date,
+        event_type: str,
+        known_from: dt.date | None = None,
+        **fields: Any,
+    ) -> None:
+        """A change event (as snapshot_diff writes them), known from ``known_from``."""
+        values: dict[str, Any] = {
+            "natural_key": f"{register_no}|{event_type}|{event_date}|{next(self._rows)}",
+            "register_no": register_no,
+            "event_type": event_type,
+            "event_date": event_date,
+            "known_from": known_from or event_date,
+            "source": "snapshot_diff",
+            "severity": 1,
+        }
+        values.update(fields)
+        with self.engine.begin() as conn:
+            conn.execute(change_events.insert().values(**values))
 
 
 @pytest.fixture

@@ -93,11 +93,12 @@ def test_two_quarters_missed_after_coverage_count(world: World, catalog: Catalog
 
 
 def test_nothing_is_missed_before_any_report_is_known(world: World, catalog: Catalog) -> None:
+    """Before any report row is known the report feed is absent: missing, not 0 (1.2.0)."""
     build(world)
     f = compute_features(world.engine, D(2024, 1, 9), catalog=catalog)
-    assert (f["quarterly_missed_24m"] == 0.0).all()
-    assert (f["quarterly_missing_12m"] == 0.0).all()
-    assert (f["annual_missing_12m"] == 0.0).all()
+    assert f["quarterly_missed_24m"].isna().all()
+    assert f["quarterly_missing_12m"].isna().all()
+    assert f["annual_missing_12m"].isna().all()
     assert f["missing_report_share_12m"].isna().all()  # nothing owed in scope
 
 

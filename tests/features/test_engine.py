@@ -383,7 +383,9 @@ def test_known_answers(frame: pd.DataFrame, register_no: str) -> None:
 
 
 def test_every_computed_feature_has_a_known_answer() -> None:
-    checked = set().union(*EXPECTED.values())
+    from tests.features.test_public import EXPECTED as PUBLIC
+
+    checked = set().union(*EXPECTED.values(), *PUBLIC.values())
     assert set(computed_features()) - checked == set()
 
 

@@ -147,7 +147,8 @@ def build_reasons(
     ``hits``: rule hits; ``deviations``: folded risky-direction deviation per feature (robust
     z, >= 0); ``values``: the manager's raw feature values; ``medians``: its peer group's
     medians; ``texts``: catalog texts per feature. Features already named by a rule hit are not
-    repeated; features below ``min_deviation`` are not reasons.
+    repeated; features below ``min_deviation`` are not reasons, nor features whose value is
+    missing (NaN: a detector sees it at the peer median, so it is no evidence either way).
     """
     out: list[dict[str, Any]] = []
     covered: set[str] = set()
@@ -166,6 +167,8 @@ def build_reasons(
         if dev < min_deviation or name in covered:
             continue
         value = _clean(values.get(name))
+        if value is None:  # no reason is built from a missing value
+            continue
         zh, en = _feature_sentence(texts[name], value, _clean(medians.get(name)))
         out.append(
             {
@@ -229,6 +232,9 @@ def build_reasons_batch(
             j = position.get(name)
             if j is not None:
                 candidate[i, j] = False
+    for j in np.flatnonzero(candidate.any(axis=0)).tolist():  # no reason from a missing value
+        raw_j = np.asarray(values[cols[j]], dtype=object)
+        candidate[:, j] &= np.array([_clean(v) is not None for v in raw_j], dtype=bool)
     rows, idx = np.nonzero(candidate)
     if len(rows):
         # Python's sort key (-deviation, name): rank of the names in str order.

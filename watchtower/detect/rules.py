@@ -8,7 +8,8 @@ tier a hit forces), a ``condition`` and ``reason_zh``/``reason_en`` templates.
 
 A condition is a tree of ``{all: [...]}``, ``{any: [...]}``, ``{not: {...}}`` and leaves
 ``{feature: paid_in_ratio, op: "<", value: 0.25}`` (or ``param: paid_in_min_ratio`` instead of
-``value``), ops ``< <= > >= == !=``. A leaf on a missing (NaN) feature value is false.
+``value``), ops ``< <= > >= == !=``. A leaf on a missing (NaN) feature value is unknown:
+never true, also under ``not`` (a missing input never makes a rule fire).
 Templates name features and params with Python format specs:
 ``"实缴比例 {paid_in_ratio:.0%}，低于 {paid_in_min_ratio:.0%}"``; a missing value renders as
 ``—`` (zh) / ``n/a`` (en).
@@ -107,19 +108,37 @@ class Condition:
         return self.children[0].first_feature()
 
     def evaluate(self, frame: pd.DataFrame, params: Mapping[str, float]) -> np.ndarray:
-        """Boolean array (len(frame)); NaN leaves are false."""
+        """Boolean array (len(frame)): where the condition is known to hold. A leaf on a
+        missing (NaN) value is unknown, and so stays under ``not`` (three-valued logic:
+        ``not`` of unknown is unknown; ``all`` holds when every part holds, ``any`` when one
+        does). A rule never fires for data that is not there."""
+        return self._evaluate3(frame, params)[0]
+
+    def _evaluate3(
+        self, frame: pd.DataFrame, params: Mapping[str, float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(holds, known) arrays."""
         if self.kind == "leaf":
             values = frame[str(self.feature)].to_numpy(dtype="float64")
             threshold = params[self.param] if self.param is not None else self.value
+            known = ~np.isnan(values)
             with np.errstate(invalid="ignore"):
                 result = OPS[str(self.op)](values, threshold)
-            return np.asarray(result, dtype=bool) & ~np.isnan(values)
-        parts = [c.evaluate(frame, params) for c in self.children]
+            return np.asarray(result, dtype=bool) & known, known
+        parts = [c._evaluate3(frame, params) for c in self.children]
+        n = len(frame)
         if self.kind == "not":
-            return ~parts[0]
+            holds, known = parts[0]
+            return ~holds & known, known
+        if not parts:
+            return np.full(n, self.kind == "all"), np.ones(n, dtype=bool)
+        holds_all = np.logical_and.reduce([p[0] for p in parts])
+        holds_any = np.logical_or.reduce([p[0] for p in parts])
+        known_all = np.logical_and.reduce([p[1] for p in parts])
+        false_any = np.logical_or.reduce([p[1] & ~p[0] for p in parts])
         if self.kind == "all":
-            return np.logical_and.reduce(parts) if parts else np.ones(len(frame), dtype=bool)
-        return np.logical_or.reduce(parts) if parts else np.zeros(len(frame), dtype=bool)
+            return holds_all, known_all | false_any
+        return holds_any, known_all | holds_any
 
 
 @dataclass(frozen=True)

@@ -8,17 +8,26 @@ numbers (float days since 1970-01-01, NaN when missing).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from watchtower.store.schema import events, fund_snapshots, manager_snapshots, reports
+from watchtower.store.schema import (
+    change_events,
+    events,
+    fund_details,
+    fund_snapshots,
+    manager_details,
+    manager_snapshots,
+    reports,
+)
 
 EPOCH = pd.Timestamp("1970-01-01")
 
@@ -59,6 +68,9 @@ _MANAGER_COLS = (
     "has_special_tips",
     "has_credit_tips",
     "in_blacklist",
+    "reg_adr_agg",
+    "office_adr_agg",
+    "manager_has_product",
     "snapshot_date",
 )
 _FUND_COLS = (
@@ -212,6 +224,17 @@ class History:
     - ``report_coverage_day``: the store's report coverage start as known on ``as_of`` (day
       number; NaN when no report row is known yet): see :func:`read_coverage`.
     - ``fund_coverage_day``: the same for fund snapshots (the first fund snapshot known).
+    - ``details``: the latest manager detail page known by D per manager (index register_no;
+      tips as lists of category names); managers without a page are absent.
+    - ``fund_details``: the latest fund detail page known by D per fund, linked to managers.
+    - ``changes``: change events (snapshot_diff) known by D, dated in the longest change
+      window of the catalog (``event_day``).
+    - ``products``: per manager, from every list snapshot known by D: ``snapshots`` (how many),
+      ``without_since`` (day of the first snapshot of the current run without a product; NaN
+      when the latest known status has a product or no status is known) and ``status_known``.
+    - ``events_known``: the events feed holds a row known by D (else event features are
+      missing, not 0).
+    - ``windows``: feature name -> declared window (the catalog's), see engine ``_window``.
     """
 
     as_of: dt.date
@@ -222,6 +245,12 @@ class History:
     events: pd.DataFrame
     report_coverage_day: float = math.nan
     fund_coverage_day: float = math.nan
+    details: pd.DataFrame = field(default_factory=lambda: empty_details())
+    fund_details: pd.DataFrame = field(default_factory=lambda: empty_fund_details())
+    changes: pd.DataFrame = field(default_factory=lambda: empty_changes())
+    products: pd.DataFrame = field(default_factory=lambda: empty_products())
+    events_known: bool = True
+    windows: Mapping[str, str] = field(default_factory=dict)
 
 
 def _latest_join(table: sa.Table, key: str, cutoff: dt.date) -> sa.Subquery:
@@ -296,6 +325,8 @@ _MANAGER_TEXT = (
     "office_province",
     "office_city",
     "member_type",
+    "reg_adr_agg",
+    "office_adr_agg",
 )
 _MANAGER_NUMBERS = (
     "subscribed_capital",
@@ -307,6 +338,7 @@ _MANAGER_NUMBERS = (
     "has_special_tips",
     "has_credit_tips",
     "in_blacklist",
+    "manager_has_product",
 )
 
 
@@ -537,6 +569,224 @@ def read_events(conn: sa.Connection, as_of: dt.date, managers: pd.DataFrame) -> 
     )
     e["register_no"] = e["register_no"].fillna(e["uscc"].map(by_uscc))
     return e[e["register_no"].notna()].reset_index(drop=True)
+
+
+# --- public-disclosure sources: detail pages, change events, product history --------------
+_DETAIL_COLS = (
+    "id",
+    "known_from",
+    "register_no",
+    "paid_in_capital",
+    "subscribed_capital",
+    "paid_in_ratio",
+    "employee_count",
+    "qualified_employee_count",
+    "member_type",
+    "scale_low",
+    "scale_high",
+    "integrity_tips",
+    "institution_tips",
+    "special_tips",
+    "snapshot_date",
+)
+_DETAIL_NUMBERS = (
+    "paid_in_capital",
+    "subscribed_capital",
+    "paid_in_ratio",
+    "employee_count",
+    "qualified_employee_count",
+    "scale_low",
+    "scale_high",
+)
+#: Tip columns of a detail page: JSON lists of category names.
+TIP_COLUMNS = ("integrity_tips", "institution_tips", "special_tips")
+_FUND_DETAIL_COLS = (
+    "id",
+    "known_from",
+    "fund_no",
+    "manager_name",
+    *(
+        f"{period}_{what}"
+        for period in ("monthly", "quarterly", "semiannual", "annual")
+        for what in ("due", "on_time", "missing")
+    ),
+    "snapshot_date",
+)
+_CHANGE_COLS = ("id", "known_from", "register_no", "event_type", "event_date", "new_value")
+_PRODUCT_COLS = (
+    "id",
+    "register_no",
+    "known_from",
+    "snapshot_date",
+    "manager_has_product",
+    "fund_count",
+)
+
+
+def empty_details() -> pd.DataFrame:
+    cols = [c for c in _DETAIL_COLS if c != "register_no"]
+    return pd.DataFrame(columns=cols, index=pd.Index([], name="register_no", dtype="str"))
+
+
+def empty_fund_details() -> pd.DataFrame:
+    return pd.DataFrame(columns=[*_FUND_DETAIL_COLS, "register_no"])
+
+
+def empty_changes() -> pd.DataFrame:
+    return pd.DataFrame(columns=[*_CHANGE_COLS, "event_day"])
+
+
+def empty_products() -> pd.DataFrame:
+    return pd.DataFrame(
+        columns=["snapshots", "without_since", "status_known"],
+        index=pd.Index([], name="register_no", dtype="str"),
+        dtype="float64",
+    )
+
+
+def _tip_list(value: Any) -> list[str] | None:
+    """A tip column's value as a list of category names (None when not given)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return [text]
+    if isinstance(value, dict):
+        value = list(value)
+    if isinstance(value, list | tuple):
+        return [str(v).strip() for v in value if v is not None and str(v).strip()]
+    return [str(value)]
+
+
+def _latest_rows(
+    conn: sa.Connection, table: sa.Table, key: str, cols: tuple[str, ...], as_of: dt.date
+) -> np.ndarray:
+    """Rows (see :func:`_fetch`) of the newest known_from per ``key`` known by ``as_of``."""
+    last = _latest_join(table, key, as_of)
+    stmt = sa.select(*[table.c[c] for c in cols]).join(
+        last, sa.and_(table.c[key] == last.c.k, table.c.known_from == last.c.kf)
+    )
+    return _fetch(conn, stmt, len(cols))
+
+
+def read_details(conn: sa.Connection, as_of: dt.date) -> pd.DataFrame:
+    """The latest manager detail page known on ``as_of`` per manager (index register_no)."""
+    raw = _latest_rows(conn, manager_details, "register_no", _DETAIL_COLS, as_of)
+    d = _typed(
+        raw,
+        _DETAIL_COLS,
+        text=("register_no", "member_type"),
+        numbers=_DETAIL_NUMBERS,
+        days=(("known_day", "known_from"), ("snapshot_day", "snapshot_date")),
+    )
+    for c in TIP_COLUMNS:
+        d[c] = pd.Series([_tip_list(v) for v in d[c]], index=d.index, dtype=object)
+    d = d[d["register_no"].notna()]
+    d = d.sort_values(["register_no", "known_day", "snapshot_day", "id"], kind="mergesort")
+    return d.drop_duplicates("register_no", keep="last").set_index("register_no")
+
+
+def read_fund_details(
+    conn: sa.Connection, as_of: dt.date, funds: pd.DataFrame, managers: pd.DataFrame
+) -> pd.DataFrame:
+    """The latest fund detail page known on ``as_of`` per fund, with the manager's
+    register_no (through the fund's snapshot, else the page's manager name)."""
+    raw = _latest_rows(conn, fund_details, "fund_no", _FUND_DETAIL_COLS, as_of)
+    counts = tuple(c for c in _FUND_DETAIL_COLS if c.endswith(("_due", "_on_time", "_missing")))
+    f = _typed(
+        raw,
+        _FUND_DETAIL_COLS,
+        text=("fund_no", "manager_name"),
+        numbers=counts,
+        days=(("known_day", "known_from"), ("snapshot_day", "snapshot_date")),
+    )
+    f = f[f["fund_no"].notna()]
+    f = f.sort_values(["fund_no", "known_day", "snapshot_day", "id"], kind="mergesort")
+    f = f.drop_duplicates("fund_no", keep="last").reset_index(drop=True)
+    link = funds.dropna(subset=["fund_no"]).drop_duplicates("fund_no").set_index("fund_no")
+    by_name = (
+        managers.reset_index()[["manager_name", "register_no"]]
+        .dropna()
+        .sort_values(["manager_name", "register_no"], kind="mergesort")
+        .drop_duplicates("manager_name")
+        .set_index("manager_name")["register_no"]
+    )
+    f["register_no"] = f["fund_no"].map(link["register_no"]).fillna(f["manager_name"].map(by_name))
+    return f
+
+
+def read_changes(conn: sa.Connection, as_of: dt.date, since: dt.date) -> pd.DataFrame:
+    """Change events (snapshot_diff) known on ``as_of`` dated in (since, as_of]."""
+    t = change_events
+    stmt = sa.select(*[t.c[c] for c in _CHANGE_COLS]).where(
+        t.c.known_from <= as_of, t.c.event_date > since, t.c.event_date <= as_of
+    )
+    return _typed(
+        _fetch(conn, stmt, len(_CHANGE_COLS)),
+        _CHANGE_COLS,
+        text=("register_no", "event_type", "new_value"),
+        days=(("event_day", "event_date"),),
+    )
+
+
+def read_products(conn: sa.Connection, as_of: dt.date) -> pd.DataFrame:
+    """Per manager, from every list snapshot known on ``as_of``: how many snapshots, and since
+    when it has been without a product (AMAC 12-month rule).
+
+    A snapshot's status: ``manager_has_product`` where given, else ``fund_count > 0`` where
+    the count is given, else unknown (skipped). ``without_since``: the snapshot day of the
+    first snapshot of the current run of "no product" snapshots (after the last one with a
+    product; the first snapshot known when none had one: a lower bound); NaN when the latest
+    known status has a product. ``status_known``: 1 when any status is known."""
+    t = manager_snapshots
+    stmt = sa.select(*[t.c[c] for c in _PRODUCT_COLS]).where(
+        _unindexed(t.c.known_from, conn) <= as_of
+    )
+    p = _typed(
+        _fetch(conn, stmt, len(_PRODUCT_COLS)),
+        _PRODUCT_COLS,
+        text=("register_no",),
+        numbers=("manager_has_product", "fund_count"),
+        days=(("known_day", "known_from"), ("snapshot_day", "snapshot_date")),
+    )
+    p = p[p["register_no"].notna()]
+    if p.empty:
+        return empty_products()
+    p["snapshot_day"] = p["snapshot_day"].fillna(p["known_day"])
+    p = p.sort_values(["register_no", "snapshot_day", "known_day", "id"], kind="mergesort")
+    snapshots = p.groupby("register_no", sort=True).size().astype("float64")
+    has = p["manager_has_product"].where(
+        p["manager_has_product"].notna(), (p["fund_count"] > 0).astype("float64")
+    )
+    has = has.where(p["manager_has_product"].notna() | p["fund_count"].notna())
+    k = p.assign(has=has).dropna(subset=["has"])
+    status_known = k.groupby("register_no").size().reindex(snapshots.index).notna()
+    last_with = k[k["has"] > 0].groupby("register_no")["snapshot_day"].max()
+    k = k.assign(last_with=k["register_no"].map(last_with).fillna(-np.inf))
+    run = k[(k["has"] == 0) & (k["snapshot_day"] > k["last_with"])]
+    since = run.groupby("register_no")["snapshot_day"].min()
+    latest = k.drop_duplicates("register_no", keep="last").set_index("register_no")["has"]
+    without = since.reindex(snapshots.index).where(latest.reindex(snapshots.index) == 0)
+    out = pd.DataFrame(
+        {
+            "snapshots": snapshots,
+            "without_since": without.astype("float64"),
+            "status_known": status_known.astype("float64"),
+        }
+    )
+    out.index.name = "register_no"
+    return out
+
+
+def events_feed_known(conn: sa.Connection, as_of: dt.date) -> bool:
+    """True when the events table holds any row known by ``as_of`` (the feed exists)."""
+    stmt = sa.select(events.c.id).where(events.c.known_from <= as_of).limit(1)
+    return conn.execute(stmt).first() is not None
 
 
 # --- report calendar ---------------------------------------------------------------------

@@ -38,7 +38,15 @@ CATEGORIES: dict[str, tuple[str, str]] = {
 }
 UNITS = ("ratio", "万元", "count", "days", "months", "years", "bool", "percentile", "number")
 DIRECTIONS: tuple[str, ...] = ("higher_is_riskier", "lower_is_riskier", "neutral")
-SOURCES = ("managers", "funds", "reports", "events")
+SOURCES = (
+    "managers",
+    "manager_details",
+    "funds",
+    "fund_details",
+    "reports",
+    "events",
+    "change_events",
+)
 _WINDOW_RE = re.compile(r"^(none|\d+[dm])$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")

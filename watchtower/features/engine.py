@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -24,17 +24,23 @@ import sqlalchemy as sa
 
 from watchtower.features._history import (
     PARTITIONS,
+    TIP_COLUMNS,
     UNKNOWN_PARTITION,
     History,
     day_number,
+    events_feed_known,
     last_due_period,
     minus,
     partition_of,
     period_of,
+    read_changes,
     read_coverage,
+    read_details,
     read_events,
+    read_fund_details,
     read_funds,
     read_managers,
+    read_products,
     read_reports,
 )
 from watchtower.features.catalog import Catalog
@@ -69,6 +75,49 @@ def _count(frame: pd.DataFrame, mask: pd.Series | np.ndarray, idx: pd.Index) -> 
     return sel.value_counts().reindex(idx, fill_value=0).astype("float64")
 
 
+#: The windows the engine applies where the catalog in use does not declare the feature
+#: (a partial catalog). tests/features check that they equal features/catalog.yaml; with a
+#: catalog, its declared window is the one used (see :func:`_window`).
+DEFAULT_WINDOWS: dict[str, str] = {
+    "funds_launched_6m": "6m",
+    "funds_launched_12m": "12m",
+    "early_liquidations_12m": "12m",
+    "early_abnormal_liquidations_12m": "12m",
+    "address_changes_6m": "6m",
+    "address_changes_12m": "12m",
+    "jurisdiction_changes_12m": "12m",
+    "legal_rep_change_events_12m": "12m",
+    "fund_count_drops_6m": "6m",
+    "fund_count_drops_12m": "12m",
+    "tips_added_12m": "12m",
+}
+
+
+def _window(h: History, name: str) -> str:
+    """The trailing window of feature ``name``: the catalog's declaration, else the default."""
+    window = h.windows.get(name) or DEFAULT_WINDOWS[name]
+    if window == "none":
+        raise ValueError(f"feature {name} needs a trailing window, the catalog says none")
+    return window
+
+
+def _since_day(h: History, name: str) -> float:
+    """Day number of the start of feature ``name``'s window (exclusive)."""
+    return float(day_number(minus(h.as_of, _window(h, name))))
+
+
+def _num(values: pd.Series) -> pd.Series:
+    """float64 of a column (NaN where missing or not a number)."""
+    return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def _any_known(frame: pd.DataFrame, cols: list[str], idx: pd.Index) -> pd.Series:
+    """Per register_no of ``idx``: does any row of ``frame`` give one of ``cols``."""
+    known = frame[cols].notna().any(axis=1)
+    seen = frame.loc[known.to_numpy(), "register_no"].unique()
+    return pd.Series(idx.isin(seen), index=idx)
+
+
 def _whole_months(start_day: pd.Series, as_of: dt.date) -> pd.Series:
     """Whole calendar months from each start day to ``as_of`` (2023-03-15 -> 2024-03-15 = 12)."""
     start = pd.to_datetime(start_day, unit="D", origin="unix")
@@ -89,8 +138,14 @@ def _whole_months(start_day: pd.Series, as_of: dt.date) -> pd.Series:
 )
 def _group_capital(h: History, idx: pd.Index) -> pd.DataFrame:
     m = h.managers.reindex(idx)
-    sub, paid = m["subscribed_capital"], m["paid_in_capital"]
-    ratio = (paid / sub).where(sub > 0)
+    det = h.details.reindex(idx)
+    # The latest detail page first; the list row only where it carries a value (the public
+    # list's placeholders arrive as NULL; a leftover 1 元 = 0.0001 万元 is no value either).
+    list_paid = m["paid_in_capital"].where((m["paid_in_capital"] - 1e-4).abs() > 1e-12)
+    paid = _num(det["paid_in_capital"]).combine_first(list_paid)
+    sub = _num(det["subscribed_capital"]).combine_first(m["subscribed_capital"])
+    stated = _num(det["paid_in_ratio"])
+    ratio = stated.where(stated.notna(), (paid / sub).where(sub > 0))
     seq = h.manager_seq
     same = seq["register_no"].eq(seq["register_no"].shift())
     prev_sub = seq["subscribed_capital"].shift()
@@ -100,6 +155,8 @@ def _group_capital(h: History, idx: pd.Index) -> pd.DataFrame:
     paid_known = same & seq["paid_in_capital"].notna() & prev_paid.notna()
     paid_changed = paid_known & ((seq["paid_in_capital"] - prev_paid).abs() > 1e-9)
     paid_down = paid_known & (seq["paid_in_capital"] < prev_paid - 1e-9)
+    # Capital changes are seen in list snapshots: missing where no list row gives a capital.
+    capital_seen = _any_known(seq, ["subscribed_capital", "paid_in_capital"], idx)
     d = day_number(h.as_of)
     return pd.DataFrame(
         {
@@ -107,8 +164,10 @@ def _group_capital(h: History, idx: pd.Index) -> pd.DataFrame:
             "paid_in_below_25pct": _flag(ratio < 0.25, ratio.notna()),
             "paid_in_capital": paid,
             "subscribed_capital": sub,
-            "capital_changes_12m": _count(seq, sub_changed | paid_changed, idx),
-            "paid_in_decreased_12m": (_count(seq, paid_down, idx) > 0).astype("float64"),
+            "capital_changes_12m": _count(seq, sub_changed | paid_changed, idx).where(capital_seen),
+            "paid_in_decreased_12m": (_count(seq, paid_down, idx) > 0)
+            .astype("float64")
+            .where(capital_seen),
             "years_since_registration": (d - m["register_day"]) / 365.25,
             "fund_scale": m["fund_scale"],
         },
@@ -117,6 +176,10 @@ def _group_capital(h: History, idx: pd.Index) -> pd.DataFrame:
 
 
 # --- people and governance ----------------------------------------------------------------
+#: memberType of a non-member: the public API's spelling and the older exports'.
+_NON_MEMBER = ("非会员机构", "非会员")
+
+
 @_produces(
     "legal_rep_changes_12m",
     "employee_count",
@@ -136,30 +199,58 @@ def _group_people(h: History, idx: pd.Index) -> pd.DataFrame:
     rep = seq["artificial_person_name"]
     prev_rep = rep.shift()
     rep_changed = same & rep.notna() & prev_rep.notna() & (rep != prev_rep)
-    emp = m["employee_count"]
+    rep_seen = _any_known(seq, ["artificial_person_name"], idx)
+    list_emp = m["employee_count"]
     peak = seq.groupby("register_no", sort=True)["employee_count"].max().reindex(idx)
-    drop = ((peak - emp) / peak).where(peak > 0).clip(lower=0.0)
-    qualified = (m["qualified_employee_count"] / emp).where(emp > 0)
+    drop = ((peak - list_emp) / peak).where(peak > 0).clip(lower=0.0)
+    # Headcount and qualified staff: the latest detail page, else the list row (same source
+    # for both counts of the share).
+    det = h.details.reindex(idx)
+    det_emp = _num(det["employee_count"])
+    from_page = det_emp.notna()
+    emp = det_emp.where(from_page, list_emp)
+    qualified_n = _num(det["qualified_employee_count"]).where(
+        from_page, m["qualified_employee_count"]
+    )
+    qualified = (qualified_n / emp).where(emp > 0)
     e = h.events
-    member = m["member_type"]
+    events_known = pd.Series(h.events_known, index=idx)
+    member = det["member_type"].where(det["member_type"].notna(), m["member_type"])
     return pd.DataFrame(
         {
-            "legal_rep_changes_12m": _count(seq, rep_changed, idx),
+            "legal_rep_changes_12m": _count(seq, rep_changed, idx).where(rep_seen),
             "employee_count": emp,
             "employee_drop_12m": drop,
             "qualified_staff_share": qualified,
-            "controller_changes_365d": _count(e, e["event_type"] == "controller_change", idx),
-            "executive_changes_365d": _count(e, e["event_type"] == "executive_change", idx),
+            "controller_changes_365d": _count(e, e["event_type"] == "controller_change", idx).where(
+                events_known
+            ),
+            "executive_changes_365d": _count(e, e["event_type"] == "executive_change", idx).where(
+                events_known
+            ),
             "has_special_tips": m["has_special_tips"],
             "has_credit_tips": m["has_credit_tips"],
             "in_blacklist": m["in_blacklist"],
-            "non_member": _flag(member == "非会员", member.notna()),
+            "non_member": _flag(member.isin(_NON_MEMBER), member.notna()),
         },
         index=idx,
     )
 
 
 # --- fund lifecycle ------------------------------------------------------------------------
+def _fund_known(h: History, idx: pd.Index) -> pd.Series:
+    """Per manager: do we know its funds? Yes when a fund snapshot is linked to it or its
+    list row says it has none (fundCount 0 / managerHasProduct false); otherwise (a fund
+    count above 0, or unknown, and no fund row) fund-based features are missing, not 0."""
+    m = h.managers.reindex(idx)
+    linked = pd.Series(idx.isin(h.funds["register_no"].dropna().unique()), index=idx)
+    return linked | (m["fund_count"] == 0) | (m["manager_has_product"] == 0)
+
+
+#: Working states that end a fund before its term or outside the rules.
+_EARLY_STATES = ("提前清算", "非正常清算")
+
+
 @_produces(
     "fund_count",
     "operating_fund_count",
@@ -168,12 +259,17 @@ def _group_people(h: History, idx: pd.Index) -> pd.DataFrame:
     "abnormal_liquidation_count",
     "no_custodian_share",
     "funds_launched_6m",
+    "funds_launched_12m",
     "early_liquidations_12m",
+    "early_abnormal_liquidations_12m",
     "quarter_update_flag_missing",
+    "not_updated_share",
+    "months_without_product",
 )
 def _group_funds(h: History, idx: pd.Index) -> pd.DataFrame:
     f = h.funds
     m = h.managers.reindex(idx)
+    known = _fund_known(h, idx)
     state = f["working_state"]
     operating = state == "正在运作"
     n_funds = _count(f, np.ones(len(f), dtype=bool), idx)
@@ -181,13 +277,35 @@ def _group_funds(h: History, idx: pd.Index) -> pd.DataFrame:
     no_custodian = _count(f, operating & f["mandator_name"].isna(), idx)
     has_fund = (n_funds > 0) | (m["fund_count"] > 0)
     months = _whole_months(m["register_day"], h.as_of).where(~has_fund, 0.0)
-    d6 = day_number(minus(h.as_of, "6m"))
-    d12 = day_number(minus(h.as_of, "12m"))
-    launched = (f["filing_day"] > d6) & (f["filing_day"] <= day_number(h.as_of))
+    d = day_number(h.as_of)
+
+    def launched(name: str) -> pd.Series:
+        return _count(f, (f["filing_day"] > _since_day(h, name)) & (f["filing_day"] <= d), idx)
+
     # A fund already liquidated in the first fund snapshot known (terminal_from equal to the
     # fund coverage start) liquidated at some unknown time before coverage: not counted.
-    early = (state == "提前清算") & (f["terminal_from"] > np.fmax(d12, h.fund_coverage_day))
-    return pd.DataFrame(
+    def turned(name: str, states: tuple[str, ...]) -> pd.Series:
+        lo = np.fmax(_since_day(h, name), h.fund_coverage_day)
+        return _count(f, state.isin(states) & (f["terminal_from"] > lo), idx)
+
+    # The same transitions as change events (fund_liquidation, from consecutive fund
+    # snapshots, possibly of funds whose latest snapshot we no longer read): per manager the
+    # larger of the two counts (events carry no fund number to match funds one by one).
+    c = h.changes
+    lo = _since_day(h, "early_abnormal_liquidations_12m")
+    liq = (c["event_type"] == "fund_liquidation") & c["new_value"].isin(_EARLY_STATES)
+    liq_events = _count(c, liq & (c["event_day"] > lo), idx)
+    early_abnormal = np.fmax(turned("early_abnormal_liquidations_12m", _EARLY_STATES), liq_events)
+    flag_known = operating & f["last_quarter_update"].notna()
+    n_flag = _count(f, flag_known, idx)
+    not_updated = _count(f, flag_known & (f["last_quarter_update"] == 0), idx)
+    # 12-month rule: months since the current run of list snapshots without a product began;
+    # 0 while the manager has a product (or an operating fund linked); NaN when unknown.
+    p = h.products.reindex(idx)
+    status = p["status_known"] > 0
+    since = _whole_months(p["without_since"], h.as_of).where(p["without_since"].notna(), 0.0)
+    no_product = since.where(status | (n_operating > 0)).where(n_operating == 0, 0.0)
+    out = pd.DataFrame(
         {
             "fund_count": n_funds,
             "operating_fund_count": n_operating,
@@ -195,14 +313,24 @@ def _group_funds(h: History, idx: pd.Index) -> pd.DataFrame:
             "extended_liquidation_count": _count(f, state == "延期清算", idx),
             "abnormal_liquidation_count": _count(f, state == "非正常清算", idx),
             "no_custodian_share": (no_custodian / n_operating).where(n_operating > 0),
-            "funds_launched_6m": _count(f, launched, idx),
-            "early_liquidations_12m": _count(f, early, idx),
+            "funds_launched_6m": launched("funds_launched_6m"),
+            "funds_launched_12m": launched("funds_launched_12m"),
+            "early_liquidations_12m": turned("early_liquidations_12m", ("提前清算",)),
+            "early_abnormal_liquidations_12m": early_abnormal,
             "quarter_update_flag_missing": _count(
                 f, operating & (f["last_quarter_update"] == 0), idx
             ),
+            "not_updated_share": (not_updated / n_flag).where(n_flag > 0),
+            "months_without_product": no_product,
         },
         index=idx,
     )
+    # Fund rows absent (and the list row does not say "no fund"): missing, not 0.
+    counts = [c for c in out.columns if c not in ("no_custodian_share", "months_without_product")]
+    counts.remove("months_without_fund")
+    out[counts] = out[counts].where(known, np.nan)
+    out["months_without_fund"] = out["months_without_fund"].where(known | has_fund)
+    return out
 
 
 # --- disclosure compliance -----------------------------------------------------------------
@@ -406,7 +534,7 @@ def _group_disclosure(h: History, idx: pd.Index) -> pd.DataFrame:
     annual = annual.sort_values(["fund_no", "pidx"], kind="mergesort")
     annual = annual.drop_duplicates("fund_no", keep="last")
     quarterly = sub["report_type"] == "quarterly"
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "monthly_missing_12m": per_manager(m12, "missing", "monthly"),
             "quarterly_missing_12m": per_manager(m12, "missing", "quarterly"),
@@ -424,6 +552,10 @@ def _group_disclosure(h: History, idx: pd.Index) -> pd.DataFrame:
         },
         index=idx,
     )
+    # No report feed known by D, or the manager's funds unknown: missing, not 0.
+    if np.isnan(cov):
+        return out * np.nan
+    return out.where(_fund_known(h, idx), np.nan)
 
 
 # --- fund dynamics -------------------------------------------------------------------------
@@ -580,7 +712,113 @@ def _group_events(h: History, idx: pd.Index) -> pd.DataFrame:
     }
     for kind, name in _EVENT_TYPE_FEATURES.items():
         out[name] = _count(e, e["event_type"] == kind, idx)
-    return pd.DataFrame(out, index=idx).astype("float64")
+    frame = pd.DataFrame(out, index=idx).astype("float64")
+    # No events feed known by D (public data only): missing, not "no event".
+    return frame if h.events_known else frame * np.nan
+
+
+# --- public disclosure: detail pages, change events --------------------------------------
+#: Tip categories that AMAC publishes for serious failings (matched as substrings, so that
+#: 五年内行政处罚 is a 行政处罚).
+SERIOUS_TIPS = ("失联", "异常机构", "信息报送异常", "行政处罚")
+
+
+def _tip_counts(tips: pd.Series) -> pd.Series:
+    """Distinct categories per list (NaN where the list is missing)."""
+    return pd.Series(
+        [float(len(set(t))) if isinstance(t, list) else np.nan for t in tips],
+        index=tips.index,
+        dtype="float64",
+    )
+
+
+def _any_serious(*columns: pd.Series) -> pd.Series:
+    out = []
+    for lists in zip(*columns, strict=True):
+        names = [n for t in lists if isinstance(t, list) for n in t]
+        out.append(float(any(s in n for n in names for s in SERIOUS_TIPS)))
+    return pd.Series(out, index=columns[0].index, dtype="float64")
+
+
+@_produces(
+    "integrity_tip_count",
+    "institution_tip_count",
+    "serious_integrity_tip",
+    "scale_midpoint_log",
+)
+def _group_details(h: History, idx: pd.Index) -> pd.DataFrame:
+    """From the latest manager detail page known by D; every value is missing (NaN) for a
+    manager without one. A page that shows no tip of a kind counts 0 of it."""
+    det = h.details.reindex(idx)
+    page = pd.Series(idx.isin(h.details.index), index=idx)
+    tips = {c: det[c].where(page, None) for c in TIP_COLUMNS}
+    for c in TIP_COLUMNS:  # a page read, a tip list not given: none shown
+        pairs = zip(tips[c], page, strict=True)
+        shown = [t if isinstance(t, list) else ([] if p else None) for t, p in pairs]
+        tips[c] = pd.Series(shown, index=idx, dtype=object)
+    low, high = _num(det["scale_low"]), _num(det["scale_high"])
+    # log10 of 万元: the midpoint of log10(1 + low) and log10(1 + high); the lower bound alone
+    # for an open range (100亿元以上); NaN when the page gives no range.
+    log_low, log_high = np.log10(1.0 + low.clip(lower=0.0)), np.log10(1.0 + high.clip(lower=0.0))
+    mid = ((log_low + log_high) / 2).where(high.notna(), log_low)
+    return pd.DataFrame(
+        {
+            "integrity_tip_count": _tip_counts(tips["integrity_tips"]),
+            "institution_tip_count": _tip_counts(tips["institution_tips"]),
+            "serious_integrity_tip": _any_serious(*tips.values()).where(page),
+            "scale_midpoint_log": mid,
+        },
+        index=idx,
+    )
+
+
+@_produces("fund_disclosure_missing_share", "fund_disclosure_missing")
+def _group_fund_pages(h: History, idx: pd.Index) -> pd.DataFrame:
+    """Disclosure counts of the fund detail pages (latest per fund known by D), summed over
+    the manager's funds: missing / due. NaN without any fund page (or nothing due)."""
+    f = h.fund_details
+    kinds = ("monthly", "quarterly", "semiannual", "annual")
+    due = sum((_num(f[f"{k}_due"]).fillna(0.0) for k in kinds), pd.Series(0.0, index=f.index))
+    missing = sum(
+        (_num(f[f"{k}_missing"]).fillna(0.0) for k in kinds), pd.Series(0.0, index=f.index)
+    )
+    stated = pd.concat([_num(f[f"{k}_due"]) for k in kinds], axis=1).notna().any(axis=1)
+    g = pd.DataFrame({"register_no": f["register_no"], "due": due, "missing": missing})
+    g = g[stated.to_numpy() & g["register_no"].notna().to_numpy()]
+    per = g.groupby("register_no")[["due", "missing"]].sum().reindex(idx)
+    return pd.DataFrame(
+        {
+            "fund_disclosure_missing_share": (per["missing"] / per["due"]).where(per["due"] > 0),
+            "fund_disclosure_missing": per["missing"],
+        },
+        index=idx,
+    )
+
+
+#: Change-event features: name -> event types counted (snapshot_diff's vocabulary).
+_CHANGE_FEATURES: dict[str, tuple[str, ...]] = {
+    "address_changes_6m": ("address_change",),
+    "address_changes_12m": ("address_change",),
+    "jurisdiction_changes_12m": ("jurisdiction_change",),
+    "legal_rep_change_events_12m": ("legal_rep_change",),
+    "fund_count_drops_6m": ("fund_count_drop",),
+    "fund_count_drops_12m": ("fund_count_drop",),
+    "tips_added_12m": ("special_tips_added", "credit_tips_added"),
+}
+
+
+@_produces(*_CHANGE_FEATURES)
+def _group_changes(h: History, idx: pd.Index) -> pd.DataFrame:
+    """Change events (from consecutive list snapshots) dated in each feature's window and
+    known by D. A change can only be seen with two snapshots: NaN for a manager with fewer
+    than two list snapshots known by D."""
+    c = h.changes
+    comparable = h.products["snapshots"].reindex(idx) >= 2
+    out = {}
+    for name, types in _CHANGE_FEATURES.items():
+        hit = c["event_type"].isin(types) & (c["event_day"] > _since_day(h, name))
+        out[name] = _count(c, hit, idx).where(comparable)
+    return pd.DataFrame(out, index=idx)
 
 
 # --- geography -----------------------------------------------------------------------------
@@ -610,7 +848,12 @@ def _normal_address(values: pd.Series) -> pd.Series:
     return text.where(text != "")
 
 
-@_produces("office_province_differs", "office_district_differs", "shared_address_count")
+@_produces(
+    "office_province_differs",
+    "office_district_differs",
+    "shared_address_count",
+    "jurisdiction_differs",
+)
 def _group_geography(h: History, idx: pd.Index) -> pd.DataFrame:
     all_m = h.managers
     m = all_m.reindex(idx)
@@ -621,11 +864,14 @@ def _group_geography(h: History, idx: pd.Index) -> pd.DataFrame:
     addr = _normal_address(all_m["office_address"].fillna(all_m["register_address"]))
     sizes = pd.to_numeric(addr.map(addr.value_counts()), errors="coerce").astype("float64")
     shared = (sizes - 1).reindex(idx)
+    # AMAC's own jurisdictions (regAdrAgg / officeAdrAgg: a province or a 计划单列市).
+    reg_j, office_j = m["reg_adr_agg"], m["office_adr_agg"]
     return pd.DataFrame(
         {
             "office_province_differs": _flag(op != rp, op.notna() & rp.notna()),
             "office_district_differs": _flag(od != rd, od.notna() & rd.notna()),
             "shared_address_count": shared.astype("float64"),
+            "jurisdiction_differs": _flag(reg_j != office_j, reg_j.notna() & office_j.notna()),
         },
         index=idx,
     )
@@ -655,22 +901,57 @@ def _peer_percentiles(frame: pd.DataFrame, catalog: Catalog, types: pd.Series) -
     return pd.DataFrame(out, index=frame.index, dtype="float64")
 
 
-def history_as_of(engine: sa.Engine, as_of: dt.date, partition: str | None = None) -> History:
-    """Read what was known on ``as_of`` (one peer group's funds/reports/events if asked)."""
+def history_as_of(
+    engine: sa.Engine,
+    as_of: dt.date,
+    partition: str | None = None,
+    windows: Mapping[str, str] | None = None,
+) -> History:
+    """Read what was known on ``as_of`` (one peer group's funds/reports/events if asked).
+    ``windows``: feature name -> declared window (the catalog's)."""
+    windows = dict(windows or {})
+    change_windows = [windows.get(n) or DEFAULT_WINDOWS[n] for n in _CHANGE_FEATURES]
+    change_windows.append(
+        windows.get("early_abnormal_liquidations_12m")
+        or DEFAULT_WINDOWS["early_abnormal_liquidations_12m"]
+    )
+    since = min(minus(as_of, w) for w in change_windows if w != "none")
     with engine.connect() as conn:
         managers, seq = read_managers(conn, as_of)
         funds = read_funds(conn, as_of, managers)
         reps = read_reports(conn, as_of, funds)
         evs = read_events(conn, as_of, managers)
         report_cov, fund_cov = read_coverage(conn, as_of)  # store-wide, whatever the partition
+        details = read_details(conn, as_of)
+        fund_pages = read_fund_details(conn, as_of, funds, managers)
+        changes = read_changes(conn, as_of, since)
+        products = read_products(conn, as_of)
+        events_known = events_feed_known(conn, as_of)
     if partition is not None:
         keep = set(managers.index[partition_of(managers["primary_invest_type"]) == partition])
         seq = seq[seq["register_no"].isin(keep)]
         funds = funds[funds["register_no"].isin(keep)]
         reps = reps[reps["register_no"].isin(keep)]
         evs = evs[evs["register_no"].isin(keep)]
+        details = details[details.index.isin(keep)]
+        fund_pages = fund_pages[fund_pages["register_no"].isin(keep)]
+        changes = changes[changes["register_no"].isin(keep)]
+        products = products[products.index.isin(keep)]
     return History(
-        as_of, managers, seq.reset_index(drop=True), funds, reps, evs, report_cov, fund_cov
+        as_of,
+        managers,
+        seq.reset_index(drop=True),
+        funds,
+        reps,
+        evs,
+        report_cov,
+        fund_cov,
+        details=details,
+        fund_details=fund_pages.reset_index(drop=True),
+        changes=changes.reset_index(drop=True),
+        products=products,
+        events_known=events_known,
+        windows=windows,
     )
 
 
@@ -688,7 +969,8 @@ def compute_features(
     if partition is not None and partition not in (*PARTITIONS.values(), UNKNOWN_PARTITION):
         allowed = ", ".join((*PARTITIONS.values(), UNKNOWN_PARTITION))
         raise ValueError(f"unknown partition {partition!r}; one of {allowed}")
-    h = history_as_of(engine, as_of, partition)
+    windows = {spec.name: spec.window for spec in catalog}
+    h = history_as_of(engine, as_of, partition, windows)
     managers = h.managers
     if partition is not None:
         managers = managers[partition_of(managers["primary_invest_type"]) == partition]
