@@ -102,9 +102,9 @@ def render(p: ManagerProfile) -> list[str]:
             f" (从业资格 / qualified: {_v(d.qualified_employee_count)})",
             f"  管理规模区间 / Scale range: {_v(scale)}",
             f"  实际控制人 / Actual controller: {_v(d.actual_controller)}",
-            f"  诚信信息类别 / Integrity tips: {_v(d.integrity_tips or [])}",
-            f"  机构提示类别 / Institution tips: {_v(d.institution_tips or [])}",
-            f"  特别提示类别 / Special tips: {_v(d.special_tips or [])}",
+            f"  诚信信息类别 / Integrity tips: {_v(d.integrity_tips)}",
+            f"  机构提示类别 / Institution tips: {_v(d.institution_tips)}",
+            f"  特别提示类别 / Special tips: {_v(d.special_tips)}",
         ]
 
     lines.append(_section("公示历史", "Snapshot history"))
