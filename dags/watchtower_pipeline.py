@@ -1,6 +1,9 @@
 """watchtower_pipeline: the daily run. Wiring only; every task calls one watchtower.pipeline step.
 
-ingest (landing folder → history, through the Great Expectations gate) → validate (stop the
+fetch (when WATCHTOWER_FETCH_ENABLED: AMAC's public lists into the landing folder, dated the
+as-of day; scheduled and manual runs only, since AMAC serves today's state and a backfill must
+not file it under a past day) → ingest (landing folder → history, through the Great
+Expectations gate) → validate (stop the
 line when a file was rejected or unreadable) → partitions → features[partition] →
 score[partition] → warn. The as-of day is the run's logical date (Asia/Shanghai); re-running a
 day changes nothing (ingest skips files it has seen, features/scores/tiers of a day are
@@ -42,6 +45,18 @@ _DOC = __doc__
     doc_md=_DOC,
 )
 def watchtower_pipeline() -> None:
+    @task
+    def fetch(**context: Any) -> dict[str, Any]:
+        """AMAC's public lists for the as-of day into the landing folder (when configured)."""
+        from watchtower import pipeline
+
+        if context["dag_run"].run_type == "backfill":
+            return {"skipped": "a backfill replays what was landed; AMAC serves only today"}
+        summary = pipeline.fetch_public_data(load_settings(), run_as_of(context))
+        return (
+            {"skipped": "WATCHTOWER_FETCH_ENABLED is off"} if summary is None else to_xcom(summary)
+        )
+
     @task(outlets=[HISTORY])
     def ingest(**context: Any) -> dict[str, Any]:
         """Load the landing folder through the quality gate; batches dated the as-of day."""
@@ -110,7 +125,9 @@ def watchtower_pipeline() -> None:
             context["outlet_events"][asset].extra = {"as_of": as_of.isoformat()}
         return to_xcom(summary)
 
-    gate = validate(ingest())
+    ingested = ingest()
+    fetch() >> ingested
+    gate = validate(ingested)
     parts = partitions()
     gate >> parts
     featured = features.expand(partition=parts)

@@ -6,6 +6,10 @@
 - WATCHTOWER_LANDING_DIR: landing folder the scheduled pipeline ingests; $WATCHTOWER_HOME/landing
 - WATCHTOWER_SMTP_HOST, _PORT, _TLS (none, starttls, ssl), _USER, _PASSWORD and
   WATCHTOWER_MAIL_FROM: outgoing mail; localhost, 25 (465 with ssl), none
+- WATCHTOWER_FETCH_ENABLED (1/true): the daily DAG fetches AMAC's public lists into the
+  landing folder before ingesting; off. WATCHTOWER_FETCH_OFFICE_PROVINCE (e.g. 陕西省) and
+  WATCHTOWER_FETCH_REGISTER_PROVINCE narrow the manager list; WATCHTOWER_FETCH_WHAT (a
+  comma-separated list, see `watchtower fetch amac --help`)
 """
 
 from __future__ import annotations
@@ -36,12 +40,23 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class FetchSettings:
+    """The scheduled fetch of AMAC's public lists (``watchtower fetch amac`` does it by hand)."""
+
+    enabled: bool = False
+    office_province: str | None = None
+    register_province: str | None = None
+    what: tuple[str, ...] = ()  # empty: the fetcher's default lists
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     db_url: str
     config_dir: Path
     landing_dir: Path
     smtp: SmtpSettings
+    fetch: FetchSettings = FetchSettings()
 
     @property
     def features_dir(self) -> Path:
@@ -95,4 +110,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         password=env.get("WATCHTOWER_SMTP_PASSWORD") or None,
         mail_from=env.get("WATCHTOWER_MAIL_FROM") or "watchtower@localhost",
     )
-    return Settings(home=home, db_url=db_url, config_dir=config_dir, landing_dir=landing, smtp=smtp)
+    enabled = (env.get("WATCHTOWER_FETCH_ENABLED") or "").strip().lower()
+    if enabled not in ("", "0", "1", "true", "false", "yes", "no"):
+        raise ConfigError(f"WATCHTOWER_FETCH_ENABLED must be 1/true or 0/false, not {enabled!r}")
+    what = tuple(
+        w.strip() for w in (env.get("WATCHTOWER_FETCH_WHAT") or "").split(",") if w.strip()
+    )
+    fetch = FetchSettings(
+        enabled=enabled in ("1", "true", "yes"),
+        office_province=env.get("WATCHTOWER_FETCH_OFFICE_PROVINCE") or None,
+        register_province=env.get("WATCHTOWER_FETCH_REGISTER_PROVINCE") or None,
+        what=what,
+    )
+    return Settings(
+        home=home,
+        db_url=db_url,
+        config_dir=config_dir,
+        landing_dir=landing,
+        smtp=smtp,
+        fetch=fetch,
+    )

@@ -5,6 +5,7 @@ summary. Steps never read the wall clock: the caller passes the as-of date (the 
 date, the CLI's --as-of) or a Clock.
 
 The steps (names are the contract between the CLI, the DAGs and the areas):
+- fetch_public_data(settings, as_of)         -> FetchSummary | None: AMAC lists to landing
 - ingest(settings, landing_dir)              -> IngestSummary: load + quality gate + Data Docs
 - readmit(settings, batch_ids)               -> re-ingest rejected/failed batches after a fix
 - validate_landing / quality_report          -> dry-run validation, pass rates over time
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from watchtower.evaluate import BacktestSummary
     from watchtower.evaluate.steps import EvaluationSummary
     from watchtower.features.steps import FeatureSummary
+    from watchtower.fetch import FetchSummary
     from watchtower.validate.landing import ValidationSummary
     from watchtower.validate.results import DriftRow, QualityRow, RefusedBatch
     from watchtower.warn import WarnSummary
@@ -71,6 +73,24 @@ def ingest(
     )
     gate.build_data_docs()  # GX Data Docs of this run into settings.data_docs_dir
     return summary
+
+
+def fetch_public_data(settings: Settings, as_of: dt.date) -> FetchSummary | None:
+    """Fetch AMAC's public lists for ``as_of`` into the landing folder (its dated sub-folder),
+    when ``WATCHTOWER_FETCH_ENABLED``; None when the fetch is off. Resumable: what an earlier
+    attempt of the same day wrote is not fetched again."""
+    if not settings.fetch.enabled:
+        return None
+    from watchtower.fetch import FetchOptions, fetch_amac
+
+    options = FetchOptions(
+        office_province=settings.fetch.office_province,
+        register_province=settings.fetch.register_province,
+        fetch_date=as_of,
+    )
+    if settings.fetch.what:
+        options = dataclasses.replace(options, what=settings.fetch.what)
+    return fetch_amac(settings.landing_dir, options)
 
 
 def readmit(

@@ -224,6 +224,7 @@ def test_celery_worker_executes_the_pipeline_run(
     bad = [t for t in tis if t["state"] != "success"]
     assert report["state"] == "success" and not bad, f"{bad}\n{_failed_task_logs(tmp_path)}"
     assert {t["task_id"] for t in tis} == {
+        "fetch",
         "ingest",
         "validate",
         "partitions",

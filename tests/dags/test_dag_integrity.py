@@ -124,6 +124,7 @@ def test_pipeline_dag_fans_features_and_scores_out_over_partitions(
     assert dag["catchup"] is False
     assert tasks["features"]["mapped"] and tasks["score"]["mapped"]
     assert not tasks["ingest"]["mapped"] and not tasks["warn"]["mapped"]
+    assert tasks["ingest"]["upstream"] == ["fetch"]  # fetch is a no-op unless configured
     assert tasks["validate"]["upstream"] == ["ingest"]
     assert tasks["partitions"]["upstream"] == ["validate"]
     assert "features" in tasks["score"]["upstream"]

@@ -104,7 +104,15 @@ def test_pipeline_dag_ingests_scores_and_warns(
     env, run, _ = pipelined
     _assert_success(run)
     states = run.states()
-    assert set(states) == {"ingest", "validate", "partitions", "features", "score", "warn"}
+    assert set(states) == {
+        "fetch",
+        "ingest",
+        "validate",
+        "partitions",
+        "features",
+        "score",
+        "warn",
+    }
     assert len(states["features"]) >= 2, "features should fan out over several partitions"
     assert len(states["score"]) == len(states["features"])
     partitions = sorted(

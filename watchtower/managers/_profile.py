@@ -29,43 +29,12 @@ from watchtower.store.schema import (
     manager_snapshots,
 )
 from watchtower.store.scoring import risk_scores
+from watchtower.text import terminal_text
 
 # --------------------------------------------------------------------------- terminal escaping
 
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-# Bidirectional embeddings/overrides/isolates and marks, and the Unicode line separators.
-_BIDI = frozenset(
-    [chr(c) for c in range(0x202A, 0x202F)]
-    + [chr(c) for c in range(0x2066, 0x206A)]
-    + ["\u200e", "\u200f", "\u061c", "\u2028", "\u2029"]
-)
-
-
-def _escape_char(ch: str) -> str:
-    if ch in _NAMED:
-        return _NAMED[ch]
-    code = ord(ch)
-    if code < 0x20 or 0x7F <= code <= 0x9F:  # C0, DEL, C1 (ESC is \x1b, CSI is \x9b)
-        return f"\\x{code:02x}"
-    if ch in _BIDI:
-        return f"\\u{code:04x}"
-    return ch
-
-
-def terminal_safe(value: object) -> str:
-    """``value`` as text that prints on one line and cannot drive the terminal.
-
-    Control characters (C0, DEL, C1, including ESC and newline/carriage return) and the
-    bidirectional controls (U+202A-202E, U+2066-2069, LRM/RLM/ALM) and U+2028/2029 become
-    visible escapes (``\\n``, ``\\x1b``, ``\\u202e``); everything else is kept as is.
-    ``None`` becomes the empty string.
-    """
-    if value is None:
-        return ""
-    text = str(value)
-    if text.isprintable() and text.isascii():
-        return text
-    return "".join(_escape_char(ch) for ch in text)
+#: One escaping rule for every terminal output (watchtower.text).
+terminal_safe = terminal_text
 
 
 # --------------------------------------------------------------------------- the profile
