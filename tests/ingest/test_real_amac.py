@@ -334,8 +334,8 @@ def test_forced_deregistrations_are_labels_and_voluntary_exits_are_not(settings:
     )
     page = (
         '{"content": ['
-        '{"orgName": "甲私募基金管理有限公司", "orgCode": "34235622-6", "cancelDate": 1719705600000,'
-        ' "status": 300, "statusName": "协会注销"},'
+        '{"orgName": "甲私募基金管理有限公司", "orgCode": "34235622-6",'
+        ' "cancelDate": 1719705600000, "status": 300, "statusName": "协会注销"},'
         '{"orgName": "乙私募基金管理有限公司", "orgCode": "91310000071242090C",'
         ' "cancelDate": 1719705600000, "status": 100, "statusName": "主动注销"}],'
         ' "totalElements": 2, "totalPages": 1}'
