@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from watchtower.clock import Clock, SystemClock
-from watchtower.contract import FIELDS, Source
+from watchtower.contract import FIELDS, SOURCES, Source
 from watchtower.ingest.aliases import Aliases
 from watchtower.ingest.discover import LandingFile, discover
 from watchtower.ingest.links import ManagerIndex, link_funds, match_cancellations
@@ -234,6 +234,9 @@ def ingest_file(
         return [_record_failure(engine, landing, digest, clock, "nested too deeply to read")]
     if only_part is not None:
         parts = [p for p in parts if p.key == only_part]
+    # a bundle's lists in the contract's order: managers before the funds that link to them
+    order: dict[str, int] = {source: i for i, source in enumerate(SOURCES)}
+    parts = sorted(parts, key=lambda p: order.get(p.source or "", len(order)))
     results = []
     for part in parts:
         part_digest = _part_hash(digest, part, len(parts))
