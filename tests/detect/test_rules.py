@@ -114,6 +114,37 @@ CASES: dict[str, tuple[dict[str, float], dict[str, float], str, str]] = {
         "75% 的运作中基金无托管人（共 4 只）",
         "75% of 4 operating funds have no custodian",
     ),
+    "serious_integrity_tip": (
+        {"serious_integrity_tip": 1.0, "integrity_tip_count": 1.0, "institution_tip_count": 2.0},
+        {"serious_integrity_tip": 0.0, "integrity_tip_count": 3.0, "institution_tip_count": 2.0},
+        "协会公示失联、异常机构、信息报送异常或行政处罚类信息（诚信信息 1 类，机构提示 2 类）",
+        "AMAC lists the manager as lost contact, abnormal, failing to report or sanctioned "
+        "(1 integrity and 2 institution notice categories)",
+    ),
+    "no_product_12m": (
+        {"months_without_product": 13.0},
+        {"months_without_product": 11.0},
+        "已连续至少 13 个月无在管产品（满 12 个月协会注销登记）",
+        "no product under management for at least 13 months (AMAC deregisters at 12)",
+    ),
+    "jurisdiction_mismatch": (
+        {"jurisdiction_differs": 1.0},
+        {"jurisdiction_differs": 0.0},
+        "注册地辖区与办公地辖区不一致",
+        "registered and office jurisdictions differ",
+    ),
+    "early_liquidations": (
+        {"early_abnormal_liquidations_12m": 2.0},
+        {"early_abnormal_liquidations_12m": 1.0},
+        "近 12 个月 2 只基金提前清算或非正常清算",
+        "2 fund(s) liquidated early or abnormally in 12 months",
+    ),
+    "fund_count_drops": (
+        {"fund_count_drops_6m": 3.0},
+        {"fund_count_drops_6m": 1.0},
+        "近 6 个月在管基金数量减少 3 次",
+        "fund count fell 3 times in 6 months",
+    ),
 }
 
 
