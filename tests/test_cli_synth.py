@@ -18,8 +18,9 @@ def test_synth_writes_the_contract_folder_and_refuses_a_non_empty_one(tmp_path: 
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["managers"] == 20 and summary["files"] > 0
-    for source in ("managers", "funds", "reports"):
+    for source in ("managers", "manager_details", "funds", "fund_details", "reports"):
         assert any((out / source).iterdir())
+        assert summary["files_by_source"][source] > 0
     assert (out / "_truth" / "scenarios.csv").is_file()
 
     again = CliRunner().invoke(app, ["synth", str(out), *ARGS])
@@ -37,6 +38,7 @@ def test_synth_then_ingest(tmp_path: Path, monkeypatch) -> None:  # type: ignore
     assert CliRunner().invoke(app, ["synth", str(out), *ARGS]).exit_code == 0
     result = CliRunner().invoke(app, ["ingest", str(out), "--json", "--quiet"])
     summary = json.loads(result.stdout)
-    assert summary["files_failed"] == 0 and summary["rows_loaded"] > 0
+    assert summary["files_failed"] == 0 and summary["files_rejected"] == 0
+    assert summary["rows_loaded"] > 0
     for r in summary["results"]:
-        assert r["rows_read"] == r["rows_loaded"] + r["rows_quarantined"]
+        assert r["rows_read"] == r["rows_loaded"] + r["rows_quarantined"] + r["rows_rejected"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -16,14 +17,17 @@ from watchtower.contract import (
     EVENT_TYPES,
     FUND_NO_RE,
     REGISTER_NO_RE,
+    SOURCES,
     Source,
     header_lookup,
     is_valid_uscc,
     normalize_header,
 )
+from watchtower.ingest.aliases import load_aliases
 from watchtower.synth import BENIGN, RISKY, SynthSummary, write_world
 
 START, END = dt.date(2023, 1, 1), dt.date(2024, 12, 31)
+REAL = Path(__file__).parent / "fixtures" / "real_amac"
 MANAGERS = 150
 
 
@@ -45,6 +49,8 @@ def _date(v: Any) -> dt.date | None:
         return None
     if isinstance(v, int | float):
         return (dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=int(v) + 8 * 3600_000)).date()
+    if isinstance(v, str) and v.isdigit() and len(v) >= 12:
+        return _date(int(v))
     m = _CN.match(str(v)) or _SLASH.match(str(v))
     if not m:
         return None
@@ -78,7 +84,7 @@ def _raw(path: Path) -> pd.DataFrame:
 def _canonical(path: Path, source: Source) -> pd.DataFrame:
     """Rows with contract field names; money converted to 万元 where the header says 元."""
     raw = _raw(path)
-    table = header_lookup(source)
+    table = header_lookup(source, load_aliases())
     cols: dict[str, Any] = {}
     for head in raw.columns:
         key, factor = normalize_header(str(head))
@@ -93,11 +99,18 @@ def _canonical(path: Path, source: Source) -> pd.DataFrame:
 
 
 def _load(root: Path, source: Source) -> dict[str, pd.DataFrame]:
-    return {
-        f"{source}/{p.name}": _canonical(p, source)
-        for p in sorted((root / source).iterdir())
-        if p.is_file()
-    }
+    """Every table file of ``source`` (detail HTML pages aside), keyed by its path under root;
+    rows of a dated folder's file get the folder's date as snapshotDate when they lack one."""
+    out: dict[str, pd.DataFrame] = {}
+    for p in sorted((root / source).rglob("*")):
+        if not p.is_file() or p.suffix == ".html":
+            continue
+        frame = _canonical(p, source)
+        folder = re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.parent.name)
+        if folder and "snapshotDate" not in frame:
+            frame["snapshotDate"] = p.parent.name
+        out[str(p.relative_to(root))] = frame
+    return out
 
 
 def _defect_rows(root: Path) -> set[tuple[str, int]]:
@@ -123,27 +136,185 @@ def _truth(root: Path) -> pd.DataFrame:
 
 def test_layout(world: SynthSummary) -> None:
     root = world.out_dir
-    for src in ("managers", "funds", "reports", "events", "incidents"):
-        assert any((root / src).iterdir()), src
-        assert world.rows[src] > 0
+    for src in SOURCES:
+        assert any((root / src).rglob("*.*")), src
+        assert world.rows[src] > 0 and world.files_by_source[src] > 0, src
     assert (root / "_truth" / "scenarios.csv").is_file()
-    names = [p.name for p in (root / "managers").iterdir()]
-    assert all(
-        re.fullmatch(r"managers_\d{4}-\d{2}-\d{2}(_p\d+)?\.(json|csv|xlsx)", n) for n in names
+    names = [str(p.relative_to(root / "managers")) for p in (root / "managers").rglob("*.*")]
+    pages = [n for n in names if "/" in n]
+    exports = [n for n in names if "/" not in n]
+    assert pages and all(
+        re.fullmatch(r"\d{4}-\d{2}-\d{2}/pof_manager_query_p\d{3}\.json", n) for n in pages
     )
+    assert exports and all(re.fullmatch(r"managers_\d{4}-12-31\.(csv|xlsx)", n) for n in exports)
+    assert len(exports) < len({n.split("/")[0] for n in pages})  # a minority of dates
     assert world.managers == MANAGERS and world.funds > MANAGERS
-    assert world.files == sum(1 for p in root.rglob("*") if p.is_file() and "_truth" not in p.parts)
+    files = [p for p in root.rglob("*") if p.is_file() and "_truth" not in p.parts]
+    assert world.files == len(files) == sum(world.files_by_source.values())
 
 
-def test_api_page_json_with_epoch_ms(world: SynthSummary) -> None:
-    pages = sorted((world.out_dir / "managers").glob("*.json"))
+def _pages(root: Path, source: str) -> list[tuple[Path, dict[str, Any]]]:
+    return [
+        (p, json.loads(p.read_text("utf-8")))
+        for p in sorted((root / source).rglob("*_p[0-9][0-9][0-9].json"))
+    ]
+
+
+_ENVELOPE = {
+    "content", "totalElements", "totalPages", "size", "number", "first", "last",
+    "numberOfElements", "sort",
+}  # fmt: skip
+
+
+def _midnight_utc_ms(v: Any) -> bool:
+    return isinstance(v, int) and v > 10**11 and v % 86_400_000 == 0
+
+
+def test_manager_list_pages_in_the_real_shape(world: SynthSummary) -> None:
+    root = world.out_dir
+    real = json.loads((REAL / "2026-05-07" / "pof_manager_query_shaanxi_office.json").read_text())
+    real_keys = set(real["content"][0])
+    pages = _pages(root, "managers")
     assert pages
-    body = json.loads(pages[0].read_text("utf-8"))
-    assert {"content", "totalPages", "totalElements", "number", "size"} <= set(body)
-    rec = body["content"][0]
-    assert isinstance(rec["registerDate"], int) and rec["registerDate"] > 10**12
-    # midnight Asia/Shanghai
-    assert (rec["snapshotDate"] + 8 * 3600_000) % 86_400_000 == 0
+    defects = _defect_rows(root)
+    for path, body in pages:
+        assert set(body) == _ENVELOPE
+        assert body["numberOfElements"] == len(body["content"]) <= body["size"]
+        assert body["first"] == (body["number"] == 0)
+        assert body["last"] == (body["number"] == body["totalPages"] - 1)
+        rel = str(path.relative_to(root))
+        for i, rec in enumerate(body["content"]):
+            assert set(rec) == real_keys, rel
+            assert rec["paidInCapital"] == 1 and rec["subscribedCapital"] == 0
+            assert rec["fundTypeScaleMap"] is None
+            assert re.fullmatch(r"\d{16}", rec["id"]) and rec["url"] == f"{rec['id']}.html"
+            assert rec["orgForm"] in ("有限责任公司", "有限合伙企业", "股份有限公司", "其他")
+            assert rec["memberType"] in ("非会员机构", "观察会员", "普通会员")
+            lat, lng = map(float, rec["regCoordinate"].split(","))
+            assert 15 < lat < 50 and 75 < lng < 130
+            city = {"深圳市", "青岛市", "大连市", "宁波市", "厦门市"}
+            agg = rec["registerCity"] if rec["registerCity"] in city else rec["registerProvince"]
+            assert rec["regAdrAgg"] == agg
+            if (rel, i) not in defects:
+                assert _midnight_utc_ms(rec["registerDate"]), rec["registerDate"]
+                assert _midnight_utc_ms(rec["establishDate"])
+                assert REGISTER_NO_RE.match(rec["registerNo"])
+    for absent in ("employeeCount", "fundScale", "uscc", "inBlacklist", "specialTips"):
+        assert absent not in real_keys
+
+
+def test_fund_list_pages_link_managers_by_amac_id(world: SynthSummary) -> None:
+    root = world.out_dir
+    real = json.loads((REAL / "pof_fund_page_raw.json").read_text())
+    real_keys = set(real["content"][0])
+    ids = {
+        rec["id"]: rec["managerName"]
+        for _, body in _pages(root, "managers")
+        for rec in body["content"]
+    }
+    pages = _pages(root, "funds")
+    assert pages
+    for _, body in pages:
+        assert set(body) == _ENVELOPE
+        for rec in body["content"]:
+            assert set(rec) == real_keys and "registerNo" not in rec
+            (info,) = rec["managersInfo"]
+            assert isinstance(info["managerId"], int)
+            mid = str(info["managerId"])
+            assert ids[mid] == info["managerName"] == rec["managerName"]
+            assert info["managerUrl"] == rec["managerUrl"] == f"../manager/{mid}.html"
+            assert rec["managerType"] == "受托管理" and isinstance(rec["lastQuarterUpdate"], bool)
+            assert rec["url"] == f"{rec['id']}.html"
+
+
+def test_detail_pages_parse_and_carry_what_the_world_knows(world: SynthSummary) -> None:
+    from watchtower.ingest.details import parse_detail_html
+
+    root = world.out_dir
+    truth = _truth(root).set_index("register_no")
+    ids = {rec["id"] for _, body in _pages(root, "managers") for rec in body["content"]}
+    pages = sorted((root / "manager_details").rglob("*.html"))
+    assert pages
+    for page in pages:
+        source, rec = parse_detail_html(page.read_text("utf-8"))
+        assert source == "manager_details"
+        assert rec["registerNo"] in truth.index and rec["amacId"] == page.stem in ids
+        assert float(rec["subscribedCapital"] or 0) > 0 and rec["paidInCapital"] is not None
+        assert 0 < float(rec["paidInRatio"] or 0) <= 1
+        assert int(rec["qualifiedEmployeeCount"] or 0) <= int(rec["employeeCount"] or 0)
+        assert rec["scaleRange"] and rec["scaleLow"] is not None
+        assert rec["memberType"] in ("非会员机构", "观察会员", "普通会员")
+        assert rec["actualController"] and json.loads(rec["executives"] or "[]")
+    crawled = sorted((root / "manager_details").rglob("crawler_parsed_manager_details.json"))
+    assert crawled and len(crawled) < len(_pages(root, "managers"))  # less often than lists
+    signals: set[str] = set()
+    for path in crawled:
+        for rec in json.loads(path.read_text("utf-8")):
+            assert set(rec) == {"registerNo", "detailUrl", "parsed_detail"}
+            d = rec["parsed_detail"]
+            assert re.fullmatch(r"[\d,]+(\.\d+)?", d["registeredCapital"])
+            assert (d["paidRatio"].endswith("%") and d["scaleRange"].endswith("亿元")) or d[
+                "scaleRange"
+            ].endswith("以上")
+            assert int(d["qualifiedCount"]) <= int(d["employeeCount"])
+            for block in ("integrityInfo", "institutionInfo", "specialInfo"):
+                if d[block]:
+                    scenario = truth.loc[rec["registerNo"], "scenario"]
+                    signals.add(f"{block}:{scenario}")
+    # the planted signals reach the detail pages' tip blocks
+    assert {s.split(":")[1] for s in signals if s.startswith("integrityInfo")} & set(RISKY)
+    funds = sorted((root / "fund_details").rglob("*.html"))
+    assert funds
+    for page in funds:
+        source, rec = parse_detail_html(page.read_text("utf-8"))
+        assert source == "fund_details" and rec["amacId"] == page.stem
+        assert FUND_NO_RE.match(rec["fundNo"] or "") and rec["managerAmacId"] in ids
+        for kind in ("monthly", "quarterly", "annual"):
+            due, on_time, missing = (int(rec[f"{kind}{k}"] or -1) for k in _COUNTS)
+            assert 0 <= on_time <= due and 0 <= missing <= due
+
+
+_COUNTS = ("Due", "OnTime", "Missing")
+
+
+def test_cancellations_for_deregistered_managers(world: SynthSummary) -> None:
+    root = world.out_dir
+    truth = _truth(root)
+    by_name: dict[str, str] = {}
+    for _, body in _pages(root, "managers"):
+        for rec in body["content"]:
+            by_name[rec["managerName"]] = rec["registerNo"]
+    scenario = dict(zip(truth["register_no"], truth["scenario"], strict=True))
+    rows = [rec for _, body in _pages(root, "cancellations") for rec in body["content"]]
+    assert len(rows) == world.deregistrations and world.voluntary_exits > 0
+    statuses = {100: "主动注销", 200: "依公告注销", 300: "协会注销", 500: "12个月无在管注销"}
+    for rec in rows:
+        assert statuses[rec["status"]] == rec["statusName"]
+        assert "registerNo" not in rec
+        for key in ("establishmentTime", "orgSignDate", "cancelDate"):
+            assert _midnight_utc_ms(rec[key])
+        kind = scenario[by_name[rec["orgName"]]]
+        if rec["status"] == 100:
+            assert kind not in RISKY  # a voluntary exit is no incident
+        else:
+            assert kind in RISKY
+    details = [
+        rec
+        for p in sorted((root / "cancellations").rglob("crawler_parsed_cancellation_details.json"))
+        for rec in json.loads(p.read_text("utf-8"))
+    ]
+    assert {d["orgName"] for d in details} == {r["orgName"] for r in rows}
+    reasons = {
+        d["parsed_detail"]["cancelType"]: d["parsed_detail"]["cancelReason"] for d in details
+    }
+    assert reasons.get("主动注销", "") == ""
+    assert any("失联" in r or "37号" in r or "12个月" in r for r in reasons.values())
+    # a shell leaves the register on its incident day: 注销 is its incident
+    shells = truth[(truth["scenario"] == "shell") & (truth["incident_date"] <= END.isoformat())]
+    cancelled = {by_name[r["orgName"]]: _date(r["cancelDate"]) for r in rows}
+    for reg, day in zip(shells["register_no"], shells["incident_date"], strict=True):
+        if day >= START.isoformat():
+            assert cancelled[reg] == dt.date.fromisoformat(day)
 
 
 def test_gb18030_csv_with_chinese_headers_and_yuan(world: SynthSummary) -> None:
@@ -189,13 +360,7 @@ def test_same_seed_same_bytes(world: SynthSummary, tmp_path: Path) -> None:
     assert a.keys() == b.keys()
     for name in a:
         assert a[name] == b[name], name
-    assert again == SynthSummary(
-        again.out_dir,
-        *[
-            getattr(world, k)
-            for k in ("managers", "funds", "files", "rows", "incidents", "benign_outliers")
-        ],
-    )
+    assert dataclasses.replace(again, out_dir=world.out_dir) == world
 
 
 def test_different_seed_different_bytes(world: SynthSummary, tmp_path: Path) -> None:
@@ -212,27 +377,34 @@ def test_codes_valid_except_planted_defects(world: SynthSummary) -> None:
     root = world.out_dir
     managers = _clean(root, "managers")
     assert managers["registerNo"].map(lambda s: bool(REGISTER_NO_RE.match(s))).all()
-    assert managers["uscc"].map(is_valid_uscc).all()
+    export = managers[managers["_file"].str.fullmatch(r"managers/managers_[^/]+")].copy()
+    assert len(export) and export["uscc"].map(is_valid_uscc).all()
     funds = _clean(root, "funds")
     assert funds["fundNo"].map(lambda s: bool(FUND_NO_RE.match(s))).all()
-    assert funds["registerNo"].map(lambda s: bool(REGISTER_NO_RE.match(s))).all()
+    assert "registerNo" not in funds
     reports = _clean(root, "reports")
     assert reports["fundNo"].map(lambda s: bool(FUND_NO_RE.match(s))).all()
+    assert reports["registerNo"].map(lambda s: bool(REGISTER_NO_RE.match(s))).all()
     events = _clean(root, "events")
     reg = events["registerNo"].fillna("")
     usc = events["uscc"].fillna("")
     assert ((reg != "") | (usc != "")).all()
     assert reg[reg != ""].map(lambda s: bool(REGISTER_NO_RE.match(s))).all()
     assert usc[usc != ""].map(is_valid_uscc).all()
-    assert set(events["eventType"].map(_event_en)) == set(EVENT_TYPES)
+    # the supervisor's feed; the other event types are derived from snapshots on ingest
+    assert set(events["eventType"].map(_event_en)) == set(
+        EVENT_TYPES[: EVENT_TYPES.index("jurisdiction_change")]
+    )
     assert events["severity"].astype(int).between(1, 5).all()
-    # one key per manager, one USCC per manager
-    last = managers.drop_duplicates("registerNo")
-    assert last["uscc"].is_unique
-    assert (managers["subscribedCapital"] >= 0).all()
-    assert (managers["paidInCapital"] <= managers["subscribedCapital"] + 1e-6).all()
-    emp = managers["employeeCount"].astype(int)
-    assert (managers["qualifiedEmployeeCount"].astype(int) <= emp).all()
+    # one USCC per manager; real capital and staff in the supervisor's export
+    assert export.drop_duplicates("registerNo")["uscc"].is_unique
+    assert (export["subscribedCapital"] >= 0).all()
+    assert (export["paidInCapital"] <= export["subscribedCapital"] + 1e-6).all()
+    emp = export["employeeCount"].astype(int)
+    assert (export["qualifiedEmployeeCount"].astype(int) <= emp).all()
+    black = export.loc[export["inBlacklist"].astype(str).isin(["是", "Y", "true"]), "registerNo"]
+    scenario = _truth(root).set_index("register_no")["scenario"]
+    assert (scenario[black.unique()] == "illegal_fundraising").all()
 
 
 def _event_en(v: str) -> str:
@@ -248,9 +420,13 @@ def test_defects_planted_and_recorded(world: SynthSummary) -> None:
     assert 0.001 * total < len(d) < 0.006 * total
     assert {"bad_date", "empty_key", "duplicate", "bad_code", "negative_money"} <= set(d["kind"])
     raw = _load(world.out_dir, "managers")
-    for row in d[d["kind"] == "bad_code"].itertuples():
-        if row.file.startswith("managers/"):
-            assert raw[row.file]["registerNo"].iloc[int(row.row)] == "P123"
+    hit = d[(d["kind"] == "bad_code") & d["file"].str.startswith("managers/")]
+    assert len(hit)
+    for row in hit.itertuples():
+        assert raw[row.file]["registerNo"].iloc[int(row.row)] == "P123"
+    # never in a list row's money: those are the list's placeholders
+    money = d[(d["kind"] == "negative_money") & d["file"].str.endswith(".json")]
+    assert money.empty
 
 
 # --- point in time ----------------------------------------------------------------------------
@@ -421,3 +597,31 @@ def test_rejects_bad_arguments(tmp_path: Path) -> None:
         write_world(
             tmp_path, managers=10, start=dt.date(2024, 1, 2), end=dt.date(2024, 2, 2), seed=1
         )
+
+
+# --- the real ingestion path --------------------------------------------------------------
+
+
+def test_a_small_world_ingests_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file of a synthesized world loads: none failed or rejected, every row counted."""
+    from watchtower import pipeline
+    from watchtower.config import load_settings
+
+    monkeypatch.setenv("WATCHTOWER_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WATCHTOWER_DB_URL", raising=False)
+    world = write_world(
+        tmp_path / "landing", managers=60, start=dt.date(2024, 1, 1), end=END, seed=5
+    )
+    assert all(world.files_by_source[s] for s in SOURCES if s != "cancellations")
+    summary = pipeline.ingest(load_settings(), world.out_dir)
+    assert summary.files == world.files
+    assert summary.files_failed == 0 and summary.files_rejected == 0, [
+        (r.path, r.message) for r in summary.results if r.status != "loaded"
+    ]
+    assert summary.rows_read == (
+        summary.rows_loaded + summary.rows_quarantined + summary.rows_rejected
+    )
+    for r in summary.results:
+        assert r.rows_read == r.rows_loaded + r.rows_quarantined + r.rows_rejected, r.path
+    assert {r.source for r in summary.results} >= set(SOURCES) - {"cancellations"}
+    assert summary.rows_quarantined > 0  # the planted defects

@@ -56,18 +56,23 @@ def run_demo(
         if landing.exists():
             shutil.rmtree(landing)
         world = write_world(landing, managers=managers, start=start, end=end, seed=seed)
-        rows = ", ".join(f"{k} {v}" for k, v in world.rows.items())
+        per = ", ".join(
+            f"{k} {world.rows[k]} rows/{world.files_by_source.get(k, 0)} files" for k in world.rows
+        )
         return (
-            f"{world.managers} managers, {world.funds} funds, {world.files} files ({rows}); "
-            f"{world.incidents} incidents planted -> {landing}"
+            f"{world.managers} managers, {world.funds} funds, {world.files} files ({per}); "
+            f"{world.incidents} incidents planted, {world.deregistrations} deregistrations "
+            f"({world.voluntary_exits} voluntary) -> {landing}"
         )
 
     def ingest() -> str:
         s = pipeline.ingest(settings, landing, clock=clock)
         return (
-            f"{s.files} files: {s.files_loaded} loaded, {s.files_skipped} already known, "
-            f"{s.files_failed} failed, {s.files_rejected} rejected; rows loaded "
-            f"{s.rows_loaded}, quarantined {s.rows_quarantined}"
+            f"{s.files} files in {s.batches} batches: {s.files_loaded} loaded, "
+            f"{s.files_skipped} already known, {s.files_failed} failed, {s.files_rejected} "
+            f"rejected; rows read {s.rows_read}: loaded {s.rows_loaded} (flagged "
+            f"{s.rows_flagged}), quarantined {s.rows_quarantined}, rejected {s.rows_rejected}; "
+            f"{s.change_events} change events derived"
         )
 
     def evaluate() -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,6 @@ from watchtower.contract import SOURCES, Source
 from watchtower.synth._calendar import NEVER, DateFormatter, day_of, quarter_ends_between
 from watchtower.synth._formats import (
     _FALLBACK,
-    API_PAGE_ROWS,
     CSV_MAX_ROWS,
     ROTATION,
     XLSX_MAX_ROWS,
@@ -29,22 +28,21 @@ from watchtower.synth._formats import (
     Style,
     plant_defects,
     render,
-    write_api,
     write_csv,
     write_jsonl,
     write_xlsx,
 )
-from watchtower.synth._scenarios import plant_all
+from watchtower.synth._public import write_public
+from watchtower.synth._scenarios import plant_all, plant_exits
 from watchtower.synth._tables import (
     Batch,
     event_batches,
-    fund_batches,
     incident_batches,
     manager_batches,
     report_batches,
     truth_frame,
 )
-from watchtower.synth._world import BENIGN, RISKY, build_world, simulate
+from watchtower.synth._world import BENIGN, RISKY, World, build_world, simulate
 
 __all__ = ["BENIGN", "RISKY", "SynthSummary", "write_world"]
 
@@ -53,7 +51,9 @@ TRUTH_DIR = "_truth"
 
 @dataclass(frozen=True)
 class SynthSummary:
-    """What :func:`write_world` wrote. ``rows`` counts data rows per source (defects included)."""
+    """What :func:`write_world` wrote. ``rows`` counts data rows per source (defects included),
+    ``files_by_source`` the files; ``deregistrations`` the 注销 in the window (forced and
+    voluntary)."""
 
     out_dir: Path
     managers: int
@@ -62,6 +62,9 @@ class SynthSummary:
     rows: dict[str, int]
     incidents: int
     benign_outliers: int
+    files_by_source: dict[str, int] = field(default_factory=dict)
+    deregistrations: int = 0
+    voluntary_exits: int = 0
 
 
 def write_world(
@@ -93,9 +96,11 @@ def write_world(
     say(f"world: {w.n} managers, {w.f_mgr.size} funds, {w.pe.size} months")
     plant_all(w)
     simulate(w)
+    plant_exits(w, np.random.default_rng([seed, 4099]))
     say(
         f"planted: {int(np.isin(w.sc, RISKY).sum())} risky, "
-        f"{int(np.isin(w.sc, BENIGN).sum())} benign outliers, {len(w.events)} events"
+        f"{int(np.isin(w.sc, BENIGN).sum())} benign outliers, {len(w.events)} events, "
+        f"{len(w.exits)} deregistrations"
     )
 
     out_dir = Path(out_dir)
@@ -106,9 +111,21 @@ def write_world(
     defect_rng = np.random.default_rng([seed, 7919])
     writer = _Writer(out_dir, fmt, defect_rng)
 
+    public = write_public(w, out_dir, np.random.default_rng([seed, 6151]))
+    for src in SOURCES:
+        writer.rows[src] += public.rows.get(src, 0)
+        writer.files[src] += public.files.get(src, 0)
+    writer.defects.extend(public.defects)
+    say(
+        "public feed: "
+        + ", ".join(
+            f"{s} {public.rows.get(s, 0)} rows in {public.files.get(s, 0)} files"
+            for s in SOURCES
+            if public.files.get(s)
+        )
+    )
     builders: tuple[tuple[Source, Callable[[], list[Batch]]], ...] = (
-        ("managers", lambda: manager_batches(w)),
-        ("funds", lambda: fund_batches(w)),
+        ("managers", lambda: manager_batches(w, _export_snapshots(w))),
         ("reports", lambda: report_batches(w)),
         ("events", lambda: event_batches(w)),
         ("incidents", lambda: incident_batches(w)),
@@ -138,7 +155,17 @@ def write_world(
         rows=dict(writer.rows),
         incidents=writer.rows["incidents"],
         benign_outliers=int(np.isin(w.sc, BENIGN).sum()),
+        files_by_source=dict(writer.files),
+        deregistrations=len(w.exits),
+        voluntary_exits=sum(e.reason == "voluntary" for e in w.exits),
     )
+
+
+def _export_snapshots(w: World) -> list[int]:
+    """Snapshots of the supervisor's own manager export: the December ones (else the last)."""
+    months = w.snaps.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12 + 1
+    qs = [q for q in range(w.snaps.size) if months[q] == 12]
+    return qs or [w.snaps.size - 1]
 
 
 def _iso_or_empty(day: int) -> str:
@@ -160,7 +187,7 @@ class _Writer:
         frame = batch.frame
         if style.container == "xlsx" and len(frame) > XLSX_MAX_ROWS:
             style = _FALLBACK
-        size = API_PAGE_ROWS if style.container == "api" else CSV_MAX_ROWS
+        size = CSV_MAX_ROWS
         n_chunks = max(1, -(-len(frame) // size))
         stem = f"{src}_{_iso_or_empty(batch.file_date)}"
         for i in range(n_chunks):
@@ -170,9 +197,7 @@ class _Writer:
             out = render(chunk, src, style, self.fmt)
             out, defects = plant_defects(out, src, style, self.rng, rel)
             path = self.out_dir / rel
-            if style.container == "api":
-                write_api(out, path, i, n_chunks, len(frame))
-            elif style.container == "jsonl":
+            if style.container == "jsonl":
                 write_jsonl(out, path)
             elif style.container == "xlsx":
                 write_xlsx(out, path, src)

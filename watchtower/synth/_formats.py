@@ -31,7 +31,6 @@ from watchtower.contract import (
 from watchtower.synth._calendar import NEVER, SHANGHAI_MS, DateFormatter
 
 DEFECT_RATE = 0.003
-API_PAGE_ROWS = 5_000
 CSV_MAX_ROWS = 100_000
 XLSX_MAX_ROWS = 5_000
 _XLSX_TIME = "2000-01-01T00:00:00Z"
@@ -53,17 +52,11 @@ class Style:
 
 
 ROTATION: dict[str, tuple[Style, ...]] = {
+    # the supervisor's own manager export (the public list is written by ``_public``)
     "managers": (
-        Style("api", dates="epoch"),
         Style("csv", "zh", "gb18030", "cn", money="元", bools="zh"),
-        Style("csv", "camel", "utf-8-sig", "iso"),
         Style("xlsx", "zh", dates="slash", bools="yn"),
-    ),
-    "funds": (
-        Style("csv", "camel", "utf-8", "iso"),
-        Style("api", dates="epoch"),
-        Style("xlsx", "zh", dates="slash", bools="zh"),
-        Style("csv", "zh", "gb18030", "cn", bools="01"),
+        Style("csv", "camel", "utf-8-sig", "iso"),
     ),
     "reports": (
         Style("csv", "camel", "utf-8", "iso"),
@@ -169,6 +162,8 @@ def plant_defects(
     if reg_head:
         kinds.append("bad_code")
     money = [f.name for f in FIELDS[source] if f.kind == "money" and f.name in heads]
+    if style.container == "api":
+        money = []  # a list row's money fields are placeholders (1, 0), not amounts
     if money:
         kinds.append("negative_money")
     dates = [
@@ -232,26 +227,6 @@ def _json_records(out: pd.DataFrame) -> list[dict[str, Any]]:
             elif isinstance(val, np.bool_):
                 rec[key] = bool(val)
     return recs
-
-
-def write_api(out: pd.DataFrame, path: Path, page: int, pages: int, total: int) -> None:
-    recs = _json_records(out)
-    for i, rec in enumerate(recs):
-        # scraped pages carry AMAC's own ids and urls: extra fields ingest must keep
-        key = rec.get("registerNo") or rec.get("fundNo") or "x"
-        rec_id = f"{abs(hash_str(str(key))) % 10**12:012d}"
-        recs[i] = {"id": rec_id, **rec, "url": f"{rec_id}.html"}
-    body = {
-        "content": recs,
-        "totalPages": pages,
-        "totalElements": total,
-        "number": page,
-        "size": API_PAGE_ROWS,
-        "numberOfElements": len(recs),
-        "first": page == 0,
-        "last": page == pages - 1,
-    }
-    path.write_text(json.dumps(body, ensure_ascii=False, separators=(",", ":")), "utf-8")
 
 
 def hash_str(s: str) -> int:

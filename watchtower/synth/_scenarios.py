@@ -14,7 +14,14 @@ import numpy as np
 
 from watchtower.synth import _vocab as V
 from watchtower.synth._calendar import NEVER, IntA
-from watchtower.synth._world import WS_ABNORMAL_LIQ, WS_DELAYED_LIQ, Event, World
+from watchtower.synth._world import (
+    WS_ABNORMAL_LIQ,
+    WS_DELAYED_LIQ,
+    WS_NORMAL_LIQ,
+    Event,
+    Exit,
+    World,
+)
 
 # (source, identifiers carried, min lag days, max lag days)
 _SOURCES: dict[str, tuple[tuple[str, str, int, int], ...]] = {
@@ -441,4 +448,53 @@ def plant_all(w: World) -> None:
                 add_event(w, m, day, etype, int(w.rng.integers(s_lo, s_hi + 1)))
 
 
-__all__ = ["PLANTERS", "add_event", "plant_all"]
+def plant_exits(w: World, rng: np.random.Generator) -> None:
+    """Deregistrations (注销), drawn from ``rng`` so that the rest of the world stays as it was.
+
+    Forced: every shell on its incident day (协会注销 经营异常 37号文 50%, 12个月无在管 30%,
+    依公告注销 失联 20%); 70% of lost_contact managers 60-240 days after the incident (依公告注销,
+    失联); 60% of illegal fundraisers 120-360 days after their blacklisting (协会注销, 纪律处分).
+    Voluntary (主动注销, not an incident): half of the healthy, office-mover and late-filer
+    managers whose funds have all wound up, 60-300 days after the last one ended; and 4% of the
+    healthy ones, who wind up their funds (正常清算) 30-200 days before leaving on a day drawn
+    in the later 60% of the window (when all their funds are older than 90 days). Only exits
+    inside the window are kept; the manager leaves the lists on its exit day.
+    """
+    quitting = rng.random(w.n) < 0.04
+    for m in np.flatnonzero(quitting & (w.sc == "healthy")).tolist():
+        fs = w.funds_of(m)
+        leave = int(w.start + rng.uniform(0.4, 0.95) * (w.end - w.start))
+        wind_up = leave - rng.integers(30, 201, fs.stop - fs.start)
+        if leave <= w.register[m] + 365 or (w.f_establish[fs] >= wind_up - 90).any():
+            continue  # too young to have wound everything up
+        early = wind_up < w.f_liq_day[fs]
+        w.f_liq_state[fs] = np.where(early, WS_NORMAL_LIQ, w.f_liq_state[fs])
+        w.f_liq_day[fs] = np.where(early, wind_up, w.f_liq_day[fs])
+    for m in range(w.n):
+        sc = str(w.sc[m])
+        day, reason = NEVER, ""
+        if sc == "shell":
+            u = rng.random()
+            reason = "business_abnormal" if u < 0.5 else "no_product" if u < 0.8 else "lost_contact"
+            day = int(w.incident[m])
+        elif sc == "lost_contact":
+            if rng.random() < 0.7:
+                day, reason = int(w.incident[m]) + int(rng.integers(60, 241)), "lost_contact"
+        elif sc == "illegal_fundraising":
+            if rng.random() < 0.6 and w.blacklist_day[m] < NEVER:
+                day = int(w.blacklist_day[m]) + int(rng.integers(120, 361))
+                reason = "fundraising"
+        elif sc in ("healthy", "office_mover", "late_filer"):
+            fs = w.funds_of(m)
+            liq = w.f_liq_day[fs]
+            if liq.size and (liq < NEVER).all() and (quitting[m] or rng.random() < 0.5):
+                day = int(liq.max()) + int(rng.integers(60, 301))
+                reason = "voluntary"
+        if w.start <= day <= w.end and day > w.register[m]:
+            w.exits.append(Exit(m, day, reason))
+            w.gone_day[m] = min(int(w.gone_day[m]), day)
+            if reason == "voluntary":
+                w.family[m] = "voluntary_exit"
+
+
+__all__ = ["PLANTERS", "add_event", "plant_all", "plant_exits"]

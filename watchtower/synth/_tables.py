@@ -13,13 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from watchtower.contract import (
-    AUDIT_OPINIONS,
-    FUND_TYPES,
-    MANAGER_TYPES,
-    MEMBER_TYPES,
-    WORKING_STATES,
-)
+from watchtower.contract import AUDIT_OPINIONS, MANAGER_TYPES
 from watchtower.synth._calendar import NEVER, IntA, month_end_days
 from watchtower.synth._world import (
     INCIDENT_OF,
@@ -58,8 +52,14 @@ def _active(state: IntA) -> BoolA:
     return (state == WS_RUNNING) | (state == WS_DELAYED_LIQ)
 
 
-def manager_batches(w: World) -> list[Batch]:
-    rng = w.rng
+#: The world's membership codes (0 普通, 1 观察, 2 特别/联席, 3 none) as the public list spells
+#: them, and as a supervisor's older export does.
+MEMBER_PUBLIC = np.array(["普通会员", "观察会员", "观察会员", "非会员机构"], dtype=object)
+MEMBER_EXPORT = np.array(["普通会员", "观察会员", "特别会员", "非会员"], dtype=object)
+
+
+def fund_totals(w: World) -> tuple[IntA, FloatA]:
+    """Running funds per manager and their AUM sum (万元) at every snapshot: [M, Q] each."""
     n, nq = w.n, w.snaps.size
     states = fund_state(w, w.snaps)
     cols = np.searchsorted(w.pe, w.snaps)
@@ -73,16 +73,36 @@ def manager_batches(w: World) -> list[Batch]:
         ],
         1,
     )
+    return count.astype(np.int64), scale.astype(np.float64)
+
+
+def staff(w: World, idx: IntA, q: int) -> tuple[IntA, IntA]:
+    """(employees, qualified employees) of managers ``idx`` at snapshot ``q``."""
+    emp = np.maximum(np.round(w.emp[idx] * w.emp_factor[idx, q]), 0).astype(np.int64)
+    emp = np.where(w.sc[idx] == "shell", np.minimum(emp, 4), emp)
+    emp = np.where(w.sc[idx] == "new_manager", np.maximum(emp, 3), emp)
+    qual = np.minimum(emp, np.round(emp * w.qual_ratio[idx] * w.qual_factor[idx, q]))
+    return emp, qual.astype(np.int64)
+
+
+def listed(w: World, sd: int) -> IntA:
+    """Managers on the register on day ``sd``: registered, not gone."""
+    return np.flatnonzero((w.register <= sd) & (w.gone_day > sd))
+
+
+def manager_batches(w: World, qs: list[int]) -> list[Batch]:
+    """The supervisor's own manager export (Chinese headers, inBlacklist, staff, scale) at the
+    snapshots ``qs``. ``update_lag`` is drawn for every snapshot so the draws do not depend
+    on ``qs``."""
+    rng = w.rng
+    n, nq = w.n, w.snaps.size
+    count, scale = fund_totals(w)
     update_lag = rng.integers(0, 80, (n, nq))
     out: list[Batch] = []
-    shell = w.sc == "shell"
-    for q in range(nq):
+    for q in qs:
         sd = int(w.snaps[q])
-        idx = np.flatnonzero((w.register <= sd) & (w.gone_day > sd))
-        emp = np.maximum(np.round(w.emp[idx] * w.emp_factor[idx, q]), 0).astype(np.int64)
-        emp = np.where(shell[idx], np.minimum(emp, 4), emp)
-        emp = np.where(w.sc[idx] == "new_manager", np.maximum(emp, 3), emp)
-        qual = np.minimum(emp, np.round(emp * w.qual_ratio[idx] * w.qual_factor[idx, q]))
+        idx = listed(w, sd)
+        emp, qual = staff(w, idx, q)
         moved = w.move_day[idx] <= sd
         tips = ["；".join(t for d, t in w.tips[m] if d <= sd) for m in idx.tolist()]
         last_upd = np.maximum(
@@ -110,10 +130,10 @@ def manager_batches(w: World) -> list[Batch]:
                 "subscribedCapital": w.subscribed[idx],
                 "paidInCapital": w.paid_in[idx],
                 "employeeCount": emp,
-                "qualifiedEmployeeCount": qual.astype(np.int64),
-                "fundCount": count[idx, q].astype(np.int64),
+                "qualifiedEmployeeCount": qual,
+                "fundCount": count[idx, q],
                 "fundScale": np.round(scale[idx, q], 2),
-                "memberType": np.array(MEMBER_TYPES, dtype=object)[member],
+                "memberType": MEMBER_EXPORT[member],
                 "hasSpecialTips": np.array([bool(t) for t in tips], dtype=bool),
                 "specialTips": np.array(tips, dtype=object),
                 "hasCreditTips": w.credit_day[idx] <= sd,
@@ -126,7 +146,7 @@ def manager_batches(w: World) -> list[Batch]:
     return out
 
 
-def _last_quarter_update(w: World) -> BoolA:
+def last_quarter_update(w: World) -> BoolA:
     """AMAC's flag per fund and snapshot: latest due quarterly update made (within grace)."""
     nq = w.snaps.size
     qcols = np.flatnonzero(w.is_q)
@@ -141,34 +161,6 @@ def _last_quarter_update(w: World) -> BoolA:
         c = due_before[-1]
         flag[:, q] = ~(oblig[:, c] & late[:, c])
     return flag
-
-
-def fund_batches(w: World) -> list[Batch]:
-    states = fund_state(w, w.snaps)
-    lqu = _last_quarter_update(w)
-    out: list[Batch] = []
-    for q in range(w.snaps.size):
-        sd = int(w.snaps[q])
-        idx = np.flatnonzero(w.f_record <= sd)
-        mgr = w.f_mgr[idx]
-        frame = pd.DataFrame(
-            {
-                "fundNo": w.f_no[idx],
-                "fundName": w.f_name[idx],
-                "registerNo": w.reg_no[mgr],
-                "managerName": w.name[mgr],
-                "fundType": np.array(FUND_TYPES, dtype=object)[w.f_type[idx]],
-                "moneyType": w.f_money[idx],
-                "establishDate": w.f_establish[idx],
-                "putOnRecordDate": w.f_record[idx],
-                "mandatorName": w.f_custodian[idx],
-                "workingState": np.array(WORKING_STATES, dtype=object)[states[idx, q]],
-                "lastQuarterUpdate": lqu[idx, q],
-                "snapshotDate": np.full(idx.size, sd, dtype=np.int64),
-            }
-        )
-        out.append(Batch("funds", sd, frame))
-    return out
 
 
 def _month_of(days: IntA) -> IntA:

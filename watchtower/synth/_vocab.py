@@ -384,3 +384,87 @@ ENFORCEMENT_REASONS = (
 )
 LITIGATION_CAUSES_MILD = ("房屋租赁合同纠纷", "劳动争议", "服务合同纠纷", "借款合同纠纷")
 EXEC_ROLES = ("总经理", "合规风控负责人", "执行董事", "信息披露负责人", "投资总监")
+
+#: Approximate centre (latitude, longitude) of every city above, for ``regCoordinate`` /
+#: ``officeCoordinate`` ("lat,lng" as the AMAC list API spells them).
+CITY_COORD: dict[str, tuple[float, float]] = {
+    "上海市": (31.2304, 121.4737),
+    "北京市": (39.9042, 116.4074),
+    "深圳市": (22.5431, 114.0579),
+    "广州市": (23.1291, 113.2644),
+    "珠海市": (22.2710, 113.5767),
+    "杭州市": (30.2741, 120.1551),
+    "宁波市": (29.8683, 121.5440),
+    "南京市": (32.0603, 118.7969),
+    "苏州市": (31.2990, 120.5853),
+    "天津市": (39.3434, 117.3616),
+    "厦门市": (24.4798, 118.0894),
+    "福州市": (26.0745, 119.2965),
+    "青岛市": (36.0671, 120.3826),
+    "济南市": (36.6512, 117.1201),
+    "成都市": (30.5728, 104.0668),
+    "武汉市": (30.5928, 114.3055),
+    "长沙市": (28.2282, 112.9388),
+    "合肥市": (31.8206, 117.2272),
+    "重庆市": (29.5630, 106.5516),
+    "西安市": (34.3416, 108.9398),
+    "海口市": (20.0440, 110.1999),
+    "三亚市": (18.2528, 109.5119),
+    "霍尔果斯市": (44.2130, 80.4200),
+    "拉萨市": (29.6520, 91.1721),
+}
+
+#: Cities with a CSRC office of their own (计划单列市): their managers' ``regAdrAgg`` /
+#: ``officeAdrAgg`` is the city, everybody else's the province.
+CSRC_CITIES = ("深圳市", "青岛市", "大连市", "宁波市", "厦门市")
+
+#: Detail-page tip categories of the world's planted tips (``TIPS`` keys): (block, category).
+#: Blocks: integrity = 机构诚信信息, special = 特别提示信息.
+TIP_CATEGORY: dict[str, tuple[str, str]] = {
+    "no_product": ("special", "登记满12个月尚未备案首只产品"),
+    "no_audit": ("integrity", "异常机构"),
+    "disclosure": ("special", "未按规定履行信息披露义务"),
+    "lost_contact": ("integrity", "失联机构"),
+    "abnormal": ("integrity", "异常经营"),
+    "discipline": ("integrity", "被采取纪律处分"),
+    "fundraising": ("integrity", "涉嫌非法集资"),
+    "penalty": ("integrity", "被采取行政处罚措施"),
+}
+
+#: 机构提示信息 categories the detail page derives from the register, with AMAC's explanation.
+INSTITUTION_TIPS: dict[str, str] = {
+    "新登记机构": "指私募基金管理人完成登记未满12个月。",
+    "尚未备案产品": "指私募基金管理人登记后尚未备案私募基金。",
+    "注册地与办公地不在同一辖区": "指私募基金管理人的注册地与办公地不在同一证监会辖区。",
+    "实缴资本低于注册资本的25%": "指私募基金管理人的实缴资本低于其注册资本的25%。",
+}
+
+#: Reasons of forced deregistrations (status code, statusName = cancelType, cancelReason).
+CANCEL_REASONS: dict[str, tuple[int, str, str]] = {
+    "business_abnormal": (
+        300,
+        "协会注销",
+        "经营异常 根据《关于加强经营异常机构自律管理相关事项的通知》（中基协字〔2022〕37号）"
+        "等要求注销私募基金管理人登记。",
+    ),
+    "no_product": (
+        500,
+        "12个月无在管注销",
+        "12个月无在管 私募基金管理人自登记之日起12个月内未备案首只私募基金，"
+        "或所管理的私募基金全部清算后12个月内未备案新的私募基金，协会注销其登记。",
+    ),
+    "lost_contact": (
+        200,
+        "依公告注销",
+        "失联 经协会核查，该机构已与协会失去联系，依据相关规定公告注销其私募基金管理人登记。",
+    ),
+    "fundraising": (
+        300,
+        "协会注销",
+        "纪律处分 该机构涉嫌非法集资，协会撤销其私募基金管理人登记。",
+    ),
+    "voluntary": (100, "主动注销", ""),
+}
+
+#: Executive roles on a detail page (高管情况).
+EXEC_TITLES = ("法定代表人 总经理", "合规风控负责人", "投资负责人", "信息填报负责人")

@@ -90,6 +90,16 @@ class Event:
     ident: str  # "reg" | "uscc" | "both"
 
 
+@dataclass(frozen=True)
+class Exit:
+    """A deregistration (注销) of manager ``m`` on ``day``; ``reason`` keys
+    ``_vocab.CANCEL_REASONS`` (voluntary: 主动注销, not an incident)."""
+
+    m: int
+    day: int
+    reason: str
+
+
 class World:
     """All generated state. Attributes are set by :func:`build_world` and the scenarios."""
 
@@ -182,6 +192,7 @@ class World:
     subs: FloatA
     reds: FloatA
     events: list[Event]
+    exits: list[Exit]
 
     def funds_of(self, m: int) -> slice:
         return slice(int(self.f_lo[m]), int(self.f_hi[m]))
@@ -318,6 +329,7 @@ def build_world(n: int, start: dt.date, end: dt.date, seed: int) -> World:
     _build_funds(w)
     _build_fund_drivers(w)
     w.events = []
+    w.exits = []
     return w
 
 
