@@ -1,10 +1,12 @@
 """Synthetic world generator: a landing folder in the data contract, with planted risk.
 
 ``write_world`` draws a population of private fund managers and their funds, plants risky
-trajectories (run-off, lost contact, illegal fundraising, enforcement, shell) and benign
-outliers, and writes everything as the mixed files a supervisor receives (AMAC API pages,
-GB18030 and UTF-8 CSV, XLSX, JSON Lines) plus a ground-truth sidecar in ``_truth/`` that
-ingestion skips. Same arguments, same bytes. See ``docs/synthetic-world.md``.
+trajectories (run-off, lost contact, illegal fundraising, enforcement, shell), benign
+outliers and deregistrations, and writes everything as a supervisor receives it: the public
+feed in AMAC's own shapes (list pages in the page envelope, detail pages as HTML or as a
+crawler's parsed JSON, deregistrations; ``_public``) and the supervisor's own feeds (GB18030
+and UTF-8 CSV, XLSX, JSON Lines), plus a ground-truth sidecar in ``_truth/`` that ingestion
+skips. Same arguments, same bytes. See ``docs/synthetic-world.md``.
 """
 
 from __future__ import annotations
@@ -79,9 +81,11 @@ def write_world(
     """Generate a synthetic landing folder under ``out_dir``.
 
     ``managers`` private fund managers (about 6 funds each) are simulated from ``start`` to
-    ``end``: quarterly manager and fund snapshots (snapshotDate = quarter end), monthly /
-    quarterly / annual reports in monthly extraction files, quarterly event files and yearly
-    incident files; money in 万元 unless a header says 元. ``_truth/scenarios.csv`` holds the
+    ``end``: quarterly manager, fund and deregistration list pages in dated folders (the
+    folder's date is the snapshot date), manager and fund detail pages in June and December,
+    the supervisor's manager export in December, monthly / quarterly / annual reports in
+    monthly extraction files, quarterly event files and yearly incident files; money in 万元
+    unless a header says 元. ``_truth/scenarios.csv`` holds the
     planted scenario of every manager, ``_truth/defects.csv`` the planted data-quality
     defects. Deterministic in (managers, start, end, seed); never reads the clock.
     """
