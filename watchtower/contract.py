@@ -99,20 +99,15 @@ ORG_FORMS = (
     "公司",
     "合伙企业",
 )
+#: Working states a fund enters when it is wound up (a fund_liquidation change event).
+LIQUIDATION_STATES = frozenset({"提前清算", "非正常清算", "正常清算", "延期清算", "投顾协议已终止"})
 #: Fund ``managerType``: how the manager runs the fund.
 FUND_MANAGE_TYPES = ("受托管理", "自我管理", "顾问管理")
 REPORT_TYPES = ("monthly", "quarterly", "annual")
 AUDIT_OPINIONS = ("标准无保留意见", "保留意见", "否定意见", "无法表示意见")
-EVENT_TYPES = (
-    "litigation",
-    "enforcement",
-    "complaint",
-    "business_abnormal",
-    "negative_news",
-    "executive_change",
-    "controller_change",
+#: Change events derived by comparing consecutive snapshots (source ``snapshot_diff``).
+SNAPSHOT_EVENT_TYPES = (
     "address_change",
-    # derived by comparing consecutive snapshots (source "snapshot_diff")
     "jurisdiction_change",
     "legal_rep_change",
     "name_change",
@@ -125,6 +120,16 @@ EVENT_TYPES = (
     "fund_liquidation",
     "left_list",
 )
+EVENT_TYPES = (
+    "litigation",
+    "enforcement",
+    "complaint",
+    "business_abnormal",
+    "negative_news",
+    "executive_change",
+    "controller_change",
+    *SNAPSHOT_EVENT_TYPES,
+)
 EVENT_TYPE_ZH = {
     "litigation": "涉诉",
     "enforcement": "行政处罚",
@@ -136,15 +141,15 @@ EVENT_TYPE_ZH = {
     "address_change": "地址变更",
     "jurisdiction_change": "辖区变更",
     "legal_rep_change": "法定代表人变更",
-    "name_change": "名称变更",
+    "name_change": "管理人名称变更",
     "member_type_change": "会员类型变更",
-    "fund_count_drop": "在管基金减少",
-    "special_tips_added": "新增特别提示",
-    "special_tips_cleared": "特别提示解除",
-    "credit_tips_added": "新增诚信信息",
-    "credit_tips_cleared": "诚信信息解除",
+    "fund_count_drop": "在管基金数量减少",
+    "special_tips_added": "新增特别提示信息",
+    "special_tips_cleared": "特别提示信息解除",
+    "credit_tips_added": "新增诚信提示信息",
+    "credit_tips_cleared": "诚信提示信息解除",
     "fund_liquidation": "基金进入清算",
-    "left_list": "退出公示名单",
+    "left_list": "移出公示名单",
 }
 INCIDENT_TYPES = ("lost_contact", "run_off", "illegal_fundraising", "enforcement", "deregistered")
 INCIDENT_TYPE_ZH = {
@@ -278,14 +283,25 @@ FUND_DETAIL_FIELDS: tuple[Field, ...] = (
     Field("putOnRecordDate", "备案时间", "date"),
     Field("lastUpdateDate", "基金信息最后更新时间", "date"),
     *(
-        Field(f"{period}{what}", f"{zh}{what_zh}", "int")
+        field
         for period, zh in (
             ("monthly", "月报"),
             ("quarterly", "季报"),
             ("semiannual", "半年报"),
             ("annual", "年报"),
         )
-        for what, what_zh in (("Due", "应披露"), ("OnTime", "按时披露"), ("Missing", "未披露"))
+        for field in (
+            # the page's text "应披露N条，按时披露N条，未披露N条", and its three counts
+            Field(f"{period}Disclosure", zh, "str"),
+            *(
+                Field(f"{period}{what}", f"{zh}{what_zh}", "int")
+                for what, what_zh in (
+                    ("Due", "应披露"),
+                    ("OnTime", "按时披露"),
+                    ("Missing", "未披露"),
+                )
+            ),
+        )
     ),
     Field("investorAccountRate", "投资者查询账号开立率", "ratio"),
     Field("integrityInfo", "机构诚信信息", "str"),

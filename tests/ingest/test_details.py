@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
+from watchtower.ingest.aliases import load_aliases
 from watchtower.ingest.details import (
     DETAIL_FIELDS,
     DETAIL_LABELS,
@@ -16,6 +19,8 @@ from watchtower.ingest.details import (
     flatten_crawler_detail,
     parse_detail_html,
 )
+from watchtower.ingest.parse import parse_frame
+from watchtower.ingest.shapes import read_parts
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REAL_FUND_PAGE = FIXTURES / "real_amac" / "fund_detail_page_raw.html"
@@ -139,27 +144,38 @@ def test_reconstructed_manager_page() -> None:
     assert "P9999999" not in json.dumps(rec) and "P0000000" not in json.dumps(rec)
 
 
+def _typed(path: Path) -> tuple[str | None, pd.DataFrame]:
+    """A file as ingest types it: read by shape, headers mapped through the aliases file."""
+    aliases = load_aliases()
+    [part] = read_parts(path, path.read_bytes(), hint=None, aliases=aliases)
+    assert part.source is not None
+    day = dt.date(2026, 5, 7)
+    parsed = parse_frame(part.source, part.raw, file_date=day, ingest_date=day, aliases=aliases)
+    assert parsed.failures == {}
+    return part.source, parsed.frame
+
+
 def test_reconstructed_manager_page_agrees_with_the_crawler() -> None:
-    _, page = parse_detail_html(MANAGER_PAGE.read_text(encoding="utf-8"))
-    crawled = json.loads(CRAWLER_DETAILS.read_text(encoding="utf-8"))
-    row = next(r for r in crawled if r["registerNo"] == "P1075114")
-    flat = expand_composites(flatten_crawler_detail(row))
-    for key in (
-        "officeAddress",
-        "subscribedCapital",
-        "paidInCapital",
-        "paidInRatio",
-        "employeeCount",
-        "qualifiedEmployeeCount",
-        "scaleRange",
-        "scaleLow",
-        "scaleHigh",
-        "actualController",
+    _, page = _typed(MANAGER_PAGE)
+    source, crawled = _typed(CRAWLER_DETAILS)
+    assert source == "manager_details"
+    row = crawled[crawled["register_no"] == "P1075114"].iloc[0]
+    for column in (
+        "office_address",
+        "subscribed_capital",
+        "paid_in_capital",
+        "paid_in_ratio",
+        "employee_count",
+        "qualified_employee_count",
+        "scale_range",
+        "scale_low",
+        "scale_high",
+        "actual_controller",
         "shareholders",
     ):
-        assert page[key] == flat[key], key
-    names = [e["name"] for e in json.loads(page["executives"] or "")]
-    assert names == [e["name"] for e in json.loads(flat["executives"] or "")]
+        assert page.iloc[0][column] == row[column], column
+    names = [e["name"] for e in page.iloc[0]["executives"]]
+    assert names == [e["name"] for e in row["executives"]]
 
 
 def test_legacy_manager_layout() -> None:
@@ -212,30 +228,32 @@ def crawled() -> list[dict[str, Any]]:
 
 def test_all_crawler_records_flatten_and_expand(crawled: list[dict[str, Any]]) -> None:
     assert len(crawled) == 17
-    out = [expand_composites(flatten_crawler_detail(r)) for r in crawled]
-    assert [r["registerNo"] for r in out] == [r["registerNo"] for r in crawled]
-    for raw, rec in zip(crawled, out, strict=True):
+    _, frame = _typed(CRAWLER_DETAILS)
+    assert frame["register_no"].tolist() == [r["registerNo"] for r in crawled]
+    for raw, (_, rec) in zip(crawled, frame.iterrows(), strict=True):
         detail = raw["parsed_detail"]
-        assert rec["amacId"] and raw["detailUrl"].endswith(f"/{rec['amacId']}.html")
-        assert rec["subscribedCapital"] == detail["registeredCapital"].replace(",", "")
-        assert rec["paidInCapital"] == detail["paidInCapital"].replace(",", "")
-        assert rec["paidInRatio"] == "1.0"  # every one of them is 100%
-        assert rec["employeeCount"] == detail["employeeCount"]
-        assert rec["qualifiedEmployeeCount"] == detail["qualifiedCount"]
-        assert rec["scaleRange"] == detail["scaleRange"]
-        assert rec["scaleLow"] is not None and rec["scaleHigh"] is not None
-        execs = json.loads(rec["executives"] or "")
+        assert rec["amac_id"] and raw["detailUrl"].endswith(f"/{rec['amac_id']}.html")
+        assert rec["subscribed_capital"] == float(detail["registeredCapital"].replace(",", ""))
+        assert rec["paid_in_capital"] == float(detail["paidInCapital"].replace(",", ""))
+        assert rec["paid_in_ratio"] == 1.0  # every one of them is 100%
+        assert rec["employee_count"] == int(detail["employeeCount"])
+        assert rec["qualified_employee_count"] == int(detail["qualifiedCount"])
+        assert rec["scale_range"] == detail["scaleRange"]
+        assert pd.notna(rec["scale_low"]) and pd.notna(rec["scale_high"])
+        execs = rec["executives"]
         assert [e["name"] for e in execs] == [e["name"] for e in detail["executives"]]
         assert all(set(e) == {"name", "role", "qualified"} for e in execs)
         assert all(e["qualified"] is None for e in execs)  # the crawler's "" is no value
-        assert json.loads(rec["shareholders"] or "") == detail["shareholders"]
-        assert isinstance(rec["workHistory"], str)  # unknown keys are kept, as JSON text
-        assert all(v is None or isinstance(v, str) for v in rec.values())
-    capitals = {r["registerNo"]: r["subscribedCapital"] for r in out}
-    assert capitals["P1075102"] == "1500" and capitals["P1075095"] == "1400"
-    scales = {r["registerNo"]: (r["scaleLow"], r["scaleHigh"]) for r in out}
-    assert scales["P1075083"] == ("100000", "200000")
-    assert scales["P1075114"] == ("0", "50000")
+        assert rec["shareholders"] == detail["shareholders"]
+        assert isinstance(rec["extra"]["workHistory"], str)  # unknown keys are kept
+    capitals = dict(zip(frame["register_no"], frame["subscribed_capital"], strict=True))
+    assert capitals["P1075102"] == 1500 and capitals["P1075095"] == 1400
+    scales = {
+        r: (lo, hi)
+        for r, lo, hi in frame[["register_no", "scale_low", "scale_high"]].itertuples(index=False)
+    }
+    assert scales["P1075083"] == (100000, 200000)
+    assert scales["P1075114"] == (0, 50000)
 
 
 def test_flatten_keeps_chinese_and_prefers_detail_values() -> None:
@@ -253,13 +271,13 @@ def test_flatten_keeps_chinese_and_prefers_detail_values() -> None:
 
 
 def test_crawler_cancellation_records() -> None:
-    rows = json.loads(CRAWLER_CANCELLED.read_text(encoding="utf-8"))
-    out = [expand_composites(flatten_crawler_detail(r)) for r in rows]
-    assert out and all(r["managerName"] and r["uscc"] for r in out)
-    first = out[0]
-    assert first["primaryInvestType"] == "私募证券投资基金管理人"
-    assert first["subscribedCapital"] == "1000"
-    assert out[1]["subscribedCapital"] == "10000" and out[1]["paidInCapital"] == "5000"
+    source, out = _typed(CRAWLER_CANCELLED)
+    assert source == "cancellations"
+    assert len(out) and out["org_name"].notna().all() and out["org_code"].notna().all()
+    first = out.iloc[0]
+    assert first["manager_type"] == "私募证券投资基金管理人"
+    assert first["registered_capital"] == 1000
+    assert (out.iloc[1]["registered_capital"], out.iloc[1]["paid_in_capital"]) == (10000, 5000)
 
 
 # --------------------------------------------------------------------------- composite rules

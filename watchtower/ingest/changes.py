@@ -74,9 +74,7 @@ def derive_change_events(engine: sa.Engine, *, batch_ids: Sequence[int]) -> int:
             ).all(),
             columns=["batch_id", "snapshot_date"],
         )
-        existing = {
-            k for (k,) in conn.execute(sa.select(change_events.c.natural_key)) if k is not None
-        }
+        existing = _existing_keys(conn, managers)
     frame["feed"] = frame["batch_id"].map(feeds).fillna("")
     seen["feed"] = seen["batch_id"].map(feeds)
     feeds_seen = {
@@ -119,6 +117,20 @@ def derive_change_events(engine: sa.Engine, *, batch_ids: Sequence[int]) -> int:
     with engine.begin() as conn:
         conn.execute(change_events.insert(), records)
     return len(records)
+
+
+def _existing_keys(conn: sa.Connection, managers: set[str]) -> set[str]:
+    """Natural keys already stored for these managers (only theirs can be derived again)."""
+    keys: set[str] = set()
+    ids = sorted(managers)
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(
+            sa.select(change_events.c.natural_key).where(
+                change_events.c.register_no.in_(ids[start : start + 500])
+            )
+        )
+        keys |= {k for (k,) in rows}
+    return keys
 
 
 def _touched(conn: sa.Connection, table: sa.Table, batch_ids: Sequence[int]) -> set[str]:

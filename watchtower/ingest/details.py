@@ -31,18 +31,23 @@ from decimal import Decimal, InvalidOperation
 from html.parser import HTMLParser
 from typing import Any
 
+from watchtower.contract import FIELDS, Source
+
 __all__ = [
     "DETAIL_FIELDS",
     "DETAIL_LABELS",
     "DETAIL_SOURCES",
     "MAX_PAGE_BYTES",
     "PLACEHOLDER_TEXTS",
+    "disclosure_counts",
     "expand_composites",
     "flatten_crawler_detail",
     "parse_detail_html",
+    "scale_bounds",
+    "tip_categories",
 ]
 
-DETAIL_SOURCES = ("manager_details", "fund_details")
+DETAIL_SOURCES: tuple[Source, ...] = ("manager_details", "fund_details")
 
 # A real detail page is ~25-60 kB; 5 MB leaves room for huge fund lists and bounds the work.
 MAX_PAGE_BYTES = 5 * 1024 * 1024
@@ -54,86 +59,17 @@ PLACEHOLDER_TEXTS = frozenset(
     {"", "-", "--", "—", "——", "－", "暂无", "无", "9999-12-31", "9999-01-01", "null", "None"}
 )
 
-# Canonical record of each source: every key is present in parse_detail_html's output.
+# Canonical record of each source (the contract's fields but the snapshot date, which is the
+# fetch's): every key is present in parse_detail_html's output.
 DETAIL_FIELDS: dict[str, tuple[str, ...]] = {
-    "manager_details": (
-        "registerNo",
-        "managerName",
-        "amacId",
-        "uscc",
-        "registerDate",
-        "establishDate",
-        "registerAddress",
-        "officeAddress",
-        "subscribedCapital",
-        "paidInCapital",
-        "paidInRatio",
-        "employeeCount",
-        "qualifiedEmployeeCount",
-        "orgNature",
-        "primaryInvestType",
-        "memberType",
-        "legalOpinionStatus",
-        "artificialPersonName",
-        "actualController",
-        "executives",
-        "shareholders",
-        "scaleRange",
-        "scaleLow",
-        "scaleHigh",
-        "integrityInfo",
-        "integrityTips",
-        "institutionInfo",
-        "institutionTips",
-        "specialInfo",
-        "specialTips",
-        "lastUpdateDate",
-        "website",
-    ),
-    "fund_details": (
-        "fundNo",
-        "fundName",
-        "amacId",
-        "managerAmacId",
-        "managerName",
-        "fundType",
-        "filingStage",
-        "registerArea",
-        "moneyType",
-        "manageType",
-        "mandatorName",
-        "workingState",
-        "establishDate",
-        "putOnRecordDate",
-        "lastUpdateDate",
-        "monthlyDisclosure",
-        "monthlyDue",
-        "monthlyOnTime",
-        "monthlyMissing",
-        "quarterlyDisclosure",
-        "quarterlyDue",
-        "quarterlyOnTime",
-        "quarterlyMissing",
-        "semiannualDisclosure",
-        "semiannualDue",
-        "semiannualOnTime",
-        "semiannualMissing",
-        "annualDisclosure",
-        "annualDue",
-        "annualOnTime",
-        "annualMissing",
-        "investorAccountRate",
-        "integrityInfo",
-        "integrityTips",
-        "institutionInfo",
-        "institutionTips",
-        "specialInfo",
-        "specialTips",
-    ),
+    source: tuple(f.name for f in FIELDS[source] if f.name != "snapshotDate")
+    for source in DETAIL_SOURCES
 }
 
-# {page label as printed, without its colon: canonical field}. Several labels per field where
-# page generations differ. The contract's alias file lists these.
+# {page label as printed, without its colon: canonical field}: how a detail page's table is
+# read (several labels per field where page generations differ). A page's labels are part of
+# its layout, so they live with its parser; exports of the same values in other files are
+# read through the contract's labels and expectations/aliases.yaml.
 DETAIL_LABELS: dict[str, dict[str, str]] = {
     "manager_details": {
         "基金管理人全称(中文)": "managerName",
@@ -229,15 +165,6 @@ _EXEC_KEYS = {
 }
 
 # Crawler JSON keys (refrain97/shaanxi-capital-market-daily) -> canonical keys.
-_CRAWLER_KEYS = {
-    "registeredCapital": "subscribedCapital",
-    "paidRatio": "paidInRatio",
-    "qualifiedCount": "qualifiedEmployeeCount",
-    "managerType": "primaryInvestType",
-    "orgName": "managerName",
-    "orgCode": "uscc",
-    "userTenantId": "amacId",
-}
 
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param"}
@@ -496,7 +423,7 @@ def _tip_info(items: list[tuple[str, str]]) -> str | None:
 def _tip_json(items: list[tuple[str, str]]) -> str:
     cats: list[str] = []
     for category, _ in items:
-        for cat in _split_categories(category):
+        for cat in tip_categories(category):
             if cat not in cats:
                 cats.append(cat)
     return json.dumps(cats, ensure_ascii=False)
@@ -704,15 +631,16 @@ def _crawler_executives(value: Any) -> Any:
 
 
 def flatten_crawler_detail(record: Mapping[str, Any]) -> dict[str, str | None]:
-    """Merge a crawler's nested detail parse into one flat text record with canonical keys.
+    """Merge a crawler's nested detail parse into one flat text record.
 
     Crawlers (e.g. refrain97/shaanxi-capital-market-daily) store the list row at the top and
     their detail-page parse under ``parsed_detail`` or ``detail``. The detail parse is the
-    fresher, fuller source, so its non-empty values win over the list row's. Crawler key names
-    are renamed to the canonical ones (registeredCapital -> subscribedCapital, ...); keys
-    without a canonical name are kept as they are. Lists/dicts become JSON text
-    (ensure_ascii=False) and executives are renamed to {name, role, qualified}. The AMAC id is
-    taken from detailUrl when no id is given. Composite texts are left for expand_composites.
+    fresher, fuller source, so its non-empty values win over the list row's. Keys stay as the
+    crawler wrote them: the contract's labels and ``expectations/aliases.yaml`` map them to
+    fields (registeredCapital -> subscribedCapital, ...), as for any other file. Lists/dicts
+    become JSON text (ensure_ascii=False) and executives become {name, role, qualified}. The
+    AMAC id is taken from detailUrl when no id is given. Composite texts are left to the
+    parser (``expand_composites`` for one record, the typed parse for a file).
     """
     if not isinstance(record, Mapping):
         raise TypeError(f"crawler record must be a mapping, got {type(record).__name__}")
@@ -727,7 +655,7 @@ def flatten_crawler_detail(record: Mapping[str, Any]) -> dict[str, str | None]:
                     merged[key] = value
     out: dict[str, str | None] = {}
     for key, value in merged.items():
-        name = _CRAWLER_KEYS.get(key, key)
+        name = key
         if name == "executives":
             value = _crawler_executives(value)
         text = _as_text(value)
@@ -765,7 +693,7 @@ def _fmt(value: Decimal, ratio: bool = False) -> str:
     return format(value, "f")
 
 
-def _scale(text: str | None) -> tuple[str | None, str | None]:
+def scale_bounds(text: str | None) -> tuple[str | None, str | None]:
     """ "0-5亿元" -> ("0", "50000") in 万元; "100亿元以上" -> ("1000000", None); else both None."""
     if text is None:
         return None, None
@@ -780,6 +708,15 @@ def _scale(text: str | None) -> tuple[str | None, str | None]:
     if match:
         return _fmt(Decimal(match.group(1)) * _YI_IN_WAN), None
     return None, None
+
+
+def disclosure_counts(text: str | None) -> tuple[str | None, str | None, str | None]:
+    """ "应披露4条，按时披露3条，未披露1条" -> ("4", "3", "1"); anything else: all None."""
+    match = _DISCLOSURE.search(text or "")
+    if match is None:
+        return None, None, None
+    due, on_time, missing = match.groups()
+    return str(int(due)), str(int(on_time)), str(int(missing))
 
 
 def _ratio(text: str | None) -> str | None:
@@ -813,7 +750,7 @@ _EXPLANATION = re.compile(r"\s*(?:指(?:私募|该|基金|管理人|机构|其|�
 _ITEM_SPLIT = re.compile(r"[\n;；]+")
 
 
-def _split_categories(text: str) -> list[str]:
+def tip_categories(text: str) -> list[str]:
     """Category keys of a tip text: split on item boundaries, drop explanatory sentences."""
     out: list[str] = []
     for item in _ITEM_SPLIT.split(text):
@@ -841,7 +778,7 @@ def expand_composites(record: Mapping[str, str | None]) -> dict[str, str | None]
         out[key] = _clean(value) if isinstance(value, str) else value
 
     if "scaleRange" in out:
-        low, high = _scale(out["scaleRange"])
+        low, high = scale_bounds(out["scaleRange"])
         out["scaleLow"] = low if out.get("scaleLow") is None else out["scaleLow"]
         out["scaleHigh"] = high if out.get("scaleHigh") is None else out["scaleHigh"]
     for key in ("paidInRatio", "investorAccountRate"):
@@ -853,18 +790,15 @@ def expand_composites(record: Mapping[str, str | None]) -> dict[str, str | None]
     for text_key, prefix in _DISCLOSURE_FIELDS.items():
         if text_key not in out:
             continue
-        match = _DISCLOSURE.search(out[text_key] or "")
-        due, on_time, missing = match.groups() if match else (None, None, None)
+        due, on_time, missing = disclosure_counts(out[text_key])
         for suffix, value in (("Due", due), ("OnTime", on_time), ("Missing", missing)):
             key = prefix + suffix
             if out.get(key) is None:
-                out[key] = str(int(value)) if value is not None else None
+                out[key] = value
     for info_key, tips_key in _TIP_FIELDS.items():
         if info_key not in out:
             continue
         info = out[info_key]
         if out.get(tips_key) is None:
-            out[tips_key] = (
-                json.dumps(_split_categories(info), ensure_ascii=False) if info else None
-            )
+            out[tips_key] = json.dumps(tip_categories(info), ensure_ascii=False) if info else None
     return out

@@ -224,14 +224,14 @@ def ingest_file(
     if seen is not None:
         message = f"same content already loaded as batch {seen.id}"
         return [FileResult(str(path), landing.source, "skipped", message=message)]
-    if not readmit and (refused := _refused_before(engine, digest)) is not None:
-        return [refused._replace_path(str(path), landing.source)]
+    if not readmit and (refused := _refused_before(engine, digest, landing)) is not None:
+        return [refused]
     try:
         parts = read_parts(path, data, hint=landing.source, aliases=aliases)
     except ReadError as exc:
-        return [_record_failure(engine, landing, digest, clock, str(exc))]
+        return [_record_refusal(engine, landing, digest, clock, str(exc))]
     except RecursionError:
-        return [_record_failure(engine, landing, digest, clock, "nested too deeply to read")]
+        return [_record_refusal(engine, landing, digest, clock, "nested too deeply to read")]
     if only_part is not None:
         parts = [p for p in parts if p.key == only_part]
     # a bundle's lists in the contract's order: managers before the funds that link to them
@@ -257,22 +257,9 @@ def ingest_file(
     return results
 
 
-@dataclass(frozen=True)
-class _Refused:
-    batch_id: int
-    status: str
-
-    def _replace_path(self, path: str, source: str | None) -> FileResult:
-        return FileResult(
-            path,
-            source,
-            "skipped",
-            message=f"the same content was {self.status} as batch {self.batch_id}; fix the "
-            f"suite or the aliases, then `watchtower readmit {self.batch_id}`",
-        )
-
-
-def _refused_before(engine: sa.Engine, digest: str) -> _Refused | None:
+def _refused_before(engine: sa.Engine, digest: str, landing: LandingFile) -> FileResult | None:
+    """A skip result when the same content was rejected or failed before and is waiting for
+    re-admission, else None."""
     with engine.connect() as conn:
         row = conn.execute(
             sa.select(batches.c.id, batches.c.status)
@@ -283,7 +270,15 @@ def _refused_before(engine: sa.Engine, digest: str) -> _Refused | None:
             )
             .order_by(batches.c.id.desc())
         ).first()
-    return None if row is None else _Refused(int(row.id), str(row.status))
+    if row is None:
+        return None
+    return FileResult(
+        str(landing.path),
+        landing.source,
+        "skipped",
+        message=f"the same content was {row.status} as batch {row.id}; fix the suite or the "
+        f"aliases, then `watchtower readmit {row.id}`",
+    )
 
 
 def _ingest_part(
@@ -315,7 +310,7 @@ def _ingest_part(
                 part=part.key,
             )
     if part.source is None:
-        return _record_failure(
+        return _record_refusal(
             engine,
             where,
             digest,
@@ -338,7 +333,16 @@ def _ingest_part(
         )
     except MissingColumnError as exc:
         # A structural fault: the whole batch is refused, and its rows are counted as rejected.
-        return _record_rejection(engine, where, digest, clock, str(exc), part, len(part.raw))
+        return _record_refusal(
+            engine,
+            where,
+            digest,
+            clock,
+            str(exc),
+            status="rejected",
+            part=part.key,
+            rows_read=len(part.raw),
+        )
 
     failures = {row: list(fs) for row, fs in parsed.failures.items()}
     outcome = GateOutcome()
@@ -517,25 +521,27 @@ def _insert_batch(
     return int(key[0])
 
 
-def _record_failure(
+def _record_refusal(
     engine: sa.Engine,
     landing: LandingFile,
     digest: str,
     clock: Clock,
     message: str,
     *,
+    status: str = "failed",
     part: str | None = None,
     rows_read: int = 0,
 ) -> FileResult:
-    """A batch that could not be read (or its source told): recorded, its rows (if any were
-    read) counted as rejected, so the accounting still closes."""
+    """A batch refused whole: ``failed`` (unreadable, or its source cannot be told) or
+    ``rejected`` (a structural fault). The rows read, if any, are counted as rejected, so the
+    accounting still closes."""
     with engine.begin() as conn:
         batch_id = _insert_batch(
             conn,
             landing,
             digest,
             clock,
-            status="failed",
+            status=status,
             rows_read=rows_read,
             rows_loaded=0,
             rows_quarantined=0,
@@ -546,47 +552,12 @@ def _record_failure(
     return FileResult(
         str(landing.path),
         landing.source,
-        "failed",
+        status,
         message=message,
         batch_id=batch_id,
         rows_read=rows_read,
         rows_rejected=rows_read,
         part=part,
-    )
-
-
-def _record_rejection(
-    engine: sa.Engine,
-    landing: LandingFile,
-    digest: str,
-    clock: Clock,
-    message: str,
-    part: Part,
-    rows_read: int,
-) -> FileResult:
-    with engine.begin() as conn:
-        batch_id = _insert_batch(
-            conn,
-            landing,
-            digest,
-            clock,
-            status="rejected",
-            rows_read=rows_read,
-            rows_loaded=0,
-            rows_quarantined=0,
-            rows_rejected=rows_read,
-            message=message,
-            part=part.key,
-        )
-    return FileResult(
-        str(landing.path),
-        landing.source,
-        "rejected",
-        message=message,
-        batch_id=batch_id,
-        rows_read=rows_read,
-        rows_rejected=rows_read,
-        part=part.key,
     )
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from watchtower.contract import (
+    CANCELLATION_STATUS,
     FIELDS,
     IDENTITY,
     KNOWN_FROM,
@@ -31,6 +32,7 @@ from watchtower.contract import (
     normalize_header,
 )
 from watchtower.ingest.aliases import Aliases
+from watchtower.ingest.details import disclosure_counts, scale_bounds, tip_categories
 
 
 @dataclass(frozen=True)
@@ -389,8 +391,12 @@ _MANAGER_ID_IN_URL = re.compile(r"(\d{6,})\.html?$")
 
 def _derive(parsed: ParsedFile) -> None:
     """Fields the feed carries inside others: a fund's manager id inside ``managersInfo`` or
-    ``managerUrl``; a deregistration's status code or name from the other."""
+    ``managerUrl``; a deregistration's status code or name from the other; a detail page's
+    composites (scale range -> bounds in 万元, disclosure text -> counts, tip text -> its
+    categories), whatever header the file gave them, where the file did not give them split."""
     frame = parsed.frame
+    if parsed.source in ("manager_details", "fund_details"):
+        _split_composites(frame)
     if parsed.source == "funds":
         ids = frame["manager_amac_id"].astype(object)
         need = ids.isna()
@@ -400,8 +406,6 @@ def _derive(parsed: ParsedFile) -> None:
             ids[need] = from_info.where(from_info.notna(), from_url)
         frame["manager_amac_id"] = ids
     if parsed.source == "cancellations":
-        from watchtower.contract import CANCELLATION_STATUS
-
         by_name = {v: k for k, v in CANCELLATION_STATUS.items()}
         status = frame["status"].astype(object)
         name = frame["status_name"].astype(object)
@@ -412,6 +416,33 @@ def _derive(parsed: ParsedFile) -> None:
         name = name.where(name.notna(), status.map(CANCELLATION_STATUS.get))
         frame["status"] = status
         frame["status_name"] = name
+
+
+def _split_composites(frame: pd.DataFrame) -> None:
+    def fill(column: str, values: pd.Series, dtype: str) -> None:
+        values = values.astype(dtype)
+        frame[column] = frame[column].where(frame[column].notna(), values)
+
+    if "scale_range" in frame:
+        bounds = frame["scale_range"].map(lambda t: scale_bounds(t if isinstance(t, str) else None))
+        fill("scale_low", bounds.map(lambda b: _number(b[0])), "float64")
+        fill("scale_high", bounds.map(lambda b: _number(b[1])), "float64")
+    for period in ("monthly", "quarterly", "semiannual", "annual"):
+        text = f"{period}_disclosure"
+        if text not in frame:
+            continue
+        counts = frame[text].map(lambda t: disclosure_counts(t if isinstance(t, str) else None))
+        for i, what in enumerate(("due", "on_time", "missing")):
+            fill(f"{period}_{what}", counts.map(lambda c, i=i: _number(c[i])), "Int64")
+    for info in ("integrity", "institution", "special"):
+        text, tips = f"{info}_info", f"{info}_tips"
+        if text in frame and tips in frame:
+            found = frame[text].map(lambda t: tip_categories(t) if isinstance(t, str) else None)
+            frame[tips] = frame[tips].where(frame[tips].notna(), found)
+
+
+def _number(text: str | None) -> float | None:
+    return None if text is None else float(text)
 
 
 def _first_manager_id(info: object) -> str | None:

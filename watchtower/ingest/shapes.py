@@ -24,11 +24,12 @@ import pandas as pd
 
 from watchtower.contract import FIELDS, IDENTITY, SOURCES, Source, header_lookup, normalize_header
 from watchtower.ingest.aliases import Aliases
+from watchtower.ingest.details import flatten_crawler_detail, parse_detail_html
 from watchtower.ingest.readers import ReadError, decode_text, frame_from_records, read_raw
 
 #: Nested record keys whose contents are the record's own fields (a crawler's parse of a detail
 #: page, a deregistration's detail).
-_NESTED_FIELDS = ("parsed_detail", "detail")
+_NESTED = ("parsed_detail", "detail")
 _BUNDLE_DEPTH = 3
 
 
@@ -83,21 +84,16 @@ def _record_lists(doc: dict[str, Any], *, prefix: str, depth: int) -> Any:
 
 
 def _flatten(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for record in records:
-        flat = dict(record)
-        for key in _NESTED_FIELDS:
-            inner = flat.get(key)
-            if isinstance(inner, dict):
-                del flat[key]
-                for k, v in inner.items():
-                    flat.setdefault(k, v)
-        out.append(flat)
-    return out
+    """Records with a crawler's nested detail parse merged in (``flatten_crawler_detail``)."""
+    return [
+        flatten_crawler_detail(r) if any(isinstance(r.get(k), dict) for k in _NESTED) else r
+        for r in records
+    ]
 
 
 def _flatten_frame(raw: pd.DataFrame) -> pd.DataFrame:
-    nested = [c for c in _NESTED_FIELDS if c in raw.columns]
+    """The same for JSON Lines, whose reader has already turned nested values into text."""
+    nested = [c for c in _NESTED if c in raw.columns]
     if not nested:
         return raw
     records = []
@@ -114,13 +110,11 @@ def _flatten_frame(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def _html_part(data: bytes) -> Part:
-    from watchtower.ingest.details import expand_composites, parse_detail_html
-
     try:
-        source, record = parse_detail_html(decode_text(data))
+        source, record = parse_detail_html(decode_text(data))  # composites already split
     except ValueError as exc:
         raise ReadError(f"not an AMAC detail page: {exc}") from exc
-    frame = frame_from_records([expand_composites(record)])
+    frame = frame_from_records([record])
     frame.index = pd.RangeIndex(1, 2)
     return Part(None, frame, source)  # type: ignore[arg-type]
 
@@ -132,18 +126,7 @@ def _part(
         raise ReadError(f"{key or 'the file'} holds no records")
     raw.index = pd.RangeIndex(1, len(raw) + 1)
     source = recognise([str(c) for c in raw.columns], hint=hint, aliases=aliases)
-    if source in ("manager_details", "fund_details"):
-        raw = _expand(raw)
     return Part(key, raw, source)
-
-
-def _expand(raw: pd.DataFrame) -> pd.DataFrame:
-    from watchtower.ingest.details import expand_composites
-
-    records = [expand_composites(r) for r in raw.to_dict("records")]
-    frame = frame_from_records(records)
-    frame.index = raw.index
-    return frame
 
 
 def recognise(headers: list[str], *, hint: Source | None, aliases: Aliases | None) -> Source | None:

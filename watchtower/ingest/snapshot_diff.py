@@ -54,39 +54,16 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from watchtower.contract import EVENT_TYPE_ZH as ALL_EVENT_TYPE_ZH
+from watchtower.contract import LIQUIDATION_STATES, SNAPSHOT_EVENT_TYPES
+
 __all__ = ["EVENT_COLUMNS", "EVENT_TYPES", "EVENT_TYPE_ZH", "LIQUIDATION_STATES", "snapshot_events"]
 
 SOURCE = "snapshot_diff"
 
-EVENT_TYPES: tuple[str, ...] = (
-    "address_change",
-    "jurisdiction_change",
-    "legal_rep_change",
-    "name_change",
-    "member_type_change",
-    "fund_count_drop",
-    "special_tips_added",
-    "special_tips_cleared",
-    "credit_tips_added",
-    "credit_tips_cleared",
-    "fund_liquidation",
-    "left_list",
-)
-
-EVENT_TYPE_ZH: dict[str, str] = {
-    "address_change": "地址变更",
-    "jurisdiction_change": "辖区变更",
-    "legal_rep_change": "法定代表人变更",
-    "name_change": "管理人名称变更",
-    "member_type_change": "会员类型变更",
-    "fund_count_drop": "在管基金数量减少",
-    "special_tips_added": "新增特别提示信息",
-    "special_tips_cleared": "特别提示信息解除",
-    "credit_tips_added": "新增诚信提示信息",
-    "credit_tips_cleared": "诚信提示信息解除",
-    "fund_liquidation": "基金进入清算",
-    "left_list": "移出公示名单",
-}
+#: The event types this module derives and their Chinese names: the contract owns them.
+EVENT_TYPES: tuple[str, ...] = SNAPSHOT_EVENT_TYPES
+EVENT_TYPE_ZH: dict[str, str] = {t: ALL_EVENT_TYPE_ZH[t] for t in SNAPSHOT_EVENT_TYPES}
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "register_no",
@@ -100,10 +77,6 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "old_value",
     "new_value",
     "natural_key",
-)
-
-LIQUIDATION_STATES: frozenset[str] = frozenset(
-    {"提前清算", "非正常清算", "正常清算", "延期清算", "投顾协议已终止"}
 )
 
 _SEVERITY: dict[str, int] = {
