@@ -71,6 +71,11 @@ class Settings:
         return self.config_dir / "expectations"
 
     @property
+    def aliases_file(self) -> Path:
+        """Header spellings of the landing contract (expectations/aliases.yaml)."""
+        return self.expectations_dir / "aliases.yaml"
+
+    @property
     def outbox_dir(self) -> Path:
         return self.home / "outbox"
 

@@ -69,7 +69,7 @@ def ingest(
         clock=clock or SystemClock(),
         validator=gate,
         progress=progress,
-        aliases=load_aliases(settings.expectations_dir / "aliases.yaml"),
+        aliases=load_aliases(settings.aliases_file),
     )
     gate.build_data_docs()  # GX Data Docs of this run into settings.data_docs_dir
     return summary
@@ -112,7 +112,7 @@ def readmit(
         batch_ids,
         clock=clock or SystemClock(),
         validator=gate,
-        aliases=load_aliases(settings.expectations_dir / "aliases.yaml"),
+        aliases=load_aliases(settings.aliases_file),
     )
     gate.build_data_docs()
     return results

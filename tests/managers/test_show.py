@@ -14,12 +14,13 @@ from typer.testing import CliRunner
 from watchtower import pipeline
 from watchtower.cli import app
 from watchtower.config import Settings, load_settings
-from watchtower.managers import manager_profile, terminal_safe
+from watchtower.managers import manager_profile
 from watchtower.store import open_store
 from watchtower.store.alerts import manager_tiers
 from watchtower.store.features import feature_snapshots
 from watchtower.store.schema import batches, manager_snapshots
 from watchtower.store.scoring import risk_scores
+from watchtower.text import terminal_text
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real_amac"
 OLD_OFFICE = "陕西省西安市雁塔区曲江新区万众国际A座1501-3"
@@ -240,9 +241,9 @@ def test_hostile_name_prints_on_one_line_with_visible_escapes(store: Settings) -
     assert json.loads(out)["manager_name"] == HOSTILE
 
 
-def test_terminal_safe() -> None:
-    assert terminal_safe("a\nb\rc\td") == "a\\nb\\rc\\td"
-    assert terminal_safe("\x1b[31m\x9b\x00\x7f") == "\\x1b[31m\\x9b\\x00\\x7f"
-    assert terminal_safe("\u202a\u202e\u2066\u2069") == "\\u202a\\u202e\\u2066\\u2069"
-    assert terminal_safe("陕西省西安市 A座") == "陕西省西安市 A座"
-    assert terminal_safe(None) == ""
+def test_terminal_text() -> None:
+    assert terminal_text("a\nb\rc\td") == "a\\nb\\rc\\td"
+    assert terminal_text("\x1b[31m\x9b\x00\x7f") == "\\x1b[31m\\x9b\\x00\\x7f"
+    assert terminal_text("\u202a\u202e\u2066\u2069") == "\\u202a\\u202e\\u2066\\u2069"
+    assert terminal_text("陕西省西安市 A座") == "陕西省西安市 A座"
+    assert terminal_text(None) == ""

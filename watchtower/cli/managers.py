@@ -33,15 +33,15 @@ _UNKNOWN = "未知 / unknown"
 
 def _v(value: Any) -> str:
     """A value for the terminal: escaped text, 未知 / unknown for a missing one."""
-    from watchtower.managers import terminal_safe
+    from watchtower.text import terminal_text
 
     if value is None or value == "":
         return _UNKNOWN
     if isinstance(value, bool):
         return "是 / yes" if value else "否 / no"
     if isinstance(value, list | tuple):
-        return ", ".join(terminal_safe(v) for v in value) if value else "-"
-    return terminal_safe(value)
+        return ", ".join(terminal_text(v) for v in value) if value else "-"
+    return terminal_text(value)
 
 
 def _wan(value: float | None) -> str:
@@ -54,7 +54,7 @@ def _section(zh: str, en: str) -> str:
 
 def render(p: ManagerProfile) -> list[str]:
     """The text lines of a profile; every feed value is escaped for the terminal."""
-    from watchtower.managers import terminal_safe as esc
+    from watchtower.text import terminal_text as esc
 
     lines = [f"{p.register_no}  {_v(p.manager_name)}  (截至 / as of {p.as_of})"]
 
@@ -189,8 +189,9 @@ def show(
     """A manager's profile as known on the as-of day: latest snapshot, detail page, snapshot
     history, events (changes, external events, deregistrations, incidents), features, score,
     tier with reasons, and linked funds."""
-    from watchtower.managers import manager_profile, terminal_safe
+    from watchtower.managers import manager_profile
     from watchtower.store import open_store
+    from watchtower.text import terminal_text
 
     engine = open_store(settings_for(db).db_url)
     try:
@@ -199,7 +200,7 @@ def show(
         engine.dispose()
     if profile is None:
         when = f" by {as_of.date()}" if as_of else ""
-        fail(f"no manager {terminal_safe(register_no)} known{when}", code=1)
+        fail(f"no manager {terminal_text(register_no)} known{when}", code=1)
         return
     if json:
         print_json(profile)

@@ -1,8 +1,8 @@
 """Managers: one manager's profile as known on a day (point in time).
 
 :func:`manager_profile` reads the store (snapshots, detail page, change events, external
-events, deregistrations, incidents, features, score, tier, linked funds) as of day D;
-:func:`terminal_safe` makes feed text safe to print on a terminal.
+events, deregistrations, incidents, features, score, tier, linked funds) as of day D.
+Text shown on a terminal goes through :func:`watchtower.text.terminal_text`.
 """
 
 from watchtower.managers._profile import (
@@ -19,7 +19,6 @@ from watchtower.managers._profile import (
     Tier,
     latest_known_day,
     manager_profile,
-    terminal_safe,
 )
 
 __all__ = [
@@ -36,5 +35,4 @@ __all__ = [
     "Tier",
     "latest_known_day",
     "manager_profile",
-    "terminal_safe",
 ]

@@ -3,7 +3,7 @@
 Every history row read has ``known_from <= D``; derived rows (scores, tiers, feature snapshots)
 are those of days ``<= D``. SQLAlchemy Core selects only; nothing is written.
 
-Also here: :func:`terminal_safe`, which makes any text from the feed safe to print on a
+Also here: :func:`terminal_text`, which makes any text from the feed safe to print on a
 terminal (no forged lines, no escape sequences, no bidi reordering).
 """
 
@@ -29,13 +29,8 @@ from watchtower.store.schema import (
     manager_snapshots,
 )
 from watchtower.store.scoring import risk_scores
-from watchtower.text import terminal_text
 
 # --------------------------------------------------------------------------- terminal escaping
-
-#: One escaping rule for every terminal output (watchtower.text).
-terminal_safe = terminal_text
-
 
 # --------------------------------------------------------------------------- the profile
 

@@ -78,7 +78,7 @@ def validate_landing(
     results: list[FileValidation] = []
     validations: list[FrameValidation] = []
     labels: list[str] = []
-    aliases = load_aliases(settings.expectations_dir / "aliases.yaml")
+    aliases = load_aliases(settings.aliases_file)
     for landing in progress(ordered) if progress else ordered:
         for result, validation in _validate_file(settings, landing, known, today, aliases):
             results.append(result)
