@@ -265,6 +265,16 @@ FUND_FIELDS: tuple[Field, ...] = (
     _SNAPSHOT,
 )
 
+#: The periodic disclosures a fund page counts, and what it counts of each (contract names; the
+#: columns are ``monthly_due``, ``monthly_on_time``, ...).
+DISCLOSURE_PERIODS: dict[str, str] = {
+    "monthly": "月报",
+    "quarterly": "季报",
+    "semiannual": "半年报",
+    "annual": "年报",
+}
+DISCLOSURE_COUNTS: dict[str, str] = {"Due": "应披露", "OnTime": "按时披露", "Missing": "未披露"}
+
 #: A fund's detail page (res/pof/fund/<id>.html), with its disclosure counts.
 FUND_DETAIL_FIELDS: tuple[Field, ...] = (
     Field("fundNo", "基金编号", "code", required=True),
@@ -284,22 +294,13 @@ FUND_DETAIL_FIELDS: tuple[Field, ...] = (
     Field("lastUpdateDate", "基金信息最后更新时间", "date"),
     *(
         field
-        for period, zh in (
-            ("monthly", "月报"),
-            ("quarterly", "季报"),
-            ("semiannual", "半年报"),
-            ("annual", "年报"),
-        )
+        for period, zh in DISCLOSURE_PERIODS.items()
         for field in (
             # the page's text "应披露N条，按时披露N条，未披露N条", and its three counts
             Field(f"{period}Disclosure", zh, "str"),
             *(
                 Field(f"{period}{what}", f"{zh}{what_zh}", "int")
-                for what, what_zh in (
-                    ("Due", "应披露"),
-                    ("OnTime", "按时披露"),
-                    ("Missing", "未披露"),
-                )
+                for what, what_zh in DISCLOSURE_COUNTS.items()
             ),
         )
     ),

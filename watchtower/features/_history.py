@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from watchtower.contract import DISCLOSURE_COUNTS, DISCLOSURE_PERIODS, camel_to_snake
 from watchtower.store.schema import (
     change_events,
     events,
@@ -606,9 +607,9 @@ _FUND_DETAIL_COLS = (
     "fund_no",
     "manager_name",
     *(
-        f"{period}_{what}"
-        for period in ("monthly", "quarterly", "semiannual", "annual")
-        for what in ("due", "on_time", "missing")
+        camel_to_snake(f"{period}{what}")
+        for period in DISCLOSURE_PERIODS
+        for what in DISCLOSURE_COUNTS
     ),
     "snapshot_date",
 )

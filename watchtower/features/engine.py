@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from watchtower.contract import DISCLOSURE_PERIODS
 from watchtower.features._history import (
     PARTITIONS,
     TIP_COLUMNS,
@@ -777,7 +778,7 @@ def _group_fund_pages(h: History, idx: pd.Index) -> pd.DataFrame:
     """Disclosure counts of the fund detail pages (latest per fund known by D), summed over
     the manager's funds: missing / due. NaN without any fund page (or nothing due)."""
     f = h.fund_details
-    kinds = ("monthly", "quarterly", "semiannual", "annual")
+    kinds = tuple(DISCLOSURE_PERIODS)
     due = sum((_num(f[f"{k}_due"]).fillna(0.0) for k in kinds), pd.Series(0.0, index=f.index))
     missing = sum(
         (_num(f[f"{k}_missing"]).fillna(0.0) for k in kinds), pd.Series(0.0, index=f.index)

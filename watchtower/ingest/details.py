@@ -31,7 +31,7 @@ from decimal import Decimal, InvalidOperation
 from html.parser import HTMLParser
 from typing import Any
 
-from watchtower.contract import FIELDS, Source
+from watchtower.contract import DISCLOSURE_PERIODS, FIELDS, Source
 
 __all__ = [
     "DETAIL_FIELDS",
@@ -146,12 +146,7 @@ _TIP_FIELDS = {
     "institutionInfo": "institutionTips",
     "specialInfo": "specialTips",
 }
-_DISCLOSURE_FIELDS = {
-    "monthlyDisclosure": "monthly",
-    "quarterlyDisclosure": "quarterly",
-    "semiannualDisclosure": "semiannual",
-    "annualDisclosure": "annual",
-}
+_DISCLOSURE_FIELDS = {f"{period}Disclosure": period for period in DISCLOSURE_PERIODS}
 
 # Executive blocks of the current layout: label rows inside 高管信息 (职务 / 姓名 /
 # 是否有基金从业资格 / 资格获取方式 / 工作履历); old layout: a 高管情况 table with headers.

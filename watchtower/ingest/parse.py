@@ -20,6 +20,7 @@ import pandas as pd
 
 from watchtower.contract import (
     CANCELLATION_STATUS,
+    DISCLOSURE_PERIODS,
     FIELDS,
     IDENTITY,
     KNOWN_FROM,
@@ -427,7 +428,7 @@ def _split_composites(frame: pd.DataFrame) -> None:
         bounds = frame["scale_range"].map(lambda t: scale_bounds(t if isinstance(t, str) else None))
         fill("scale_low", bounds.map(lambda b: _number(b[0])), "float64")
         fill("scale_high", bounds.map(lambda b: _number(b[1])), "float64")
-    for period in ("monthly", "quarterly", "semiannual", "annual"):
+    for period in DISCLOSURE_PERIODS:
         text = f"{period}_disclosure"
         if text not in frame:
             continue
