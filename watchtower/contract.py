@@ -460,6 +460,9 @@ IDENTITY: dict[Source, tuple[str, ...]] = {
 PLACEHOLDERS: dict[Source, dict[str, tuple[float, ...]]] = {
     "managers": {"paidInCapital": (0.0, 1.0), "subscribedCapital": (0.0,)},
 }
+#: The field that marks a file as the public list API's answer, whose placeholders these are:
+#: a supervisor's own export (without AMAC's ``id``) keeps a real capital of 1万元.
+PLACEHOLDERS_WHERE: dict[Source, str] = {"managers": "amacId"}
 PLACEHOLDER_DATES = ("9999-12-31", "9999-01-01", "1900-01-01")
 
 REGISTER_NO_RE = re.compile(r"^P\d{7}$")

@@ -355,3 +355,27 @@ def test_forced_deregistrations_are_labels_and_voluntary_exits_are_not(settings:
         }
     ]
     assert before.empty  # known from the day the deregistration page was fetched
+
+
+def test_capital_placeholders_are_the_public_lists_only(settings: Settings) -> None:
+    """1/0 capital is a placeholder in AMAC's list rows (they carry its ``id``); a supervisor's
+    own export keeps what it says."""
+    landing = settings.home / "landing"
+    _csv(
+        landing / "managers" / "managers_2024-06-30.csv",
+        "registerNo,managerName,paidInCapital,subscribedCapital\nP1000001,甲私募,1,0\n",
+    )
+    _csv(
+        landing / "2024-06-30" / "pof_manager_query.json",
+        '{"content": [{"id": "2303081121100381", "registerNo": "P1000002", "managerName": "乙私募",'
+        ' "paidInCapital": 1, "subscribedCapital": 0}], "totalElements": 1}',
+    )
+    summary = pipeline.ingest(settings, landing, clock=CLOCK)
+    assert summary.files_loaded == 2
+    engine = open_store(settings.db_url)
+    with engine.connect() as conn:
+        capital = {
+            r.register_no: (r.paid_in_capital, r.subscribed_capital)
+            for r in conn.execute(sa.select(manager_snapshots))
+        }
+    assert capital == {"P1000001": (1.0, 0.0), "P1000002": (None, None)}

@@ -26,6 +26,7 @@ from watchtower.contract import (
     KNOWN_FROM,
     PLACEHOLDER_DATES,
     PLACEHOLDERS,
+    PLACEHOLDERS_WHERE,
     SNAPSHOT_SOURCES,
     Field,
     Source,
@@ -381,6 +382,9 @@ def _blank_placeholders(parsed: ParsedFile) -> None:
         if f.kind == "date" and f.column in frame:
             column = frame[f.column]
             frame[f.column] = column.where(~column.isin(_PLACEHOLDER_DAYS))
+    marker = PLACEHOLDERS_WHERE.get(parsed.source)
+    if marker is not None and marker not in parsed.columns_found:
+        return  # not the public list's answer: its values are the exporter's own
     for name, values in PLACEHOLDERS.get(parsed.source, {}).items():
         column = next(f.column for f in FIELDS[parsed.source] if f.name == name)
         if column in frame:
