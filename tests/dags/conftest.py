@@ -30,6 +30,10 @@ REPORT_PREFIX = "DAGTEST-REPORT "
 WORLD = {"managers": 80, "start": dt.date(2023, 1, 1), "end": dt.date(2024, 6, 30), "seed": 11}
 #: The as-of day of the runs: the world's last quarter end, 18:00 in Beijing (10:00 UTC).
 RUN_DAY = dt.date(2024, 6, 30)
+#: The tasks of one watchtower_pipeline run (features and score are mapped per peer group).
+PIPELINE_TASKS = frozenset(
+    {"fetch", "ingest", "validate", "partitions", "features", "score", "warn"}
+)
 LOGICAL_DATE = "2024-06-30T10:00:00+00:00"
 
 if importlib.util.find_spec("airflow") is None:  # pragma: no cover - depends on the install

@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from tests.dags.conftest import (
     DAGTEST,
     LOGICAL_DATE,
+    PIPELINE_TASKS,
     REPORT_PREFIX,
     RUN_DAY,
     airflow_base_env,
@@ -223,15 +224,7 @@ def test_celery_worker_executes_the_pipeline_run(
     tis = report["tis"]
     bad = [t for t in tis if t["state"] != "success"]
     assert report["state"] == "success" and not bad, f"{bad}\n{_failed_task_logs(tmp_path)}"
-    assert {t["task_id"] for t in tis} == {
-        "fetch",
-        "ingest",
-        "validate",
-        "partitions",
-        "features",
-        "score",
-        "warn",
-    }
+    assert {t["task_id"] for t in tis} == PIPELINE_TASKS
     # Every task instance was a workload of the Celery worker, in another process.
     received = [ln for ln in worker_log.splitlines() if "Executing workload in Celery" in ln]
     finished = [

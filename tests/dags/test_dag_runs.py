@@ -17,7 +17,14 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from tests.dags.conftest import REPO, RUN_DAY, AirflowEnv, AirflowRun, run_spec
+from tests.dags.conftest import (
+    PIPELINE_TASKS,
+    REPO,
+    RUN_DAY,
+    AirflowEnv,
+    AirflowRun,
+    run_spec,
+)
 from tests.digest.smtp import smtp_server
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
@@ -104,15 +111,7 @@ def test_pipeline_dag_ingests_scores_and_warns(
     env, run, _ = pipelined
     _assert_success(run)
     states = run.states()
-    assert set(states) == {
-        "fetch",
-        "ingest",
-        "validate",
-        "partitions",
-        "features",
-        "score",
-        "warn",
-    }
+    assert set(states) == PIPELINE_TASKS
     assert len(states["features"]) >= 2, "features should fan out over several partitions"
     assert len(states["score"]) == len(states["features"])
     partitions = sorted(
