@@ -17,7 +17,8 @@ app = typer.Typer(
     name="watchtower",
     help=(
         "Watchtower: early warnings on private fund managers for financial supervisors.\n\n"
-        "Ingest AMAC-style landing data, validate it, compute point-in-time risk features, "
+        "Fetch and ingest AMAC public-disclosure data as it really comes (and the supervisor's "
+        "own feeds), validate it, compute point-in-time risk features, "
         "score managers with rules and anomaly detectors, and send tiered alert digests."
     ),
     no_args_is_help=True,
