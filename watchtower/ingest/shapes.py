@@ -51,7 +51,7 @@ def read_parts(
     if suffix in (".html", ".htm"):
         return [_html_part(data)]
     if suffix == ".json":
-        doc = _json_document(data)
+        doc = _json_document(data)  # parsed once; read_raw only reports what this cannot read
         if isinstance(doc, dict) and not isinstance(doc.get("content"), list):
             lists = list(_record_lists(doc, prefix="", depth=0))
             if lists:
@@ -59,8 +59,12 @@ def read_parts(
                     _part(key, frame_from_records(_flatten(records)), hint=None, aliases=aliases)
                     for key, records in lists
                 ]
+        records = doc["content"] if isinstance(doc, dict) else doc
+        if isinstance(records, list) and records:
+            frame = frame_from_records(_flatten(records))
+            return [_part(None, frame, hint=hint, aliases=aliases)]
     raw = read_raw(path, data)
-    if suffix in (".json", ".jsonl"):
+    if suffix == ".jsonl":
         raw = _flatten_frame(raw)
     return [_part(None, raw, hint=hint, aliases=aliases)]
 
@@ -83,10 +87,13 @@ def _record_lists(doc: dict[str, Any], *, prefix: str, depth: int) -> Any:
             yield from _record_lists(value, prefix=f"{name}.", depth=depth + 1)
 
 
-def _flatten(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Records with a crawler's nested detail parse merged in (``flatten_crawler_detail``)."""
+def _flatten(records: list[Any]) -> list[Any]:
+    """Records with a crawler's nested detail parse merged in (``flatten_crawler_detail``);
+    a record that is not an object is kept as it is (and quarantined downstream)."""
     return [
-        flatten_crawler_detail(r) if any(isinstance(r.get(k), dict) for k in _NESTED) else r
+        flatten_crawler_detail(r)
+        if isinstance(r, dict) and any(isinstance(r.get(k), dict) for k in _NESTED)
+        else r
         for r in records
     ]
 
