@@ -82,11 +82,15 @@ def ingest(spec: dict[str, Any]) -> Result:
         "rows": s.rows_read,
         "detail": {
             "files": s.files,
+            "batches": s.batches,
             "loaded": s.files_loaded,
             "rejected": s.files_rejected,
             "failed": s.files_failed,
             "rows_loaded": s.rows_loaded,
+            "rows_flagged": s.rows_flagged,
             "rows_quarantined": s.rows_quarantined,
+            "rows_rejected": s.rows_rejected,
+            "change_events": s.change_events,
         },
     }
 
