@@ -65,3 +65,20 @@ def test_digest_command_renders_and_points_at_html(settings: Settings) -> None:
     assert "All jurisdictions" in html
     r = runner.invoke(app, ["digest", "--as-of", str(AS_OF), "--cadence", "immediate"])
     assert r.exit_code == 0 and "1 rendered" in r.output and "gd-duty" in r.output, r.output
+
+
+def test_hostile_actor_and_note_cannot_forge_lines(settings: Settings) -> None:
+    """What people type (actor, note) is shown escaped: no terminal control, no forged line."""
+    build_world(settings)
+    r = runner.invoke(app, ["warn", "--as-of", str(AS_OF)])
+    assert r.exit_code == 0, r.output
+    actor = "\x1b[2K\r王科长"
+    note = "收到\n2024-06-30 00:00:00  admin  close"
+    r = runner.invoke(app, ["alerts", "ack", "P3000001", "--by", actor, "--note", note])
+    assert r.exit_code == 0, r.output
+    assert "\x1b" not in r.output and "\\x1b[2K\\r王科长" in r.output
+    r = runner.invoke(app, ["alerts", "show", "P3000001"])
+    assert r.exit_code == 0
+    assert "\x1b" not in r.output and "\r" not in r.output
+    line = next(ln for ln in r.output.splitlines() if "\\x1b[2K" in ln)
+    assert "收到\\n2024-06-30 00:00:00  admin  close" in line

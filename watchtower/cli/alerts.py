@@ -22,6 +22,7 @@ from watchtower.cli._app import (
 )
 from watchtower.clock import SystemClock
 from watchtower.config import Settings
+from watchtower.text import terminal_text as esc
 
 alerts_app = typer.Typer(
     help="Alerts (预警): list, inspect, acknowledge, investigate, close, export.",
@@ -165,8 +166,8 @@ def alerts_list(
     for r in rows:
         typer.echo(
             f"#{r['id']:<5} {r['tier']:<6} {r['score']:5.1f}  {r['status']:<13} "
-            f"{r['register_no']}  {r['province'] or ''}/{r['city'] or ''}  "
-            f"{r['manager_name'] or ''}  (since {r['opened_as_of']})"
+            f"{r['register_no']}  {esc(r['province'])}/{esc(r['city'])}  "
+            f"{esc(r['manager_name'])}  (since {r['opened_as_of']})"
         )
     if total > len(rows):
         typer.echo(f"... {total - len(rows)} more (--limit 0 for all)")
@@ -196,8 +197,8 @@ def alerts_show(ref: RefArgument, db: DbOption = None, json: JsonOption = False)
         print_json({**a, "events": trail})
         return
     typer.echo(
-        f"alert #{a['id']}  {a['register_no']}  {a['manager_name'] or ''}\n"
-        f"  jurisdiction {a['province'] or ''}/{a['city'] or ''}\n"
+        f"alert #{a['id']}  {a['register_no']}  {esc(a['manager_name'])}\n"
+        f"  jurisdiction {esc(a['province'])}/{esc(a['city'])}\n"
         f"  tier {a['tier']} (peak {a['peak_tier']}), score {a['score']:.1f}, status {a['status']}"
         + (f" ({a['resolution']})" if a["resolution"] else "")
         + f"\n  opened {a['opened_as_of']}, last run {a['last_as_of']}, "
@@ -205,8 +206,7 @@ def alerts_show(ref: RefArgument, db: DbOption = None, json: JsonOption = False)
     )
     for r in a["reasons"] or []:
         typer.echo(
-            f"  - [{r.get('kind', '')}:{r.get('code', '')}] "
-            f"{r.get('zh') or ''} / {r.get('en') or ''}"
+            f"  - [{r.get('kind', '')}:{r.get('code', '')}] {esc(r.get('zh'))} / {esc(r.get('en'))}"
         )
     typer.echo("audit trail:")
     for e in trail:
@@ -216,8 +216,8 @@ def alerts_show(ref: RefArgument, db: DbOption = None, json: JsonOption = False)
         if e["from_tier"] != e["to_tier"]:
             change.append(f"{e['from_tier'] or '-'} -> {e['to_tier']}")
         typer.echo(
-            f"  {e['at']:%Y-%m-%d %H:%M:%S}  {e['actor']:<12} {e['action']:<12} "
-            f"{'; '.join(change)}  {e['note'] or ''}"
+            f"  {e['at']:%Y-%m-%d %H:%M:%S}  {esc(e['actor']):<12} {e['action']:<12} "
+            f"{'; '.join(change)}  {esc(e['note'])}"
         )
 
 
@@ -237,7 +237,7 @@ def _transition(
         fail(str(exc))
         return
     extra = f" ({a['resolution']})" if a["resolution"] else ""
-    typer.echo(f"alert #{a['id']} {a['register_no']}: {a['status']}{extra} by {by}")
+    typer.echo(f"alert #{a['id']} {a['register_no']}: {a['status']}{extra} by {esc(by)}")
 
 
 @alerts_app.command("ack")

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from watchtower import pipeline
 from watchtower.cli._app import DbOption, JsonOption, app, fail, print_json, settings_for
+from watchtower.text import terminal_text as esc
 
 
 @app.command()
@@ -50,7 +51,10 @@ def ingest(
     else:
         for r in summary.results:
             if r.status in ("failed", "rejected"):
-                typer.secho(f"{r.status}: {r.path}: {r.message}", fg=typer.colors.RED, err=True)
+                where = r.path + (f"#{r.part}" if r.part else "")
+                typer.secho(
+                    f"{r.status}: {esc(where)}: {esc(r.message)}", fg=typer.colors.RED, err=True
+                )
         typer.echo(
             f"{summary.files} files ({summary.batches} batches): {summary.files_loaded} "
             f"loaded, {summary.files_skipped} skipped (seen before), {summary.files_failed} "
@@ -94,12 +98,12 @@ def readmit(
     else:
         for r in results:
             if r.message:
-                typer.secho(f"batch {r.batch_id}: {r.message}", fg=typer.colors.RED, err=True)
+                typer.secho(f"batch {r.batch_id}: {esc(r.message)}", fg=typer.colors.RED, err=True)
             for f in r.results:
                 typer.echo(
                     f"batch {r.batch_id} -> {f.status} as batch {f.batch_id}: rows read "
                     f"{f.rows_read}, loaded {f.rows_loaded}, quarantined {f.rows_quarantined}, "
-                    f"rejected {f.rows_rejected}" + (f" ({f.message})" if f.message else "")
+                    f"rejected {f.rows_rejected}" + (f" ({esc(f.message)})" if f.message else "")
                 )
         if not results:
             typer.echo("no rejected or failed batch is waiting for re-admission")

@@ -223,7 +223,10 @@ def ingest_file(
         seen = conn.execute(sa.select(batches.c.id).where(batches.c.loaded_hash == digest)).first()
     if seen is not None:
         message = f"same content already loaded as batch {seen.id}"
-        return [FileResult(str(path), landing.source, "skipped", message=message)]
+        # the batch id says which batch holds this content (readmit records it)
+        return [
+            FileResult(str(path), landing.source, "skipped", message=message, batch_id=int(seen.id))
+        ]
     if not readmit and (refused := _refused_before(engine, digest, landing)) is not None:
         return [refused]
     try:
@@ -307,6 +310,7 @@ def _ingest_part(
                 part.source,
                 "skipped",
                 message=f"same content already loaded as batch {seen.id}",
+                batch_id=int(seen.id),
                 part=part.key,
             )
     if part.source is None:
