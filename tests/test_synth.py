@@ -161,9 +161,16 @@ def _pages(root: Path, source: str) -> list[tuple[Path, dict[str, Any]]]:
 
 
 _ENVELOPE = {
-    "content", "totalElements", "totalPages", "size", "number", "first", "last",
-    "numberOfElements", "sort",
-}  # fmt: skip
+    "content",
+    "totalElements",
+    "totalPages",
+    "size",
+    "number",
+    "first",
+    "last",
+    "numberOfElements",
+    "sort",
+}
 
 
 def _midnight_utc_ms(v: Any) -> bool:

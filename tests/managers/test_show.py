@@ -77,8 +77,16 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
                 office_address="西安\r\n伪造行",
             )
         )
-        reasons = [{"kind": "rule", "code": "R1", "severity": 2, "value": 1.0,
-                    "zh": "在管基金减少", "en": "Fund count fell"}]  # fmt: skip
+        reasons = [
+            {
+                "kind": "rule",
+                "code": "R1",
+                "severity": 2,
+                "value": 1.0,
+                "zh": "在管基金减少",
+                "en": "Fund count fell",
+            }
+        ]
         conn.execute(
             risk_scores.insert().values(
                 as_of=dt.date(2026, 5, 13),

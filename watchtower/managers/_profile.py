@@ -268,11 +268,17 @@ def _timeline(conn: sa.Connection, regno: str, day: dt.date) -> tuple[Event, ...
         .order_by(ce.c.event_date, ce.c.id)
     ).mappings():
         items[("change", r["natural_key"])] = Event(
-            event_type=r["event_type"], event_date=r["event_date"], source=r["source"],
-            description=r["description"], known_from=r["known_from"], kind="change",
-            severity=r["severity"], field=r["field"], old_value=r["old_value"],
+            event_type=r["event_type"],
+            event_date=r["event_date"],
+            source=r["source"],
+            description=r["description"],
+            known_from=r["known_from"],
+            kind="change",
+            severity=r["severity"],
+            field=r["field"],
+            old_value=r["old_value"],
             new_value=r["new_value"],
-        )  # fmt: skip
+        )
 
     ev = events
     for r in conn.execute(
@@ -290,11 +296,15 @@ def _timeline(conn: sa.Connection, regno: str, day: dt.date) -> tuple[Event, ...
         items.setdefault(
             key,
             Event(
-                event_type=r["event_type"], event_date=r["event_date"],
-                source=r["source"] or "events", description=r["description"],
-                known_from=r["known_from"], kind="event", severity=r["severity"],
+                event_type=r["event_type"],
+                event_date=r["event_date"],
+                source=r["source"] or "events",
+                description=r["description"],
+                known_from=r["known_from"],
+                kind="event",
+                severity=r["severity"],
             ),
-        )  # fmt: skip
+        )
 
     ca = cancellations
     for r in conn.execute(
@@ -307,12 +317,16 @@ def _timeline(conn: sa.Connection, regno: str, day: dt.date) -> tuple[Event, ...
         items.setdefault(
             key,
             Event(
-                event_type="deregistration", event_date=r["cancel_date"] or r["known_from"],
-                source="cancellations", description=" / ".join(parts) or None,
-                known_from=r["known_from"], kind="cancellation",
-                cancel_kind=r["cancel_kind"], reason_class=r["reason_class"],
+                event_type="deregistration",
+                event_date=r["cancel_date"] or r["known_from"],
+                source="cancellations",
+                description=" / ".join(parts) or None,
+                known_from=r["known_from"],
+                kind="cancellation",
+                cancel_kind=r["cancel_kind"],
+                reason_class=r["reason_class"],
             ),
-        )  # fmt: skip
+        )
 
     inc = incidents
     for r in conn.execute(
@@ -325,12 +339,14 @@ def _timeline(conn: sa.Connection, regno: str, day: dt.date) -> tuple[Event, ...
         items.setdefault(
             key,
             Event(
-                event_type=kind or "incident", event_date=r["incident_date"],
+                event_type=kind or "incident",
+                event_date=r["incident_date"],
                 source="incidents",
                 description=f"{INCIDENT_TYPE_ZH.get(kind, kind)} / {kind}" if kind else None,
-                known_from=r["known_from"], kind="incident",
+                known_from=r["known_from"],
+                kind="incident",
             ),
-        )  # fmt: skip
+        )
 
     order = {"change": 0, "event": 1, "cancellation": 2, "incident": 3}
     return tuple(sorted(items.values(), key=lambda e: (e.event_date, order[e.kind])))
@@ -369,28 +385,22 @@ def _funds(conn: sa.Connection, regno: str, day: dt.date) -> tuple[LinkedFund, .
 def _scoring(
     conn: sa.Connection, regno: str, day: dt.date
 ) -> tuple[Score | None, tuple[dict[str, Any], ...], Features | None, Tier | None]:
-    rs = risk_scores
-    srow = (
-        conn.execute(
-            sa.select(rs)
-            .where(rs.c.register_no == regno, rs.c.as_of <= day)
-            .order_by(rs.c.as_of.desc())
-            .limit(1)
-        )
-        .mappings()
-        .first()
-    )
+    srow = _latest(conn, risk_scores, regno, day)
     score = None
     reasons: tuple[dict[str, Any], ...] = ()
     fs = feature_snapshots
     fq = sa.select(fs).where(fs.c.register_no == regno, fs.c.as_of <= day)
     if srow is not None:
         score = Score(
-            as_of=srow["as_of"], score=srow["score"], rule_score=srow["rule_score"],
-            anomaly_score=srow["anomaly_score"], supervised_score=srow["supervised_score"],
-            rule_hits=list(srow["rule_hits"] or []), model_id=srow["model_id"],
+            as_of=srow["as_of"],
+            score=srow["score"],
+            rule_score=srow["rule_score"],
+            anomaly_score=srow["anomaly_score"],
+            supervised_score=srow["supervised_score"],
+            rule_hits=list(srow["rule_hits"] or []),
+            model_id=srow["model_id"],
             feature_set_version=srow["feature_set_version"],
-        )  # fmt: skip
+        )
         reasons = tuple(dict(r) for r in srow["reasons"] or [])
         fq = fq.where(
             fs.c.as_of == srow["as_of"], fs.c.feature_set_version == srow["feature_set_version"]
@@ -406,25 +416,33 @@ def _scoring(
         else None
     )
 
-    mt = manager_tiers
-    trow = (
+    trow = _latest(conn, manager_tiers, regno, day)
+    tier = None
+    if trow is not None:
+        tier = Tier(
+            as_of=trow["as_of"],
+            tier=trow["tier"],
+            raw_tier=trow["raw_tier"],
+            floor_tier=trow["floor_tier"],
+            score=trow["score"],
+            policy_version=trow["policy_version"],
+            alert=_alert_state(conn, regno, day),
+        )
+    return score, reasons, features, tier
+
+
+def _latest(conn: sa.Connection, table: sa.Table, regno: str, day: dt.date) -> sa.RowMapping | None:
+    """The manager's latest row of a per-day table (scores, tiers) as of ``day``."""
+    return (
         conn.execute(
-            sa.select(mt)
-            .where(mt.c.register_no == regno, mt.c.as_of <= day)
-            .order_by(mt.c.as_of.desc())
+            sa.select(table)
+            .where(table.c.register_no == regno, table.c.as_of <= day)
+            .order_by(table.c.as_of.desc())
             .limit(1)
         )
         .mappings()
         .first()
     )
-    tier = None
-    if trow is not None:
-        tier = Tier(
-            as_of=trow["as_of"], tier=trow["tier"], raw_tier=trow["raw_tier"],
-            floor_tier=trow["floor_tier"], score=trow["score"],
-            policy_version=trow["policy_version"], alert=_alert_state(conn, regno, day),
-        )  # fmt: skip
-    return score, reasons, features, tier
 
 
 def _alert_state(conn: sa.Connection, regno: str, day: dt.date) -> AlertState | None:
@@ -463,12 +481,19 @@ def latest_known_day(engine: sa.Engine | sa.Connection, register_no: str) -> dt.
     regno = register_no.strip().upper()
     days = [
         sa.select(sa.func.max(t.c.known_from)).where(t.c.register_no == regno)
-        for t in (manager_snapshots, manager_details, change_events, events, cancellations,
-                  incidents, fund_snapshots)
+        for t in (
+            manager_snapshots,
+            manager_details,
+            change_events,
+            events,
+            cancellations,
+            incidents,
+            fund_snapshots,
+        )
     ] + [
         sa.select(sa.func.max(t.c.as_of)).where(t.c.register_no == regno)
         for t in (risk_scores, manager_tiers, feature_snapshots)
-    ]  # fmt: skip
+    ]
     with _connection(engine) as conn:
         found = [conn.execute(q).scalar() for q in days]
     present = [d for d in found if d is not None]
@@ -536,8 +561,16 @@ def manager_profile(
     if name is None and drow is not None:
         name = drow["manager_name"]
     return ManagerProfile(
-        register_no=regno, as_of=day, manager_name=name, snapshot=snapshot,
-        details=_details(drow) if drow is not None else None, snapshots=_history(snaps),
-        events=timeline, features=features, score=score, tier=tier, reasons=reasons,
+        register_no=regno,
+        as_of=day,
+        manager_name=name,
+        snapshot=snapshot,
+        details=_details(drow) if drow is not None else None,
+        snapshots=_history(snaps),
+        events=timeline,
+        features=features,
+        score=score,
+        tier=tier,
+        reasons=reasons,
         funds=funds,
-    )  # fmt: skip
+    )
