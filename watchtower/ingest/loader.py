@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from watchtower.clock import Clock, SystemClock
 from watchtower.contract import FIELDS, SOURCES, Source
 from watchtower.ingest.aliases import Aliases
+from watchtower.ingest.changes import derive_change_events
 from watchtower.ingest.discover import LandingFile, discover
 from watchtower.ingest.links import ManagerIndex, link_funds, match_cancellations
 from watchtower.ingest.parse import MissingColumnError, ParsedFile, RowFailure, parse_frame
@@ -154,8 +155,6 @@ def ingest_dir(
             index=index,
             aliases=aliases,
         )
-    from watchtower.ingest.changes import derive_change_events
-
     loaded = [r.batch_id for r in results if r.status == "loaded" and r.batch_id is not None]
     derived = derive_change_events(engine, batch_ids=loaded) if loaded else 0
     return summarize(landing_dir, results, change_events=derived)
@@ -194,8 +193,9 @@ def content_key(data: bytes, landing: LandingFile) -> str:
     return digest.hexdigest()
 
 
-def _part_hash(digest: str, part: Part, parts: int) -> str:
-    if parts == 1 and part.key is None:
+def _part_hash(digest: str, part: Part) -> str:
+    """A bundle's list is its own delivery: the file's key plus the list's name."""
+    if part.key is None:
         return digest
     return hashlib.sha256(f"{digest}#{part.key}".encode()).hexdigest()
 
@@ -242,7 +242,7 @@ def ingest_file(
     parts = sorted(parts, key=lambda p: order.get(p.source or "", len(order)))
     results = []
     for part in parts:
-        part_digest = _part_hash(digest, part, len(parts))
+        part_digest = _part_hash(digest, part)
         results.append(
             _ingest_part(
                 engine,
@@ -721,7 +721,5 @@ def readmit(
         if r.status == "loaded" and r.batch_id is not None
     ]
     if loaded:
-        from watchtower.ingest.changes import derive_change_events
-
         derive_change_events(engine, batch_ids=loaded)
     return out
