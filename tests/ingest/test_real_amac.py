@@ -379,3 +379,26 @@ def test_capital_placeholders_are_the_public_lists_only(settings: Settings) -> N
             for r in conn.execute(sa.select(manager_snapshots))
         }
     assert capital == {"P1000001": (1.0, 0.0), "P1000002": (None, None)}
+
+
+def test_detail_composites_split_whatever_header_carried_them(settings: Settings) -> None:
+    """A CSV export of detail-page values (Chinese headers) gets the same split as a page."""
+    landing = settings.home / "landing"
+    _csv(
+        landing / "manager_details" / "details_2024-06-30.csv",
+        "登记编号,管理规模区间,注册资本实缴比例,机构提示信息\n"
+        "P1000001,5-10亿元,37.5%,注册地与办公地不在同一辖区\n",
+    )
+    _csv(
+        landing / "fund_details" / "fund_pages_2024-06-30.csv",
+        "基金编号,季报\nSAB123,应披露4条，按时披露3条，未披露1条\n",
+    )
+    summary = pipeline.ingest(settings, landing, clock=CLOCK)
+    assert (summary.files_loaded, summary.rows_quarantined) == (2, 0)
+    engine = open_store(settings.db_url)
+    with engine.connect() as conn:
+        m = conn.execute(sa.select(manager_details)).one()
+        f = conn.execute(sa.select(fund_details)).one()
+    assert (m.scale_low, m.scale_high, m.paid_in_ratio) == (50000.0, 100000.0, 0.375)
+    assert m.institution_tips == ["注册地与办公地不在同一辖区"]
+    assert (f.quarterly_due, f.quarterly_on_time, f.quarterly_missing) == (4, 3, 1)
