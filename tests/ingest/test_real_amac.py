@@ -402,3 +402,28 @@ def test_detail_composites_split_whatever_header_carried_them(settings: Settings
     assert (m.scale_low, m.scale_high, m.paid_in_ratio) == (50000.0, 100000.0, 0.375)
     assert m.institution_tips == ["注册地与办公地不在同一辖区"]
     assert (f.quarterly_due, f.quarterly_on_time, f.quarterly_missing) == (4, 3, 1)
+
+
+def test_a_malformed_aliases_file_is_one_line(
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from watchtower.cli import main
+
+    config = tmp_path / "config"
+    shutil.copytree(settings.config_dir / "expectations", config / "expectations")
+    (config / "expectations" / "aliases.yaml").write_text(
+        "managers:\n  nosuch: [x]\n", encoding="utf-8"
+    )
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    monkeypatch.setenv("WATCHTOWER_CONFIG_DIR", str(config))
+    monkeypatch.setattr("sys.argv", ["watchtower", "ingest", str(landing)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    assert "aliases.yaml: managers.nosuch is not a field of managers" in err

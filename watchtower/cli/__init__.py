@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import importlib
 
+import typer
+
 from watchtower.cli._app import app
+from watchtower.config import ConfigError
 
 #: Modules under watchtower/cli/ that register commands on import, in --help order.
 AREAS: tuple[str, ...] = (
@@ -30,4 +33,10 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    app()
+    """Run the command; a malformed configuration file (suites, aliases, rules, catalog, tiers,
+    subscriptions, settings) is one line naming the file and the fix, not a traceback."""
+    try:
+        app()
+    except ConfigError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise SystemExit(2) from None

@@ -10,12 +10,13 @@ from typing import Any
 
 import yaml
 
+from watchtower.config import ConfigError
 from watchtower.detect.detectors import COMBINATIONS, DETECTOR_KINDS, RiskEnsemble
 
 __all__ = ["DetectConfig", "DetectorSpec", "load_detect_config"]
 
 
-class DetectConfigError(ValueError):
+class DetectConfigError(ConfigError):
     """models/detectors.yaml is malformed; the message says where."""
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from watchtower.config import ConfigError
 from watchtower.detect.reasons import RuleHit
 
 __all__ = [
@@ -81,7 +82,7 @@ _TOP_KEYS = {"version", "params", "rules"}
 _MISSING = {"zh": "—", "en": "n/a"}
 
 
-class RuleError(ValueError):
+class RuleError(ConfigError):
     """A rule file is malformed; the message names the file, the rule and the fix."""
 
 

@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 import yaml
 
+from watchtower.config import ConfigError
+
 Direction = Literal["higher_is_riskier", "lower_is_riskier", "neutral"]
 
 CATEGORIES: dict[str, tuple[str, str]] = {
@@ -67,7 +69,7 @@ _OPTIONAL = ("peer_relative", "peer_of")
 _TOP_KEYS = ("version", "features")
 
 
-class CatalogError(ValueError):
+class CatalogError(ConfigError):
     """The catalog is malformed; the message names the file, the feature and the fix."""
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from watchtower.config import ConfigError
 from watchtower.contract import FIELDS, SOURCES
 
 Aliases = dict[str, dict[str, tuple[str, ...]]]
@@ -22,7 +23,7 @@ Aliases = dict[str, dict[str, tuple[str, ...]]]
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "expectations" / "aliases.yaml"
 
 
-class AliasError(ValueError):
+class AliasError(ConfigError):
     """The aliases file is malformed; the message names the file, the key and the fix."""
 
 

@@ -32,6 +32,7 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.execution_engine import pandas_execution_engine
 
 import watchtower.validate.expectations  # noqa: F401  (registers the custom expectations)
+from watchtower.config import ConfigError
 from watchtower.contract import SOURCES, Source
 
 Action = Literal["quarantine", "flag", "warn", "reject"]
@@ -47,7 +48,7 @@ _TABLE_TYPES = {"expect_column_to_exist"}
 KNOWN_MANAGERS_TYPE = "expect_column_values_to_be_known_register_no"
 
 
-class SuiteError(ValueError):
+class SuiteError(ConfigError):
     """A suite file is missing or malformed; the message names the file and the problem."""
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from watchtower.config import ConfigError
 from watchtower.store.alerts import ALERT_STATUSES, TIERS
 
 #: Rank of each tier; higher = more severe. ``None`` (no tier) ranks 0.
@@ -22,7 +23,7 @@ TIER_LABELS: dict[str, dict[str, str]] = {
 }
 
 
-class PolicyError(ValueError):
+class PolicyError(ConfigError):
     """The tier policy file is malformed; the message names the key."""
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 
 import yaml
 
+from watchtower.config import ConfigError
 from watchtower.store.alerts import TIERS
 
 Cadence = Literal["immediate", "daily", "weekly"]
@@ -31,7 +32,7 @@ _SUFFIXES = (
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
-class SubscriptionError(ValueError):
+class SubscriptionError(ConfigError):
     """The subscriptions file is malformed; the message names the entry and key."""
 
 
