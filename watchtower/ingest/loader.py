@@ -33,6 +33,7 @@ from watchtower.ingest.links import ManagerIndex, link_funds, match_cancellation
 from watchtower.ingest.parse import MissingColumnError, ParsedFile, RowFailure, parse_frame
 from watchtower.ingest.readers import ReadError
 from watchtower.ingest.shapes import Part, read_parts
+from watchtower.store.bulk import insert_many
 from watchtower.store.schema import (
     DERIVED_COLUMNS,
     HISTORY,
@@ -480,10 +481,9 @@ def _count_drift(
 
 
 def insert_rows(conn: sa.Connection, table: sa.Table, records: list[dict[str, Any]]) -> None:
-    """Bulk insert in chunks (one executemany each) inside the caller's transaction."""
-    chunk = 5000
-    for start in range(0, len(records), chunk):
-        conn.execute(table.insert(), records[start : start + chunk])
+    """Bulk insert inside the caller's transaction (executemany in chunks, each value through
+    its column type's bind processor)."""
+    insert_many(conn, table, records)
 
 
 def _insert_batch(

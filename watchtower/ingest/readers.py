@@ -91,6 +91,11 @@ def _json_records(data: bytes, *, lines: bool) -> list[Any]:
 
 
 def _text(value: Any) -> str | None:
+    kind = type(value)
+    if kind is str:  # most values of a JSON record: checked first
+        return value if value.strip() else None
+    if kind is int:
+        return str(value)
     if value is None or value is pd.NaT:
         return None
     if isinstance(value, bool):
