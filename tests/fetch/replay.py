@@ -197,6 +197,9 @@ class ReplayServer:
                 else:
                     status, sent, ctype = replay._answer(method, parts.path, query)
                     headers = ()
+                # Recorded before answering: once the client has its answer, the hit is there
+                # (recording after the write raced with the test's assertion).
+                replay._record(Hit(method, parts.path, query, body, status, sent))
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(sent)))
@@ -204,7 +207,6 @@ class ReplayServer:
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(sent)
-                replay._record(Hit(method, parts.path, query, body, status, sent))
 
             def do_GET(self) -> None:
                 self._serve("GET")
