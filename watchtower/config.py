@@ -10,13 +10,16 @@
   landing folder before ingesting; off. WATCHTOWER_FETCH_OFFICE_PROVINCE (e.g. 陕西省) and
   WATCHTOWER_FETCH_REGISTER_PROVINCE narrow the manager list; WATCHTOWER_FETCH_WHAT (a
   comma-separated list, see `watchtower fetch amac --help`)
+- WATCHTOWER_MODEL_KEY (at least 32 characters) or WATCHTOWER_MODEL_KEY_FILE: the secret that
+  signs model registry records (docs/model-registry.md); default the file
+  $XDG_CONFIG_HOME/watchtower/model.key (~/.config/...), created 0600 on first use
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -57,6 +60,11 @@ class Settings:
     landing_dir: Path
     smtp: SmtpSettings
     fetch: FetchSettings = FetchSettings()
+    #: The registry's signing key when given in the environment (WATCHTOWER_MODEL_KEY), else
+    #: None and the key lives in ``model_key_file``. Outside the store and the artifacts
+    #: folder on purpose: whoever can write those must not be able to sign a model.
+    model_key: str | None = field(default=None, repr=False)
+    model_key_file: Path = Path("~/.config/watchtower/model.key")
 
     @property
     def features_dir(self) -> Path:
@@ -127,6 +135,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         register_province=env.get("WATCHTOWER_FETCH_REGISTER_PROVINCE") or None,
         what=what,
     )
+    config_home = Path(env.get("XDG_CONFIG_HOME") or "~/.config").expanduser()
+    key_file = env.get("WATCHTOWER_MODEL_KEY_FILE") or config_home / "watchtower" / "model.key"
     return Settings(
         home=home,
         db_url=db_url,
@@ -134,4 +144,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         landing_dir=landing,
         smtp=smtp,
         fetch=fetch,
+        model_key=env.get("WATCHTOWER_MODEL_KEY") or None,
+        model_key_file=Path(key_file).expanduser().resolve(),
     )

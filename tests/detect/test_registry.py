@@ -144,19 +144,17 @@ def test_untrusted_files_are_refused_unless_trusted(settings: Settings, tmp_path
     outside.parent.mkdir()
     shutil.copy(path, outside)
     with pytest.raises(RegistryError, match="outside the artifacts folder"):
-        load_artifact(
-            outside, artifacts_dir=settings.artifacts_dir, expected_sha256=rec.artifact_sha256
-        )
+        load_artifact(outside, artifacts_dir=settings.artifacts_dir, record=rec)
     with pytest.raises(RegistryError, match="no sha256"):
-        load_artifact(path, artifacts_dir=settings.artifacts_dir, expected_sha256=None)
+        load_artifact(path, artifacts_dir=settings.artifacts_dir, record=None)
     with pytest.warns(UntrustedModelWarning, match="UNVERIFIED"):
         model = load_artifact(
-            outside, artifacts_dir=settings.artifacts_dir, expected_sha256=None, trust=True
+            outside, artifacts_dir=settings.artifacts_dir, record=None, trust=True
         )
     assert model.feature_set_version == "1.0.0"
     with pytest.raises(RegistryError, match="not found"):
         load_artifact(
-            tmp_path / "missing.joblib", artifacts_dir=settings.artifacts_dir, expected_sha256=None
+            tmp_path / "missing.joblib", artifacts_dir=settings.artifacts_dir, record=None
         )
 
 

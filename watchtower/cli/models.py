@@ -1,4 +1,4 @@
-"""``watchtower run | score``, ``watchtower models list|train|promote|rollback|show`` and
+"""``watchtower run | score``, ``watchtower models list|train|promote|rollback|show|sign`` and
 ``watchtower scores export``: detection and the model registry."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from watchtower.cli._app import (
     settings_for,
 )
 from watchtower.clock import SystemClock
+from watchtower.text import terminal_text as esc
 
 models_app = typer.Typer(
     help="Model registry: list, train, promote and roll back risk models (模型登记).",
@@ -33,8 +34,9 @@ TrustOption = Annotated[
     bool,
     typer.Option(
         "--trust",
-        help="Load a model file even when it is outside the artifacts folder or its sha256 does "
-        "not match the registry. Loading runs code from the file: only for files you made.",
+        help="Load a model file even when it is outside the artifacts folder, its sha256 does "
+        "not match the registry or its record's signature does not verify. Loading runs code "
+        "from the file: only for files you made.",
     ),
 ]
 _DATE = ["%Y-%m-%d"]
@@ -144,7 +146,8 @@ def models_list(db: DbOption = None, json: JsonOption = False) -> None:
         auc = r.metrics.get("holdout_supervised_auc")
         auc_text = f" holdout AUC {auc:.3f}" if isinstance(auc, int | float) else ""
         typer.echo(
-            f"{mark} {r.id}  {r.status:<10} {r.kind:<20} features {r.feature_set_version}  "
+            f"{mark} {esc(r.id)}  {esc(r.status):<10} {esc(r.kind):<20} "
+            f"features {esc(r.feature_set_version)}  "
             f"window {r.train_start or '-'}..{r.train_end}  {r.created_at:%Y-%m-%d %H:%M}"
             f"{auc_text}"
         )
@@ -257,6 +260,41 @@ def models_rollback(
         fail(str(exc))
         return
     typer.echo(f"rolled back: {r.id} is the champion again")
+
+
+@models_app.command("sign")
+def models_sign(
+    model_id: Annotated[str, typer.Argument(help="Model id (watchtower models list).")],
+    trust: Annotated[
+        bool,
+        typer.Option(
+            "--trust",
+            help="Required: you vouch that the model's file is yours (nothing can verify it).",
+        ),
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Sign a model registered before records were signed, or after the key changed.
+
+    The file must still hash to its recorded sha256; the signing is kept in the audit.
+    """
+    from watchtower.detect.registry import RegistryError, sign_model
+    from watchtower.store import open_store
+
+    settings = settings_for(db)
+    try:
+        r, changed = sign_model(
+            open_store(settings.db_url),
+            settings.artifacts_dir,
+            model_id,
+            trust=trust,
+            clock=SystemClock(),
+            actor=_actor(),
+        )
+    except RegistryError as exc:
+        fail(str(exc))
+        return
+    typer.echo(f"{esc(r.id)} signed" if changed else f"{esc(r.id)} was already signed")
 
 
 @scores_app.command("export")

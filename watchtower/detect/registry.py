@@ -2,20 +2,29 @@
 
 Every trained model is saved as a joblib file under ``Settings.artifacts_dir`` and recorded in
 the ``models`` table with its feature-set version, training window, params, data fingerprint,
-metrics, code version, creation time (from a Clock) and the artifact's sha256. Exactly one
-model is the ``champion`` (used for scoring); ``promote`` and ``rollback`` change it and append
-to ``model_events``, the audit trail.
+metrics, code version, creation time (from a Clock), the artifact's sha256 and an HMAC-SHA256
+over (model id, sha256, feature-set version). Exactly one model is the ``champion`` (used for
+scoring); ``promote`` and ``rollback`` change it and append to ``model_events``, the audit.
 
-Loading a model unpickles it, which can run code: :func:`load_artifact` refuses files outside
-the artifacts folder or whose sha256 differs from the registry's, unless ``trust=True``, and
-then says so loudly (a ``UntrustedModelWarning`` and a line on stderr).
+Loading a model unpickles it, which can run code. Whoever can write the artifacts folder can
+often write the store beside it too, so a sha256 in the store proves nothing on its own: the
+record is signed with a key kept outside both (``WATCHTOWER_MODEL_KEY`` or the key file,
+:func:`model_key`). :func:`load_artifact` refuses a file outside the artifacts folder, a file
+whose sha256 differs from its record, and a record whose HMAC does not verify (rewritten,
+unsigned, or signed with another key), unless ``trust=True``, and then says so loudly (an
+``UntrustedModelWarning`` and a line on stderr). ``sign_model`` vouches for an unsigned or
+re-keyed model, and needs ``trust`` too. Details: docs/model-registry.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
+import json
 import os
+import secrets
+import stat
 import subprocess
 import sys
 import warnings
@@ -27,9 +36,11 @@ import joblib
 import sqlalchemy as sa
 
 from watchtower.clock import Clock
+from watchtower.config import ConfigError, Settings, load_settings
 from watchtower.store.models import model_events, models
 
 __all__ = [
+    "ModelKeyError",
     "ModelRecord",
     "RegistryError",
     "UntrustedModelWarning",
@@ -41,14 +52,22 @@ __all__ = [
     "list_models",
     "load_artifact",
     "load_model",
+    "model_key",
     "promote",
+    "record_hmac",
     "register_model",
     "rollback",
+    "sign_model",
 ]
 
 
 class RegistryError(RuntimeError):
     """A registry operation cannot be done; the message says why and what to do."""
+
+
+class ModelKeyError(ConfigError):
+    """The signing key cannot be had (too short, unreadable, too open, inside the artifacts
+    folder); a configuration error, reported as one line by the CLI."""
 
 
 class UntrustedModelWarning(UserWarning):
@@ -73,6 +92,7 @@ class ModelRecord:
     artifact_path: str
     artifact_sha256: str
     note: str | None = None
+    artifact_hmac: str | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -82,6 +102,90 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+_MIN_KEY_CHARS = 32
+_HMAC_DOMAIN = "watchtower-model-record/1"
+
+
+def model_key(settings: Settings | None = None, artifacts_dir: Path | None = None) -> bytes:
+    """The registry's signing key: ``WATCHTOWER_MODEL_KEY``, else the key file (created with
+    a random key, mode 0600, on first use).
+
+    Refused (ModelKeyError) when shorter than 32 characters, when the file is readable or
+    writable by group or others (whoever can write it can sign a model), or when it lies in
+    the artifacts folder (``settings.artifacts_dir`` and ``artifacts_dir``).
+    """
+    settings = settings or load_settings()
+    if settings.model_key is not None:
+        text = settings.model_key.strip()
+        if len(text) < _MIN_KEY_CHARS:
+            raise ModelKeyError(
+                f"WATCHTOWER_MODEL_KEY must be at least {_MIN_KEY_CHARS} characters "
+                "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        return text.encode("utf-8")
+    path = settings.model_key_file
+    for folder in (settings.artifacts_dir, artifacts_dir):
+        if folder is not None and path.is_relative_to(folder.expanduser().resolve()):
+            raise ModelKeyError(
+                f"the model key file {path} lies in the artifacts folder {folder}: keep it "
+                "where the artifacts' writers cannot reach (WATCHTOWER_MODEL_KEY_FILE)"
+            )
+    try:
+        if not path.exists():
+            _create_key_file(path)
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ModelKeyError(
+                f"the model key file {path} is open to group or others (mode "
+                f"{stat.S_IMODE(mode):o}): chmod 600 it, or set WATCHTOWER_MODEL_KEY"
+            )
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelKeyError(
+            f"cannot read or create the model key file {path} ({type(exc).__name__}: "
+            f"{exc.strerror if isinstance(exc, OSError) else 'not UTF-8'}): set "
+            "WATCHTOWER_MODEL_KEY or WATCHTOWER_MODEL_KEY_FILE"
+        ) from None
+    if len(text) < _MIN_KEY_CHARS:
+        raise ModelKeyError(
+            f"the model key file {path} holds fewer than {_MIN_KEY_CHARS} characters"
+        )
+    return text.encode("utf-8")
+
+
+def _create_key_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        # O_EXCL: two processes starting at once must not end up with two keys.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+
+
+def record_hmac(key: bytes, model_id: str, artifact_sha256: str, feature_set_version: str) -> str:
+    """HMAC-SHA256 (hex) of what a registry record vouches for. A JSON array, so no two
+    different records share one message."""
+    message = json.dumps([_HMAC_DOMAIN, model_id, artifact_sha256, feature_set_version])
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _signature_problem(record: ModelRecord, key: bytes) -> str | None:
+    if not record.artifact_hmac:
+        return (
+            "its registry record is not signed (registered before records were signed): check "
+            f"the file, then watchtower models sign {record.id} --trust"
+        )
+    expected = record_hmac(key, record.id, record.artifact_sha256, record.feature_set_version)
+    if not hmac.compare_digest(expected, record.artifact_hmac):
+        return (
+            "its registry record's signature does not verify (the record was rewritten, or "
+            "signed with another key than WATCHTOWER_MODEL_KEY / the key file)"
+        )
+    return None
 
 
 def code_version() -> str:
@@ -169,8 +273,13 @@ def register_model(
     clock: Clock,
     note: str | None = None,
     actor: str | None = None,
+    key: bytes | None = None,
 ) -> ModelRecord:
-    """Save ``model`` under ``artifacts_dir`` and record it as a ``challenger``."""
+    """Save ``model`` under ``artifacts_dir`` and record it, signed, as a ``challenger``.
+
+    ``key`` defaults to :func:`model_key`; it is had first, so a missing key leaves no file.
+    """
+    key = key if key is not None else model_key(artifacts_dir=artifacts_dir)
     created = clock.now().replace(microsecond=0)
     artifacts_dir.mkdir(parents=True, exist_ok=True)
     tmp = artifacts_dir / f".tmp-{os.getpid()}-{created:%Y%m%d%H%M%S}.joblib"
@@ -199,6 +308,7 @@ def register_model(
         artifact_path=str(path),
         artifact_sha256=sha,
         note=note,
+        artifact_hmac=record_hmac(key, model_id, sha, feature_set_version),
     )
     with engine.begin() as conn:
         conn.execute(models.insert().values(**record.__dict__))
@@ -312,49 +422,116 @@ def load_artifact(
     path: Path | str,
     *,
     artifacts_dir: Path,
-    expected_sha256: str | None,
+    record: ModelRecord | None,
     trust: bool = False,
+    key: bytes | None = None,
 ) -> Any:
-    """Unpickle a model file after checking where it lies and what it hashes to.
+    """Unpickle a model file after checking where it lies, what it hashes to and that its
+    registry ``record`` is signed with the key.
 
-    Refuses (RegistryError) a file outside ``artifacts_dir``, a file without a recorded hash,
-    or one whose sha256 differs from ``expected_sha256`` - unless ``trust`` is True, in which
-    case it loads and warns loudly. Unpickling runs code from the file: only trust your own.
+    Refuses (RegistryError, one line naming the model) a file outside ``artifacts_dir``, a
+    file without a record, a file whose sha256 differs from ``record.artifact_sha256``, and a
+    record whose HMAC is missing or does not verify with ``key`` (default :func:`model_key`)
+    - unless ``trust`` is True, in which case it loads and warns loudly. Unpickling runs code
+    from the file: only trust your own.
     """
     p = Path(path).expanduser().resolve()
     root = artifacts_dir.expanduser().resolve()
+    name = f"model {record.id}" if record is not None else f"model file {p}"
     if not p.is_file():
-        raise RegistryError(f"model file not found: {p}")
+        raise RegistryError(f"{name}: file not found: {p}")
     problems = []
     if not p.is_relative_to(root):
         problems.append(f"{p} lies outside the artifacts folder {root}")
-    if expected_sha256 is None:
-        problems.append(f"{p} has no sha256 recorded in the registry")
+    if record is None:
+        problems.append(f"{p} has no sha256 recorded in the registry (not a registered model)")
     else:
         actual = file_sha256(p)
-        if actual != expected_sha256:
+        if actual != record.artifact_sha256:
             problems.append(
-                f"{p} has sha256 {actual[:12]}..., the registry recorded {expected_sha256[:12]}..."
+                f"{p} has sha256 {actual[:12]}..., the registry recorded "
+                f"{record.artifact_sha256[:12]}..."
             )
+        try:
+            k = key if key is not None else model_key(artifacts_dir=artifacts_dir)
+        except ModelKeyError as exc:
+            if not trust:
+                raise
+            problems.append(f"its signature cannot be checked ({exc})")
+        else:
+            signed = _signature_problem(record, k)
+            if signed:
+                problems.append(signed)
     if problems:
         text = "; ".join(problems)
         if not trust:
             raise RegistryError(
-                f"refusing to load an unverified model file ({text}). Loading a model runs code "
-                "from the file; pass --trust (trust=True) only for a file you made yourself."
+                f"refusing to load {name}: {text}. Loading a model runs code from its file; "
+                "--trust (trust=True) is the only way round, for a file you made yourself"
             )
-        _loud(f"loading an UNVERIFIED model file because trust was given: {text}")
+        _loud(f"loading {name}, UNVERIFIED, because trust was given: {text}")
     return joblib.load(p)
 
 
 def load_model(
-    engine: sa.Engine, artifacts_dir: Path, model_id: str, *, trust: bool = False
+    engine: sa.Engine,
+    artifacts_dir: Path,
+    model_id: str,
+    *,
+    trust: bool = False,
+    key: bytes | None = None,
 ) -> Any:
-    """Load the registered model ``model_id`` (verified against its recorded sha256)."""
+    """Load the registered model ``model_id``, verified against its signed record."""
     record = get_model(engine, model_id)
     return load_artifact(
-        record.artifact_path,
-        artifacts_dir=artifacts_dir,
-        expected_sha256=record.artifact_sha256,
-        trust=trust,
+        record.artifact_path, artifacts_dir=artifacts_dir, record=record, trust=trust, key=key
     )
+
+
+def sign_model(
+    engine: sa.Engine,
+    artifacts_dir: Path,
+    model_id: str,
+    *,
+    trust: bool,
+    clock: Clock,
+    actor: str | None = None,
+    key: bytes | None = None,
+) -> tuple[ModelRecord, bool]:
+    """Sign the record of ``model_id`` with the key (a model registered before signing, or
+    after the key changed); returns the record and whether it changed.
+
+    Signing vouches for a file nobody can verify any more, so it needs ``trust``; the file
+    must still hash to the recorded sha256 (a changed file is trained again, not signed).
+    """
+    record = get_model(engine, model_id)
+    key = key if key is not None else model_key(artifacts_dir=artifacts_dir)
+    if _signature_problem(record, key) is None:
+        return record, False
+    if not trust:
+        raise RegistryError(
+            f"signing model {model_id} vouches for its file, which cannot be verified: check "
+            "it is yours, then pass --trust"
+        )
+    p = Path(record.artifact_path).expanduser().resolve()
+    if not p.is_file() or not p.is_relative_to(artifacts_dir.expanduser().resolve()):
+        raise RegistryError(f"model {model_id}: {p} is missing or outside the artifacts folder")
+    actual = file_sha256(p)
+    if actual != record.artifact_sha256:
+        raise RegistryError(
+            f"model {model_id}: {p} has sha256 {actual[:12]}..., its record "
+            f"{record.artifact_sha256[:12]}...: the file changed; train a new model instead"
+        )
+    mac = record_hmac(key, record.id, record.artifact_sha256, record.feature_set_version)
+    with engine.begin() as conn:
+        conn.execute(models.update().where(models.c.id == model_id).values(artifact_hmac=mac))
+        conn.execute(
+            model_events.insert().values(
+                at=clock.now().replace(microsecond=0),
+                action="sign",
+                model_id=model_id,
+                actor=actor,
+                reason="signed with --trust",
+            )
+        )
+    return get_model(engine, model_id), True

@@ -24,7 +24,13 @@ import sqlalchemy as sa
 from watchtower.config import Settings
 from watchtower.detect.config import DetectConfig, load_detect_config
 from watchtower.detect.model import RiskModel, RuleHitsFn
-from watchtower.detect.registry import ModelRecord, champion, list_models, load_artifact
+from watchtower.detect.registry import (
+    ModelRecord,
+    champion,
+    list_models,
+    load_artifact,
+    model_key,
+)
 from watchtower.detect.training import config_model
 from watchtower.store.labels import incident_labels
 from watchtower.store.scoring import risk_scores
@@ -75,21 +81,39 @@ def features_at(
     """The feature frame of ``day`` (index register_no, metadata + float features).
 
     Taken from the stored snapshot of the catalog's version when it covers every partition
-    known on ``day``; otherwise computed from history known by ``day`` (and stored when
-    ``store``, stamped ``created_at``).
+    known on ``day`` and was computed from what the store knows of ``day`` now; otherwise
+    computed from history known by ``day`` (and stored when ``store``, stamped
+    ``created_at``). So a correction known by ``day`` that arrived after the snapshot was
+    stored recomputes it, and a correction received later leaves it alone.
     """
     from watchtower.features import compute_features, list_partitions
-    from watchtower.store.features import load_features, store_features
+    from watchtower.store.features import (
+        fresh_partitions,
+        load_features,
+        record_feature_run,
+        store_features,
+    )
+    from watchtower.store.knowledge import knowledge_of
 
-    stored = load_features(engine, day, str(catalog.version), features=list(catalog.names))
-    if not stored.empty:
-        have = {_partition_slug(t) for t in stored["manager_type"]}
-        if have >= set(list_partitions(engine, day)):
-            return stored
+    version = str(catalog.version)
+    with engine.connect() as conn:
+        knowledge = knowledge_of(conn, day)
+        fresh = fresh_partitions(conn, day, version, knowledge)
+    if fresh:
+        stored = load_features(engine, day, version, features=list(catalog.names))
+        if not stored.empty:
+            have = {_partition_slug(t) for t in stored["manager_type"]}
+            wanted = set(list_partitions(engine, day))
+            if have >= wanted and ("" in fresh or fresh >= wanted):
+                return stored
     frame = compute_features(engine, day, catalog=catalog)
     if store and not frame.empty:
+        from watchtower.clock import SystemClock
+
+        stamp = created_at or SystemClock().now()
         with engine.begin() as conn:
-            store_features(conn, day, frame, str(catalog.version), created_at=created_at)
+            store_features(conn, day, frame, version, created_at=stamp)
+            record_feature_run(conn, day, version, knowledge, created_at=stamp)
     return frame
 
 
@@ -152,8 +176,9 @@ def scoring_context(
         model = load_artifact(
             model_path,
             artifacts_dir=settings.artifacts_dir,
-            expected_sha256=match.artifact_sha256 if match else None,
+            record=match,
             trust=trust,
+            key=None if trust else model_key(settings),
         )
         model_id = match.id if match else f"file-{Path(model_path).stem}"[:64]
         record = match
@@ -165,8 +190,9 @@ def scoring_context(
         model = load_artifact(
             record.artifact_path,
             artifacts_dir=settings.artifacts_dir,
-            expected_sha256=record.artifact_sha256,
+            record=record,
             trust=trust,
+            key=None if trust else model_key(settings),
         )
         model_id = record.id
     if not isinstance(model, RiskModel):

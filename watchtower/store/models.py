@@ -2,7 +2,8 @@
 
 ``models`` holds one row per trained model: what it consumed (feature-set version, training
 window, data fingerprint), how it was made (params, code version), how it did (metrics),
-where its artifact lies (path under Settings.artifacts_dir + sha256) and its ``status``:
+where its artifact lies (path under Settings.artifacts_dir + sha256, signed by an HMAC whose
+key is kept outside the store) and its ``status``:
 ``champion`` (exactly one at a time, used for scoring), ``challenger`` or ``retired``.
 ``model_events`` is append-only: register / promote / rollback, who and why.
 """
@@ -32,6 +33,10 @@ models = sa.Table(
     sa.Column("artifact_path", sa.Text, nullable=False),
     sa.Column("artifact_sha256", sa.String(64), nullable=False),
     sa.Column("note", sa.Text),
+    # HMAC-SHA256 over (id, artifact sha256, feature-set version) with the key outside the
+    # store (watchtower.detect.registry.record_hmac): NULL for models registered before
+    # records were signed, which load only with --trust until `watchtower models sign`.
+    sa.Column("artifact_hmac", sa.String(64)),
 )
 
 model_events = sa.Table(
