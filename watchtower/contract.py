@@ -440,6 +440,23 @@ KEYS: dict[Source, tuple[str, ...]] = {
     "incidents": ("registerNo", "incidentDate", "incidentType"),
 }
 
+#: A record across deliveries (``watchtower.ingest.versions``): a later row with the same
+#: version key is a new version of it (a correction, or the same content again). Snapshot
+#: sources add their snapshot date (each day's listing is a record of its own); report lists,
+#: the date of the delivery (``@delivery``: a report's state as one list showed it); events
+#: and incidents are one per natural key, whatever file brings them. ``a|b``: a, else b (a
+#: fund list scraped from the site has no fund numbers: its funds are known by name).
+VERSION_KEYS: dict[Source, tuple[str, ...]] = {
+    "managers": ("registerNo", "snapshotDate"),
+    "manager_details": ("registerNo", "snapshotDate"),
+    "funds": ("fundNo|fundName", "snapshotDate"),
+    "fund_details": ("fundNo", "snapshotDate"),
+    "cancellations": ("orgName", "orgCode", "cancelDate", "snapshotDate"),
+    "reports": ("fundNo", "reportType", "period", "@delivery"),
+    "events": ("registerNo", "uscc", "eventDate", "eventType"),
+    "incidents": ("registerNo", "incidentDate", "incidentType"),
+}
+
 #: Any one of these identifies a row (a file with none of them is structurally wrong; a row
 #: with none of them is quarantined). A fund list scraped from the public site has no fundNo:
 #: its funds are known by their exact name.

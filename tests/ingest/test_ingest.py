@@ -208,11 +208,19 @@ def test_reingest_is_a_noop_and_history_is_kept(tmp_path: Path) -> None:
     again = ingest_dir(engine, landing, clock=CLOCK)
     assert again.files_skipped == first.files_loaded and again.rows_loaded == 0
     assert _count(engine, manager_snapshots) == before
-    # A corrected re-delivery of the same snapshot is a new batch; the old rows stay.
+    # A re-delivery of the same snapshot in other bytes is a new batch; a row that says the
+    # same is accounted for and not stored again, a corrected one is, and the old rows stay.
+    same, corrected = _rows(2)
+    corrected[8] = "是"  # now blacklisted
     write_csv(
-        landing / "managers" / "managers_2024-03-31-v2.csv", MANAGERS_CAMEL, _rows(1), "utf-8"
+        landing / "managers" / "managers_2024-03-31-v2.csv",
+        MANAGERS_CAMEL,
+        [same, corrected],
+        "utf-8",
     )
-    ingest_dir(engine, landing, clock=CLOCK)
+    third = ingest_dir(engine, landing, clock=CLOCK)
+    assert (third.files_loaded, third.rows_loaded) == (1, 2)
+    assert (third.rows_unchanged, third.rows_corrected) == (1, 1)
     assert _count(engine, manager_snapshots) == before + 1
 
 

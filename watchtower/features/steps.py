@@ -12,7 +12,8 @@ from watchtower.features.catalog import load_catalog
 from watchtower.features.engine import META_COLUMNS, compute_features
 from watchtower.features.engine import list_partitions as _list_partitions
 from watchtower.store import open_store
-from watchtower.store.features import store_features
+from watchtower.store.features import record_feature_run, store_features
+from watchtower.store.knowledge import knowledge_of
 
 
 @dataclass(frozen=True)
@@ -45,14 +46,19 @@ def compute_features_step(
     one ``partition``), store the snapshot (replacing that day's rows of those managers)."""
     engine = open_store(settings.db_url)
     catalog = load_catalog(settings.features_dir)
+    with engine.connect() as conn:
+        knowledge = knowledge_of(conn, as_of)  # before computing: a batch landing meanwhile
+        # leaves the snapshot stale, never falsely fresh
     started = time.perf_counter()
     frame = compute_features(engine, as_of, catalog=catalog, partition=partition)
     seconds = time.perf_counter() - started
     stored = 0
     if store and len(frame):
+        now = (clock or SystemClock()).now()
         with engine.begin() as conn:
-            stored = store_features(
-                conn, as_of, frame, catalog.version, created_at=(clock or SystemClock()).now()
+            stored = store_features(conn, as_of, frame, catalog.version, created_at=now)
+            record_feature_run(
+                conn, as_of, catalog.version, knowledge, partition=partition, created_at=now
             )
     values = frame.drop(columns=list(META_COLUMNS))
     filled = float(values.notna().to_numpy().mean()) if values.size else 0.0

@@ -98,11 +98,22 @@ def discover(root: Path) -> list[LandingFile]:
             when = when or date_of(folder)
         found.append(LandingFile(path, source_of(path, root), when))
     order: dict[str | None, int] = {s: i for i, s in enumerate(SOURCES)}
+    # Snapshot date, then receipt (the file's modification time: when it landed), and the
+    # name only last: a correction that lands after its original is applied after it, whatever
+    # the names' order.
     return sorted(
         found,
         key=lambda f: (
             order.get(f.source, len(order)),
             f.file_date or dt.date.min,
+            _landed_ns(f.path),
             str(f.path),
         ),
     )
+
+
+def _landed_ns(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0

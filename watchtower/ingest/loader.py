@@ -13,6 +13,7 @@ Invariant, for every batch and summary: rows_read == loaded + quarantined + reje
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -33,6 +34,13 @@ from watchtower.ingest.links import ManagerIndex, link_funds, match_cancellation
 from watchtower.ingest.parse import MissingColumnError, ParsedFile, RowFailure, parse_frame
 from watchtower.ingest.readers import ReadError
 from watchtower.ingest.shapes import Part, read_parts
+from watchtower.ingest.versions import (
+    VersionPlan,
+    decide_versions,
+    existing_versions,
+    row_hash,
+    version_key,
+)
 from watchtower.store.bulk import insert_many
 from watchtower.store.schema import (
     DERIVED_COLUMNS,
@@ -82,6 +90,8 @@ class FileResult:
     rows_flagged: int = 0  # loaded rows carrying at least one data-quality flag
     rows_rejected: int = 0  # rows of a rejected batch
     part: str | None = None
+    rows_unchanged: int = 0  # loaded rows equal to the stored version: not stored again
+    rows_corrected: int = 0  # loaded rows that are later versions: known from their receipt
 
 
 @dataclass(frozen=True)
@@ -100,10 +110,17 @@ class IngestSummary:
     rows_rejected: int = 0
     batches: int = 0
     change_events: int = 0
+    rows_unchanged: int = 0
+    rows_corrected: int = 0
+    received: dt.date | None = None
 
 
 def summarize(
-    landing_dir: Path, results: list[FileResult], *, change_events: int = 0
+    landing_dir: Path,
+    results: list[FileResult],
+    *,
+    change_events: int = 0,
+    received: dt.date | None = None,
 ) -> IngestSummary:
     """Counts over ``results``. ``files_*`` count batches by status (a bundle file's lists are
     batches of their own); ``files`` counts distinct files."""
@@ -126,6 +143,9 @@ def summarize(
         rows_rejected=sum(r.rows_rejected for r in results),
         batches=len(results),
         change_events=change_events,
+        rows_unchanged=sum(r.rows_unchanged for r in results),
+        rows_corrected=sum(r.rows_corrected for r in results),
+        received=received,
     )
 
 
@@ -137,12 +157,17 @@ def ingest_dir(
     validator: Validator | None = None,
     progress: Callable[[Iterable[LandingFile]], Iterable[LandingFile]] | None = None,
     aliases: Aliases | None = None,
+    received: dt.date | None = None,
 ) -> IngestSummary:
     """Ingest every landing file under ``landing_dir`` (see module docstring), then derive
-    the change events of the managers whose snapshots this run loaded."""
+    the change events of the managers whose snapshots this run loaded.
+
+    ``received``: the day this delivery was received (default: the clock's today); a later
+    version of a record is known from it (``watchtower.ingest.versions``)."""
     if not landing_dir.is_dir():
         raise FileNotFoundError(f"landing folder not found: {landing_dir}")
     clock = clock or SystemClock()
+    received = received or clock.today()
     files = discover(landing_dir)
     index, known_managers = manager_index(engine)
     results: list[FileResult] = []
@@ -155,10 +180,11 @@ def ingest_dir(
             known_managers=known_managers,
             index=index,
             aliases=aliases,
+            received=received,
         )
     loaded = [r.batch_id for r in results if r.status == "loaded" and r.batch_id is not None]
     derived = derive_change_events(engine, batch_ids=loaded) if loaded else 0
-    return summarize(landing_dir, results, change_events=derived)
+    return summarize(landing_dir, results, change_events=derived, received=received)
 
 
 def manager_index(engine: sa.Engine) -> tuple[ManagerIndex, set[str]]:
@@ -212,6 +238,7 @@ def ingest_file(
     aliases: Aliases | None = None,
     readmit: bool = False,
     only_part: str | None = None,
+    received: dt.date | None = None,
 ) -> list[FileResult]:
     """Ingest one file, one transaction per batch; returns what happened to each batch.
 
@@ -256,6 +283,7 @@ def ingest_file(
                 index=index if index is not None else ManagerIndex(),
                 aliases=aliases,
                 readmit=readmit,
+                received=received or clock.today(),
             )
         )
     return results
@@ -297,6 +325,7 @@ def _ingest_part(
     index: ManagerIndex,
     aliases: Aliases | None,
     readmit: bool,
+    received: dt.date,
 ) -> FileResult:
     path = landing.path
     where = LandingFile(path, part.source, landing.file_date)
@@ -363,6 +392,7 @@ def _ingest_part(
     rows_read = len(parsed.frame)
     bad_rows = sorted(failures)
     rejected = outcome.rejected
+    plan: VersionPlan | None = None
     good_frame = parsed.frame.drop(index=bad_rows)
     if not rejected and source == "funds":
         good_frame = link_funds(good_frame, index)
@@ -393,7 +423,18 @@ def _ingest_part(
                 outcome.store(conn, batch_id)
             if not rejected:
                 records = _records(source, good_frame, batch_id, flags)
+                records, plan = _apply_versions(conn, source, records, landing.file_date, received)
                 insert_rows(conn, HISTORY[source], records)
+                conn.execute(
+                    batches.update()
+                    .where(batches.c.id == batch_id)
+                    .values(
+                        received=received,
+                        known_from_min=min((r["known_from"] for r in records), default=None),
+                        rows_unchanged=plan.unchanged,
+                        rows_corrected=plan.later,
+                    )
+                )
                 insert_rows(conn, quarantine, _quarantine_records(parsed, failures, batch_id))
                 _count_drift(conn, source, outcome.drift, batch_id, where)
     except IntegrityError:
@@ -424,7 +465,37 @@ def _ingest_part(
         rows_flagged=flagged,
         rows_rejected=rows_read if rejected else 0,
         part=part.key,
+        rows_unchanged=plan.unchanged if plan else 0,
+        rows_corrected=plan.later if plan else 0,
     )
+
+
+def _apply_versions(
+    conn: sa.Connection,
+    source: Source,
+    records: list[dict[str, Any]],
+    delivery_date: dt.date | None,
+    received: dt.date,
+) -> tuple[list[dict[str, Any]], VersionPlan]:
+    """The batch's records as stored: each with its version key and content hash, known from
+    what :func:`decide_versions` decides, those unchanged left out."""
+    for r in records:
+        r["version_key"] = version_key(source, r, delivery_date)
+        r["row_hash"] = row_hash(r)
+    keys = [r["version_key"] for r in records]
+    plan = decide_versions(
+        keys,
+        [r["row_hash"] for r in records],
+        [r["known_from"] for r in records],
+        existing_versions(conn, HISTORY[source], keys),
+        received,
+    )
+    kept = []
+    for r, keep, known in zip(records, plan.keep, plan.known_from, strict=True):
+        if keep:
+            r["known_from"] = known
+            kept.append(r)
+    return kept, plan
 
 
 def _count_drift(

@@ -38,6 +38,21 @@ feature_snapshots = sa.Table(
     sa.Index("ix_feature_snapshots_register_no_as_of", "register_no", "as_of"),
 )
 
+#: What the store knew of a day when its features were computed (one row per day, feature set
+#: and partition, "" = all): a stored snapshot is reused only while the day's knowledge is the
+#: same (``watchtower.store.knowledge``), so a correction known by the day recomputes it.
+feature_runs = sa.Table(
+    "feature_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("feature_set_version", sa.String(32), nullable=False),
+    sa.Column("partition", sa.String(64), nullable=False),
+    sa.Column("knowledge", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("as_of", "feature_set_version", "partition"),
+)
+
 _CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
 
 
@@ -101,6 +116,50 @@ def store_features(
     ]
     insert_many(conn, t, rows)
     return len(rows)
+
+
+def record_feature_run(
+    conn: sa.Connection,
+    as_of: dt.date,
+    version: str,
+    knowledge: str,
+    *,
+    partition: str | None = None,
+    created_at: dt.datetime,
+) -> None:
+    """Note that the snapshot of (``as_of``, ``version``, ``partition``; None = all) was
+    computed from ``knowledge`` (``watchtower.store.knowledge.knowledge_of``)."""
+    t = feature_runs
+    part = partition or ""
+    conn.execute(
+        t.delete().where(
+            t.c.as_of == as_of, t.c.feature_set_version == version, t.c.partition == part
+        )
+    )
+    conn.execute(
+        t.insert().values(
+            as_of=as_of,
+            feature_set_version=version,
+            partition=part,
+            knowledge=knowledge,
+            created_at=created_at,
+        )
+    )
+
+
+def fresh_partitions(conn: sa.Connection, as_of: dt.date, version: str, knowledge: str) -> set[str]:
+    """Partitions of (``as_of``, ``version``) computed from ``knowledge`` ("" = all of them)."""
+    t = feature_runs
+    return {
+        str(p)
+        for (p,) in conn.execute(
+            sa.select(t.c.partition).where(
+                t.c.as_of == as_of,
+                t.c.feature_set_version == version,
+                t.c.knowledge == knowledge,
+            )
+        )
+    }
 
 
 def load_features(

@@ -57,6 +57,14 @@ batches = sa.Table(
     sa.Column("part", sa.Text),  # the list inside a bundle file (None: the whole file)
     # A rejected or failed batch admitted again after a fix: the batch that replaced it.
     sa.Column("readmitted_by", sa.Integer),
+    # the day the delivery was received (``ingest --received``): a correction's known_from
+    sa.Column("received", sa.Date),
+    # the earliest known_from of the rows it stored: the days whose knowledge it changed
+    sa.Column("known_from_min", sa.Date, index=True),
+    # of rows_loaded: rows equal to the stored version of their record (accepted, not stored
+    # again: a re-delivery never counts twice), and corrections (later versions)
+    sa.Column("rows_unchanged", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_corrected", sa.Integer, nullable=False, server_default="0"),
     sa.Column("message", sa.Text),
     sa.Column("ingested_at", sa.DateTime, nullable=False),
 )
@@ -120,6 +128,9 @@ def _history_table(source: Source) -> sa.Table:
     cols.append(sa.Column("extra", sa.JSON(none_as_null=True)))  # unknown columns, kept as read
     # data-quality flags of a loaded row: {field: ["check: reason", ...]} (odd but usable)
     cols.append(sa.Column("dq_flags", sa.JSON(none_as_null=True)))
+    # the record across deliveries and what it says (watchtower.ingest.versions)
+    cols.append(sa.Column("version_key", sa.String(64), index=True))
+    cols.append(sa.Column("row_hash", sa.String(64)))
     table = sa.Table(HISTORY_TABLES[source], metadata, *cols)
     key = {
         "managers": "register_no",

@@ -1,0 +1,165 @@
+"""Record versions: when a delivered row is a correction, and from when it is known.
+
+A record is identified across deliveries by its *version key* (contract ``VERSION_KEYS``: the
+record's key, with its snapshot date for snapshot sources and the delivery's date for report
+lists; events and incidents by their natural key alone, whatever file they came in). For each
+row of a new batch, against what the store already holds under the same version key:
+
+- nothing: the **first version**, known from its own date (the snapshot date, the date the
+  event was reported), as the contract says;
+- the same content: **unchanged**, not stored again (a re-delivery never counts twice), but
+  counted, so every row read is accounted for;
+- other content: a **later version** (a correction), known from the day it was received and
+  never earlier: ``max(received, its own date, the newest version's known_from)``. A replay of
+  a day before the correction arrived sees the original, as everybody did then.
+
+:func:`decide_versions` decides over plain values; the loader reads the store's versions and
+writes the result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from watchtower.contract import FIELDS, VERSION_KEYS, Source
+
+__all__ = [
+    "Existing",
+    "VersionPlan",
+    "decide_versions",
+    "existing_versions",
+    "row_hash",
+    "version_key",
+]
+
+#: Columns that say where and when a row was stored, not what it says.
+_NOT_CONTENT = frozenset(
+    {"id", "batch_id", "row_number", "known_from", "dq_flags", "version_key", "row_hash"}
+)
+_CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
+
+
+def _column(source: Source, field_name: str) -> str:
+    return next(f.column for f in FIELDS[source] if f.name == field_name)
+
+
+def _canonical(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def version_key(source: Source, record: Mapping[str, Any], delivery_date: dt.date | None) -> str:
+    """The version key of one stored record (a dict of column values): sha256 hex of the
+    contract's version fields, so that keys of any length and script fit one indexed column."""
+    parts = [source]
+    for name in VERSION_KEYS[source]:
+        if name == "@delivery":
+            parts.append(_canonical(delivery_date))
+        else:
+            value = ""
+            for alternative in name.split("|"):
+                value = _canonical(record.get(_column(source, alternative)))
+                if value:
+                    break
+            parts.append(value)
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def row_hash(record: Mapping[str, Any]) -> str:
+    """What a record says (every column but where and when it was stored), hashed."""
+    content = {k: v for k, v in record.items() if k not in _NOT_CONTENT}
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=_canonical)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Existing:
+    """What the store holds under one version key: the newest version's content hash and
+    known_from."""
+
+    latest_hash: str | None
+    latest_known_from: dt.date
+
+
+@dataclass(frozen=True)
+class VersionPlan:
+    """Per row of a batch (in order): store it or not, and its known_from."""
+
+    keep: tuple[bool, ...]
+    known_from: tuple[dt.date, ...]
+    first: int  # rows that are the first version of their key
+    later: int  # corrections: later versions known from their receipt
+    unchanged: int  # the newest stored version says the same: not stored again
+
+
+def decide_versions(
+    keys: Sequence[str],
+    hashes: Sequence[str],
+    own_dates: Sequence[dt.date],
+    existing: Mapping[str, Existing],
+    received: dt.date,
+) -> VersionPlan:
+    """The version decision for one batch's rows (pure).
+
+    ``own_dates``: each row's known_from by the contract (its snapshot or reported date).
+    A row equal to the newest stored version of its key is unchanged; a row equal to an older
+    version (a correction taken back) is a later version like any other. Rows of one batch
+    that share a key are decided against the store, not against each other.
+    """
+    keep: list[bool] = []
+    known: list[dt.date] = []
+    first = later = unchanged = 0
+    for key, digest, own in zip(keys, hashes, own_dates, strict=True):
+        prior = existing.get(key)
+        if prior is None:
+            keep.append(True)
+            known.append(own)
+            first += 1
+        elif prior.latest_hash == digest:
+            keep.append(False)
+            known.append(prior.latest_known_from)
+            unchanged += 1
+        else:
+            keep.append(True)
+            known.append(max(received, own, prior.latest_known_from))
+            later += 1
+    return VersionPlan(tuple(keep), tuple(known), first, later, unchanged)
+
+
+def existing_versions(
+    conn: sa.Connection, table: sa.Table, keys: Iterable[str]
+) -> dict[str, Existing]:
+    """The store's versions under ``keys`` (rows stored before version keys existed have
+    none and are not found: their re-delivery counts as a first version)."""
+    wanted = sorted(set(keys))
+    rows: dict[str, list[tuple[dt.date, int, str | None]]] = {}
+    for i in range(0, len(wanted), _CHUNK):
+        chunk = wanted[i : i + _CHUNK]
+        stmt = sa.select(
+            table.c.version_key, table.c.known_from, table.c.id, table.c.row_hash
+        ).where(table.c.version_key.in_(chunk))
+        for key, known_from, row_id, digest in conn.execute(stmt):
+            rows.setdefault(key, []).append((known_from, row_id, digest))
+    out: dict[str, Existing] = {}
+    for key, versions in rows.items():
+        versions.sort(key=lambda v: (v[0], v[1]))
+        newest = versions[-1]
+        out[key] = Existing(
+            latest_hash=newest[2],
+            latest_known_from=newest[0],
+        )
+    return out
