@@ -105,7 +105,16 @@ _REPORT_COLS = (
     "leverage_ratio",
     "audit_opinion",
 )
-_EVENT_COLS = ("id", "known_from", "register_no", "uscc", "event_date", "event_type", "severity")
+_EVENT_COLS = (
+    "id",
+    "known_from",
+    "register_no",
+    "uscc",
+    "event_date",
+    "event_type",
+    "severity",
+    "version_key",
+)
 
 
 def minus(as_of: dt.date, window: str) -> dt.date:
@@ -254,14 +263,28 @@ class History:
     windows: Mapping[str, str] = field(default_factory=dict)
 
 
-def _latest_join(table: sa.Table, key: str, cutoff: dt.date) -> sa.Subquery:
-    """Per key, the newest known_from at or before ``cutoff``."""
-    return (
-        sa.select(table.c[key].label("k"), sa.func.max(table.c.known_from).label("kf"))
+def _latest_join(
+    table: sa.Table, key: str, cutoff: dt.date
+) -> tuple[sa.Subquery, sa.ColumnElement[bool]]:
+    """Per key, the rows of its newest snapshot known by ``cutoff`` (every version of that
+    snapshot known by then): ``(subquery, join condition)``.
+
+    By snapshot date, not by known_from: a correction of an older snapshot, received after a
+    newer one, is known late but does not make the older day's listing the current one.
+    Callers keep the last of those rows by (snapshot day, known day, id).
+    """
+    newest = (
+        sa.select(table.c[key].label("k"), sa.func.max(table.c.snapshot_date).label("sd"))
         .where(table.c.known_from <= cutoff)
         .group_by(table.c[key])
         .subquery()
     )
+    on = sa.and_(
+        table.c[key] == newest.c.k,
+        table.c.snapshot_date == newest.c.sd,
+        table.c.known_from <= cutoff,
+    )
+    return newest, on
 
 
 def _typed(
@@ -348,10 +371,8 @@ def read_managers(conn: sa.Connection, as_of: dt.date) -> tuple[pd.DataFrame, pd
     t = manager_snapshots
     cols = [t.c[c] for c in _MANAGER_COLS]
     w0 = minus(as_of, "12m")
-    base = _latest_join(t, "register_no", w0)
-    stmt_base = sa.select(*cols).join(
-        base, sa.and_(t.c.register_no == base.c.k, t.c.known_from == base.c.kf)
-    )
+    base, on_base = _latest_join(t, "register_no", w0)
+    stmt_base = sa.select(*cols).join(base, on_base)
     kf = _unindexed(t.c.known_from, conn)
     stmt_recent = sa.select(*cols).where(kf > w0, kf <= as_of)
     width = len(_MANAGER_COLS)
@@ -369,7 +390,7 @@ def read_managers(conn: sa.Connection, as_of: dt.date) -> tuple[pd.DataFrame, pd
     )
     seq = seq[seq["register_no"].notna()]
     seq = seq.sort_values(
-        ["register_no", "known_day", "snapshot_day", "id"], kind="mergesort", na_position="first"
+        ["register_no", "snapshot_day", "known_day", "id"], kind="mergesort", na_position="first"
     ).reset_index(drop=True)
     latest = seq.drop_duplicates("register_no", keep="last").set_index("register_no")
     return latest, seq
@@ -379,10 +400,8 @@ def read_funds(conn: sa.Connection, as_of: dt.date, managers: pd.DataFrame) -> p
     """Latest snapshot per fund known on ``as_of``, linked to its manager's register_no."""
     t = fund_snapshots
     cols = [t.c[c] for c in _FUND_COLS]
-    last = _latest_join(t, "fund_no", as_of)
-    stmt = sa.select(*cols).join(
-        last, sa.and_(t.c.fund_no == last.c.k, t.c.known_from == last.c.kf)
-    )
+    last, on_last = _latest_join(t, "fund_no", as_of)
+    stmt = sa.select(*cols).join(last, on_last)
     f = _typed(
         _fetch(conn, stmt, len(_FUND_COLS)),
         _FUND_COLS,
@@ -404,7 +423,7 @@ def read_funds(conn: sa.Connection, as_of: dt.date, managers: pd.DataFrame) -> p
     )
     f["filing_day"] = f["filing_day"].fillna(f.pop("_establish_day"))
     f = f[f["fund_no"].notna()]
-    f = f.sort_values(["fund_no", "known_day", "snapshot_day", "id"], kind="mergesort")
+    f = f.sort_values(["fund_no", "snapshot_day", "known_day", "id"], kind="mergesort")
     f = f.drop_duplicates("fund_no", keep="last").reset_index(drop=True)
     # Link by the manager's name where the fund carries no registerNo (contract: funds).
     by_name = (
@@ -557,10 +576,18 @@ def read_events(conn: sa.Connection, as_of: dt.date, managers: pd.DataFrame) -> 
     e = _typed(
         _fetch(conn, stmt, len(_EVENT_COLS)),
         _EVENT_COLS,
-        text=("register_no", "uscc", "event_type"),
+        text=("register_no", "uscc", "event_type", "version_key"),
         numbers=("severity",),
-        days=(("event_day", "event_date"),),
+        days=(("event_day", "event_date"), ("known_day", "known_from")),
     )
+    # One event per natural key: a corrected event counts once, as its newest version known
+    # by the day (rows stored before version keys existed count each).
+    e = e.sort_values(["known_day", "id"], kind="mergesort")
+    keyed = e["version_key"].notna()
+    e = pd.concat([e[keyed].drop_duplicates("version_key", keep="last"), e[~keyed]]).sort_values(
+        "id", kind="mergesort"
+    )
+    e = e.drop(columns=["version_key", "known_day"])
     by_uscc = (
         managers.reset_index()[["uscc", "register_no"]]
         .dropna()
@@ -667,11 +694,9 @@ def _tip_list(value: Any) -> list[str] | None:
 def _latest_rows(
     conn: sa.Connection, table: sa.Table, key: str, cols: tuple[str, ...], as_of: dt.date
 ) -> np.ndarray:
-    """Rows (see :func:`_fetch`) of the newest known_from per ``key`` known by ``as_of``."""
-    last = _latest_join(table, key, as_of)
-    stmt = sa.select(*[table.c[c] for c in cols]).join(
-        last, sa.and_(table.c[key] == last.c.k, table.c.known_from == last.c.kf)
-    )
+    """Rows (see :func:`_fetch`) of the newest snapshot per ``key`` known by ``as_of``."""
+    last, on = _latest_join(table, key, as_of)
+    stmt = sa.select(*[table.c[c] for c in cols]).join(last, on)
     return _fetch(conn, stmt, len(cols))
 
 
@@ -688,7 +713,7 @@ def read_details(conn: sa.Connection, as_of: dt.date) -> pd.DataFrame:
     for c in TIP_COLUMNS:
         d[c] = pd.Series([_tip_list(v) for v in d[c]], index=d.index, dtype=object)
     d = d[d["register_no"].notna()]
-    d = d.sort_values(["register_no", "known_day", "snapshot_day", "id"], kind="mergesort")
+    d = d.sort_values(["register_no", "snapshot_day", "known_day", "id"], kind="mergesort")
     return d.drop_duplicates("register_no", keep="last").set_index("register_no")
 
 
@@ -707,7 +732,7 @@ def read_fund_details(
         days=(("known_day", "known_from"), ("snapshot_day", "snapshot_date")),
     )
     f = f[f["fund_no"].notna()]
-    f = f.sort_values(["fund_no", "known_day", "snapshot_day", "id"], kind="mergesort")
+    f = f.sort_values(["fund_no", "snapshot_day", "known_day", "id"], kind="mergesort")
     f = f.drop_duplicates("fund_no", keep="last").reset_index(drop=True)
     link = funds.dropna(subset=["fund_no"]).drop_duplicates("fund_no").set_index("fund_no")
     by_name = (

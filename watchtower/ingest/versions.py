@@ -62,10 +62,12 @@ def _canonical(value: object) -> str:
     return str(value).strip()
 
 
-def version_key(source: Source, record: Mapping[str, Any], delivery_date: dt.date | None) -> str:
+def version_key(
+    source: Source, record: Mapping[str, Any] | sa.RowMapping, delivery_date: dt.date | None
+) -> str:
     """The version key of one stored record (a dict of column values): sha256 hex of the
     contract's version fields, so that keys of any length and script fit one indexed column."""
-    parts = [source]
+    parts: list[str] = [source]
     for name in VERSION_KEYS[source]:
         if name == "@delivery":
             parts.append(_canonical(delivery_date))

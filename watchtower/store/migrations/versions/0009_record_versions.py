@@ -99,7 +99,7 @@ def _backfill(conn: sa.Connection) -> None:
         for batch_id, first in conn.execute(
             sa.select(table.c.batch_id, sa.func.min(table.c.known_from)).group_by(table.c.batch_id)
         ):
-            earliest[batch_id] = min(first, earliest.get(batch_id, first))  # type: ignore[type-var]
+            earliest[batch_id] = min(first, earliest.get(batch_id, first))
     if earliest:
         conn.execute(
             batches.update()
