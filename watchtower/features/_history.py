@@ -793,7 +793,9 @@ def read_products(conn: sa.Connection, as_of: dt.date) -> pd.DataFrame:
     k = p.assign(has=has).dropna(subset=["has"])
     status_known = k.groupby("register_no").size().reindex(snapshots.index).notna()
     last_with = k[k["has"] > 0].groupby("register_no")["snapshot_day"].max()
-    k = k.assign(last_with=k["register_no"].map(last_with).fillna(-np.inf))
+    # float whatever it maps from: with no product anywhere, last_with is an empty series
+    # of no numeric type, and comparing its text-typed NaNs with days raises
+    k = k.assign(last_with=k["register_no"].map(last_with).astype("float64").fillna(-np.inf))
     run = k[(k["has"] == 0) & (k["snapshot_day"] > k["last_with"])]
     since = run.groupby("register_no")["snapshot_day"].min()
     latest = k.drop_duplicates("register_no", keep="last").set_index("register_no")["has"]
