@@ -13,6 +13,12 @@
 - WATCHTOWER_MODEL_KEY (at least 32 characters) or WATCHTOWER_MODEL_KEY_FILE: the secret that
   signs model registry records (docs/model-registry.md); default the file
   $XDG_CONFIG_HOME/watchtower/model.key (~/.config/...), created 0600 on first use
+- WATCHTOWER_SMTP_ALLOW_CLEARTEXT_AUTH (1/true): allow SMTP AUTH over a connection without
+  TLS (tls=none); off, so a password never crosses the network in clear text by default
+- WATCHTOWER_ROUTING_ADDRESS (registered, office): which address places a manager in a
+  district for the digests; registered (supervision follows registration)
+- WATCHTOWER_DIGEST_CATCH_ALL: the address that receives every alert no subscriber does; unset,
+  `watchtower digest` fails while such alerts exist (docs/delivery.md)
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ TlsMode = Literal["none", "starttls", "ssl"]
 
 _SOURCE_ROOT = Path(__file__).resolve().parents[1]
 
+RoutingAddress = Literal["registered", "office"]
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
@@ -43,6 +50,26 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+    allow_cleartext_auth: bool = False
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    """Routing of the digests: which address places a manager, and who gets the rest."""
+
+    routing_address: RoutingAddress = "registered"
+    catch_all: str | None = None
+
+
+def check_smtp(smtp: SmtpSettings) -> SmtpSettings:
+    """``smtp``, refused when it would log in over a clear-text connection (tls=none)
+    without WATCHTOWER_SMTP_ALLOW_CLEARTEXT_AUTH."""
+    if smtp.user and smtp.tls == "none" and not smtp.allow_cleartext_auth:
+        raise ConfigError(
+            "SMTP login over a clear-text connection is refused: set WATCHTOWER_SMTP_TLS to "
+            "starttls or ssl (or WATCHTOWER_SMTP_ALLOW_CLEARTEXT_AUTH=1 to allow it)"
+        )
+    return smtp
 class FetchSettings:
     """The scheduled fetch of AMAC's public lists (``watchtower fetch amac`` does it by hand)."""
 
@@ -63,6 +90,7 @@ class Settings:
     #: The registry's signing key when given in the environment (WATCHTOWER_MODEL_KEY), else
     #: None and the key lives in ``model_key_file``. Outside the store and the artifacts
     #: folder on purpose: whoever can write those must not be able to sign a model.
+    digest: DigestSettings = DigestSettings()
     model_key: str | None = field(default=None, repr=False)
     model_key_file: Path = Path("~/.config/watchtower/model.key")
 
@@ -141,9 +169,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         home=home,
         db_url=db_url,
         config_dir=config_dir,
+    cleartext = (env.get("WATCHTOWER_SMTP_ALLOW_CLEARTEXT_AUTH") or "").strip().lower()
+    smtp = check_smtp(replace(smtp, allow_cleartext_auth=cleartext in ("1", "true", "yes")))
+    routing = (env.get("WATCHTOWER_ROUTING_ADDRESS") or "registered").strip().lower()
+    if routing not in ("registered", "office"):
+        raise ConfigError(
+            f"WATCHTOWER_ROUTING_ADDRESS must be registered or office, not {routing!r}"
+        )
+    digest = DigestSettings(
+        routing_address=routing,  # type: ignore[arg-type]
+        catch_all=(env.get("WATCHTOWER_DIGEST_CATCH_ALL") or "").strip() or None,
+    )
         landing_dir=landing,
         smtp=smtp,
         fetch=fetch,
         model_key=env.get("WATCHTOWER_MODEL_KEY") or None,
         model_key_file=Path(key_file).expanduser().resolve(),
     )
+        digest=digest,
