@@ -10,15 +10,15 @@
   landing folder before ingesting; off. WATCHTOWER_FETCH_OFFICE_PROVINCE (e.g. 陕西省) and
   WATCHTOWER_FETCH_REGISTER_PROVINCE narrow the manager list; WATCHTOWER_FETCH_WHAT (a
   comma-separated list, see `watchtower fetch amac --help`)
-- WATCHTOWER_MODEL_KEY (at least 32 characters) or WATCHTOWER_MODEL_KEY_FILE: the secret that
-  signs model registry records (docs/model-registry.md); default the file
-  $XDG_CONFIG_HOME/watchtower/model.key (~/.config/...), created 0600 on first use
 - WATCHTOWER_SMTP_ALLOW_CLEARTEXT_AUTH (1/true): allow SMTP AUTH over a connection without
   TLS (tls=none); off, so a password never crosses the network in clear text by default
 - WATCHTOWER_ROUTING_ADDRESS (registered, office): which address places a manager in a
   district for the digests; registered (supervision follows registration)
 - WATCHTOWER_DIGEST_CATCH_ALL: the address that receives every alert no subscriber does; unset,
   `watchtower digest` fails while such alerts exist (docs/delivery.md)
+- WATCHTOWER_MODEL_KEY (at least 32 characters) or WATCHTOWER_MODEL_KEY_FILE: the secret that
+  signs model registry records (docs/model-registry.md); default the file
+  $XDG_CONFIG_HOME/watchtower/model.key (~/.config/...), created 0600 on first use
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Literal
 
 TlsMode = Literal["none", "starttls", "ssl"]
+RoutingAddress = Literal["registered", "office"]
 
 _SOURCE_ROOT = Path(__file__).resolve().parents[1]
 
-RoutingAddress = Literal["registered", "office"]
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
@@ -47,9 +47,6 @@ class SmtpSettings:
     user: str | None = None
     password: str | None = None
     mail_from: str = "watchtower@localhost"
-
-
-@dataclass(frozen=True)
     allow_cleartext_auth: bool = False
 
 
@@ -70,6 +67,9 @@ def check_smtp(smtp: SmtpSettings) -> SmtpSettings:
             "starttls or ssl (or WATCHTOWER_SMTP_ALLOW_CLEARTEXT_AUTH=1 to allow it)"
         )
     return smtp
+
+
+@dataclass(frozen=True)
 class FetchSettings:
     """The scheduled fetch of AMAC's public lists (``watchtower fetch amac`` does it by hand)."""
 
@@ -87,10 +87,10 @@ class Settings:
     landing_dir: Path
     smtp: SmtpSettings
     fetch: FetchSettings = FetchSettings()
+    digest: DigestSettings = DigestSettings()
     #: The registry's signing key when given in the environment (WATCHTOWER_MODEL_KEY), else
     #: None and the key lives in ``model_key_file``. Outside the store and the artifacts
     #: folder on purpose: whoever can write those must not be able to sign a model.
-    digest: DigestSettings = DigestSettings()
     model_key: str | None = field(default=None, repr=False)
     model_key_file: Path = Path("~/.config/watchtower/model.key")
 
@@ -151,6 +151,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         password=env.get("WATCHTOWER_SMTP_PASSWORD") or None,
         mail_from=env.get("WATCHTOWER_MAIL_FROM") or "watchtower@localhost",
     )
+    cleartext = (env.get("WATCHTOWER_SMTP_ALLOW_CLEARTEXT_AUTH") or "").strip().lower()
+    smtp = check_smtp(replace(smtp, allow_cleartext_auth=cleartext in ("1", "true", "yes")))
+    routing = (env.get("WATCHTOWER_ROUTING_ADDRESS") or "registered").strip().lower()
+    if routing not in ("registered", "office"):
+        raise ConfigError(
+            f"WATCHTOWER_ROUTING_ADDRESS must be registered or office, not {routing!r}"
+        )
+    digest = DigestSettings(
+        routing_address=routing,  # type: ignore[arg-type]
+        catch_all=(env.get("WATCHTOWER_DIGEST_CATCH_ALL") or "").strip() or None,
+    )
     enabled = (env.get("WATCHTOWER_FETCH_ENABLED") or "").strip().lower()
     if enabled not in ("", "0", "1", "true", "false", "yes", "no"):
         raise ConfigError(f"WATCHTOWER_FETCH_ENABLED must be 1/true or 0/false, not {enabled!r}")
@@ -166,24 +177,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     config_home = Path(env.get("XDG_CONFIG_HOME") or "~/.config").expanduser()
     key_file = env.get("WATCHTOWER_MODEL_KEY_FILE") or config_home / "watchtower" / "model.key"
     return Settings(
+        digest=digest,
         home=home,
         db_url=db_url,
         config_dir=config_dir,
-    cleartext = (env.get("WATCHTOWER_SMTP_ALLOW_CLEARTEXT_AUTH") or "").strip().lower()
-    smtp = check_smtp(replace(smtp, allow_cleartext_auth=cleartext in ("1", "true", "yes")))
-    routing = (env.get("WATCHTOWER_ROUTING_ADDRESS") or "registered").strip().lower()
-    if routing not in ("registered", "office"):
-        raise ConfigError(
-            f"WATCHTOWER_ROUTING_ADDRESS must be registered or office, not {routing!r}"
-        )
-    digest = DigestSettings(
-        routing_address=routing,  # type: ignore[arg-type]
-        catch_all=(env.get("WATCHTOWER_DIGEST_CATCH_ALL") or "").strip() or None,
-    )
         landing_dir=landing,
         smtp=smtp,
         fetch=fetch,
         model_key=env.get("WATCHTOWER_MODEL_KEY") or None,
         model_key_file=Path(key_file).expanduser().resolve(),
     )
-        digest=digest,
