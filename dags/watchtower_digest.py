@@ -3,9 +3,15 @@
 Every warn run of watchtower_pipeline publishes ``watchtower_alerts`` with its as-of day; this
 DAG then renders, per subscription (models/subscriptions.yaml), the digests due that day —
 immediate (managers turned red), daily, and weekly (on the subscriber's weekday) — into the
-outbox, and sends what the outbox holds. Each (recipient, period) digest is rendered and sent
-exactly once, so a re-run changes nothing and a failed send is retried by the next run.
-Wiring only.
+outbox, and sends what the outbox holds. Each (recipient, period, subscription) digest is
+rendered and sent exactly once, so a re-run changes nothing and a failed send is retried by the
+next run.
+
+Nothing fails silently: a render task fails while open alerts reach no subscriber and no
+catch-all recipient is set (WATCHTOWER_DIGEST_CATCH_ALL); the send task fails while a digest
+waits for a retry (SMTP down: the task retries) or was given up (``watchtower digest
+--retry-failed`` queues it again). A failed task mails the data engineers with the alert or
+outbox ids. Wiring only.
 """
 
 from __future__ import annotations
@@ -33,15 +39,19 @@ CADENCES = ["immediate", "daily", "weekly"]
 def watchtower_digest() -> None:
     @task(map_index_template="{{ task.op_kwargs['cadence'] }}")
     def render(cadence: str, **context: Any) -> dict[str, Any]:
-        """Render the digests of one cadence due on the as-of day into the outbox."""
+        """Render the digests of one cadence due on the as-of day into the outbox (and the
+        catch-all digest of alerts nobody subscribes to); fails while such alerts have no
+        catch-all recipient."""
         from watchtower import pipeline
 
         as_of = run_as_of(context)
-        return to_xcom(pipeline.digest(load_settings(), as_of, cadence=cadence, send=False))
+        summary = pipeline.digest(load_settings(), as_of, cadence=cadence, strict=True)
+        return to_xcom(summary)
 
     @task
     def send(**context: Any) -> dict[str, Any]:
-        """Send every pending digest of the outbox (SMTP from WATCHTOWER_SMTP_*)."""
+        """Send every pending digest of the outbox (SMTP from WATCHTOWER_SMTP_*); raises
+        while a digest waits for a retry or was given up."""
         from watchtower import pipeline
 
         return to_xcom(pipeline.send_outbox(load_settings(), run_as_of(context)))

@@ -150,14 +150,23 @@ def digest(
     min_tier: str = "blue",
     clock: Clock | None = None,
     mailer: Mailer | None = None,
+    retry_failed: bool = False,
+    strict: bool = False,
 ) -> DigestSummary:
     """Render the digests due on ``as_of`` (per subscription in models/subscriptions.yaml, or
     only those of ``cadence``) into the outbox (``settings.outbox_dir``: .eml + .html), then,
-    with ``send``, send the outbox by SMTP (``settings.smtp``). Each (recipient, period) is
-    rendered and sent once, however often this runs. ``to``: instead, one ad-hoc digest of
-    every jurisdiction to that address (``cadence`` default daily, ``language``,
-    ``min_tier``). ``mailer`` replaces SMTP (tests)."""
-    from watchtower.digest import adhoc_subscription, run_digest
+    with ``send``, send the outbox by SMTP (``settings.smtp``). Each (recipient, period,
+    subscription) is rendered and sent once, however often this runs. ``to``: instead, one
+    ad-hoc digest of every jurisdiction to that address (``cadence`` default daily,
+    ``language``, ``min_tier``). ``retry_failed``: first queue the given-up digests again.
+    ``mailer`` replaces SMTP (tests).
+
+    Open alerts no subscriber receives go to ``settings.digest.catch_all``; the summary's
+    ``problems`` say what needs a person (such alerts without a catch-all, digests given up or
+    waiting for a retry). ``strict`` (the DAG): raise :class:`DeliveryError` while there are
+    any, so the task fails, retries and mails the data engineers."""
+    from watchtower.digest import DeliveryError, adhoc_subscription, requeue_failed, run_digest
+    from watchtower.digest.step import delivery_problems
     from watchtower.warn import load_policy, load_subscriptions
 
     engine = open_store(settings.db_url)
@@ -169,6 +178,7 @@ def digest(
         subs = [
             adhoc_subscription(to, cadence=cadence or "daily", language=language, min_tier=min_tier)
         ]
+    requeued = requeue_failed(engine, now, recipient=to) if retry_failed else 0
     summary = run_digest(
         engine,
         as_of=day,
@@ -179,17 +189,31 @@ def digest(
         now=now,
         cadence=cadence,
         adhoc=bool(to),
+        address=settings.digest.routing_address,
+        catch_all=settings.digest.catch_all,
     )
-    if not send:
-        return summary
-    sent = send_outbox(settings, day, clock=clock, mailer=mailer, recipient=to)
-    return replace(
-        summary,
-        sent=sent.sent,
-        retry_later=sent.retry_later,
-        failed=sent.failed,
-        errors=list(sent.errors),
-    )
+    summary = replace(summary, requeued=requeued)
+    if send:
+        sent = send_outbox(settings, day, clock=clock, mailer=mailer, recipient=to, strict=False)
+        summary = replace(
+            summary,
+            sent=sent.sent,
+            retry_later=sent.retry_later,
+            failed=sent.failed,
+            failed_total=sent.failed_total,
+            failed_ids=list(sent.failed_ids),
+            errors=list(sent.errors),
+            problems=delivery_problems(
+                unrouted_ids=summary.unrouted_ids,
+                catch_all=summary.catch_all,
+                retry_later=sent.retry_later,
+                failed_ids=sent.failed_ids,
+                errors=sent.errors,
+            ),
+        )
+    if strict and summary.problems:
+        raise DeliveryError(summary)
+    return summary
 
 
 def send_outbox(
@@ -199,13 +223,20 @@ def send_outbox(
     clock: Clock | None = None,
     mailer: Mailer | None = None,
     recipient: str | None = None,
+    strict: bool = True,
 ) -> SendSummary:
     """Send every pending digest in the outbox by SMTP (``settings.smtp``); failures stay
-    pending for the next call (up to ``delivery.max_attempts`` in subscriptions.yaml).
-    ``as_of`` is accepted for the DAG's symmetry; the outbox is sent whatever its day."""
+    pending for the next call (up to ``delivery.max_attempts`` in subscriptions.yaml), then
+    are given up (state failed) until ``digest --retry-failed``. ``as_of`` is accepted for the
+    DAG's symmetry; the outbox is sent whatever its day.
+
+    Raises :class:`DeliveryError` (carrying the summary) while a digest waits for a retry or
+    is given up, so the Airflow task fails, retries and mails the data engineers; ``strict``
+    False returns the summary instead."""
     import sqlalchemy as sa
 
-    from watchtower.digest import SendSummary, mailer_for, send_pending
+    from watchtower.digest import DeliveryError, SendSummary, mailer_for, send_pending
+    from watchtower.digest.step import delivery_problems
     from watchtower.store.alerts import outbox
     from watchtower.warn import load_subscriptions
 
@@ -223,13 +254,21 @@ def send_outbox(
         (clock or SystemClock()).now(),
         recipient=recipient,
     )
-    return SendSummary(
+    summary = SendSummary(
         sent=result.sent,
         retry_later=result.retry_later,
         failed=result.failed,
         pending_before=int(pending),
+        failed_total=result.failed_total,
+        failed_ids=list(result.failed_ids),
         errors=list(result.errors),
+        problems=delivery_problems(
+            retry_later=result.retry_later, failed_ids=result.failed_ids, errors=result.errors
+        ),
     )
+    if strict and summary.problems:
+        raise DeliveryError(summary)
+    return summary
 
 
 # --- detection: train, score, run (watchtower.detect) -------------------------------------

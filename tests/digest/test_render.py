@@ -15,8 +15,9 @@ from watchtower import pipeline
 from watchtower.config import Settings
 from watchtower.digest import collect_digest, mask_name, neutralize_cell, period_for, render_digest
 from watchtower.digest.model import DigestData
+from watchtower.digest.outbox import outbox_paths
 from watchtower.warn import Subscription, load_policy, load_subscriptions, normalize_region
-from watchtower.warn.routing import SubscriptionError
+from watchtower.warn.routing import Place, SubscriptionError
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -33,7 +34,8 @@ def test_mask_name(name: str | None, masked: str) -> None:
 @pytest.mark.parametrize(
     ("cell", "safe"),
     [("=1+1", "'=1+1"), ("+86", "'+86"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"),
-     ("\t=x", "'\t=x"), ("正常", "正常"), (-2.5, -2.5), ("a=b", "a=b")],
+     ("\t=x", "\\t=x"), ("正常", "正常"), (-2.5, -2.5), ("a=b", "a=b"),
+     ("a\nb", "a\\nb"), ("'=1", "'=1")],
 )  # fmt: skip
 def test_neutralize_cell(cell: object, safe: object) -> None:
     assert neutralize_cell(cell) == safe
@@ -43,10 +45,12 @@ def test_region_names_match_with_or_without_suffix() -> None:
     assert normalize_region("广东省") == normalize_region("广东") == "广东"
     assert normalize_region("上海市") == "上海"
     assert normalize_region("广西壮族自治区") == "广西"
-    sub = Subscription(recipient="a@b.cn", province="广东", city="广州")
-    assert sub.covers("广东省", "广州市") and not sub.covers("广东", "深圳")
-    assert not sub.covers(None, "广州")
-    assert Subscription(recipient="a@b.cn", province="上海").covers("上海市", "上海市")
+    sub = Subscription(recipient="a@b.cn", province="广东省", city="广州")
+    assert sub.covers(Place("广东", "广州市")) and not sub.covers(Place("广东", "佛山"))
+    assert not sub.covers(Place(None, "广州"))
+    # 深圳 is a district of its own (计划单列市): not in 广东's digest
+    assert not sub.covers(Place("深圳", "深圳"))
+    assert Subscription(recipient="a@b.cn", province="上海").covers(Place("上海", "上海市"))
 
 
 def test_subscriptions_file_is_valid_and_checked(tmp_path: Path) -> None:
@@ -101,10 +105,13 @@ def test_sections_and_jurisdiction(world: Settings) -> None:
     assert len(esc.trend) == 8  # policy digest.trend_runs
     assert gz.sections["resolved"][0].resolution == "false_positive"
     assert len(gz.chart) == 10 and sum(gz.chart[-1].counts.values()) == 5
-    # Province-wide orange subscriber: Guangzhou and Shenzhen, nothing below orange.
+    # Province-wide orange subscriber: its district, nothing below orange. 深圳 has a bureau
+    # of its own (计划单列市), so P3000006 (深圳) is not 广东's.
     gd = _digest(world, Subscription(recipient="gd@x.cn", province="广东", min_tier="orange"))
     every = {a.register_no for v in gd.sections.values() for a in v}
-    assert every == {"P3000001", "P3000002", "P3000003", "P3000006"}
+    assert every == {"P3000001", "P3000002", "P3000003"}
+    sz = _digest(world, Subscription(recipient="sz@x.cn", province="深圳", min_tier="orange"))
+    assert {a.register_no for v in sz.sections.values() for a in v} == {"P3000006"}
     # Shanghai sees only Shanghai; immediate = red only, new or escalated.
     sh = _digest(world, Subscription(recipient="sh@x.cn", province="上海", cadence="immediate"))
     assert {a.register_no for v in sh.sections.values() for a in v} == {"P3000007"}
@@ -157,8 +164,11 @@ def test_digest_step_routes_everyone_and_skips_the_quiet(world: Settings) -> Non
     s = pipeline.digest(world, AS_OF, clock=CLOCK)
     # 7 subscribers: zhejiang has nothing; its weekly day is monday (not due) anyway.
     assert s.rendered == 6 and s.not_due == 1
+    assert s.unrouted == 0 and s.problems == []
     names = sorted(Path(p).name for p in s.html_paths)
-    assert "gd-gz-jianguan@example.gov.cn.html" in names
+    gz = outbox_paths(world.outbox_dir, "gd-gz-jianguan@example.gov.cn", "daily:2024-06-28",
+                      "name:广东证监局 广州监管组")[1]  # fmt: skip
+    assert gz.name in names and str(gz) in s.html_paths
     again = pipeline.digest(world, AS_OF, clock=CLOCK)
     assert again.rendered == 0 and again.already_queued == 6
     only_daily = pipeline.digest(world, AS_OF + dt.timedelta(days=1), clock=CLOCK,

@@ -110,10 +110,10 @@ def test_gives_up_after_max_attempts(world: Settings, monkeypatch: pytest.Monkey
     s = _with_smtp(world, free_port(), monkeypatch)
     pipeline.digest(s, AS_OF, to="check@example.org", clock=CLOCK)
     for _ in range(8):
-        pipeline.send_outbox(s, clock=CLOCK)
+        pipeline.send_outbox(s, clock=CLOCK, strict=False)
     (row,) = _outbox(world)
     assert (row["status"], row["attempts"]) == ("failed", 8)
-    assert pipeline.send_outbox(s, clock=CLOCK).pending_before == 0
+    assert pipeline.send_outbox(s, clock=CLOCK, strict=False).pending_before == 0
 
 
 @pytest.mark.parametrize("tls", ["starttls", "ssl"])

@@ -75,6 +75,8 @@ def build_world(settings: Settings) -> sa.Engine:
                     artificial_person_name=rep,
                     office_province=prov,
                     office_city=city,
+                    register_province=prov,
+                    register_city=city,
                 )
             )
     for d_i, d in enumerate(DAYS):

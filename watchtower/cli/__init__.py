@@ -24,6 +24,7 @@ AREAS: tuple[str, ...] = (
     "models",
     "evaluate",
     "alerts",
+    "digest",
     "core",
 )
 for _area in AREAS:

@@ -1,4 +1,4 @@
-"""``watchtower warn``, ``watchtower alerts ...`` and ``watchtower digest``."""
+"""``watchtower warn`` and ``watchtower alerts ...`` (``digest`` is in cli/digest.py)."""
 
 from __future__ import annotations
 
@@ -316,57 +316,3 @@ def alerts_export(
     scope = "all alerts" if all_ else f"alerts open on {day}"
     typer.echo(f"{len(rows)} {scope} -> {out}")
 
-
-@app.command()
-def digest(
-    as_of: AsOfOption = None,
-    send: Annotated[bool, typer.Option("--send", help="Send the outbox by SMTP after.")] = False,
-    to: Annotated[
-        str | None,
-        typer.Option("--to", help="Instead: one digest of every jurisdiction to this address."),
-    ] = None,
-    cadence: Annotated[
-        CadenceOption | None,
-        typer.Option(help="Only subscriptions of this cadence (with --to: the period)."),
-    ] = None,
-    lang: Annotated[Language, typer.Option(help="Language of a --to digest.")] = Language.zh,
-    min_tier: Annotated[
-        TierOption, typer.Option(help="Lowest tier of a --to digest.")
-    ] = TierOption.blue,
-    db: DbOption = None,
-    json: JsonOption = False,
-) -> None:
-    """Render the digests due on the as-of day into the outbox, and with --send mail them.
-
-    Per subscription in models/subscriptions.yaml (jurisdiction, minimum tier, cadence,
-    language). Each (recipient, period) digest is rendered and sent once, however often this
-    runs; a failed send stays in the outbox for the next --send. SMTP from WATCHTOWER_SMTP_*.
-    """
-    from watchtower import pipeline
-    from watchtower.warn import PolicyError
-    from watchtower.warn.routing import SubscriptionError
-
-    settings = settings_for(db)
-    try:
-        s = pipeline.digest(
-            settings, _day(as_of), send=send, to=to, cadence=cadence.value if cadence else None,
-            language=lang.value, min_tier=min_tier.value, clock=SystemClock(),
-        )  # fmt: skip
-    except (PolicyError, SubscriptionError) as exc:
-        fail(str(exc))
-        return
-    if json:
-        print_json(s)
-        return
-    typer.echo(
-        f"digest {s.as_of}: {s.rendered} rendered, {s.already_queued} already in the outbox, "
-        f"{s.nothing_new} with nothing new, {s.not_due} not due today"
-    )
-    if send:
-        typer.echo(f"sent {s.sent}, kept for retry {s.retry_later}, given up {s.failed}")
-        for e in s.errors:
-            typer.secho(f"  send failed: {e}", fg=typer.colors.YELLOW, err=True)
-    if s.html_paths:
-        typer.echo(f"open in a browser: {s.html_paths[0]}")
-    if s.failed or (send and s.retry_later):
-        raise typer.Exit(1)

@@ -3,12 +3,19 @@
 from watchtower.digest.collect import collect_digest, period_for
 from watchtower.digest.mask import mask_name, neutralize_cell
 from watchtower.digest.model import DigestAlert, DigestData, RenderedDigest
-from watchtower.digest.outbox import build_message, send_pending
+from watchtower.digest.outbox import build_message, requeue_failed, send_pending
 from watchtower.digest.render import render_digest
 from watchtower.digest.send import Mailer, SmtpMailer, mailer_for, smtp_settings_from_url
-from watchtower.digest.step import DigestSummary, SendSummary, adhoc_subscription, run_digest
+from watchtower.digest.step import (
+    DeliveryError,
+    DigestSummary,
+    SendSummary,
+    adhoc_subscription,
+    run_digest,
+)
 
 __all__ = [
+    "DeliveryError",
     "DigestAlert",
     "DigestData",
     "DigestSummary",
@@ -24,6 +31,7 @@ __all__ = [
     "neutralize_cell",
     "period_for",
     "render_digest",
+    "requeue_failed",
     "run_digest",
     "send_pending",
     "smtp_settings_from_url",

@@ -1,4 +1,5 @@
-"""Read what one subscriber's digest shows for one period from the store."""
+"""Read what one subscriber's digest shows for one period from the store, and where each
+manager is for routing (:func:`manager_places`, the one place that decides it)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,19 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from watchtower.config import RoutingAddress
 from watchtower.digest.mask import mask_in_text, mask_name
 from watchtower.digest.model import DigestAlert, DigestData, Reason, TierCounts
+from watchtower.jurisdiction import jurisdiction_of
 from watchtower.store.alerts import TIERS, alert_events, alerts, manager_tiers
 from watchtower.store.schema import manager_snapshots
 from watchtower.warn.policy import TierPolicy, rank
-from watchtower.warn.routing import WEEKDAYS, Subscription
+from watchtower.warn.routing import WEEKDAYS, Place, Subscription
+
+_ADDRESS_COLUMNS: dict[str, tuple[str, str, str]] = {
+    "registered": ("reg_adr_agg", "register_province", "register_city"),
+    "office": ("office_adr_agg", "office_province", "office_city"),
+}
 
 #: Still-open alerts listed in the mail body (all of them are in the CSV attachment).
 OPEN_SHOWN = {"daily": 10, "weekly": 25, "immediate": 0}
@@ -32,6 +40,86 @@ def period_for(
         year, week, _ = as_of.isocalendar()
         return as_of - dt.timedelta(days=6), as_of, f"weekly:{year}-W{week:02d}"
     return as_of, as_of, f"{cadence}:{as_of.isoformat()}"
+
+
+def manager_places(
+    conn: sa.Connection,
+    stored: Mapping[str, tuple[str | None, str | None]],
+    as_of: dt.date,
+    address: RoutingAddress = "registered",
+) -> dict[str, Place]:
+    """Where routing puts each manager of ``stored`` (register_no -> the (province, city) its
+    alert or tier row carries) on ``as_of``: the district of its registered address (or its
+    office's, ``address="office"``) in its latest snapshot known by ``as_of`` that has that
+    address (point in time: nothing known later). A manager with no such snapshot keeps the
+    place its row carries (the scoring stage's, office address else registered)."""
+    regs = sorted(stored)
+    agg_col, prov_col, city_col = (manager_snapshots.c[c] for c in _ADDRESS_COLUMNS[address])
+    ms = manager_snapshots
+    latest: dict[str, tuple[str | None, str | None, str | None]] = {}
+    for start in range(0, len(regs), 500):  # bounded IN lists (PostgreSQL and SQLite alike)
+        rows = conn.execute(
+            sa.select(ms.c.register_no, agg_col, prov_col, city_col)
+            .where(
+                ms.c.register_no.in_(regs[start : start + 500]),
+                ms.c.known_from <= as_of,
+                sa.or_(agg_col.is_not(None), prov_col.is_not(None), city_col.is_not(None)),
+            )
+            .order_by(ms.c.register_no, ms.c.snapshot_date, ms.c.known_from, ms.c.id)
+        )
+        for reg, agg, prov, city in rows:
+            latest[reg] = (agg, prov, city)  # ordered: the latest known wins
+    out: dict[str, Place] = {}
+    for reg in regs:
+        if reg in latest:
+            agg, prov, city = latest[reg]
+        else:
+            agg, (prov, city) = None, stored[reg]
+        out[reg] = Place(jurisdiction_of(agg, prov, city), city)
+    return out
+
+
+def run_places(
+    conn: sa.Connection, as_of: dt.date, chart_runs: int, address: RoutingAddress
+) -> dict[str, Place]:
+    """Places of every manager a digest run on ``as_of`` can show (alerts open in the last
+    week, tier rows of the chart's runs), computed once for all subscribers."""
+    mt = manager_tiers
+    dates = select_chart_dates(conn, as_of, chart_runs)
+    stored: dict[str, tuple[str | None, str | None]] = {}
+    if dates:
+        for reg, prov, city in conn.execute(
+            sa.select(mt.c.register_no, mt.c.province, mt.c.city).where(
+                mt.c.as_of.in_(dates), mt.c.tier.is_not(None)
+            )
+        ):
+            stored[reg] = (prov, city)
+    for reg, prov, city in conn.execute(
+        sa.select(alerts.c.register_no, alerts.c.province, alerts.c.city).where(
+            alerts.c.opened_as_of <= as_of,
+            sa.or_(
+                alerts.c.closed_as_of.is_(None),
+                alerts.c.closed_as_of >= as_of - dt.timedelta(days=6),
+            ),
+        )
+    ):
+        stored[reg] = (prov, city)
+    return manager_places(conn, stored, as_of, address)
+
+
+def select_chart_dates(conn: sa.Connection, as_of: dt.date, runs: int) -> list[dt.date]:
+    """The last ``runs`` warn days up to ``as_of``, oldest first."""
+    mt = manager_tiers
+    return [
+        d
+        for (d,) in conn.execute(
+            sa.select(mt.c.as_of)
+            .where(mt.c.as_of <= as_of)
+            .distinct()
+            .order_by(mt.c.as_of.desc())
+            .limit(runs)
+        )
+    ][::-1]
 
 
 def _legal_reps(conn: sa.Connection, regs: Iterable[str], as_of: dt.date) -> dict[str, str]:
@@ -73,29 +161,32 @@ def _trends(
     return {reg: tuple(v[-runs:]) for reg, v in series.items()}
 
 
-def _chart(conn: sa.Connection, sub: Subscription, as_of: dt.date, runs: int) -> list[TierCounts]:
+def _chart(
+    conn: sa.Connection,
+    sub: Subscription,
+    as_of: dt.date,
+    runs: int,
+    address: RoutingAddress,
+    places: Mapping[str, Place] | None,
+) -> list[TierCounts]:
     mt = manager_tiers
-    dates = [
-        d
-        for (d,) in conn.execute(
-            sa.select(mt.c.as_of)
-            .where(mt.c.as_of <= as_of)
-            .distinct()
-            .order_by(mt.c.as_of.desc())
-            .limit(runs)
-        )
-    ][::-1]
+    dates = select_chart_dates(conn, as_of, runs)
     if not dates:
         return []
     rows = conn.execute(
-        sa.select(mt.c.as_of, mt.c.province, mt.c.city, mt.c.tier, sa.func.count())
-        .where(mt.c.as_of.in_(dates), mt.c.tier.is_not(None))
-        .group_by(mt.c.as_of, mt.c.province, mt.c.city, mt.c.tier)
-    )
+        sa.select(mt.c.as_of, mt.c.register_no, mt.c.province, mt.c.city, mt.c.tier).where(
+            mt.c.as_of.in_(dates), mt.c.tier.is_not(None)
+        )
+    ).all()
+    local = sub.alert_ids is None and not sub.everywhere  # else: the whole country
+    known = dict(places or {})
+    missing = {reg: (prov, city) for _, reg, prov, city, _ in rows if reg not in known}
+    if local and missing:
+        known.update(manager_places(conn, missing, as_of, address))
     counts: dict[dt.date, dict[str, int]] = {d: dict.fromkeys(TIERS, 0) for d in dates}
-    for d, province, city, tier, n in rows:
-        if tier in TIERS and sub.covers(province, city):
-            counts[d][tier] += int(n)
+    for d, reg, _, _, tier in rows:
+        if tier in TIERS and (not local or sub.covers(known[reg])):
+            counts[d][tier] += 1
     return [TierCounts(d, counts[d]) for d in dates]
 
 
@@ -125,13 +216,17 @@ def collect_digest(
     cadence: str,
     period: tuple[dt.date, dt.date, str],
     policy: TierPolicy,
+    address: RoutingAddress = "registered",
+    places: Mapping[str, Place] | None = None,
 ) -> DigestData:
     """The digest of ``sub`` for ``period`` (start, end, key), with sections new, escalated,
-    still open and resolved. Only managers of the subscriber's jurisdiction at or above its
-    minimum tier (``immediate``: red only, new or escalated) are included."""
+    still open and resolved. Only managers of the subscriber's jurisdiction (placed by
+    ``address``, see :func:`manager_places`; ``places`` when the caller has them already)
+    at or above its minimum tier (``immediate``: red only, new or escalated) are included;
+    the catch-all digest (``sub.alert_ids``) has exactly its alerts."""
     start, end, key = period
     min_rank = rank("red") if cadence == "immediate" else rank(sub.min_tier)
-    rows = [
+    candidates = [
         dict(r)
         for r in conn.execute(
             sa.select(alerts).where(
@@ -139,7 +234,18 @@ def collect_digest(
                 sa.or_(alerts.c.closed_as_of.is_(None), alerts.c.closed_as_of >= start),
             )
         ).mappings()
-        if sub.covers(r["province"], r["city"]) and rank(r["tier"]) >= min_rank
+        if rank(r["tier"]) >= min_rank
+    ]
+    known = dict(places or {})
+    missing = {
+        r["register_no"]: (r["province"], r["city"])
+        for r in candidates
+        if r["register_no"] not in known
+    }
+    if missing and sub.alert_ids is None and not sub.everywhere:
+        known.update(manager_places(conn, missing, end, address))
+    rows = [
+        r for r in candidates if sub.covers(known.get(r["register_no"], Place(None)), int(r["id"]))
     ]
     ids = [r["id"] for r in rows]
     escalated_from: dict[int, str | None] = {}
@@ -210,6 +316,7 @@ def collect_digest(
         period_end=end,
         period_key=key,
         sections=sections,
-        chart=_chart(conn, sub, end, policy.chart_runs),
+        chart=_chart(conn, sub, end, policy.chart_runs, address, places),
         open_total=len(sections["open"]),
+        subscription_key=sub.key,
     )

@@ -62,10 +62,12 @@ def demo_alerts(settings: Settings, as_of: dt.date, *, clock: Clock) -> DemoAler
     paths = adhoc.html_paths or subs.html_paths
     html = paths[0] if paths else None
     if html is None:  # queued by an earlier demo run: point at its file
+        from watchtower.digest import adhoc_subscription
         from watchtower.digest.outbox import outbox_paths
 
         key = f"adhoc-daily:{as_of.isoformat()}"
-        html = str(outbox_paths(settings.outbox_dir, DEMO_RECIPIENT, key)[1])
+        sub = adhoc_subscription(DEMO_RECIPIENT)
+        html = str(outbox_paths(settings.outbox_dir, DEMO_RECIPIENT, key, sub.key)[1])
     return DemoAlerts(
         warn_days=len(days),
         open_by_tier={t: int(counts.get(t, 0)) for t in TIERS},

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from watchtower.text import terminal_text
+
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _SEPARATORS = re.compile(r"([·•.\-\s]+)")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -40,8 +42,14 @@ def mask_in_text(text: str, names: list[str]) -> str:
 
 
 def neutralize_cell(value: object) -> object:
-    """A CSV cell that a spreadsheet would run as a formula (starts with = + - @, tab or
-    carriage return) gets a leading apostrophe; numbers and other values pass unchanged."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    """A CSV text cell made harmless: control and bidi characters escaped (a line break in a
+    manager's name cannot forge a row or a line, see :func:`watchtower.text.terminal_text`),
+    and a cell a spreadsheet would run as a formula (starts with = + - @) gets a leading
+    apostrophe. Numbers and other values pass unchanged. Applying it twice changes nothing
+    more."""
+    if not isinstance(value, str):
+        return value
+    text = terminal_text(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text

@@ -62,6 +62,8 @@ class DigestData:
     sections: dict[str, list[DigestAlert]] = field(default_factory=dict)
     chart: list[TierCounts] = field(default_factory=list)
     open_total: int = 0
+    #: The subscription's identity in the outbox (see Subscription.key).
+    subscription_key: str = ""
 
     @property
     def alert_count(self) -> int:

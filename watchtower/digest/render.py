@@ -1,10 +1,15 @@
 """Render a digest (pure: :class:`DigestData` in, subject/HTML/text/CSV out).
 
 Templates live in ``watchtower/digest/templates``; HTML is autoescaped, so a manager called
-``<script>`` shows as text. The tier chart is a table of coloured cells, not SVG or an image:
-Gmail and Outlook drop inline SVG, Gmail drops ``data:`` images, and many government mail
-clients block attached images until the reader clicks; table cells with a background colour
-render in every client, on a phone, and with images off.
+``<script>`` shows as text, and every value in both the HTML and the plain text goes through
+:func:`watchtower.text.terminal_text` first, so a name holding a line break, a carriage
+return or a bidi control shows it escaped and cannot forge a line or reorder one. CSV cells
+go through :func:`~watchtower.digest.mask.neutralize_cell`.
+
+The tier chart is a table of coloured cells, not SVG or an image: Gmail and Outlook drop
+inline SVG, Gmail drops ``data:`` images, and many government mail clients block attached
+images until the reader clicks; table cells with a background colour render in every client,
+on a phone, and with images off.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ import io
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from watchtower.digest.mask import neutralize_cell
 from watchtower.digest.model import SECTIONS, DigestAlert, DigestData, RenderedDigest
 from watchtower.store.alerts import TIERS
+from watchtower.text import terminal_text
 from watchtower.warn.policy import TIER_LABELS
 
 TIER_COLORS: dict[str, tuple[str, str]] = {  # background, text
@@ -121,6 +128,13 @@ LABELS: dict[str, dict[str, str]] = {
 
 _SPARK = "▁▂▃▄▅▆▇█"
 
+
+def _shown(value: Any) -> Any:
+    """Every ``{{ value }}`` of the templates: escaped controls; markup from our own macros
+    (already escaped) passes."""
+    return value if isinstance(value, Markup) else terminal_text(value)
+
+
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("watchtower.digest", "templates"),
     autoescape=jinja2.select_autoescape(
@@ -129,6 +143,7 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=_shown,
 )
 
 
@@ -185,7 +200,7 @@ def _context(data: DigestData) -> dict[str, Any]:
     ]
     juris = L["everywhere"] if data.jurisdiction == "*" else data.jurisdiction
     red_now = sum(1 for k in ("new", "escalated", "open") for a in sections[k] if a.tier == "red")
-    subject = L["subject"].format(
+    subject = terminal_text(L["subject"]).format(
         juris=juris,
         label=L[data.cadence],
         period=_period_label(data),

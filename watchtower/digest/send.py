@@ -3,13 +3,16 @@ chooses it (:func:`mailer_for`)."""
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
 from collections.abc import Sequence
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from watchtower.config import ConfigError, SmtpSettings
+from watchtower.config import ConfigError, SmtpSettings, check_smtp
+
+log = logging.getLogger(__name__)
 
 
 class Mailer(Protocol):
@@ -20,7 +23,13 @@ class Mailer(Protocol):
 
 class SmtpMailer:
     """SMTP over a plain connection, STARTTLS or implicit TLS (``smtp.tls``: none, starttls,
-    ssl); logs in when a user is set. ``ssl_context`` defaults to the system's trust store."""
+    ssl); logs in when a user is set, never over a clear-text connection unless the settings
+    allow it (:func:`watchtower.config.check_smtp`). ``ssl_context`` defaults to the system's
+    trust store.
+
+    A message is sent once the server accepted it after DATA (250): what happens at QUIT (a
+    421, a dropped connection) is logged, never raised, so the outbox does not send it again.
+    """
 
     def __init__(
         self,
@@ -29,7 +38,7 @@ class SmtpMailer:
         timeout: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.smtp = smtp
+        self.smtp = check_smtp(smtp)
         self.timeout = timeout
         self.ssl_context = ssl_context
 
@@ -46,12 +55,24 @@ class SmtpMailer:
         return client
 
     def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
-        with self._connect() as client:
+        client = self._connect()
+        try:
             if self.smtp.user:
                 client.login(self.smtp.user, self.smtp.password or "")
             refused = client.sendmail(sender, list(recipients), message)
-            if refused:
-                raise smtplib.SMTPRecipientsRefused(refused)
+        except BaseException:
+            client.close()
+            raise
+        # Accepted (250 after DATA): from here on the message is the server's. Not `with`:
+        # SMTP.__exit__ raises on a QUIT answered 421, which would make the outbox resend.
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError) as exc:
+            log.warning("SMTP QUIT failed after the message was accepted: %s", exc)
+        finally:
+            client.close()
+        if refused:
+            raise smtplib.SMTPRecipientsRefused(refused)
 
 
 def mailer_for(smtp: SmtpSettings) -> Mailer:
@@ -69,11 +90,15 @@ def smtp_settings_from_url(url: str, mail_from: str | None = None) -> SmtpSettin
     tls = query.get("tls") or ("ssl" if parts.scheme == "smtps" else "none")
     if tls not in ("none", "starttls", "ssl"):
         raise ConfigError(f"SMTP URL: tls must be none, starttls or ssl, not {tls!r}")
-    return SmtpSettings(
-        host=parts.hostname or "localhost",
-        port=parts.port or (465 if tls == "ssl" else 25),
-        tls=tls,  # type: ignore[arg-type]
-        user=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        mail_from=mail_from or query.get("from") or "watchtower@localhost",
+    allow = query.get("allow_cleartext_auth", "").lower() in ("1", "true", "yes")
+    return check_smtp(
+        SmtpSettings(
+            host=parts.hostname or "localhost",
+            port=parts.port or (465 if tls == "ssl" else 25),
+            tls=tls,  # type: ignore[arg-type]
+            user=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            mail_from=mail_from or query.get("from") or "watchtower@localhost",
+            allow_cleartext_auth=allow,
+        )
     )

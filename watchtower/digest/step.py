@@ -9,20 +9,32 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from watchtower.digest.collect import collect_digest, period_for
+from watchtower.config import RoutingAddress
+from watchtower.digest.collect import collect_digest, period_for, run_places
 from watchtower.digest.outbox import SendResult, already_queued, enqueue, send_pending
 from watchtower.digest.render import render_digest
 from watchtower.digest.send import Mailer
+from watchtower.store.alerts import alerts
 from watchtower.warn.policy import TierPolicy
-from watchtower.warn.routing import Delivery, Subscription
+from watchtower.warn.routing import (
+    Delivery,
+    Place,
+    Subscription,
+    catch_all_subscription,
+    unrouted,
+)
 
 
 @dataclass(frozen=True)
 class DigestSummary:
     """Outcome of one digest run. ``rendered``: new digests queued in the outbox (their HTML
-    files in ``html_paths``); ``already_queued``: (recipient, period) done by an earlier run;
-    ``nothing_new``: subscribers with nothing to report; ``not_due``: weekly subscribers on
-    another weekday; ``sent`` / ``retry_later`` / ``failed``: delivery, when sending."""
+    files in ``html_paths``, their recipients in ``queued_for``); ``already_queued``: done by
+    an earlier run; ``nothing_new``: subscribers with nothing to report; ``not_due``: weekly
+    subscribers on another weekday; ``unrouted_ids``: open alerts no subscriber receives (sent
+    to ``catch_all`` when set); ``requeued``: given-up digests queued again
+    (``--retry-failed``); ``sent`` / ``retry_later`` / ``failed``: delivery, when sending,
+    ``failed_total`` / ``failed_ids``: digests of the outbox given up and not queued again;
+    ``problems``: one line each for what needs a person (the command fails while any)."""
 
     as_of: dt.date
     cadence: str | None
@@ -30,22 +42,89 @@ class DigestSummary:
     already_queued: int = 0
     nothing_new: int = 0
     not_due: int = 0
+    unrouted: int = 0
+    unrouted_ids: list[int] = field(default_factory=list)
+    catch_all: str | None = None
+    requeued: int = 0
     sent: int = 0
     retry_later: int = 0
     failed: int = 0
+    failed_total: int = 0
+    failed_ids: list[int] = field(default_factory=list)
     html_paths: list[str] = field(default_factory=list)
+    queued_for: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class SendSummary:
-    """Outcome of sending the outbox: digests sent, kept for a retry, given up on."""
+    """Outcome of sending the outbox: digests sent, kept for a retry, given up on (in this
+    send: ``failed``; in the outbox: ``failed_total`` / ``failed_ids``), and ``problems``."""
 
     sent: int = 0
     retry_later: int = 0
     failed: int = 0
     pending_before: int = 0
+    failed_total: int = 0
+    failed_ids: list[int] = field(default_factory=list)
+    requeued: int = 0
     errors: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+class DeliveryError(RuntimeError):
+    """Something a person must see: alerts that reach nobody, digests given up or waiting
+    for a retry. Carries the summary; the message is its problems, one per line."""
+
+    def __init__(self, summary: DigestSummary | SendSummary) -> None:
+        super().__init__("; ".join(summary.problems))
+        self.summary = summary
+
+
+def _ids(ids: Sequence[int], shown: int = 50) -> str:
+    text = ", ".join(map(str, ids[:shown]))
+    return text + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+
+
+def delivery_problems(
+    *,
+    unrouted_ids: Sequence[int] = (),
+    catch_all: str | None = None,
+    retry_later: int = 0,
+    failed_ids: Sequence[int] = (),
+    errors: Sequence[str] = (),
+) -> list[str]:
+    """One line per thing that needs a person (pure): unrouted alerts without a catch-all
+    recipient, digests waiting for a retry, digests given up."""
+    out = []
+    if unrouted_ids and not catch_all:
+        out.append(
+            f"{len(unrouted_ids)} open alerts reach no subscriber (alert ids "
+            f"{_ids(unrouted_ids)}) and WATCHTOWER_DIGEST_CATCH_ALL is not set: set it, or "
+            "subscribe their districts in models/subscriptions.yaml"
+        )
+    if retry_later:
+        first = f": {errors[0]}" if errors else ""
+        out.append(f"{retry_later} digests could not be sent and wait for a retry{first}")
+    if failed_ids:
+        out.append(
+            f"{len(failed_ids)} digests were given up after their last attempt (outbox ids "
+            f"{_ids(failed_ids)}): `watchtower digest --retry-failed` queues them again"
+        )
+    return out
+
+
+def _open_alerts(conn: sa.Connection, as_of: dt.date) -> list[tuple[int, str, str]]:
+    rows = conn.execute(
+        sa.select(alerts.c.id, alerts.c.tier, alerts.c.register_no)
+        .where(
+            alerts.c.opened_as_of <= as_of,
+            sa.or_(alerts.c.closed_as_of.is_(None), alerts.c.closed_as_of > as_of),
+        )
+        .order_by(alerts.c.id)
+    )
+    return [(int(i), str(t), str(r)) for i, t, r in rows]
 
 
 def adhoc_subscription(
@@ -72,16 +151,33 @@ def run_digest(
     now: dt.datetime,
     cadence: str | None = None,
     adhoc: bool = False,
+    address: RoutingAddress = "registered",
+    catch_all: str | None = None,
 ) -> DigestSummary:
     """Queue the digests due on ``as_of`` for ``subscriptions`` (only those of ``cadence``
     when given). Ad-hoc digests (``adhoc``) are always rendered, whatever the weekday and
-    even when nothing is new; their period keys start with ``adhoc-``."""
+    even when nothing is new; their period keys start with ``adhoc-``.
+
+    Every open alert that no subscription receives (at any cadence, for its tier; managers
+    placed by ``address``) is listed in the summary and, when ``catch_all`` is set, queued in
+    that address's daily catch-all digest, whatever ``cadence`` this run renders."""
     out_dir = outbox_dir
     rendered = queued = nothing = not_due = 0
     paths: list[str] = []
-    for sub in subscriptions:
-        if cadence and sub.cadence != cadence and not adhoc:
-            continue
+    queued_for: list[str] = []
+    with engine.connect() as conn:
+        places: dict[str, Place] = (
+            {} if adhoc else run_places(conn, as_of, policy.chart_runs, address)
+        )
+        lost: list[int] = []
+        if not adhoc:
+            open_alerts = _open_alerts(conn, as_of)  # all placed by run_places
+            placed = ((i, tier, places.get(reg, Place(None))) for i, tier, reg in open_alerts)
+            lost = unrouted(placed, subscriptions)
+    todo = [s for s in subscriptions if adhoc or not cadence or s.cadence == cadence]
+    if lost and catch_all:
+        todo.append(catch_all_subscription(catch_all, lost))
+    for sub in todo:
         period = period_for(sub.cadence, as_of, sub.weekday, force=adhoc)
         if period is None:
             not_due += 1
@@ -89,13 +185,16 @@ def run_digest(
         if adhoc:
             period = (period[0], period[1], f"adhoc-{period[2]}")
         with engine.connect() as conn:
-            if already_queued(conn, sub.recipient, period[2]):
+            if already_queued(conn, sub.recipient, period[2], sub.key):
                 queued += 1
                 continue
             data = collect_digest(
-                conn, sub, as_of=as_of, cadence=sub.cadence, period=period, policy=policy
-            )
-        worth_sending = data.is_news or (sub.cadence == "weekly" and data.alert_count > 0)
+                conn, sub, as_of=as_of, cadence=sub.cadence, period=period, policy=policy,
+                address=address, places=places,
+            )  # fmt: skip
+        worth_sending = data.is_news or (
+            (sub.cadence == "weekly" or sub.alert_ids is not None) and data.alert_count > 0
+        )
         if not adhoc and not worth_sending:
             nothing += 1
             continue
@@ -105,6 +204,7 @@ def run_digest(
         else:
             rendered += 1
             paths.append(str(html))
+            queued_for.append(f"{sub.recipient} {period[2]}")
     return DigestSummary(
         as_of=as_of,
         cadence=cadence,
@@ -112,7 +212,12 @@ def run_digest(
         already_queued=queued,
         nothing_new=nothing,
         not_due=not_due,
+        unrouted=len(lost),
+        unrouted_ids=lost,
+        catch_all=catch_all,
         html_paths=paths,
+        queued_for=queued_for,
+        problems=delivery_problems(unrouted_ids=lost, catch_all=catch_all),
     )
 
 

@@ -7,7 +7,10 @@
 - ``alert_events``: append-only audit trail (who, when, what, why). Migration 0006 adds
   triggers that reject UPDATE and DELETE on it.
 - ``alert_labels``: the outcome of alerts closed as confirmed / false positive, for retraining.
-- ``outbox``: one rendered digest per (recipient, period_key); sent exactly once.
+- ``outbox``: one rendered digest per (recipient, period_key, subscription_key); sent exactly
+  once. ``subscription_key`` is the subscription's identity (its name, else a hash of its
+  content; ``catch-all`` for the alerts nobody subscribes to), so two subscriptions of one
+  address never share a digest (migration 0008).
 """
 
 from __future__ import annotations
@@ -116,6 +119,7 @@ outbox = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("recipient", sa.String(320), nullable=False),
     sa.Column("period_key", sa.String(64), nullable=False),  # e.g. daily:2024-06-30
+    sa.Column("subscription_key", sa.String(128), nullable=False, server_default=""),
     sa.Column("cadence", sa.String(16), nullable=False),
     sa.Column("language", sa.String(8), nullable=False),
     sa.Column("as_of", sa.Date, nullable=False),
@@ -129,6 +133,9 @@ outbox = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("claimed_at", sa.DateTime),
     sa.Column("sent_at", sa.DateTime),
-    sa.UniqueConstraint("recipient", "period_key"),
+    # `digest --retry-failed`: how often a given-up digest was queued again, and when last.
+    sa.Column("requeues", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("requeued_at", sa.DateTime),
+    sa.UniqueConstraint("recipient", "period_key", "subscription_key"),
     sa.Index("ix_outbox_status", "status"),
 )
