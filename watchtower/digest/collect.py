@@ -51,8 +51,10 @@ def manager_places(
     """Where routing puts each manager of ``stored`` (register_no -> the (province, city) its
     alert or tier row carries) on ``as_of``: the district of its registered address (or its
     office's, ``address="office"``) in its latest snapshot known by ``as_of`` that has that
-    address (point in time: nothing known later). A manager with no such snapshot keeps the
-    place its row carries (the scoring stage's, office address else registered)."""
+    address (point in time: nothing known later). A manager whose snapshots all lack that
+    address is in no known district (its alerts go to the catch-all); one with no snapshot
+    known at all keeps the place its row carries (the scoring stage's, office address else
+    registered)."""
     regs = sorted(stored)
     agg_col, prov_col, city_col = (manager_snapshots.c[c] for c in _ADDRESS_COLUMNS[address])
     ms = manager_snapshots
@@ -60,21 +62,17 @@ def manager_places(
     for start in range(0, len(regs), 500):  # bounded IN lists (PostgreSQL and SQLite alike)
         rows = conn.execute(
             sa.select(ms.c.register_no, agg_col, prov_col, city_col)
-            .where(
-                ms.c.register_no.in_(regs[start : start + 500]),
-                ms.c.known_from <= as_of,
-                sa.or_(agg_col.is_not(None), prov_col.is_not(None), city_col.is_not(None)),
+            .where(ms.c.register_no.in_(regs[start : start + 500]), ms.c.known_from <= as_of)
+            .order_by(
+                ms.c.register_no, ms.c.snapshot_date.asc().nulls_first(), ms.c.known_from, ms.c.id
             )
-            .order_by(ms.c.register_no, ms.c.snapshot_date, ms.c.known_from, ms.c.id)
         )
         for reg, agg, prov, city in rows:
-            latest[reg] = (agg, prov, city)  # ordered: the latest known wins
+            if reg not in latest or any(v is not None for v in (agg, prov, city)):
+                latest[reg] = (agg, prov, city)  # ordered: the latest known address wins
     out: dict[str, Place] = {}
     for reg in regs:
-        if reg in latest:
-            agg, prov, city = latest[reg]
-        else:
-            agg, (prov, city) = None, stored[reg]
+        agg, prov, city = latest[reg] if reg in latest else (None, *stored[reg])
         out[reg] = Place(jurisdiction_of(agg, prov, city), city)
     return out
 
