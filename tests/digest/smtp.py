@@ -1,5 +1,6 @@
 """A real SMTP server for tests (aiosmtpd), optionally with STARTTLS/implicit TLS and AUTH,
-and a self-signed certificate made with ``cryptography``."""
+a misbehaving QUIT (421, or the connection dropped), and a self-signed certificate made with
+``cryptography``."""
 
 from __future__ import annotations
 
@@ -32,11 +33,23 @@ class Recorder:
     """aiosmtpd handler keeping every message it accepts."""
 
     messages: list[Received] = field(default_factory=list)
+    #: None: 221 Bye; "421": answer QUIT with 421; "drop": close the connection instead.
+    quit_reply: str | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = BytesParser(policy=policy.default).parsebytes(envelope.original_content)
         self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
         return "250 Message accepted for delivery"
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> Any:
+        if self.quit_reply == "421":
+            return "421 4.3.0 Service shutting down, closing channel"
+        if self.quit_reply == "drop":
+            server.transport.abort()  # no answer at all: the connection just goes
+            return "221 Bye"
+        from aiosmtpd.smtp import MISSING
+
+        return MISSING
 
 
 def free_port() -> int:
@@ -107,9 +120,10 @@ def smtp_server(
     user: str | None = None,
     password: str | None = None,
     port: int | None = None,
+    quit_reply: str | None = None,
 ) -> Iterator[tuple[int, Recorder]]:
     """Run an SMTP server on 127.0.0.1; yield (port, recorder)."""
-    handler = Recorder()
+    handler = Recorder(quit_reply=quit_reply)
     port = port or free_port()
     kwargs: dict[str, Any] = {}
     if tls != "none":
