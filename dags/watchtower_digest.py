@@ -48,7 +48,9 @@ def watchtower_digest() -> None:
         summary = pipeline.digest(load_settings(), as_of, cadence=cadence, strict=True)
         return to_xcom(summary)
 
-    @task
+    # all_done: a render that fails for alerts nobody receives must not hold back the
+    # digests that were rendered; the run is failed and mailed all the same.
+    @task(trigger_rule="all_done")
     def send(**context: Any) -> dict[str, Any]:
         """Send every pending digest of the outbox (SMTP from WATCHTOWER_SMTP_*); raises
         while a digest waits for a retry or was given up."""
