@@ -33,7 +33,9 @@ def screenshot(html: Path, png: Path, width: int, height: int, profile: Path) ->
 def test_digest_renders_in_chromium(settings: Settings, tmp_path: Path) -> None:
     build_world(settings)
     out = pipeline.digest(settings, AS_OF, clock=CLOCK)
-    html = next(Path(p) for p in out.html_paths if "gd-gz-jianguan" in p)
+    # files are named by a hash of (recipient, period, subscription): find it by recipient
+    i = next(i for i, q in enumerate(out.queued_for) if q.startswith("gd-gz-jianguan@"))
+    html = Path(out.html_paths[i])
     shots = tmp_path / "screenshots"  # look at them: pytest --basetemp=DIR keeps them there
     shots.mkdir()
     for width, height in ((420, 1400), (1000, 1400)):
