@@ -176,7 +176,11 @@ def machine() -> dict[str, Any]:
 
 
 def _split_landing(world: Path, head: Path, tail: Path) -> None:
-    """Symlink the world's files into ``head`` (dated before Q4) and ``tail`` (Q4)."""
+    """Hard-link the world's files into ``head`` (dated before Q4) and ``tail`` (Q4).
+
+    Not symlinks: ingest refuses symlinks leading outside the landing folder. A hard link is
+    the same file under a second name (no copy, same bytes and times); across file systems the
+    file is copied."""
     from watchtower.ingest.discover import discover
 
     for d in (head, tail):
@@ -187,7 +191,10 @@ def _split_landing(world: Path, head: Path, tail: Path) -> None:
         dest_root = tail if f.file_date is not None and f.file_date >= Q4_START else head
         dest = dest_root / f.path.relative_to(world)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.symlink_to(f.path)
+        try:
+            os.link(f.path, dest)
+        except OSError:  # another file system: a copy, times kept
+            shutil.copy2(f.path, dest)
 
 
 def run_scale(

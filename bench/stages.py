@@ -38,6 +38,8 @@ Result = dict[str, Any]
 def _settings(spec: dict[str, Any]) -> Any:
     os.environ["WATCHTOWER_HOME"] = spec["home"]
     os.environ.pop("WATCHTOWER_DB_URL", None)
+    # the bench wrote its landing files whole before timing: no settle time to wait out
+    os.environ["WATCHTOWER_LANDING_SETTLE_SECONDS"] = "0"
     from watchtower.config import load_settings
 
     return load_settings()

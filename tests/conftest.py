@@ -14,6 +14,13 @@ from watchtower.config import Settings, load_settings
 _db_counter = itertools.count()
 
 
+@pytest.fixture(autouse=True)
+def _landing_files_are_complete(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests write their landing files whole before ingesting them: no settle time (the
+    landing protocol's own tests set theirs, with a fixed wall clock)."""
+    monkeypatch.setenv("WATCHTOWER_LANDING_SETTLE_SECONDS", "0")
+
+
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings on a fresh WATCHTOWER_HOME (embedded SQLite) under tmp_path."""

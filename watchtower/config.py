@@ -4,6 +4,9 @@
 - WATCHTOWER_DB_URL: SQLAlchemy URL of the store; sqlite:///$WATCHTOWER_HOME/watchtower.db
 - WATCHTOWER_CONFIG_DIR: folder holding features/, models/, expectations/; the source checkout
 - WATCHTOWER_LANDING_DIR: landing folder the scheduled pipeline ingests; $WATCHTOWER_HOME/landing
+- WATCHTOWER_LANDING_SETTLE_SECONDS: a landing file without a ``<name>.done`` marker is read
+  once unmodified this long (a file still being written is not); 60 (docs/data-quality.md)
+- WATCHTOWER_LANDING_MAX_FILE_MB: the hard size limit of one landing file; 4096
 - WATCHTOWER_SMTP_HOST, _PORT, _TLS (none, starttls, ssl), _USER, _PASSWORD and
   WATCHTOWER_MAIL_FROM: outgoing mail; localhost, 25 (465 with ssl), none
 - WATCHTOWER_FETCH_ENABLED (1/true): the daily DAG fetches AMAC's public lists into the
@@ -93,6 +96,9 @@ class Settings:
     #: folder on purpose: whoever can write those must not be able to sign a model.
     model_key: str | None = field(default=None, repr=False)
     model_key_file: Path = Path("~/.config/watchtower/model.key")
+    #: landing protocol: seconds a file must be unmodified (or carry a .done marker) to be read
+    landing_settle_seconds: float = 60.0
+    landing_max_file_mb: int = 4096
 
     @property
     def features_dir(self) -> Path:
@@ -135,6 +141,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     db_url = env.get("WATCHTOWER_DB_URL") or f"sqlite:///{home / 'watchtower.db'}"
     config_dir = Path(env.get("WATCHTOWER_CONFIG_DIR") or _SOURCE_ROOT).expanduser().resolve()
     landing = Path(env.get("WATCHTOWER_LANDING_DIR") or home / "landing").expanduser().resolve()
+    settle_text = env.get("WATCHTOWER_LANDING_SETTLE_SECONDS") or "60"
+    max_mb_text = env.get("WATCHTOWER_LANDING_MAX_FILE_MB") or "4096"
+    try:
+        settle, max_mb = float(settle_text), int(max_mb_text)
+        if not (0 <= settle < float("inf")) or max_mb <= 0:
+            raise ValueError
+    except ValueError as exc:
+        raise ConfigError(
+            "WATCHTOWER_LANDING_SETTLE_SECONDS must be a number of seconds >= 0 and "
+            "WATCHTOWER_LANDING_MAX_FILE_MB a whole number > 0, not "
+            f"{settle_text!r} and {max_mb_text!r}"
+        ) from exc
     tls = (env.get("WATCHTOWER_SMTP_TLS") or "none").lower()
     if tls not in ("none", "starttls", "ssl"):
         raise ConfigError(f"WATCHTOWER_SMTP_TLS must be none, starttls or ssl, not {tls!r}")
@@ -186,4 +204,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         fetch=fetch,
         model_key=env.get("WATCHTOWER_MODEL_KEY") or None,
         model_key_file=Path(key_file).expanduser().resolve(),
+        landing_settle_seconds=settle,
+        landing_max_file_mb=max_mb,
     )

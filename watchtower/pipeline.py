@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -59,6 +60,7 @@ def ingest(
     missing snapshot date.
     """
     from watchtower.ingest.aliases import load_aliases
+    from watchtower.ingest.readers import ReadLimits
     from watchtower.validate.results import IngestGate
 
     engine = open_store(settings.db_url)
@@ -70,6 +72,10 @@ def ingest(
         validator=gate,
         progress=progress,
         aliases=load_aliases(settings.aliases_file),
+        # the landing protocol: a file still being written waits (once, then a later run)
+        settle_seconds=settings.landing_settle_seconds,
+        sleep=time.sleep,
+        limits=ReadLimits(max_file_bytes=settings.landing_max_file_mb * 1024 * 1024),
     )
     gate.build_data_docs()  # GX Data Docs of this run into settings.data_docs_dir
     return summary

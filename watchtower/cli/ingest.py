@@ -36,6 +36,13 @@ def ingest(
     fault is rejected and its rows counted; unreadable files are failed batches. Content loaded
     before is skipped, and so is content refused before until `watchtower readmit`. Rows read
     = loaded + quarantined + rejected. Exit code 1 when any batch failed or was rejected.
+
+    Landing protocol: a file is read once it carries a `<name>.done` marker or has not been
+    modified for WATCHTOWER_LANDING_SETTLE_SECONDS (60; the run waits once for files that are
+    about to settle); names starting with `.` or `_` and partial names (.part, .tmp,
+    .crdownload, ...) are never read; symlinks leading outside the folder are refused. Every
+    file is read under limits (size, nesting depth, spreadsheet dimensions); large CSV and
+    JSON Lines files are read in chunks of 50,000 records, each chunk a batch.
     """
     settings = settings_for(db)
     folder = landing_dir or settings.landing_dir
@@ -52,6 +59,7 @@ def ingest(
         for r in summary.results:
             if r.status in ("failed", "rejected"):
                 where = r.path + (f"#{r.part}" if r.part else "")
+                where += f" ({r.chunk})" if r.chunk else ""
                 typer.secho(
                     f"{r.status}: {esc(where)}: {esc(r.message)}", fg=typer.colors.RED, err=True
                 )
@@ -62,7 +70,19 @@ def ingest(
             f"loaded {summary.rows_loaded} (flagged {summary.rows_flagged}), quarantined "
             f"{summary.rows_quarantined}, rejected {summary.rows_rejected}; "
             f"{summary.change_events} change events"
+            + (f"; {summary.files_waiting} files waiting" if summary.files_waiting else "")
         )
+        if summary.waiting:
+            # not failed: still being written (landing protocol); a later run reads them
+            typer.secho(
+                f"waiting: {summary.files_waiting} files not read yet (modified less than "
+                f"{settings.landing_settle_seconds:g} s ago, no .done marker): a later run "
+                "reads them",
+                fg=typer.colors.YELLOW,
+                err=True,
+            )
+            for path in summary.waiting[:10]:
+                typer.secho(f"  {esc(path)}", fg=typer.colors.YELLOW, err=True)
     if summary.files_failed or summary.files_rejected:
         raise typer.Exit(1)
 

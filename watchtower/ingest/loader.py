@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,20 @@ from watchtower.clock import Clock, SystemClock
 from watchtower.contract import FIELDS, SOURCES, Source
 from watchtower.ingest.aliases import Aliases
 from watchtower.ingest.changes import derive_change_events
-from watchtower.ingest.discover import LandingFile, discover
+from watchtower.ingest.discover import LandingFile, Passed, scan
 from watchtower.ingest.links import ManagerIndex, link_funds, match_cancellations
 from watchtower.ingest.parse import MissingColumnError, ParsedFile, RowFailure, parse_frame
-from watchtower.ingest.readers import ReadError
-from watchtower.ingest.shapes import Part, read_parts
+from watchtower.ingest.readers import (
+    DEFAULT_LIMITS,
+    ReadError,
+    ReadLimits,
+    describe_error,
+    printable_path,
+    printable_text,
+    safe_header,
+    safe_message,
+)
+from watchtower.ingest.shapes import Part, check_size, read_parts, stream_parts, streams
 from watchtower.ingest.versions import (
     VersionPlan,
     decide_versions,
@@ -81,7 +91,7 @@ class FileResult:
 
     path: str
     source: str | None
-    status: str  # loaded | skipped | failed | rejected
+    status: str  # loaded | skipped | failed | rejected (| waiting, kept out of summaries)
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -92,6 +102,7 @@ class FileResult:
     part: str | None = None
     rows_unchanged: int = 0  # loaded rows equal to the stored version: not stored again
     rows_corrected: int = 0  # loaded rows that are later versions: known from their receipt
+    chunk: str | None = None  # the records of a streamed file this batch holds
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,9 @@ class IngestSummary:
     rows_unchanged: int = 0
     rows_corrected: int = 0
     received: dt.date | None = None
+    #: files not read because they are still being written (landing protocol), by path
+    waiting: list[str] = field(default_factory=list)
+    files_waiting: int = 0
 
 
 def summarize(
@@ -121,6 +135,7 @@ def summarize(
     *,
     change_events: int = 0,
     received: dt.date | None = None,
+    waiting: list[str] | None = None,
 ) -> IngestSummary:
     """Counts over ``results``. ``files_*`` count batches by status (a bundle file's lists are
     batches of their own); ``files`` counts distinct files."""
@@ -146,6 +161,8 @@ def summarize(
         rows_unchanged=sum(r.rows_unchanged for r in results),
         rows_corrected=sum(r.rows_corrected for r in results),
         received=received,
+        waiting=list(waiting or []),
+        files_waiting=len(waiting or []),
     )
 
 
@@ -158,19 +175,37 @@ def ingest_dir(
     progress: Callable[[Iterable[LandingFile]], Iterable[LandingFile]] | None = None,
     aliases: Aliases | None = None,
     received: dt.date | None = None,
+    settle_seconds: float = 0.0,
+    wall_clock: Clock | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    sleep: Callable[[float], None] | None = None,
 ) -> IngestSummary:
     """Ingest every landing file under ``landing_dir`` (see module docstring), then derive
     the change events of the managers whose snapshots this run loaded.
 
     ``received``: the day this delivery was received (default: the clock's today); a later
-    version of a record is known from it (``watchtower.ingest.versions``)."""
+    version of a record is known from it (``watchtower.ingest.versions``).
+
+    Landing protocol (``watchtower.ingest.discover``): a file modified less than
+    ``settle_seconds`` ago by ``wall_clock`` (default the system clock; not ``clock``, which
+    may be a replay's as-of day) and without a ``.done`` marker is *waiting*: not read, not
+    recorded, in ``summary.waiting``; with ``sleep`` (the scheduled ingest passes
+    ``time.sleep``), the run first waits once, at most ``settle_seconds``, for them to settle,
+    so that files fetched just before are not left to the next run. Symlinks leading outside
+    the folder are failed results, never read. Every file is read under ``limits``."""
     if not landing_dir.is_dir():
         raise FileNotFoundError(f"landing folder not found: {landing_dir}")
     clock = clock or SystemClock()
     received = received or clock.today()
-    files = discover(landing_dir)
+    wall = wall_clock or SystemClock()
+    now = wall.now() if settle_seconds > 0 else None
+    found = scan(landing_dir, settle_seconds=settle_seconds, now=now)
+    if found.waiting and sleep is not None and now is not None:
+        sleep(_settle_wait(found.waiting, now, settle_seconds))
+        found = scan(landing_dir, settle_seconds=settle_seconds, now=wall.now())
+    files = found.files
     index, known_managers = manager_index(engine)
-    results: list[FileResult] = []
+    results: list[FileResult] = [_refused_entry(p) for p in found.refused]
     for landing in progress(files) if progress else files:
         results += ingest_file(
             engine,
@@ -181,10 +216,37 @@ def ingest_dir(
             index=index,
             aliases=aliases,
             received=received,
+            limits=limits,
         )
+    waiting = [printable_path(p.path) for p in found.waiting]
+    waiting += [r.path for r in results if r.status == "waiting"]
+    results = [r for r in results if r.status != "waiting"]
     loaded = [r.batch_id for r in results if r.status == "loaded" and r.batch_id is not None]
     derived = derive_change_events(engine, batch_ids=loaded) if loaded else 0
-    return summarize(landing_dir, results, change_events=derived, received=received)
+    return summarize(
+        landing_dir, results, change_events=derived, received=received, waiting=waiting
+    )
+
+
+def _settle_wait(waiting: list[Passed], now: dt.datetime, settle_seconds: float) -> float:
+    """Seconds until the youngest waiting file has been unmodified for the settle time."""
+    ages = []
+    for passed in waiting:
+        try:
+            modified = os.stat(passed.path).st_mtime
+        except OSError:
+            continue
+        ages.append(now - dt.datetime.fromtimestamp(modified, dt.UTC).replace(tzinfo=None))
+    youngest = min((a.total_seconds() for a in ages), default=settle_seconds)
+    return min(settle_seconds, max(settle_seconds - youngest, 0.0) + 0.5)
+
+
+def _refused_entry(passed: Passed) -> FileResult:
+    """A landing entry refused unread (a symlink leading outside the folder): a failed
+    result, so the run says so and exits 1, but no batch: there is no content to record."""
+    return FileResult(
+        printable_path(passed.path), None, "failed", message=f"not read: {passed.why}"
+    )
 
 
 def manager_index(engine: sa.Engine) -> tuple[ManagerIndex, set[str]]:
@@ -220,8 +282,34 @@ def content_key(data: bytes, landing: LandingFile) -> str:
     return digest.hexdigest()
 
 
+def file_content_key(path: Path, landing: LandingFile) -> str:
+    """:func:`content_key` of a file too large to hold, hashed as it is read."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    if landing.file_date is not None:
+        digest.update(f"|{landing.file_date.isoformat()}".encode())
+    return digest.hexdigest()
+
+
+def _unread_key(path: Path, landing: LandingFile) -> str:
+    """The key of a file refused before its content was read (too large, unreadable): its
+    path, size and time, so that the same file is skipped on re-runs and a new one is tried."""
+    try:
+        info = os.stat(path)
+        stamp = f"{info.st_size}|{info.st_mtime_ns}"
+    except OSError:
+        stamp = "gone"
+    name = printable_path(path)
+    return hashlib.sha256(f"unread|{name}|{stamp}|{landing.file_date}".encode()).hexdigest()
+
+
 def _part_hash(digest: str, part: Part) -> str:
-    """A bundle's list is its own delivery: the file's key plus the list's name."""
+    """A bundle's list is its own delivery: the file's key plus the list's name; a chunk of a
+    streamed file, the file's key plus its records."""
+    if part.chunk is not None:
+        return hashlib.sha256(f"{digest}#{part.key or ''}@{part.chunk}".encode()).hexdigest()
     if part.key is None:
         return digest
     return hashlib.sha256(f"{digest}#{part.key}".encode()).hexdigest()
@@ -239,40 +327,72 @@ def ingest_file(
     readmit: bool = False,
     only_part: str | None = None,
     received: dt.date | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> list[FileResult]:
     """Ingest one file, one transaction per batch; returns what happened to each batch.
 
     ``readmit``: take content that was rejected or failed before (``watchtower readmit``).
+    Any error while reading or parsing the file (or one of its parts) is a failed batch with
+    a one-line message (:func:`describe_error`), never an exception: the run goes on with the
+    next file, and re-runs skip the same content until it is re-admitted.
     """
     path = landing.path
-    data = path.read_bytes()
-    digest = content_key(data, landing)
+    try:
+        size = os.stat(path).st_size
+        check_size(path, size, limits)
+        streamed = streams(path, size, limits)
+        data = None if streamed else path.read_bytes()
+    except (ReadError, OSError) as exc:
+        key = _unread_key(path, landing)
+        if not readmit and (refused := _refused_before(engine, key, landing)) is not None:
+            return [refused]
+        return [_record_refusal(engine, landing, key, clock, describe_error(exc))]
+    if _changed_since_found(landing):
+        why = "changed while being read (still being written?): read by a later run"
+        return [FileResult(printable_path(path), landing.source, "waiting", message=why)]
+    digest = file_content_key(path, landing) if data is None else content_key(data, landing)
     with engine.connect() as conn:
         seen = conn.execute(sa.select(batches.c.id).where(batches.c.loaded_hash == digest)).first()
     if seen is not None:
         message = f"same content already loaded as batch {seen.id}"
         # the batch id says which batch holds this content (readmit records it)
         return [
-            FileResult(str(path), landing.source, "skipped", message=message, batch_id=int(seen.id))
+            FileResult(
+                printable_path(path),
+                landing.source,
+                "skipped",
+                message=message,
+                batch_id=int(seen.id),
+            )
         ]
     if not readmit and (refused := _refused_before(engine, digest, landing)) is not None:
         return [refused]
+    parts: Iterator[Part]
     try:
-        parts = read_parts(path, data, hint=landing.source, aliases=aliases)
-    except ReadError as exc:
-        return [_record_refusal(engine, landing, digest, clock, str(exc))]
-    except RecursionError:
-        return [_record_refusal(engine, landing, digest, clock, "nested too deeply to read")]
-    if only_part is not None:
-        parts = [p for p in parts if p.key == only_part]
-    # a bundle's lists in the contract's order: managers before the funds that link to them
-    order: dict[str, int] = {source: i for i, source in enumerate(SOURCES)}
-    parts = sorted(parts, key=lambda p: order.get(p.source or "", len(order)))
+        if data is None:
+            parts = stream_parts(path, hint=landing.source, aliases=aliases, limits=limits)
+        else:
+            listed = read_parts(path, data, hint=landing.source, aliases=aliases, limits=limits)
+            del data  # the parts hold what is needed
+            # a bundle's lists in the contract's order: managers before the funds linking to them
+            order: dict[str, int] = {source: i for i, source in enumerate(SOURCES)}
+            parts = iter(sorted(listed, key=lambda p: order.get(p.source or "", len(order))))
+    except Exception as exc:  # any failure to read this one file: a failed batch, go on
+        return [_record_refusal(engine, landing, digest, clock, describe_error(exc))]
     results = []
-    for part in parts:
+    while True:
+        try:
+            part = next(parts, None)
+        except Exception as exc:  # a streamed file failing midway: the chunks before it stay
+            results.append(_record_refusal(engine, landing, digest, clock, describe_error(exc)))
+            break
+        if part is None:
+            break
+        if only_part is not None and part.key != only_part:
+            continue
         part_digest = _part_hash(digest, part)
-        results.append(
-            _ingest_part(
+        try:
+            result = _ingest_part(
                 engine,
                 landing,
                 part,
@@ -285,8 +405,42 @@ def ingest_file(
                 readmit=readmit,
                 received=received or clock.today(),
             )
-        )
+        except StoreFailure as failure:
+            # the store failed, not the content: the run stops, the batch left nothing behind
+            raise failure.error from None
+        except Exception as exc:  # parsing, the gate or the store refused this part's content
+            result = _record_refusal(
+                engine,
+                LandingFile(path, part.source, landing.file_date),
+                part_digest,
+                clock,
+                describe_error(exc),
+                part=part.key,
+                rows_read=len(part.raw),
+                chunk=part.chunk,
+            )
+        results.append(result)
     return results
+
+
+class StoreFailure(Exception):
+    """Carries an error raised while a batch was written (the database, the disk): not the
+    content's fault, so it is raised again rather than recorded as a failed batch."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _changed_since_found(landing: LandingFile) -> bool:
+    """Whether the file's size or time differ from when it was discovered."""
+    if landing.size is None or landing.mtime_ns is None:
+        return False
+    try:
+        info = os.stat(landing.path)
+    except OSError:
+        return True
+    return (info.st_size, info.st_mtime_ns) != (landing.size, landing.mtime_ns)
 
 
 def _refused_before(engine: sa.Engine, digest: str, landing: LandingFile) -> FileResult | None:
@@ -305,7 +459,7 @@ def _refused_before(engine: sa.Engine, digest: str, landing: LandingFile) -> Fil
     if row is None:
         return None
     return FileResult(
-        str(landing.path),
+        printable_path(landing.path),
         landing.source,
         "skipped",
         message=f"the same content was {row.status} as batch {row.id}; fix the suite or the "
@@ -329,20 +483,24 @@ def _ingest_part(
 ) -> FileResult:
     path = landing.path
     where = LandingFile(path, part.source, landing.file_date)
-    if part.key is not None:
+    if part.key is not None or part.chunk is not None:
         with engine.connect() as conn:
             seen = conn.execute(
                 sa.select(batches.c.id).where(batches.c.loaded_hash == digest)
             ).first()
         if seen is not None:
             return FileResult(
-                str(path),
+                printable_path(path),
                 part.source,
                 "skipped",
                 message=f"same content already loaded as batch {seen.id}",
                 batch_id=int(seen.id),
                 part=part.key,
+                chunk=part.chunk,
             )
+        # a list or chunk refused before is skipped, like a whole file, until re-admitted
+        if not readmit and (refused := _refused_before(engine, digest, where)) is not None:
+            return replace(refused, part=part.key, chunk=part.chunk)
     if part.source is None:
         return _record_refusal(
             engine,
@@ -350,11 +508,12 @@ def _ingest_part(
             digest,
             clock,
             "cannot tell the source from the headers ("
-            + ", ".join(map(str, list(part.raw.columns)[:12]))
+            + ", ".join(safe_header(c) for c in list(part.raw.columns)[:12])
             + "): add the headers to expectations/aliases.yaml, or put the file in managers/, "
             "funds/, cancellations/, reports/, events/ or incidents/",
             part=part.key,
             rows_read=len(part.raw),
+            chunk=part.chunk,
         )
     source: Source = part.source
     try:
@@ -376,6 +535,7 @@ def _ingest_part(
             status="rejected",
             part=part.key,
             rows_read=len(part.raw),
+            chunk=part.chunk,
         )
 
     failures = {row: list(fs) for row, fs in parsed.failures.items()}
@@ -391,7 +551,7 @@ def _ingest_part(
 
     rows_read = len(parsed.frame)
     bad_rows = sorted(failures)
-    rejected = outcome.rejected
+    rejected = safe_message(outcome.rejected) if outcome.rejected else None
     plan: VersionPlan | None = None
     good_frame = parsed.frame.drop(index=bad_rows)
     if not rejected and source == "funds":
@@ -423,7 +583,9 @@ def _ingest_part(
                 outcome.store(conn, batch_id)
             if not rejected:
                 records = _records(source, good_frame, batch_id, flags)
-                records, plan = _apply_versions(conn, source, records, landing.file_date, received)
+                records, plan = _apply_versions(
+                    conn, source, records, landing.file_date, received, parsed.columns_found
+                )
                 insert_rows(conn, HISTORY[source], records)
                 conn.execute(
                     batches.update()
@@ -437,24 +599,29 @@ def _ingest_part(
                 )
                 insert_rows(conn, quarantine, _quarantine_records(parsed, failures, batch_id))
                 _count_drift(conn, source, outcome.drift, batch_id, where)
-    except IntegrityError:
+    except IntegrityError as clash:
         # Another run loaded the same content meanwhile: the unique loaded_hash refused ours.
         with engine.connect() as conn:
             if conn.execute(sa.select(batches.c.id).where(batches.c.loaded_hash == digest)).first():
                 return FileResult(
-                    str(path),
+                    printable_path(path),
                     source,
                     "skipped",
                     message="same content loaded concurrently by another run",
                     part=part.key,
+                    chunk=part.chunk,
                 )
-        raise
+        raise StoreFailure(clash) from None
+    except sa.exc.DataError:
+        raise  # a value the store refuses (the content's fault): the caller records a failure
+    except Exception as exc:
+        raise StoreFailure(exc) from None
     if not rejected and source in ("managers", "manager_details"):
         index.add_frame(good_frame)
         if known_managers is not None and source == "managers":
             known_managers.update(good_frame["register_no"].dropna().astype(str))
     return FileResult(
-        str(path),
+        printable_path(path),
         source,
         status,
         rows_read=rows_read,
@@ -467,6 +634,7 @@ def _ingest_part(
         part=part.key,
         rows_unchanged=plan.unchanged if plan else 0,
         rows_corrected=plan.later if plan else 0,
+        chunk=part.chunk,
     )
 
 
@@ -476,18 +644,17 @@ def _apply_versions(
     records: list[dict[str, Any]],
     delivery_date: dt.date | None,
     received: dt.date,
+    feed: Iterable[str],
 ) -> tuple[list[dict[str, Any]], VersionPlan]:
     """The batch's records as stored: each with its version key and content hash, known from
     what :func:`decide_versions` decides, those unchanged left out."""
     for r in records:
-        r["version_key"] = version_key(source, r, delivery_date)
+        r["version_key"] = version_key(source, r, delivery_date, feed)
         r["row_hash"] = row_hash(r)
-    keys = [r["version_key"] for r in records]
     plan = decide_versions(
-        keys,
-        [r["row_hash"] for r in records],
+        records,
         [r["known_from"] for r in records],
-        existing_versions(conn, HISTORY[source], keys),
+        existing_versions(conn, HISTORY[source], [r["version_key"] for r in records]),
         received,
     )
     kept = []
@@ -575,8 +742,8 @@ def _insert_batch(
     result = conn.execute(
         batches.insert().values(
             source=landing.source or "unknown",
-            file_name=landing.path.name,
-            file_path=str(landing.path),
+            file_name=printable_text(landing.path.name),
+            file_path=printable_path(landing.path),
             content_hash=digest,
             loaded_hash=digest if status == "loaded" else None,
             status=status,
@@ -587,7 +754,7 @@ def _insert_batch(
             rows_rejected=rows_rejected,
             rows_flagged=rows_flagged,
             part=part,
-            message=message,
+            message=safe_message(message) if message else None,
             ingested_at=clock.now(),
         )
     )
@@ -606,10 +773,13 @@ def _record_refusal(
     status: str = "failed",
     part: str | None = None,
     rows_read: int = 0,
+    chunk: str | None = None,
 ) -> FileResult:
     """A batch refused whole: ``failed`` (unreadable, or its source cannot be told) or
     ``rejected`` (a structural fault). The rows read, if any, are counted as rejected, so the
-    accounting still closes."""
+    accounting still closes. The message goes through :func:`safe_message` (no secrets, one
+    line) here, the one way a refusal reaches the store, the CLI and the DAG's XCom."""
+    message = safe_message(f"{chunk}: {message}" if chunk else message)
     with engine.begin() as conn:
         batch_id = _insert_batch(
             conn,
@@ -625,7 +795,7 @@ def _record_refusal(
             part=part,
         )
     return FileResult(
-        str(landing.path),
+        printable_path(landing.path),
         landing.source,
         status,
         message=message,
@@ -633,6 +803,7 @@ def _record_refusal(
         rows_read=rows_read,
         rows_rejected=rows_read,
         part=part,
+        chunk=chunk,
     )
 
 

@@ -10,12 +10,17 @@ ties (an ``events`` and an ``incidents`` file share 登记编号 and 事件日�
 A JSON document that is neither a record list nor an AMAC page envelope is a bundle: each list
 of records inside it (up to three levels deep) is one part, ingested as its own batch with its
 own source.
+
+Large CSV and JSON Lines files are streamed (:func:`stream_parts`): each chunk of records is a
+part of its own (``chunk`` names its records, e.g. ``rows 50001-100000``), so validation and
+insert run per chunk and memory stays bounded; the source is told once, from the header.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +30,20 @@ import pandas as pd
 from watchtower.contract import FIELDS, IDENTITY, SOURCES, Source, header_lookup, normalize_header
 from watchtower.ingest.aliases import Aliases
 from watchtower.ingest.details import flatten_crawler_detail, parse_detail_html
-from watchtower.ingest.readers import ReadError, decode_text, frame_from_records, read_raw
+from watchtower.ingest.readers import (
+    DEFAULT_LIMITS,
+    ReadError,
+    ReadLimits,
+    check_json_depth,
+    decode_text,
+    frame_from_records,
+    iter_csv_frames,
+    iter_jsonl_frames,
+    read_raw,
+    safe_header,
+)
+
+__all__ = ["Part", "check_size", "read_parts", "recognise", "stream_parts", "streams"]
 
 #: Nested record keys whose contents are the record's own fields (a crawler's parse of a detail
 #: page, a deregistration's detail).
@@ -41,15 +59,73 @@ class Part:
     key: str | None
     raw: pd.DataFrame
     source: Source | None
+    #: the records of a streamed file this part holds (``rows 1-50000``); None: all of them
+    chunk: str | None = None
+
+
+_STREAMED = (".csv", ".jsonl")
+_MB = 1024 * 1024
+
+
+def check_size(path: Path, size: int, limits: ReadLimits = DEFAULT_LIMITS) -> None:
+    """Refuse a file above the hard limit, or a format that is read whole (a JSON document,
+    XLSX, HTML) above the limit for those."""
+    if size > limits.max_file_bytes:
+        raise ReadError(
+            f"the file is {size // _MB} MB, above the {limits.max_file_bytes // _MB} MB limit"
+        )
+    if not streams(path, size, limits) and size > limits.max_document_bytes:
+        raise ReadError(
+            f"the file is {size // _MB} MB, above the {limits.max_document_bytes // _MB} MB "
+            "limit for a format read whole: deliver it as CSV or JSON Lines, which are streamed"
+        )
+
+
+def streams(path: Path, size: int, limits: ReadLimits = DEFAULT_LIMITS) -> bool:
+    """Whether ``path`` is read in chunks (:func:`stream_parts`) rather than whole."""
+    return path.suffix.lower() in _STREAMED and size > limits.stream_above_bytes
+
+
+def stream_parts(
+    path: Path,
+    *,
+    hint: Source | None,
+    aliases: Aliases | None,
+    limits: ReadLimits = DEFAULT_LIMITS,
+) -> Iterator[Part]:
+    """A large CSV or JSON Lines file, ``limits.chunk_rows`` records per part; the source is
+    told from the first chunk's headers and holds for the file."""
+    if path.suffix.lower() == ".csv":
+        frames = iter_csv_frames(path, chunk_rows=limits.chunk_rows)
+    else:
+        frames = (
+            _flatten_frame(f)
+            for f in iter_jsonl_frames(
+                path, chunk_rows=limits.chunk_rows, max_depth=limits.max_depth
+            )
+        )
+    source: Source | None = None
+    for number, frame in enumerate(frames):
+        if number == 0:
+            source = recognise([str(c) for c in frame.columns], hint=hint, aliases=aliases)
+        first, last = int(frame.index[0]), int(frame.index[-1])
+        yield Part(None, frame, source, chunk=f"rows {first}-{last}")
 
 
 def read_parts(
-    path: Path, data: bytes, *, hint: Source | None, aliases: Aliases | None
+    path: Path,
+    data: bytes,
+    *,
+    hint: Source | None,
+    aliases: Aliases | None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> list[Part]:
     """The parts of one landing file, each with the source its shape tells."""
     suffix = path.suffix.lower()
     if suffix in (".html", ".htm"):
         return [_html_part(data)]
+    if suffix in (".json", ".jsonl"):
+        check_json_depth(data, limits.max_depth)  # before anything recurses into it
     if suffix == ".json":
         doc = _json_document(data)  # parsed once; read_raw only reports what this cannot read
         if isinstance(doc, dict) and not isinstance(doc.get("content"), list):
@@ -63,7 +139,7 @@ def read_parts(
         if isinstance(records, list) and records:
             frame = frame_from_records(_flatten(records))
             return [_part(None, frame, hint=hint, aliases=aliases)]
-    raw = read_raw(path, data)
+    raw = read_raw(path, data, limits=limits)
     if suffix == ".jsonl":
         raw = _flatten_frame(raw)
     return [_part(None, raw, hint=hint, aliases=aliases)]
@@ -130,7 +206,7 @@ def _part(
     key: str | None, raw: pd.DataFrame, *, hint: Source | None, aliases: Aliases | None
 ) -> Part:
     if raw.empty:
-        raise ReadError(f"{key or 'the file'} holds no records")
+        raise ReadError(f"{safe_header(key) if key else 'the file'} holds no records")
     raw.index = pd.RangeIndex(1, len(raw) + 1)
     source = recognise([str(c) for c in raw.columns], hint=hint, aliases=aliases)
     return Part(key, raw, source)
