@@ -443,16 +443,18 @@ KEYS: dict[Source, tuple[str, ...]] = {
 #: A record across deliveries (``watchtower.ingest.versions``): a later row with the same
 #: version key is a new version of it (a correction, or the same content again). Snapshot
 #: sources add their snapshot date (each day's listing is a record of its own); report lists,
-#: the date of the delivery (``@delivery``: a report's state as one list showed it); events
+#: the date of the delivery (``@delivery``: a report's state as one list showed it); both add
+#: the feed (``@feed``: the contract fields the delivery carries), since two feeds of one day
+#: describe a manager in their own fields and words and neither corrects the other. Events
 #: and incidents are one per natural key, whatever file brings them. ``a|b``: a, else b (a
 #: fund list scraped from the site has no fund numbers: its funds are known by name).
 VERSION_KEYS: dict[Source, tuple[str, ...]] = {
-    "managers": ("registerNo", "snapshotDate"),
-    "manager_details": ("registerNo", "snapshotDate"),
-    "funds": ("fundNo|fundName", "snapshotDate"),
-    "fund_details": ("fundNo", "snapshotDate"),
-    "cancellations": ("orgName", "orgCode", "cancelDate", "snapshotDate"),
-    "reports": ("fundNo", "reportType", "period", "@delivery"),
+    "managers": ("registerNo", "snapshotDate", "@feed"),
+    "manager_details": ("registerNo", "snapshotDate", "@feed"),
+    "funds": ("fundNo|fundName", "snapshotDate", "@feed"),
+    "fund_details": ("fundNo", "snapshotDate", "@feed"),
+    "cancellations": ("orgName", "orgCode", "cancelDate", "snapshotDate", "@feed"),
+    "reports": ("fundNo", "reportType", "period", "@delivery", "@feed"),
     "events": ("registerNo", "uscc", "eventDate", "eventType"),
     "incidents": ("registerNo", "incidentDate", "incidentType"),
 }

@@ -140,16 +140,37 @@ def test_a_redelivered_event_counts_once(
     assert frame.loc["P1000000", "events_365d"] == 2.0
 
 
-def test_decide_versions_first_unchanged_and_later() -> None:
+def test_decide_versions_first_unchanged_and_correction() -> None:
     existing = {
-        "k1": Existing(latest_hash="h1", latest_known_from=SNAPSHOT),
-        "k2": Existing(latest_hash="h2", latest_known_from=SNAPSHOT),
+        k: Existing(latest_hash=h, latest_known_from=SNAPSHOT)
+        for k, h in (("k1", "h1"), ("k2", "h2"))
     }
-    own = [SNAPSHOT, SNAPSHOT, SNAPSHOT]
-    plan = decide_versions(["k0", "k1", "k2"], ["h0", "h1", "h2x"], own, existing, LATER)
+    rows = [
+        {"version_key": "k0", "row_hash": "h0"},  # nothing stored: the first version
+        {"version_key": "k1", "row_hash": "h1"},  # the same content: unchanged
+        {"version_key": "k2", "row_hash": "h2x"},  # other content: a correction
+    ]
+    plan = decide_versions(rows, [SNAPSHOT] * 3, existing, LATER)
     assert plan.keep == (True, False, True)
     assert plan.known_from == (SNAPSHOT, SNAPSHOT, LATER)
     assert (plan.first, plan.unchanged, plan.later) == (1, 1, 1)
-    # received before the record's own date (a replayed delivery): never before its version
-    early = decide_versions(["k2"], ["h2x"], [SNAPSHOT], existing, dt.date(2024, 1, 1))
+    # received before the newest version's day (a replayed delivery): never before it
+    early = decide_versions(rows[2:], [SNAPSHOT], existing, dt.date(2024, 1, 1))
     assert early.known_from == (SNAPSHOT,)
+
+
+def test_two_feeds_of_one_day_are_not_corrections_of_each_other(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """The public list and a supervisor's export describe the same manager on the same day
+    in their own fields: both are first versions, known from the snapshot date."""
+    landing = tmp_path / "landing"
+    _write(landing / "managers" / f"managers_{SNAPSHOT}.csv", HEADER, _managers(False), landed=1e9)
+    other = ["registerNo", "managerName", "registerDate", "employeeCount"]
+    rows = [[f"P10000{i:02d}", f"测试管理人{i}号", "2016-02-03", "12"] for i in range(3)]
+    _write(landing / "managers" / f"export_managers_{SNAPSHOT}.csv", other, rows, landed=2e9)
+    summary = ingest_dir(engine, landing, clock=CLOCK, received=LATER)
+    assert (summary.rows_corrected, summary.rows_unchanged) == (0, 0)
+    with engine.connect() as c:
+        known = c.execute(sa.select(manager_snapshots.c.known_from).distinct()).scalars().all()
+    assert known == [SNAPSHOT]

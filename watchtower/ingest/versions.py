@@ -63,14 +63,23 @@ def _canonical(value: object) -> str:
 
 
 def version_key(
-    source: Source, record: Mapping[str, Any] | sa.RowMapping, delivery_date: dt.date | None
+    source: Source,
+    record: Mapping[str, Any],
+    delivery_date: dt.date | None,
+    feed: Iterable[str] = (),
 ) -> str:
     """The version key of one stored record (a dict of column values): sha256 hex of the
-    contract's version fields, so that keys of any length and script fit one indexed column."""
+    contract's version fields, so that keys of any length and script fit one indexed column.
+
+    ``feed``: the contract fields the delivery carries (``@feed``). Two feeds of one day (the
+    public list, a supervisor's export) describe a manager each in their own fields and
+    words; neither corrects the other. A correction is the same feed delivered again."""
     parts: list[str] = [source]
     for name in VERSION_KEYS[source]:
         if name == "@delivery":
             parts.append(_canonical(delivery_date))
+        elif name == "@feed":
+            parts.append(",".join(sorted(feed)))
         else:
             value = ""
             for alternative in name.split("|"):
@@ -90,7 +99,7 @@ def row_hash(record: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Existing:
-    """What the store holds under one version key: the newest version's content hash and
+    """The newest version the store holds under one version key: its content hash and its
     known_from."""
 
     latest_hash: str | None
@@ -109,29 +118,32 @@ class VersionPlan:
 
 
 def decide_versions(
-    keys: Sequence[str],
-    hashes: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
     own_dates: Sequence[dt.date],
     existing: Mapping[str, Existing],
     received: dt.date,
 ) -> VersionPlan:
-    """The version decision for one batch's rows (pure).
+    """The version decision for one batch's rows (pure): each row is a record with its
+    ``version_key`` and ``row_hash``; ``own_dates`` its known_from by the contract (its
+    snapshot or reported date).
 
-    ``own_dates``: each row's known_from by the contract (its snapshot or reported date).
-    A row equal to the newest stored version of its key is unchanged; a row equal to an older
-    version (a correction taken back) is a later version like any other. Rows of one batch
-    that share a key are decided against the store, not against each other.
+    - no stored version: the first version, known from its own date;
+    - the newest stored version says the same: unchanged, not stored;
+    - it says otherwise: a correction, known from ``max(received, own date, the newest
+      version's known_from)``.
+
+    Rows of one batch that share a key are decided against the store, not each other.
     """
     keep: list[bool] = []
     known: list[dt.date] = []
     first = later = unchanged = 0
-    for key, digest, own in zip(keys, hashes, own_dates, strict=True):
-        prior = existing.get(key)
+    for row, own in zip(rows, own_dates, strict=True):
+        prior = existing.get(row["version_key"])
         if prior is None:
             keep.append(True)
             known.append(own)
             first += 1
-        elif prior.latest_hash == digest:
+        elif prior.latest_hash == row["row_hash"]:
             keep.append(False)
             known.append(prior.latest_known_from)
             unchanged += 1
@@ -145,23 +157,20 @@ def decide_versions(
 def existing_versions(
     conn: sa.Connection, table: sa.Table, keys: Iterable[str]
 ) -> dict[str, Existing]:
-    """The store's versions under ``keys`` (rows stored before version keys existed have
-    none and are not found: their re-delivery counts as a first version)."""
+    """The newest stored version under each of ``keys`` (rows stored before version keys
+    existed have none and are not found: their re-delivery counts as a first version)."""
     wanted = sorted(set(keys))
-    rows: dict[str, list[tuple[dt.date, int, str | None]]] = {}
+    newest: dict[str, tuple[dt.date, int, str | None]] = {}
     for i in range(0, len(wanted), _CHUNK):
         chunk = wanted[i : i + _CHUNK]
         stmt = sa.select(
             table.c.version_key, table.c.known_from, table.c.id, table.c.row_hash
         ).where(table.c.version_key.in_(chunk))
         for key, known_from, row_id, digest in conn.execute(stmt):
-            rows.setdefault(key, []).append((known_from, row_id, digest))
-    out: dict[str, Existing] = {}
-    for key, versions in rows.items():
-        versions.sort(key=lambda v: (v[0], v[1]))
-        newest = versions[-1]
-        out[key] = Existing(
-            latest_hash=newest[2],
-            latest_known_from=newest[0],
-        )
-    return out
+            held = newest.get(key)
+            if held is None or (known_from, row_id) > held[:2]:
+                newest[key] = (known_from, row_id, digest)
+    return {
+        key: Existing(latest_hash=digest, latest_known_from=known_from)
+        for key, (known_from, _, digest) in newest.items()
+    }

@@ -6,11 +6,12 @@ Revises: 0007
 History rows get their version key and content hash (``watchtower.ingest.versions``), batches
 the day they were received, the earliest known_from they stored and their unchanged and
 corrected rows; ``feature_runs`` records what the store knew of a day when its features were
-computed. Rows stored before this revision get their version keys computed here, and their
-batches the earliest known_from, so a re-delivery of old data is recognised.
+computed. Batches stored before this revision get the earliest known_from of their rows.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 import sqlalchemy as sa
 from alembic import op
@@ -72,33 +73,17 @@ def upgrade() -> None:
 
 
 def _backfill(conn: sa.Connection) -> None:
-    """Version keys of the rows already stored, and their batches' earliest known_from."""
-    from watchtower.contract import FIELDS, VERSION_KEYS
-    from watchtower.ingest.versions import version_key
+    """The earliest known_from of each batch stored before this revision. (Its rows keep no
+    version key: which feed they came in was not recorded, so a re-delivery of them counts as
+    a first version, as it did before.)"""
     from watchtower.store.schema import HISTORY, batches
 
-    file_dates = dict(conn.execute(sa.select(batches.c.id, batches.c.file_date)).all())
-    earliest: dict[int, object] = {}
-    for source, table in HISTORY.items():
-        # only the columns this revision knows: later revisions may add others
-        names = {n for key in VERSION_KEYS[source] for n in key.split("|")}
-        columns = [f.column for f in FIELDS[source] if f.name in names]
-        stmt = sa.select(table.c.id, table.c.batch_id, *[table.c[c] for c in columns])
-        rows = conn.execute(stmt).mappings().all()
-        updates = [
-            {"_id": r["id"], "_vk": version_key(source, r, file_dates.get(r["batch_id"]))}
-            for r in rows
-        ]
-        if updates:
-            conn.execute(
-                table.update()
-                .where(table.c.id == sa.bindparam("_id"))
-                .values(version_key=sa.bindparam("_vk")),
-                updates,
-            )
-        for batch_id, first in conn.execute(
-            sa.select(table.c.batch_id, sa.func.min(table.c.known_from)).group_by(table.c.batch_id)
-        ):
+    earliest: dict[int, dt.date] = {}
+    for table in HISTORY.values():
+        stmt = sa.select(table.c.batch_id, sa.func.min(table.c.known_from)).group_by(
+            table.c.batch_id
+        )
+        for batch_id, first in conn.execute(stmt):
             earliest[batch_id] = min(first, earliest.get(batch_id, first))
     if earliest:
         conn.execute(
