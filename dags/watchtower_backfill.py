@@ -73,7 +73,11 @@ def watchtower_backfill() -> None:
         from watchtower import pipeline
 
         settings = load_settings()
-        return [to_xcom(pipeline.warn(settings, dt.date.fromisoformat(d))) for d in as_ofs]
+        # backfill mode: the days replayed may lie before days warned already
+        return [
+            to_xcom(pipeline.warn(settings, dt.date.fromisoformat(d), backfill=True))
+            for d in as_ofs
+        ]
 
     dates = days()
     replay.expand(as_of=dates) >> warn_in_order(dates)

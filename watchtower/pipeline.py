@@ -52,12 +52,14 @@ def ingest(
     *,
     clock: Clock | None = None,
     progress: Callable[[Iterable[LandingFile]], Iterable[LandingFile]] | None = None,
+    received: dt.date | None = None,
 ) -> IngestSummary:
     """Ingest a landing folder (default ``settings.landing_dir``) into the store.
 
     One transaction per file; bad rows quarantined; unreadable files recorded as failed;
-    content loaded before skipped. The clock only dates the batches and stands in for a
-    missing snapshot date.
+    content loaded before skipped. ``received``: the day this delivery was received (default
+    the clock's today): a correction of a record already stored is known from it, never
+    earlier. The clock dates the batches and stands in for a missing snapshot date.
     """
     from watchtower.ingest.aliases import load_aliases
     from watchtower.ingest.readers import ReadLimits
@@ -72,6 +74,7 @@ def ingest(
         validator=gate,
         progress=progress,
         aliases=load_aliases(settings.aliases_file),
+        received=received,
         # the landing protocol: a file still being written waits (once, then a later run)
         settle_seconds=settings.landing_settle_seconds,
         sleep=time.sleep,
@@ -132,17 +135,24 @@ def _as_date(value: dt.date | dt.datetime) -> dt.date:
 
 
 def warn(
-    settings: Settings, as_of: dt.date | dt.datetime, *, clock: Clock | None = None
+    settings: Settings,
+    as_of: dt.date | dt.datetime,
+    *,
+    clock: Clock | None = None,
+    backfill: bool = False,
 ) -> WarnSummary:
     """Tiers (models/tiers.yaml: thresholds, hysteresis, rule overrides) for every manager
     scored on ``as_of``, and the alert lifecycle: open, escalate, de-escalate, auto-resolve.
     Idempotent per day and safe to run concurrently (one open alert per manager is enforced
-    by the database). The clock only stamps the audit trail."""
+    by the database); a re-run after the day's scores changed revises its tiers. A day before
+    the last warned day is refused unless ``backfill``. The clock only stamps the audit
+    trail."""
     from watchtower.warn import load_policy, run_warn
 
     engine = open_store(settings.db_url)
     policy = load_policy(settings.models_dir)
-    return run_warn(engine, _as_date(as_of), policy, (clock or SystemClock()).now())
+    now = (clock or SystemClock()).now()
+    return run_warn(engine, _as_date(as_of), policy, now, backfill=backfill)
 
 
 def digest(

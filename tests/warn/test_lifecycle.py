@@ -14,6 +14,7 @@ from watchtower.clock import FixedClock
 from watchtower.config import Settings
 from watchtower.store import open_store
 from watchtower.store.alerts import alert_events, alert_labels, alerts, manager_tiers
+from watchtower.store.scoring import risk_scores
 from watchtower.warn import AlertError, transition
 
 D0 = dt.date(2024, 6, 3)
@@ -192,9 +193,41 @@ def test_older_day_replay_does_not_rewind_an_alert(settings: Settings, engine: s
     insert_scores(engine, [score_row("P1000061", 90, as_of=day(5))])
     pipeline.warn(settings, day(5), clock=CLOCK)
     insert_scores(engine, [score_row("P1000061", 45, as_of=day(1))])
-    pipeline.warn(settings, day(1), clock=CLOCK)
+    pipeline.warn(settings, day(1), clock=CLOCK, backfill=True)
     a = open_alerts(engine)["P1000061"]
     assert (a["tier"], a["last_as_of"]) == ("red", day(5))
+
+
+def test_a_day_before_the_last_warned_day_is_refused_outside_backfill(
+    settings: Settings, engine: sa.Engine
+) -> None:
+    from watchtower.warn import WarnOrderError
+
+    insert_scores(engine, [score_row("P1000062", 90, as_of=day(5))])
+    pipeline.warn(settings, day(5), clock=CLOCK)
+    insert_scores(engine, [score_row("P1000062", 45, as_of=day(1))])
+    with pytest.raises(WarnOrderError, match="before the last warned day"):
+        pipeline.warn(settings, day(1), clock=CLOCK)
+    assert pipeline.warn(settings, day(5), clock=CLOCK).rerun  # the last day again is fine
+
+
+def test_a_rerun_after_the_days_scores_changed_revises_tiers_and_alerts(
+    settings: Settings, engine: sa.Engine
+) -> None:
+    """A correction known by the day changed its score: the re-run turns it into an alert."""
+    insert_scores(engine, [score_row("P1000063", 10, as_of=day(2))])
+    first = pipeline.warn(settings, day(2), clock=CLOCK)
+    assert first.opened == 0 and "P1000063" not in open_alerts(engine)
+    with engine.begin() as c:
+        c.execute(
+            risk_scores.update()
+            .where(risk_scores.c.register_no == "P1000063", risk_scores.c.as_of == day(2))
+            .values(score=95.0)
+        )
+    again = pipeline.warn(settings, day(2), clock=CLOCK)
+    assert (again.revised, again.opened, again.rerun) == (1, 1, False)
+    assert open_alerts(engine)["P1000063"]["tier"] == "red"
+    assert pipeline.warn(settings, day(2), clock=CLOCK).rerun
 
 
 def test_bulk_lifecycle_across_chunks_keeps_ids_events_and_states_aligned(

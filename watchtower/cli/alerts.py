@@ -86,20 +86,33 @@ def _engine(settings: Settings) -> sa.Engine:
 
 
 @app.command()
-def warn(as_of: AsOfOption = None, db: DbOption = None, json: JsonOption = False) -> None:
+def warn(
+    as_of: AsOfOption = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+    backfill: Annotated[
+        bool,
+        typer.Option(
+            "--backfill",
+            help="Allow a day before the last warned day (replaying history on purpose).",
+        ),
+    ] = False,
+) -> None:
     """Tier every manager scored on the as-of day and update the alerts.
 
     Tiers red/orange/yellow/blue (红/橙/黄/蓝) follow models/tiers.yaml: score thresholds,
     rule overrides (e.g. blacklist is red whatever the score) and hysteresis. At most one open
-    alert per manager; running twice for a day changes nothing.
+    alert per manager; running twice for a day changes nothing, unless the day's scores
+    changed meanwhile (a correction): then its tiers are revised and the alerts follow. Days
+    go forward: one before the last warned day is refused without --backfill.
     """
     from watchtower import pipeline
-    from watchtower.warn import PolicyError
+    from watchtower.warn import PolicyError, WarnOrderError
 
     settings = settings_for(db)
     try:
-        s = pipeline.warn(settings, _day(as_of), clock=SystemClock())
-    except PolicyError as exc:
+        s = pipeline.warn(settings, _day(as_of), clock=SystemClock(), backfill=backfill)
+    except (PolicyError, WarnOrderError) as exc:
         fail(str(exc))
         return
     if json:
@@ -111,6 +124,7 @@ def warn(as_of: AsOfOption = None, db: DbOption = None, json: JsonOption = False
         f"{s.held}\nalerts: {s.opened} opened, {s.escalated} escalated, {s.deescalated} "
         f"de-escalated, {s.auto_resolved} auto-resolved; {s.open_alerts} open"
         + (" (tiers for this day existed: nothing changed)" if s.rerun else "")
+        + (f" ({s.revised} tiers revised: the day's scores changed)" if s.revised else "")
     )
     if s.scored == 0:
         typer.secho(f"note: no risk_scores for {s.as_of}; run scoring first", err=True)

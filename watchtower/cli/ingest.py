@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +28,16 @@ def ingest(
     db: DbOption = None,
     as_json: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    received: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--received",
+            formats=["%Y-%m-%d"],
+            help="The day this delivery was received (YYYY-MM-DD; default today). A record "
+            "already stored for the same key and snapshot date, delivered again with other "
+            "content, is a correction known from this day, never earlier.",
+        ),
+    ] = None,
 ) -> None:
     """Load every landing file into the point-in-time store.
 
@@ -52,7 +63,9 @@ def ingest(
     def bar(files):  # type: ignore[no-untyped-def]
         return tqdm(list(files), desc="ingest", unit="file", disable=quiet, leave=False)
 
-    summary = pipeline.ingest(settings, folder, progress=bar)
+    summary = pipeline.ingest(
+        settings, folder, progress=bar, received=received.date() if received else None
+    )
     if as_json:
         print_json(summary)
     else:
@@ -67,7 +80,8 @@ def ingest(
             f"{summary.files} files ({summary.batches} batches): {summary.files_loaded} "
             f"loaded, {summary.files_skipped} skipped (seen before), {summary.files_failed} "
             f"failed, {summary.files_rejected} rejected; rows read {summary.rows_read}, "
-            f"loaded {summary.rows_loaded} (flagged {summary.rows_flagged}), quarantined "
+            f"loaded {summary.rows_loaded} (flagged {summary.rows_flagged}, unchanged "
+            f"{summary.rows_unchanged}, corrections {summary.rows_corrected}), quarantined "
             f"{summary.rows_quarantined}, rejected {summary.rows_rejected}; "
             f"{summary.change_events} change events"
             + (f"; {summary.files_waiting} files waiting" if summary.files_waiting else "")
