@@ -200,7 +200,11 @@ subscribers:
 
 
 def _world(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    db_url: str | None = None,
+    **env: str,
 ) -> Settings:
     config = tmp_path / "config"
     config.mkdir()
@@ -211,7 +215,7 @@ def _world(
     monkeypatch.setenv("WATCHTOWER_CONFIG_DIR", str(config))
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    s = load_settings().with_db(settings.db_url)
+    s = load_settings().with_db(db_url or settings.db_url)
     engine = open_store(s.db_url)
     with engine.begin() as c:
         batch = c.execute(
@@ -257,10 +261,18 @@ def _digests(settings: Settings) -> dict[str, set[str]]:
     return {r: _regs_in(Path(p)) for r, p in rows}
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_no_red_is_lost_and_the_rest_go_to_the_catch_all(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    backend: str,
+    request: pytest.FixtureRequest,
 ) -> None:
-    s = _world(settings, tmp_path, monkeypatch, WATCHTOWER_DIGEST_CATCH_ALL="ops@example.gov.cn")
+    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
+    s = _world(
+        settings, tmp_path, monkeypatch, url, WATCHTOWER_DIGEST_CATCH_ALL="ops@example.gov.cn"
+    )
     with sa.create_engine(s.db_url).connect() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(alerts)).scalar_one() == 31
     summary = pipeline.digest(s, DAY, clock=CLOCK)
