@@ -906,6 +906,7 @@ def readmit(
     clock: Clock,
     validator: Validator | None = None,
     aliases: Aliases | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> list[ReadmitResult]:
     """Ingest rejected or failed batches again (``batch_ids``; None: every one not yet
     re-admitted), with the suites and aliases as they are now.
@@ -947,6 +948,7 @@ def readmit(
             aliases=aliases,
             readmit=True,
             only_part=row.part,
+            limits=limits,  # as ingest read it: a streamed file's chunks are the same chunks
         )
         new_ids = [r.batch_id for r in results if r.batch_id is not None]
         with engine.begin() as conn:
