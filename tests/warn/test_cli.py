@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -60,7 +61,9 @@ def test_digest_command_renders_and_points_at_html(settings: Settings) -> None:
                             "--lang", "en", "--json"])  # fmt: skip
     assert r.exit_code == 0, r.output
     s = json.loads(r.output)
-    assert s["rendered"] == 1 and s["html_paths"][0].endswith("me@example.org.html")
+    # the outbox names files by a hash of (recipient, period, subscription), never the address
+    assert s["rendered"] == 1 and s["html_paths"][0].endswith(".html")
+    assert "me@example.org" not in Path(s["html_paths"][0]).name
     html = Path(s["html_paths"][0]).read_text("utf-8")
     assert "All jurisdictions" in html
     r = runner.invoke(app, ["digest", "--as-of", str(AS_OF), "--cadence", "immediate"])
@@ -82,3 +85,13 @@ def test_hostile_actor_and_note_cannot_forge_lines(settings: Settings) -> None:
     assert "\x1b" not in r.output and "\r" not in r.output
     line = next(ln for ln in r.output.splitlines() if "\\x1b[2K" in ln)
     assert "收到\\n2024-06-30 00:00:00  admin  close" in line
+
+
+def test_warn_refuses_a_day_before_the_last_warned_day_in_one_line(settings: Settings) -> None:
+    build_world(settings)  # warned up to AS_OF
+    earlier = str(AS_OF - dt.timedelta(days=30))
+    r = runner.invoke(app, ["warn", "--as-of", earlier])
+    assert r.exit_code == 2 and "before the last warned day" in r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+    r = runner.invoke(app, ["warn", "--as-of", earlier, "--backfill"])
+    assert r.exit_code == 0, r.output
