@@ -4,16 +4,49 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from watchtower.config import ConfigError, Settings, load_settings
+from watchtower.text import terminal_text
+
+#: As-of days outside this range are refused where they are parsed: nothing Watchtower
+#: knows is older than AMAC's registry (2014), and date arithmetic on 0001-01-01 or
+#: 9999-12-31 (a snooze, a horizon) overflows.
+MIN_DAY = dt.date(1990, 1, 1)
+MAX_DAY = dt.date(2100, 12, 31)
+
+
+class _Commands(TyperGroup):
+    """The root command. Errors of the environment that any command can meet (a bad setting,
+    a store that cannot be opened, a file that cannot be written) end here, the one place,
+    as one line ``error: ...`` with exit code 2 instead of a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        import sqlalchemy as sa
+
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:  # settings, configuration files, the store (StoreError)
+            fail(str(exc))
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(f"{where}{exc.strerror or exc}")
+        except (sa.exc.OperationalError, sa.exc.DatabaseError) as exc:
+            if isinstance(exc, sa.exc.IntegrityError | sa.exc.ProgrammingError):
+                raise  # a bug, not the environment: keep the traceback
+            orig = str(getattr(exc, "orig", None) or exc).strip()
+            fail(f"the store failed: {orig.splitlines()[0] if orig else type(exc).__name__}")
+
 
 app = typer.Typer(
+    cls=_Commands,
     name="watchtower",
     help=(
         "Watchtower: early warnings on private fund managers for financial supervisors.\n\n"
@@ -37,12 +70,25 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")]
+
+
+def sane_day(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """Option callback for every day option: a day outside MIN_DAY..MAX_DAY is one line."""
+    if isinstance(value, dt.datetime | dt.date):
+        day = value.date() if isinstance(value, dt.datetime) else value
+        if not MIN_DAY <= day <= MAX_DAY:
+            name = param.opts[0] if param.opts else param.name
+            fail(f"{name} {day.isoformat()} is outside {MIN_DAY}..{MAX_DAY}")
+    return value
+
+
 AsOfOption = Annotated[
     dt.datetime | None,
     typer.Option(
         "--as-of",
         formats=["%Y-%m-%d"],
         help="As-of day D (YYYY-MM-DD): sees nothing known after D. Default: today.",
+        callback=sane_day,
     ),
 ]
 
@@ -56,7 +102,8 @@ def settings_for(db: str | None) -> Settings:
 
 
 def fail(message: str, code: int = 2) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    """``error: message`` on stderr, escaped (it may quote a name or a path), and exit."""
+    typer.secho(f"error: {terminal_text(message)}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
 
@@ -72,6 +119,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# JSON leaves these raw with ensure_ascii=False; written as \uXXXX the value is the same.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def print_json(value: Any) -> None:
-    json.dump(_plain(value), sys.stdout, ensure_ascii=False, indent=2)
+    """``value`` as JSON, Chinese kept readable; C1 and bidi controls escaped (JSON escapes
+    C0 itself), so a name cannot reorder what a terminal shows."""
+    text = json.dumps(_plain(value), ensure_ascii=False, indent=2)
+    sys.stdout.write(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text))
     sys.stdout.write("\n")

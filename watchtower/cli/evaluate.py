@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from watchtower.cli._app import DbOption, JsonOption, app, fail, print_json, settings_for
+from watchtower.cli._app import (
+    DbOption,
+    JsonOption,
+    app,
+    fail,
+    print_json,
+    sane_day,
+    settings_for,
+)
 
 _DATE = ["%Y-%m-%d"]
 
@@ -27,10 +35,16 @@ def _bar(days: Iterable[dt.date]) -> Iterator[dt.date]:
 @app.command()
 def backtest(
     start: Annotated[
-        dt.datetime, typer.Option(formats=_DATE, help="First as-of day considered (YYYY-MM-DD).")
+        dt.datetime,
+        typer.Option(
+            formats=_DATE, callback=sane_day, help="First as-of day considered (YYYY-MM-DD)."
+        ),
     ],
     end: Annotated[
-        dt.datetime, typer.Option(formats=_DATE, help="Last as-of day considered (YYYY-MM-DD).")
+        dt.datetime,
+        typer.Option(
+            formats=_DATE, callback=sane_day, help="Last as-of day considered (YYYY-MM-DD)."
+        ),
     ],
     freq: Annotated[
         str,
@@ -87,10 +101,12 @@ def evaluate(
         ),
     ] = None,
     start: Annotated[
-        dt.datetime | None, typer.Option(formats=_DATE, help="First stored day to evaluate.")
+        dt.datetime | None,
+        typer.Option(formats=_DATE, callback=sane_day, help="First stored day to evaluate."),
     ] = None,
     end: Annotated[
-        dt.datetime | None, typer.Option(formats=_DATE, help="Last stored day to evaluate.")
+        dt.datetime | None,
+        typer.Option(formats=_DATE, callback=sane_day, help="Last stored day to evaluate."),
     ] = None,
     truth: Annotated[
         Path | None,

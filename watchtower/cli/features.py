@@ -18,6 +18,7 @@ from watchtower.cli._app import (
     settings_for,
 )
 from watchtower.clock import SystemClock
+from watchtower.text import terminal_text
 
 features_app = typer.Typer(
     help=(
@@ -128,4 +129,4 @@ def partitions(as_of: AsOfOption = None, db: DbOption = None, as_json: JsonOptio
     if as_json:
         print_json(parts)
     else:
-        typer.echo("\n".join(parts) if parts else "(no managers known)")
+        typer.echo("\n".join(terminal_text(p) for p in parts) if parts else "(no managers known)")

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from watchtower.cli._app import DbOption, JsonOption, app, fail, print_json, settings_for
+from watchtower.cli._app import (
+    DbOption,
+    JsonOption,
+    app,
+    fail,
+    print_json,
+    sane_day,
+    settings_for,
+)
 
 if TYPE_CHECKING:
     from watchtower.managers import ManagerProfile
@@ -25,6 +33,7 @@ ProfileAsOf = Annotated[
         formats=["%Y-%m-%d"],
         help="As-of day D (YYYY-MM-DD): sees nothing known after D. Default: the latest day "
         "the store knows anything about the manager.",
+        callback=sane_day,
     ),
 ]
 
@@ -56,7 +65,7 @@ def render(p: ManagerProfile) -> list[str]:
     """The text lines of a profile; every feed value is escaped for the terminal."""
     from watchtower.text import terminal_text as esc
 
-    lines = [f"{p.register_no}  {_v(p.manager_name)}  (截至 / as of {p.as_of})"]
+    lines = [f"{esc(p.register_no)}  {_v(p.manager_name)}  (截至 / as of {p.as_of})"]
 
     lines.append(_section("最新公示信息", "Latest snapshot"))
     s = p.snapshot

@@ -17,6 +17,7 @@ from watchtower.cli._app import (
     app,
     fail,
     print_json,
+    sane_day,
     settings_for,
 )
 from watchtower.clock import SystemClock
@@ -301,10 +302,12 @@ def models_sign(
 def scores_export(
     out: Annotated[Path, typer.Argument(help="CSV file to write (UTF-8 with BOM).")],
     start: Annotated[
-        dt.datetime | None, typer.Option(formats=_DATE, help="First as-of day (YYYY-MM-DD).")
+        dt.datetime | None,
+        typer.Option(formats=_DATE, callback=sane_day, help="First as-of day (YYYY-MM-DD)."),
     ] = None,
     end: Annotated[
-        dt.datetime | None, typer.Option(formats=_DATE, help="Last as-of day (YYYY-MM-DD).")
+        dt.datetime | None,
+        typer.Option(formats=_DATE, callback=sane_day, help="Last as-of day (YYYY-MM-DD)."),
     ] = None,
     top: Annotated[int, typer.Option(help="Reasons per manager.")] = 3,
     db: DbOption = None,

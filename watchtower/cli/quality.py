@@ -10,7 +10,15 @@ import typer
 from tqdm import tqdm
 
 from watchtower import pipeline
-from watchtower.cli._app import DbOption, JsonOption, app, fail, print_json, settings_for
+from watchtower.cli._app import (
+    DbOption,
+    JsonOption,
+    app,
+    fail,
+    print_json,
+    sane_day,
+    settings_for,
+)
 from watchtower.clock import SystemClock
 from watchtower.contract import SOURCES
 from watchtower.text import terminal_text
@@ -50,16 +58,16 @@ def validate(
     else:
         for r in summary.results:
             color = {"ok": None, "rejected": typer.colors.RED, "failed": typer.colors.RED}[r.status]
-            line = f"{r.status:8} {r.path}: {r.rows} rows"
+            line = f"{r.status:8} {terminal_text(r.path)}: {r.rows} rows"
             if r.status == "ok":
                 line += f", {r.parse_failed_rows + r.failed_rows} would be quarantined"
             typer.secho(line, fg=color)
             if r.message:
-                typer.secho(f"         {r.message}", fg=color)
+                typer.secho(f"         {terminal_text(r.message)}", fg=color)
             for check, n in list(r.failures_by_expectation.items())[:8]:
-                typer.echo(f"         {n:>8,}  {check}")
+                typer.echo(f"         {n:>8,}  {terminal_text(check)}")
             for example in r.examples[:3]:
-                typer.echo(f"         e.g. {example[:200]}")
+                typer.echo(f"         e.g. {terminal_text(example[:200])}")
         typer.echo(
             f"{summary.files} files: {summary.files_ok} ok, {summary.files_rejected} rejected, "
             f"{summary.files_failed} failed; {summary.rows:,} rows, "
@@ -79,7 +87,12 @@ def quality(
     ] = None,
     since: Annotated[
         dt.datetime | None,
-        typer.Option("--since", formats=["%Y-%m-%d"], help="Only days from this date on."),
+        typer.Option(
+            "--since",
+            formats=["%Y-%m-%d"],
+            callback=sane_day,
+            help="Only days from this date on.",
+        ),
     ] = None,
     drift: Annotated[
         bool,
@@ -124,7 +137,7 @@ def quality(
     )
     for r in rows:
         typer.echo(
-            f"{r.day.isoformat():10}  {r.source:9} {r.batches:>7} {r.rejected:>8} "
+            f"{r.day.isoformat():10}  {terminal_text(r.source):9} {r.batches:>7} {r.rejected:>8} "
             f"{r.rows:>10,} {r.failed_rows:>8,} {r.pass_rate:>9.2%}"
         )
 
@@ -144,7 +157,8 @@ def _print_drift(rows: list[DriftRow], as_json: bool) -> None:
     )
     for r in rows:
         typer.echo(
-            f"{r.source:14} {r.field:22} {r.count:>7}  {r.first_seen.isoformat():10}  "
+            f"{terminal_text(r.source):14} {terminal_text(r.field):22} {r.count:>7}  "
+            f"{r.first_seen.isoformat():10}  "
             f"{r.last_seen.isoformat():10}  {terminal_text(r.value)}"
         )
 
@@ -159,7 +173,8 @@ def _print_refused(rows: list[RefusedBatch], as_json: bool) -> None:
     for r in rows:
         where = r.file_path + (f"#{r.part}" if r.part else "")
         typer.echo(
-            f"batch {r.batch_id} {r.status} ({r.source}, {r.rows_read} rows): "
+            f"batch {r.batch_id} {terminal_text(r.status)} ({terminal_text(r.source)}, "
+            f"{r.rows_read} rows): "
             f"{terminal_text(where)}: {terminal_text(r.message or '')}"
         )
     typer.echo(

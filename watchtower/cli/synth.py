@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from watchtower.cli._app import JsonOption, app, fail, print_json
+from watchtower.cli._app import JsonOption, app, fail, print_json, sane_day
 
 
 @app.command()
@@ -16,10 +16,12 @@ def synth(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the landing data into.")],
     managers: Annotated[int, typer.Option(help="Number of fund managers.", min=1)] = 300,
     start: Annotated[
-        dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="First day of the world.")
+        dt.datetime,
+        typer.Option(formats=["%Y-%m-%d"], callback=sane_day, help="First day of the world."),
     ] = dt.datetime(2022, 1, 1),
     end: Annotated[
-        dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Last day of the world.")
+        dt.datetime,
+        typer.Option(formats=["%Y-%m-%d"], callback=sane_day, help="Last day of the world."),
     ] = dt.datetime(2024, 12, 31),
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 2024,
     force: Annotated[

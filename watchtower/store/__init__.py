@@ -4,12 +4,13 @@ Every table of every stage hangs off :data:`metadata`; importing this package re
 """
 
 from watchtower.store import alerts, features, models, schema, scoring, validation
-from watchtower.store.engine import open_store, upgrade
+from watchtower.store.engine import StoreError, open_store, upgrade
 from watchtower.store.schema import HISTORY, HISTORY_TABLES, metadata
 
 __all__ = [
     "HISTORY",
     "HISTORY_TABLES",
+    "StoreError",
     "alerts",
     "features",
     "metadata",

@@ -1,4 +1,9 @@
-"""Engine creation and migrations. ``open_store`` brings any database to the newest schema."""
+"""Engine creation and migrations. ``open_store`` brings any database to the newest schema.
+
+A store that cannot be opened (a corrupt file, a file that is no database, a server that does
+not answer, a folder that cannot be created) is a :class:`StoreError`: a ConfigError, so the
+CLI reports it as one line, with the URL's password hidden.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,51 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from watchtower.config import ConfigError
+
+__all__ = [
+    "StoreError",
+    "create_engine",
+    "current_revisions",
+    "describe_store_error",
+    "head_revisions",
+    "open_store",
+    "upgrade",
+]
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StoreError(ConfigError):
+    """The store cannot be opened or used; the message names it (no password) and why."""
+
+
+def _safe_url(db_url: str) -> str:
+    try:
+        return sa.make_url(db_url).render_as_string(hide_password=True)
+    except Exception:  # not even a URL: say so without echoing it (it may hold a password)
+        return "(the configured URL)"
+
+
+def describe_store_error(db_url: str, exc: BaseException) -> str:
+    """One line saying which store failed and why, never with its password."""
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(orig, OSError) and orig.strerror:
+        reason = f"{orig.strerror}: {orig.filename}" if orig.filename else orig.strerror
+    else:
+        reason = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    try:
+        password = sa.make_url(db_url).password
+    except Exception:
+        password = None
+    if password:
+        reason = reason.replace(str(password), "***")
+    hint = ""
+    if isinstance(orig, OSError):
+        hint = " (WATCHTOWER_HOME must be a folder you can write, or set WATCHTOWER_DB_URL)"
+    elif db_url.startswith("sqlite") and ("not a database" in reason or "malformed" in reason):
+        hint = " (restore it from a backup, or point WATCHTOWER_DB_URL / --db at another)"
+    return f"the store {_safe_url(db_url)} cannot be used: {reason}{hint}"
 
 
 def create_engine(db_url: str) -> sa.Engine:
@@ -57,8 +106,22 @@ def upgrade(engine: sa.Engine, revision: str = "heads") -> None:
 
 
 def open_store(db_url: str) -> sa.Engine:
-    """Engine for ``db_url``, migrated to the newest schema if it is behind (or empty)."""
-    engine = create_engine(db_url)
-    if current_revisions(engine) != head_revisions():
-        upgrade(engine)
+    """Engine for ``db_url``, migrated to the newest schema if it is behind (or empty).
+
+    Raises StoreError when it cannot be opened: its folder cannot be created, the file is no
+    (or a corrupt) database, the server does not answer or refuses the login.
+    """
+    try:
+        engine = create_engine(db_url)
+        if current_revisions(engine) != head_revisions():
+            upgrade(engine)
+    except (OSError, sa.exc.OperationalError, sa.exc.DatabaseError, sa.exc.ArgumentError) as exc:
+        if isinstance(exc, sa.exc.IntegrityError | sa.exc.ProgrammingError):
+            raise  # a bug in a migration, not a store that cannot be opened
+        raise StoreError(describe_store_error(db_url, exc)) from None
+    except ModuleNotFoundError as exc:  # a driver the URL names is not installed
+        raise StoreError(
+            f"the store {_safe_url(db_url)} needs the Python package {exc.name!r}, which is "
+            "not installed"
+        ) from None
     return engine
