@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -176,9 +177,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"WATCHTOWER_ROUTING_ADDRESS must be registered or office, not {routing!r}"
         )
+    catch_all = (env.get("WATCHTOWER_DIGEST_CATCH_ALL") or "").strip() or None
+    if catch_all is not None and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", catch_all):
+        raise ConfigError(
+            f"WATCHTOWER_DIGEST_CATCH_ALL must be an e-mail address, not {catch_all!r}"
+        )
     digest = DigestSettings(
         routing_address=routing,  # type: ignore[arg-type]
-        catch_all=(env.get("WATCHTOWER_DIGEST_CATCH_ALL") or "").strip() or None,
+        catch_all=catch_all,
     )
     enabled = (env.get("WATCHTOWER_FETCH_ENABLED") or "").strip().lower()
     if enabled not in ("", "0", "1", "true", "false", "yes", "no"):

@@ -28,7 +28,7 @@ from watchtower.digest import (
     smtp_settings_from_url,
 )
 from watchtower.digest.model import DigestAlert, DigestData, Reason
-from watchtower.digest.outbox import outbox_key
+from watchtower.digest.outbox import already_queued, outbox_key
 from watchtower.store.alerts import outbox
 from watchtower.store.engine import create_engine, upgrade
 
@@ -142,6 +142,9 @@ def test_migration_0008_keys_the_outbox_by_subscription(
     with engine.begin() as c:
         (kept,) = c.execute(sa.select(outbox)).mappings().all()
         assert (kept["subscription_key"], kept["requeues"], kept["requeued_at"]) == ("", 0, None)
+        # the digest it was is not sent again under its new identity after the upgrade
+        assert already_queued(c, "a@b.cn", "daily:2024-06-28", "name:广东")
+        assert not already_queued(c, "a@b.cn", "daily:2024-06-29", "name:广东")
         c.execute(outbox.insert().values(**row, subscription_key="name:上海"))
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as c:
         c.execute(outbox.insert().values(**row, subscription_key="name:上海"))

@@ -73,12 +73,15 @@ def outbox_paths(
 def already_queued(
     conn: sa.Connection, recipient: str, period_key: str, subscription_key: str
 ) -> bool:
+    """True when this entry is in the outbox. A row from before migration 0008 (key '') was
+    the one digest of its (recipient, period) and counts for every subscription, so an
+    upgrade never sends a period's digest a second time."""
     return (
         conn.execute(
             sa.select(outbox.c.id).where(
                 outbox.c.recipient == recipient,
                 outbox.c.period_key == period_key,
-                outbox.c.subscription_key == subscription_key,
+                outbox.c.subscription_key.in_([subscription_key, ""]),
             )
         ).first()
         is not None

@@ -200,13 +200,15 @@ def _context(data: DigestData) -> dict[str, Any]:
     ]
     juris = L["everywhere"] if data.jurisdiction == "*" else data.jurisdiction
     red_now = sum(1 for k in ("new", "escalated", "open") for a in sections[k] if a.tier == "red")
-    subject = terminal_text(L["subject"]).format(
-        juris=juris,
-        label=L[data.cadence],
-        period=_period_label(data),
-        new=len(sections["new"]),
-        esc=len(sections["escalated"]),
-        red=red_now,
+    subject = terminal_text(
+        L["subject"].format(
+            juris=juris,
+            label=L[data.cadence],
+            period=_period_label(data),
+            new=len(sections["new"]),
+            esc=len(sections["escalated"]),
+            red=red_now,
+        )
     )
     return {
         "L": L,
