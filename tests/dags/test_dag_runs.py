@@ -174,6 +174,8 @@ def test_digest_dag_mails_the_digests_due_on_the_alerts_day(after_pipeline: Airf
             "WATCHTOWER_CONFIG_DIR": str(config),
             "WATCHTOWER_SMTP_HOST": "127.0.0.1",
             "WATCHTOWER_SMTP_PORT": str(port),
+            # the other districts' alerts reach no subscriber: they go to the catch-all
+            "WATCHTOWER_DIGEST_CATCH_ALL": "ops@example.gov.cn",
         }
         # Twice: digests go out once per (recipient, period), however often the DAG runs.
         first, second = env.dag_tests(
@@ -190,12 +192,14 @@ def test_digest_dag_mails_the_digests_due_on_the_alerts_day(after_pipeline: Airf
         outbox = _rows(db, "SELECT recipient, cadence, status, as_of, eml_path FROM outbox")
         assert sorted((r, c, s) for r, c, s, _, _ in outbox) == [
             ("daily@example.gov.cn", "daily", "sent"),
+            ("ops@example.gov.cn", "daily", "sent"),
             ("weekly@example.gov.cn", "weekly", "sent"),
         ]
         assert {str(d) for _, _, _, d, _ in outbox} == {RUN_DAY.isoformat()}
         assert all(Path(p).is_file() for *_, p in outbox)
         assert sorted(m.rcpt_tos[0] for m in inbox.messages) == [
             "daily@example.gov.cn",
+            "ops@example.gov.cn",
             "weekly@example.gov.cn",
         ]
 
