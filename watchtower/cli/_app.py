@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
 import re
 import sys
 from dataclasses import asdict, is_dataclass
@@ -35,6 +37,10 @@ class _Commands(TyperGroup):
             return super().invoke(ctx)
         except ConfigError as exc:  # settings, configuration files, the store (StoreError)
             fail(str(exc))
+        except BrokenPipeError:  # `watchtower alerts list | head`: the reader left, not a fault
+            with contextlib.suppress(OSError, ValueError):  # so the final flush cannot fail
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(1) from None
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             fail(f"{where}{exc.strerror or exc}")
