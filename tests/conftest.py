@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,20 @@ from tests.pg import find_bindir, new_database, postgres_cluster
 from watchtower.config import Settings, load_settings
 
 _db_counter = itertools.count()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _model_key_outside_the_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The key that signs model artifacts, for this session only: tests (and the processes
+    they start) never create one in the home of whoever runs them."""
+    path = tmp_path_factory.mktemp("model-key") / "model.key"
+    before = os.environ.get("WATCHTOWER_MODEL_KEY_FILE")
+    os.environ["WATCHTOWER_MODEL_KEY_FILE"] = str(path)
+    yield
+    if before is None:
+        os.environ.pop("WATCHTOWER_MODEL_KEY_FILE", None)
+    else:
+        os.environ["WATCHTOWER_MODEL_KEY_FILE"] = before
 
 
 @pytest.fixture(autouse=True)

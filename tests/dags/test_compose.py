@@ -142,7 +142,13 @@ def test_secrets_come_from_a_git_ignored_env_file(compose: dict[str, Any]) -> No
     declared = set(re.findall(r"^([A-Z_]+)=", example, re.M))
     missing = {v for v in needed if v not in declared and v != "WATCHTOWER_IMAGE"}
     assert not missing, f"variables used by docker-compose.yml but not in .env.example: {missing}"
-    for secret in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "AIRFLOW_JWT_SECRET"):
+    for secret in (
+        "POSTGRES_PASSWORD",
+        "REDIS_PASSWORD",
+        "AIRFLOW_JWT_SECRET",
+        "WATCHTOWER_MODEL_KEY",  # every worker must trust what another trained
+        "WATCHTOWER_DIGEST_CATCH_ALL",  # unrouted alerts must reach somebody
+    ):
         assert re.search(r"\$\{" + secret + r":\?", text), f"{secret} must be required"
     # No literal password in the compose file.
     assert not re.search(r"(?i)password\s*:\s*['\"]?(?!\$)[A-Za-z0-9]", text)

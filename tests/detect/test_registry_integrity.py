@@ -149,7 +149,8 @@ def test_trust_is_the_only_way_round(settings: Settings, tmp_path: Path) -> None
         load_model(engine, settings.artifacts_dir, mid, trust=True)
     assert marker.exists()  # trust loads whatever it is told to: the user vouched for it
     marker.unlink()
-    r = runner.invoke(app, ["score", "--as-of", "2024-06-30", "--trust"])
+    with pytest.warns(UntrustedModelWarning, match="UNVERIFIED"):
+        r = runner.invoke(app, ["score", "--as-of", "2024-06-30", "--trust"])
     assert "UNVERIFIED" in r.output and marker.exists()
 
 
