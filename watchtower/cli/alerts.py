@@ -180,7 +180,7 @@ def alerts_list(
     for r in rows:
         typer.echo(
             f"#{r['id']:<5} {r['tier']:<6} {r['score']:5.1f}  {r['status']:<13} "
-            f"{r['register_no']}  {esc(r['province'])}/{esc(r['city'])}  "
+            f"{esc(r['register_no'])}  {esc(r['province'])}/{esc(r['city'])}  "
             f"{esc(r['manager_name'])}  (since {r['opened_as_of']})"
         )
     if total > len(rows):
@@ -211,7 +211,7 @@ def alerts_show(ref: RefArgument, db: DbOption = None, json: JsonOption = False)
         print_json({**a, "events": trail})
         return
     typer.echo(
-        f"alert #{a['id']}  {a['register_no']}  {esc(a['manager_name'])}\n"
+        f"alert #{a['id']}  {esc(a['register_no'])}  {esc(a['manager_name'])}\n"
         f"  jurisdiction {esc(a['province'])}/{esc(a['city'])}\n"
         f"  tier {a['tier']} (peak {a['peak_tier']}), score {a['score']:.1f}, status {a['status']}"
         + (f" ({a['resolution']})" if a["resolution"] else "")
@@ -231,7 +231,7 @@ def alerts_show(ref: RefArgument, db: DbOption = None, json: JsonOption = False)
             change.append(f"{e['from_tier'] or '-'} -> {e['to_tier']}")
         typer.echo(
             f"  {e['at']:%Y-%m-%d %H:%M:%S}  {esc(e['actor']):<12} {e['action']:<12} "
-            f"{'; '.join(change)}  {esc(e['note'])}"
+            f"{esc('; '.join(change))}  {esc(e['note'])}"
         )
 
 
@@ -251,7 +251,7 @@ def _transition(
         fail(str(exc))
         return
     extra = f" ({a['resolution']})" if a["resolution"] else ""
-    typer.echo(f"alert #{a['id']} {a['register_no']}: {a['status']}{extra} by {esc(by)}")
+    typer.echo(f"alert #{a['id']} {esc(a['register_no'])}: {a['status']}{extra} by {esc(by)}")
 
 
 @alerts_app.command("ack")
@@ -329,4 +329,3 @@ def alerts_export(
             w.writerow([neutralize_cell(r[c] if r[c] is not None else "") for c in cols])
     scope = "all alerts" if all_ else f"alerts open on {day}"
     typer.echo(f"{len(rows)} {scope} -> {out}")
-
