@@ -12,15 +12,17 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from tests.ingest.test_ingest import MANAGERS_CAMEL, _rows, write_csv
 from watchtower.clock import FixedClock
 from watchtower.ingest import ingest_dir, readmit
+from watchtower.ingest import loader as loader_module
 from watchtower.ingest.readers import ReadError, ReadLimits
 from watchtower.ingest.shapes import check_size, streams
 from watchtower.store import open_store
-from watchtower.store.schema import batches, manager_snapshots, quarantine
+from watchtower.store.schema import batches, change_events, manager_snapshots, quarantine
 
 CLOCK = FixedClock(dt.datetime(2024, 12, 1, 8, 0))
 SMALL = ReadLimits(stream_above_bytes=0, chunk_rows=300)  # every CSV/JSONL streamed
@@ -156,3 +158,44 @@ def test_which_files_are_streamed_and_which_refused() -> None:
             assert says in str(exc)
         else:
             raise AssertionError(f"{path} of {size} bytes was not refused")
+
+
+def _events(engine: sa.Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(sa.select(change_events.c.natural_key)).scalars())
+
+
+def test_change_events_derived_in_groups_are_the_same_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loaded batches' change events are derived a group of batches at a time (the
+    history in memory stays bounded); a manager's events depend on its history only."""
+    landing = tmp_path / "landing"
+    june = _rows(600)
+    july = _rows(590)  # ten managers left the list
+    for r in july[::50]:
+        r[1] = r[1] + "（更名）"  # renamed
+        r[8] = "是"  # blacklisted
+    write_csv(landing / "managers" / "managers_2024-06-30.csv", MANAGERS_CAMEL, june, "utf-8")
+    write_csv(landing / "managers" / "managers_2024-07-31.csv", MANAGERS_CAMEL, july, "utf-8")
+    whole = open_store(f"sqlite:///{tmp_path / 'whole.db'}")
+    one_group = ingest_dir(whole, landing, clock=CLOCK, limits=SMALL)
+    monkeypatch.setattr(loader_module, "EVENT_GROUP_ROWS", 300)
+    grouped = open_store(f"sqlite:///{tmp_path / 'grouped.db'}")
+    in_groups = ingest_dir(grouped, landing, clock=CLOCK, limits=SMALL)
+    assert one_group.batches == in_groups.batches == 4
+    assert len(loader_module._event_groups(in_groups.results)) == 4
+    assert one_group.change_events == in_groups.change_events > 10
+    assert _events(whole) == _events(grouped)
+
+
+def test_event_groups_bound_the_rows_derived_at_once() -> None:
+    from watchtower.ingest.loader import FileResult, _event_groups
+
+    def loaded(batch: int, rows: int) -> FileResult:
+        return FileResult("f", "managers", "loaded", rows_loaded=rows, batch_id=batch)
+
+    results = [loaded(1, 300), loaded(2, 300), FileResult("g", None, "failed"), loaded(3, 900)]
+    assert _event_groups(results, rows=600) == [[1, 2], [3]]
+    assert _event_groups(results, rows=10_000) == [[1, 2, 3]]
+    assert _event_groups([]) == []

@@ -221,11 +221,36 @@ def ingest_dir(
     waiting = [printable_path(p.path) for p in found.waiting]
     waiting += [r.path for r in results if r.status == "waiting"]
     results = [r for r in results if r.status != "waiting"]
-    loaded = [r.batch_id for r in results if r.status == "loaded" and r.batch_id is not None]
-    derived = derive_change_events(engine, batch_ids=loaded) if loaded else 0
+    derived = sum(derive_change_events(engine, batch_ids=group) for group in _event_groups(results))
     return summarize(
         landing_dir, results, change_events=derived, received=received, waiting=waiting
     )
+
+
+#: Rows of loaded batches whose managers' change events are derived together.
+EVENT_GROUP_ROWS = 200_000
+
+
+def _event_groups(results: list[FileResult], rows: int | None = None) -> list[list[int]]:
+    """The loaded batches in groups of about ``rows`` loaded rows (at least one batch each).
+
+    A manager's events depend on its own history only (read whole from the store each time),
+    so deriving them group by group gives the same events while the history held in memory
+    stays bounded: a large file's chunks are a few groups, a usual day's run is one.
+    """
+    limit = EVENT_GROUP_ROWS if rows is None else rows
+    groups: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    for r in results:
+        if r.status != "loaded" or r.batch_id is None:
+            continue
+        if current and size + r.rows_loaded > limit:
+            groups.append(current)
+            current, size = [], 0
+        current.append(r.batch_id)
+        size += r.rows_loaded
+    return [*groups, current] if current else groups
 
 
 def _settle_wait(waiting: list[Passed], now: dt.datetime, settle_seconds: float) -> float:
