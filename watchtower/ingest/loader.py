@@ -48,8 +48,8 @@ from watchtower.ingest.versions import (
     VersionPlan,
     decide_versions,
     existing_versions,
-    row_hash,
-    version_key,
+    row_hashes,
+    version_keys,
 )
 from watchtower.store.bulk import insert_many
 from watchtower.store.schema import (
@@ -673,9 +673,10 @@ def _apply_versions(
 ) -> tuple[list[dict[str, Any]], VersionPlan]:
     """The batch's records as stored: each with its version key and content hash, known from
     what :func:`decide_versions` decides, those unchanged left out."""
-    for r in records:
-        r["version_key"] = version_key(source, r, delivery_date, feed)
-        r["row_hash"] = row_hash(r)
+    keys = version_keys(source, records, delivery_date, feed)
+    for r, key, digest in zip(records, keys, row_hashes(records), strict=True):
+        r["version_key"] = key
+        r["row_hash"] = digest
     plan = decide_versions(
         records,
         [r["known_from"] for r in records],

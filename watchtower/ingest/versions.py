@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,8 +34,8 @@ __all__ = [
     "VersionPlan",
     "decide_versions",
     "existing_versions",
-    "row_hash",
-    "version_key",
+    "row_hashes",
+    "version_keys",
 ]
 
 #: Columns that say where and when a row was stored, not what it says.
@@ -46,8 +45,14 @@ _NOT_CONTENT = frozenset(
 _CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
 
 
-def _column(source: Source, field_name: str) -> str:
-    return next(f.column for f in FIELDS[source] if f.name == field_name)
+def _columns(source: Source) -> list[tuple[str, ...]]:
+    """Per version field of ``source``: the columns that may carry it (``a|b``), or the
+    marker (``@delivery``, ``@feed``) itself."""
+    by_name = {f.name: f.column for f in FIELDS[source]}
+    return [
+        (name,) if name.startswith("@") else tuple(by_name[a] for a in name.split("|"))
+        for name in VERSION_KEYS[source]
+    ]
 
 
 def _canonical(value: object) -> str:
@@ -62,39 +67,52 @@ def _canonical(value: object) -> str:
     return str(value).strip()
 
 
-def version_key(
+def version_keys(
     source: Source,
-    record: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
     delivery_date: dt.date | None,
     feed: Iterable[str] = (),
-) -> str:
-    """The version key of one stored record (a dict of column values): sha256 hex of the
+) -> list[str]:
+    """The version key of each stored record (a dict of column values): sha256 hex of the
     contract's version fields, so that keys of any length and script fit one indexed column.
 
     ``feed``: the contract fields the delivery carries (``@feed``). Two feeds of one day (the
     public list, a supervisor's export) describe a manager each in their own fields and
     words; neither corrects the other. A correction is the same feed delivered again."""
-    parts: list[str] = [source]
-    for name in VERSION_KEYS[source]:
-        if name == "@delivery":
-            parts.append(_canonical(delivery_date))
-        elif name == "@feed":
-            parts.append(",".join(sorted(feed)))
-        else:
+    fixed = {"@delivery": _canonical(delivery_date), "@feed": ",".join(sorted(feed))}
+    columns = _columns(source)
+    out = []
+    for record in records:
+        parts: list[str] = [source]
+        for alternatives in columns:
+            if alternatives[0] in fixed:
+                parts.append(fixed[alternatives[0]])
+                continue
             value = ""
-            for alternative in name.split("|"):
-                value = _canonical(record.get(_column(source, alternative)))
+            for column in alternatives:
+                value = _canonical(record.get(column))
                 if value:
                     break
             parts.append(value)
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+        out.append(hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest())
+    return out
 
 
-def row_hash(record: Mapping[str, Any]) -> str:
-    """What a record says (every column but where and when it was stored), hashed."""
-    content = {k: v for k, v in record.items() if k not in _NOT_CONTENT}
-    text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=_canonical)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def row_hashes(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What each record says (every column but where and when it was stored), hashed.
+
+    The records of one batch share their columns (the loader builds them in the contract's
+    order); the column names are part of the hash, so records of other shapes never match.
+    ``repr`` of the values, not JSON: 10x faster at national scale (480,000 rows a quarter),
+    and only ever compared with hashes made the same way."""
+    if not records:
+        return []
+    names = tuple(k for k in records[0] if k not in _NOT_CONTENT)
+    head = repr(names)
+    return [
+        hashlib.sha256((head + repr(tuple(r[n] for n in names))).encode("utf-8")).hexdigest()
+        for r in records
+    ]
 
 
 @dataclass(frozen=True)
