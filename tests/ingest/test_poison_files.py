@@ -27,6 +27,8 @@ from watchtower.clock import FixedClock
 from watchtower.config import Settings
 from watchtower.ingest import ingest_dir, readmit
 from watchtower.ingest import loader as loader_module
+from watchtower.ingest.discover import scan
+from watchtower.ingest.loader import ingest_file
 from watchtower.ingest.readers import safe_header, safe_message
 from watchtower.store import open_store
 from watchtower.store.schema import batches, manager_snapshots
@@ -354,6 +356,22 @@ def test_symlinks_leading_outside_the_landing_folder_are_refused_unread(tmp_path
     assert summary.files_loaded == 1 and summary.files_skipped == 1
     assert _snapshots(engine) == 3  # nothing of outside/ was read
     assert [b.status for b in _batches(engine)] == ["loaded"]
+
+
+def test_a_file_swapped_for_an_outside_symlink_after_discovery_is_not_read(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "outside" / "secret.csv"
+    write_csv(outside, MANAGERS_CAMEL, _rows(5, start=500), "utf-8")
+    landing = tmp_path / "landing"
+    path = _good(landing)
+    [found] = scan(landing).files
+    path.unlink()
+    path.symlink_to(outside)  # between discovery and reading
+    engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
+    [result] = ingest_file(engine, found, clock=CLOCK)
+    assert result.status == "failed" and "outside the landing folder" in (result.message or "")
+    assert _snapshots(engine) == 0 and _batches(engine) == []
 
 
 # --- messages never quote content beyond header names, nor anything like a secret -------------

@@ -43,6 +43,7 @@ __all__ = [
     "Passed",
     "date_of",
     "discover",
+    "inside",
     "readiness",
     "scan",
     "source_of",
@@ -62,6 +63,8 @@ class LandingFile:
     #: size and modification time when discovered: a file that changed since is not read
     size: int | None = None
     mtime_ns: int | None = None
+    #: the landing folder's real path: the file must still resolve inside it when read
+    root: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,11 @@ def readiness(
     )
 
 
+def inside(target: str, root: str) -> bool:
+    """Whether the real path ``target`` lies in the real path ``root``."""
+    return _inside(target, root)
+
+
 def _inside(target: str, root: str) -> bool:
     return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
 
@@ -228,7 +236,9 @@ def scan(root: Path, *, settle_seconds: float = 0.0, now: dt.datetime | None = N
             for part in reversed(rel_folders):
                 when = when or date_of(part)
             out.files.append(
-                LandingFile(path, source_of(path, root), when, info.st_size, info.st_mtime_ns)
+                LandingFile(
+                    path, source_of(path, root), when, info.st_size, info.st_mtime_ns, real_root
+                )
             )
     order: dict[str | None, int] = {s: i for i, s in enumerate(SOURCES)}
     # Snapshot date, then receipt (the file's modification time: when it landed), and the

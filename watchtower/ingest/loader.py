@@ -30,7 +30,7 @@ from watchtower.clock import Clock, SystemClock
 from watchtower.contract import FIELDS, SOURCES, Source
 from watchtower.ingest.aliases import Aliases
 from watchtower.ingest.changes import derive_change_events
-from watchtower.ingest.discover import LandingFile, Passed, scan
+from watchtower.ingest.discover import LandingFile, Passed, inside, scan
 from watchtower.ingest.links import ManagerIndex, link_funds, match_cancellations
 from watchtower.ingest.parse import MissingColumnError, ParsedFile, RowFailure, parse_frame
 from watchtower.ingest.readers import (
@@ -362,6 +362,9 @@ def ingest_file(
     next file, and re-runs skip the same content until it is re-admitted.
     """
     path = landing.path
+    if landing.root is not None and not inside(os.path.realpath(path), landing.root):
+        # swapped for a symlink leading outside since it was found: never read
+        return [_refused_entry(Passed(path, "a symlink leading outside the landing folder"))]
     try:
         size = os.stat(path).st_size
         check_size(path, size, limits)
