@@ -17,7 +17,7 @@ from watchtower import pipeline
 from watchtower.cli import app
 from watchtower.clock import FixedClock
 from watchtower.config import Settings, load_settings
-from watchtower.detect.registry import champion, list_models
+from watchtower.detect.registry import UntrustedModelWarning, champion, list_models
 from watchtower.detect.service import features_at, load_catalog, neutralize_cell, read_scores
 from watchtower.store import open_store
 from watchtower.store.scoring import risk_scores
@@ -162,7 +162,8 @@ def test_cli(
     )
     r = runner.invoke(app, ["score", "--as-of", day, "--model", str(outside)])
     assert r.exit_code == 2 and "refusing" in r.output
-    r = runner.invoke(app, ["score", "--as-of", day, "--model", str(outside), "--trust"])
+    with pytest.warns(UntrustedModelWarning, match="UNVERIFIED"):
+        r = runner.invoke(app, ["score", "--as-of", day, "--model", str(outside), "--trust"])
     assert r.exit_code == 0 and "UNVERIFIED" in r.output
     out = tmp_path / "x.csv"
     r = runner.invoke(app, ["scores", "export", str(out), "--start", day, "--end", day])
