@@ -14,6 +14,7 @@ CLI reports it as one line, with the URL's password hidden.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = [
     "describe_store_error",
     "head_revisions",
     "open_store",
+    "store_failure",
     "upgrade",
 ]
 
@@ -70,6 +72,18 @@ def describe_store_error(db_url: str, exc: BaseException) -> str:
     elif db_url.startswith("sqlite") and ("not a database" in reason or "malformed" in reason):
         hint = " (restore it from a backup, or point WATCHTOWER_DB_URL / --db at another)"
     return f"the store {_safe_url(db_url)} cannot be used: {reason}{hint}"
+
+
+def store_failure(exc: BaseException) -> str | None:
+    """One line for a database error met while using an open store (the server went away,
+    the disk is full, a lock timed out): ``the store failed: ...``. None for anything else,
+    including an IntegrityError or a ProgrammingError: a bug, whose traceback is kept."""
+    if not isinstance(exc, sa.exc.OperationalError | sa.exc.DatabaseError):
+        return None
+    if isinstance(exc, sa.exc.IntegrityError | sa.exc.ProgrammingError):
+        return None
+    orig = str(getattr(exc, "orig", None) or exc).strip()
+    return f"the store failed: {orig.splitlines()[0] if orig else type(exc).__name__}"
 
 
 def create_engine(db_url: str) -> sa.Engine:
@@ -149,10 +163,8 @@ def close_store(db_url: str | None = None) -> None:
         keys = [k for k in _STORES if k[0] == pid and (db_url is None or k[1] == db_url)]
         engines = [_STORES.pop(k) for k in keys]
     for engine in engines:
-        try:
+        with contextlib.suppress(Exception):  # a server gone at exit: nothing left to release
             engine.dispose()
-        except Exception:  # a server already gone at exit: nothing left to release
-            pass
 
 
 def _forget_parent_stores() -> None:
