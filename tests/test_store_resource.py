@@ -45,3 +45,17 @@ def test_a_store_that_fails_is_not_remembered(tmp_path: Path) -> None:
     path.unlink()
     assert open_store(url) is open_store(url)  # now it opens, and is kept
     close_store(url)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_forked_child_opens_its_own_engine(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'wt.db'}"
+    parent = open_store(url)
+    pid = os.fork()
+    if pid == 0:  # the child: never the parent's engine (nor its pooled connections)
+        ok = open_store(url) is not parent and not engine._STORES.get((os.getppid(), url))
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert open_store(url) is parent  # the parent's is untouched
+    close_store(url)

@@ -22,6 +22,11 @@ The steps (names are the contract between the CLI, the DAGs and the areas):
 - digest / send_outbox                       -> render to the outbox, then SMTP
 - train / compare_challenger / promote_challenger -> the model registry
 - backtest / evaluate                        -> replay past days, metrics beside baselines
+- as_of_days(start, end, freq)               -> the one calendar (backtest, backfill DAG)
+
+And the reads and registry commands of the CLI, each a query of its area: list_alerts,
+alert_with_trail, transition_alert, alerts_open_on, manager_profile, list_models, get_model,
+promote_model, rollback_model, sign_model, export_scores, upgrade_store.
 """
 
 from __future__ import annotations

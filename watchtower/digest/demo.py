@@ -36,10 +36,12 @@ def days_to_warn(engine: sa.Engine, as_of: dt.date) -> list[dt.date]:
     from watchtower.store.scoring import risk_scores
 
     with engine.connect() as conn:
-        scored = {d for (d,) in conn.execute(
-            sa.select(risk_scores.c.as_of).where(risk_scores.c.as_of <= as_of).distinct()
-        )}  # fmt: skip
-        warned = {d for (d,) in conn.execute(sa.select(manager_tiers.c.as_of).distinct())}
+        scored = set(
+            conn.execute(
+                sa.select(risk_scores.c.as_of).where(risk_scores.c.as_of <= as_of).distinct()
+            ).scalars()
+        )
+        warned = set(conn.execute(sa.select(manager_tiers.c.as_of).distinct()).scalars())
     return sorted(scored - warned)
 
 
