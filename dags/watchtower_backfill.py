@@ -1,11 +1,13 @@
 """watchtower_backfill: replay past days point in time. Manual only; wiring only.
 
-Params: ``start`` and ``end`` (ISO dates, inclusive) and ``frequency`` (daily, weekly: the
-``end`` weekday every 7 days, month_end). Each day is replayed as it was known then: features
-and scores read only rows with ``known_from`` <= that day, so the replay equals what the daily
-run would have produced. Features and scores of different days are independent and run as one
-mapped task per day (more workers, sooner done); warn carries alert state from one day to the
-next, so it walks the days in order in one task. Re-running a range changes nothing.
+Params: ``start`` and ``end`` (ISO dates, inclusive) and ``frequency`` (daily, weekly: week
+ends, Sundays, month_end): the days of the one calendar ``watchtower backtest`` uses too
+(``pipeline.as_of_days``), so a backfill and a backtest of the same range replay the same days.
+Each day is replayed as it was known then: features and scores read only rows with
+``known_from`` <= that day, so the replay equals what the daily run would have produced.
+Features and scores of different days are independent and run as one mapped task per day (more
+workers, sooner done); warn carries alert state from one day to the next, so it walks the days
+in order in one task. Re-running a range changes nothing.
 No asset is published: a replay must not mail old news to supervisors.
 """
 
@@ -17,7 +19,9 @@ from _watchtower_common import START_DATE, default_args, load_settings, to_xcom
 from airflow.sdk import Param, dag, task
 
 _DOC = __doc__
-FREQUENCIES = ["daily", "weekly", "month_end"]
+#: The DAG's frequency names -> the calendar's (watchtower.evaluate.backtest.CALENDAR).
+CALENDAR_NAMES = {"daily": "daily", "weekly": "weekly", "month_end": "monthly"}
+FREQUENCIES = list(CALENDAR_NAMES)
 
 
 @dag(
@@ -41,19 +45,17 @@ def watchtower_backfill() -> None:
         """The as-of days to replay, oldest first (ISO strings)."""
         import datetime as dt
 
+        from watchtower import pipeline
+
         params = context["params"]
-        start = dt.date.fromisoformat(params["start"])
-        end = dt.date.fromisoformat(params["end"])
         freq = params["frequency"]
-        if end < start:
-            raise ValueError(f"backfill end {end} is before start {start}")
-        if freq not in FREQUENCIES:
+        if freq not in CALENDAR_NAMES:
             raise ValueError(f"frequency must be one of {FREQUENCIES}, not {freq!r}")
-        every = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-        if freq == "weekly":
-            every = [d for d in every if (end - d).days % 7 == 0]
-        elif freq == "month_end":
-            every = [d for d in every if (d + dt.timedelta(days=1)).day == 1]
+        every = pipeline.as_of_days(
+            dt.date.fromisoformat(params["start"]),
+            dt.date.fromisoformat(params["end"]),
+            CALENDAR_NAMES[freq],
+        )
         return [d.isoformat() for d in every]
 
     @task(map_index_template="{{ task.op_kwargs['as_of'] }}", max_active_tis_per_dagrun=8)

@@ -1,4 +1,7 @@
-"""``watchtower demo``: the whole flow on a small synthetic world, in the embedded store."""
+"""``watchtower demo``: the whole flow on a small synthetic world, in the embedded store.
+
+A caller of the step layer, like the CLI (which alone calls it): it runs ``watchtower.pipeline``
+steps in order and reads what they left with the areas' read functions."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from pathlib import Path
 from watchtower import pipeline
 from watchtower.clock import Clock, SystemClock
 from watchtower.config import Settings
+from watchtower.digest.demo import DEMO_RECIPIENT, DemoAlerts
 
 
 @dataclass
@@ -85,15 +89,13 @@ def run_demo(
             start=start + dt.timedelta(days=180),
             end=end,
             backtest_freq="quarterly",
-            clock=clock,
+            run_day=pipeline.backtest_day(settings, clock),
         )
         for line in lines[:-1]:
             echo("  " + line)
         return lines[-1]
 
     def alerts() -> str:
-        from watchtower.digest.demo import demo_alerts
-
         result = demo_alerts(settings, end, clock=clock)
         summary.digest_html = result.html_path
         return result.describe()
@@ -103,3 +105,26 @@ def run_demo(
     step("backtest quarterly (features, scores, tiers) and evaluate against baselines", evaluate)
     step("warn and render digests", alerts)
     return summary
+
+
+def demo_alerts(settings: Settings, as_of: dt.date, *, clock: Clock) -> DemoAlerts:
+    """Run ``warn`` on every scored day up to ``as_of`` not warned yet (calendar order), then
+    the subscribers' digests and one nation-wide digest to a demo address (so there is always
+    one to open, whatever the synthetic world's provinces)."""
+    from watchtower.digest.demo import days_to_warn, demo_digest_path, open_alerts_by_tier
+    from watchtower.store import open_store
+
+    engine = open_store(settings.db_url)
+    days = days_to_warn(engine, as_of)
+    for day in days:
+        pipeline.warn(settings, day, clock=clock)
+    subs = pipeline.digest(settings, as_of, clock=clock)
+    adhoc = pipeline.digest(settings, as_of, to=DEMO_RECIPIENT, clock=clock)
+    paths = adhoc.html_paths or subs.html_paths
+    return DemoAlerts(
+        warn_days=len(days),
+        open_by_tier=open_alerts_by_tier(engine),
+        digests=subs.rendered + adhoc.rendered,
+        # nothing rendered now: queued by an earlier demo run, point at its file
+        html_path=paths[0] if paths else demo_digest_path(settings.outbox_dir, as_of),
+    )

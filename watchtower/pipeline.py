@@ -1,5 +1,10 @@
 """The step functions. The CLI and the Airflow DAGs call these and nothing else.
 
+This is the step layer: it adapts settings to the areas' steps and opens the store once per
+process (``open_store`` keeps one engine per URL), passing the engine down. Nothing under
+``watchtower/`` imports it back but the CLI and the demo, its callers
+(tests/test_architecture.py holds it).
+
 Each step is a plain function of (settings, inputs, as-of date) returning a small frozen
 summary. Steps never read the wall clock: the caller passes the as-of date (the DAG's logical
 date, the CLI's --as-of) or a Clock.
@@ -17,6 +22,11 @@ The steps (names are the contract between the CLI, the DAGs and the areas):
 - digest / send_outbox                       -> render to the outbox, then SMTP
 - train / compare_challenger / promote_challenger -> the model registry
 - backtest / evaluate                        -> replay past days, metrics beside baselines
+- as_of_days(start, end, freq)               -> the one calendar (backtest, backfill DAG)
+
+And the reads and registry commands of the CLI, each a query of its area: list_alerts,
+alert_with_trail, transition_alert, alerts_open_on, manager_profile, list_models, get_model,
+promote_model, rollback_model, sign_model, export_scores, upgrade_store.
 """
 
 from __future__ import annotations
@@ -27,7 +37,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
 
 from watchtower.clock import Clock, SystemClock
 from watchtower.config import Settings
@@ -35,15 +47,23 @@ from watchtower.ingest import IngestSummary, LandingFile, ReadmitResult, ingest_
 from watchtower.store import open_store
 
 if TYPE_CHECKING:
+    from watchtower.detect.challenger import ModelComparison
+    from watchtower.detect.registry import ModelRecord
     from watchtower.detect.steps import RunSummary, ScoreSummary, TrainSummary
     from watchtower.digest import DigestSummary, Mailer, SendSummary
     from watchtower.evaluate import BacktestSummary
     from watchtower.evaluate.steps import EvaluationSummary
     from watchtower.features.steps import FeatureSummary
     from watchtower.fetch import FetchSummary
+    from watchtower.managers import ManagerProfile
     from watchtower.validate.landing import ValidationSummary
     from watchtower.validate.results import DriftRow, QualityRow, RefusedBatch
     from watchtower.warn import WarnSummary
+
+
+def _store(settings: Settings) -> sa.Engine:
+    """The process's engine of the configured store (created and migrated on first use)."""
+    return open_store(settings.db_url)
 
 
 def ingest(
@@ -65,7 +85,7 @@ def ingest(
     from watchtower.ingest.readers import ReadLimits
     from watchtower.validate.results import IngestGate
 
-    engine = open_store(settings.db_url)
+    engine = _store(settings)
     gate = IngestGate(settings)  # the Great Expectations suites of expectations/
     summary = ingest_dir(
         engine,
@@ -114,7 +134,7 @@ def readmit(
     from watchtower.ingest.aliases import load_aliases
     from watchtower.validate.results import IngestGate
 
-    engine = open_store(settings.db_url)
+    engine = _store(settings)
     gate = IngestGate(settings)
     results = readmit_batches(
         engine,
@@ -149,7 +169,7 @@ def warn(
     trail."""
     from watchtower.warn import load_policy, run_warn
 
-    engine = open_store(settings.db_url)
+    engine = _store(settings)
     policy = load_policy(settings.models_dir)
     now = (clock or SystemClock()).now()
     return run_warn(engine, _as_date(as_of), policy, now, backfill=backfill)
@@ -185,7 +205,7 @@ def digest(
     from watchtower.digest.step import delivery_problems
     from watchtower.warn import load_policy, load_subscriptions
 
-    engine = open_store(settings.db_url)
+    engine = _store(settings)
     day = _as_date(as_of)
     now = (clock or SystemClock()).now()
     policy = load_policy(settings.models_dir)
@@ -256,7 +276,7 @@ def send_outbox(
     from watchtower.store.alerts import outbox
     from watchtower.warn import load_subscriptions
 
-    engine = open_store(settings.db_url)
+    engine = _store(settings)
     _, delivery = load_subscriptions(settings.models_dir / "subscriptions.yaml")
     with engine.connect() as conn:
         pending = conn.execute(
@@ -308,6 +328,7 @@ def train(
     from watchtower.detect.steps import train as _train
 
     return _train(
+        _store(settings),
         settings,
         _as_date(as_of),
         clock=clock or SystemClock(),
@@ -334,6 +355,7 @@ def score(
     from watchtower.detect.steps import score_day
 
     return score_day(
+        _store(settings),
         settings,
         _as_date(as_of),
         partition,
@@ -353,7 +375,9 @@ def run(
     """Compute and store the features of ``as_of``, then score it (``score``)."""
     from watchtower.detect.steps import run_day
 
-    return run_day(settings, _as_date(as_of), clock=clock or SystemClock(), trust=trust)
+    return run_day(
+        _store(settings), settings, _as_date(as_of), clock=clock or SystemClock(), trust=trust
+    )
 
 
 # --- backtest and evaluation (watchtower.evaluate) ----------------------------------------
@@ -373,17 +397,40 @@ def backtest(
     quarter end (``freq``) in [start, end], in calendar order, point in time from the stored
     history. Days whose tiers are stored already are skipped (resumable) unless ``force``.
     ``progress`` wraps the days to run (a progress bar). The clock stamps created_at only."""
-    from watchtower.evaluate.steps import backtest_step, make_run_day
+    from watchtower.evaluate.steps import backtest_step
 
     return backtest_step(
-        settings,
+        _store(settings),
         _as_date(start),
         _as_date(end),
         freq,
-        run_day=make_run_day(settings, clock),
+        run_day=backtest_day(settings, clock),
         force=force,
         progress=progress,
     )
+
+
+def as_of_days(start: dt.date, end: dt.date, freq: str) -> list[dt.date]:
+    """The as-of days of ``freq`` (daily; weekly: Sundays; monthly; quarterly) in [start, end],
+    oldest first: the one calendar of backtests and backfills. ValueError for an unknown
+    frequency or an end before the start."""
+    from watchtower.evaluate.backtest import as_of_days as _as_of_days
+
+    return _as_of_days(start, end, freq)
+
+
+def backtest_day(
+    settings: Settings, clock: Clock | None = None
+) -> Callable[[dt.date], tuple[int, dict[str, int]]]:
+    """The per-day work of a backtest: ``run`` (features + scores) then ``warn`` (tiers,
+    alerts), returning (managers scored, managers per tier)."""
+
+    def run_day(day: dt.date) -> tuple[int, dict[str, int]]:
+        run(settings, day, clock=clock)
+        w = warn(settings, day, clock=clock)
+        return w.scored, dict(w.tiers)
+
+    return run_day
 
 
 def evaluate(
@@ -403,6 +450,7 @@ def evaluate(
     from watchtower.evaluate.steps import evaluate_step
 
     summary, _ = evaluate_step(
+        _store(settings),
         settings,
         labels,
         _as_date(start) if start is not None else None,
@@ -443,7 +491,7 @@ def quality_report(
     """Per-source, per-day pass rates from the stored validation results (oldest first)."""
     from watchtower.validate.results import quality_over_time
 
-    engine = open_store(settings.db_url)
+    engine = _store(settings)
     with engine.connect() as conn:
         return quality_over_time(conn, source=source, since=since)
 
@@ -452,7 +500,7 @@ def drift_report(settings: Settings, *, source: str | None = None) -> list[Drift
     """Vocabulary drift: enum values outside the contract's sets, with counts and dates."""
     from watchtower.validate.results import vocabulary_drift
 
-    engine = open_store(settings.db_url)
+    engine = _store(settings)
     with engine.connect() as conn:
         return vocabulary_drift(conn, source=source)
 
@@ -461,7 +509,7 @@ def refused_batches(settings: Settings) -> list[RefusedBatch]:
     """Rejected or failed batches waiting for re-admission."""
     from watchtower.validate.results import refused_batches as refused
 
-    engine = open_store(settings.db_url)
+    engine = _store(settings)
     with engine.connect() as conn:
         return refused(conn)
 
@@ -474,7 +522,7 @@ def list_partitions(settings: Settings, as_of: dt.date | dt.datetime) -> list[st
     present as of ``as_of``: what the feature and scoring steps are mapped over."""
     from watchtower.features.steps import list_partitions_step
 
-    return list_partitions_step(settings, _as_date(as_of))
+    return list_partitions_step(_store(settings), _as_date(as_of))
 
 
 def compute_features(
@@ -489,34 +537,12 @@ def compute_features(
     (feature_snapshots; re-running a day replaces its rows). The clock stamps created_at."""
     from watchtower.features.steps import compute_features_step
 
-    return compute_features_step(settings, _as_date(as_of), partition, clock=clock)
+    return compute_features_step(
+        _store(settings), settings, _as_date(as_of), partition, clock=clock
+    )
 
 
 # --- retraining: challenger vs champion (watchtower_retrain DAG) ---------------------------
-
-#: Promote a challenger when its mean AUC beats the champion's by at least this much
-#: (models/detectors.yaml ``retrain.promote_margin`` overrides it).
-DEFAULT_PROMOTE_MARGIN = 0.01
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelComparison:
-    """Challenger vs champion on the same past days (``days``), labels = incidents within the
-    supervised horizon after each day, known by ``as_of``. ``better``: the challenger's mean
-    AUC is at least ``margin`` above the champion's. ``already_champion``: there was no
-    champion, so training promoted the challenger itself."""
-
-    as_of: dt.date
-    challenger_id: str
-    champion_id: str | None
-    days: list[dt.date]
-    challenger_auc: float | None
-    champion_auc: float | None
-    margin: float
-    better: bool
-    already_champion: bool
-    reason: str
-    per_day: list[dict[str, object]] = dataclasses.field(default_factory=list)
 
 
 def compare_challenger(
@@ -525,106 +551,11 @@ def compare_challenger(
     """Backtest the challenger ``challenger_id`` and the champion on the month ends of the
     supervised horizon before ``as_of`` (days whose label window was still open at the
     challenger's cut-off, so it never trained on their labels), point in time: features of
-    each day from history known by that day, labels from incidents known by ``as_of``."""
-    import math
+    each day from history known by that day, labels from incidents known by ``as_of``.
+    The decision: :func:`watchtower.detect.challenger.decide_promotion`."""
+    from watchtower.detect.challenger import compare_challenger as _compare
 
-    import pandas as pd
-    import yaml
-
-    from watchtower.detect.config import load_detect_config
-    from watchtower.detect.registry import champion, get_model, load_model
-    from watchtower.detect.service import features_at, load_catalog, load_incidents, rule_hits_fn
-    from watchtower.detect.training import evaluate_model
-
-    day = _as_date(as_of)
-    engine = open_store(settings.db_url)
-    config = load_detect_config(settings.models_dir / "detectors.yaml")
-    raw = yaml.safe_load((settings.models_dir / "detectors.yaml").read_text(encoding="utf-8"))
-    retrain = (raw or {}).get("retrain") or {}
-    margin = float(retrain.get("promote_margin", DEFAULT_PROMOTE_MARGIN))
-    get_model(engine, challenger_id)  # raises RegistryError for an unknown id
-    current = champion(engine)
-    horizon = config.horizon_days
-    days = [
-        d.date()
-        for d in pd.date_range(day - dt.timedelta(days=horizon), day, freq="ME")
-        if d.date() > day - dt.timedelta(days=horizon)
-    ]
-    if current is not None and current.id == challenger_id:
-        return ModelComparison(
-            day,
-            challenger_id,
-            None,
-            days,
-            None,
-            None,
-            margin,
-            True,
-            True,
-            "no champion before: the challenger was promoted at training",
-        )
-    assert current is not None  # train() promotes when there is no champion
-    catalog = load_catalog(settings)
-    hits = rule_hits_fn(settings, catalog)
-    incidents = load_incidents(engine, day)
-
-    def frame(d: dt.date) -> pd.DataFrame:
-        return features_at(engine, catalog, d)
-
-    def mean_auc(model_id: str) -> tuple[float | None, pd.DataFrame]:
-        model = load_model(engine, settings.artifacts_dir, model_id)
-        table = evaluate_model(
-            model,
-            days,
-            frame,
-            incidents,
-            horizon_days=horizon,
-            rule_hits_for=hits,
-            known_by=day,
-        )
-        aucs = [a for a in table.get("auc", pd.Series(dtype=float)) if not math.isnan(a)]
-        return (sum(aucs) / len(aucs) if aucs else None), table
-
-    ch_auc, ch_table = mean_auc(challenger_id)
-    cp_auc, cp_table = mean_auc(current.id)
-    per_day: list[dict[str, object]] = [
-        {
-            "as_of": str(r["as_of"]),
-            "challenger_auc": _num(r.get("auc")),
-            "champion_auc": _num(c.get("auc")),
-        }
-        for (_, r), (_, c) in zip(ch_table.iterrows(), cp_table.iterrows(), strict=False)
-    ]
-    if ch_auc is None or cp_auc is None:
-        better, reason = False, "no incident in the evaluation window: champion kept"
-    elif ch_auc >= cp_auc + margin:
-        better = True
-        reason = f"challenger AUC {ch_auc:.3f} >= champion {cp_auc:.3f} + margin {margin:.3f}"
-    else:
-        better = False
-        reason = f"challenger AUC {ch_auc:.3f} < champion {cp_auc:.3f} + margin {margin:.3f}"
-    return ModelComparison(
-        day,
-        challenger_id,
-        current.id,
-        days,
-        ch_auc,
-        cp_auc,
-        margin,
-        better,
-        False,
-        reason,
-        per_day,
-    )
-
-
-def _num(value: object) -> float | None:
-    """A metric as a float, None when missing or NaN."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if number != number else number
+    return _compare(_store(settings), settings, _as_date(as_of), challenger_id)
 
 
 def promote_challenger(
@@ -639,7 +570,176 @@ def promote_challenger(
     A challenger that is the champion already is left as it is (re-runs change nothing)."""
     from watchtower.detect.registry import get_model, promote
 
-    engine = open_store(settings.db_url)
+    engine = _store(settings)
     if get_model(engine, challenger_id).status != "champion":
         promote(engine, challenger_id, clock=clock or SystemClock(), actor=actor, reason=reason)
     return challenger_id
+
+
+# --- reads and registry commands (the CLI's queries, each in its area) ---------------------
+
+
+def upgrade_store(settings: Settings) -> tuple[str, set[str], set[str]]:
+    """Create or migrate the store's tables to the newest schema: (the store's URL without
+    its password, revisions before, revisions after). Not through ``open_store``: the
+    revisions before are part of the answer."""
+    from watchtower.store.engine import create_engine, current_revisions, upgrade
+
+    engine = create_engine(settings.db_url)
+    try:
+        before = current_revisions(engine)
+        upgrade(engine)
+        after = current_revisions(engine)
+        return engine.url.render_as_string(hide_password=True), before, after
+    finally:
+        engine.dispose()
+
+
+def list_alerts(
+    settings: Settings,
+    *,
+    status: str = "open",
+    tier: str | None = None,
+    province: str | None = None,
+    city: str | None = None,
+) -> list[dict[str, Any]]:
+    """Alerts of ``status`` (open, new, acknowledged, investigating, closed, all), of one
+    ``tier``, ``province`` and ``city`` if given (regions compared normalized), most severe
+    first."""
+    from watchtower.warn.queries import list_alerts as _list_alerts
+
+    with _store(settings).connect() as conn:
+        return _list_alerts(conn, status=status, tier=tier, province=province, city=city)
+
+
+def alert_with_trail(settings: Settings, ref: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One alert (an id, or a register number: its open alert, else its latest) and its audit
+    trail, oldest first. Raises AlertError when there is none."""
+    from watchtower.warn import get_alert
+    from watchtower.warn.queries import alert_trail
+
+    with _store(settings).connect() as conn:
+        alert = get_alert(conn, ref)
+        return alert, alert_trail(conn, alert["id"])
+
+
+def transition_alert(
+    settings: Settings,
+    ref: str,
+    to_status: str,
+    *,
+    by: str,
+    note: str | None = None,
+    resolution: str | None = None,
+    clock: Clock | None = None,
+) -> dict[str, Any]:
+    """Move an alert to ``to_status`` by a person (acknowledge, investigate, close with a
+    ``resolution``), in the audit trail; the clock dates it. Raises AlertError when the move
+    is not allowed."""
+    from watchtower.warn import transition
+
+    clock = clock or SystemClock()
+    with _store(settings).begin() as conn:
+        return transition(
+            conn,
+            ref,
+            to_status,
+            by=by,
+            note=note,
+            as_of=clock.today(),
+            now=clock.now(),
+            resolution=resolution,
+        )
+
+
+def alerts_open_on(settings: Settings, day: dt.date | None) -> list[dict[str, Any]]:
+    """Alerts open on ``day`` (None: every alert ever), by id: what ``alerts export`` writes."""
+    from watchtower.warn.queries import alerts_open_on as _open_on
+
+    with _store(settings).connect() as conn:
+        return _open_on(conn, day)
+
+
+def manager_profile(
+    settings: Settings, register_no: str, as_of: dt.date | None = None
+) -> ManagerProfile | None:
+    """A manager's profile as known on ``as_of`` (None: everything known); None when the
+    register number is not known by then."""
+    from watchtower.managers import manager_profile as _profile
+
+    return _profile(_store(settings), register_no, as_of)
+
+
+def list_models(settings: Settings) -> list[ModelRecord]:
+    """Every registered model, newest first."""
+    from watchtower.detect.registry import list_models as _list_models
+
+    return _list_models(_store(settings))
+
+
+def get_model(settings: Settings, model_id: str) -> ModelRecord:
+    """One registered model; RegistryError for an unknown id."""
+    from watchtower.detect.registry import get_model as _get_model
+
+    return _get_model(_store(settings), model_id)
+
+
+def promote_model(
+    settings: Settings,
+    model_id: str,
+    *,
+    actor: str | None,
+    reason: str | None,
+    clock: Clock | None = None,
+) -> ModelRecord:
+    """Make ``model_id`` the champion (the previous one is retired), in the registry audit."""
+    from watchtower.detect.registry import promote
+
+    return promote(
+        _store(settings), model_id, clock=clock or SystemClock(), actor=actor, reason=reason
+    )
+
+
+def rollback_model(
+    settings: Settings, *, actor: str | None, reason: str | None, clock: Clock | None = None
+) -> ModelRecord:
+    """Reinstate the previous champion (the current one is retired)."""
+    from watchtower.detect.registry import rollback
+
+    return rollback(_store(settings), clock=clock or SystemClock(), actor=actor, reason=reason)
+
+
+def sign_model(
+    settings: Settings,
+    model_id: str,
+    *,
+    trust: bool,
+    actor: str | None,
+    clock: Clock | None = None,
+) -> tuple[ModelRecord, bool]:
+    """Sign a registered model's record ((record, whether it changed)); see
+    :func:`watchtower.detect.registry.sign_model`."""
+    from watchtower.detect.registry import sign_model as _sign
+
+    return _sign(
+        _store(settings),
+        settings.artifacts_dir,
+        model_id,
+        trust=trust,
+        clock=clock or SystemClock(),
+        actor=actor,
+    )
+
+
+def export_scores(
+    settings: Settings,
+    out: Path,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    top_reasons: int = 3,
+) -> int:
+    """Write the scores of [start, end] to CSV ``out``; returns the rows written."""
+    from watchtower.detect.service import export_scores as _export
+
+    return _export(_store(settings), out, start=start, end=end, top_reasons=top_reasons)

@@ -7,7 +7,7 @@ from pathlib import Path
 from tests.digest.world import AS_OF, CLOCK, MANAGERS, build_world
 from tests.warn.scores import insert_scores, score_row
 from watchtower.config import Settings
-from watchtower.digest.demo import demo_alerts
+from watchtower.demo import demo_alerts
 from watchtower.store import open_store
 
 

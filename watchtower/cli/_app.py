@@ -31,7 +31,7 @@ class _Commands(TyperGroup):
     as one line ``error: ...`` with exit code 2 instead of a traceback."""
 
     def invoke(self, ctx: Any) -> Any:
-        import sqlalchemy as sa
+        from watchtower.store.engine import store_failure
 
         try:
             return super().invoke(ctx)
@@ -44,11 +44,11 @@ class _Commands(TyperGroup):
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             fail(f"{where}{exc.strerror or exc}")
-        except (sa.exc.OperationalError, sa.exc.DatabaseError) as exc:
-            if isinstance(exc, sa.exc.IntegrityError | sa.exc.ProgrammingError):
+        except Exception as exc:
+            message = store_failure(exc)
+            if message is None:
                 raise  # a bug, not the environment: keep the traceback
-            orig = str(getattr(exc, "orig", None) or exc).strip()
-            fail(f"the store failed: {orig.splitlines()[0] if orig else type(exc).__name__}")
+            fail(message)
 
 
 app = typer.Typer(

@@ -6,9 +6,8 @@ import csv
 import datetime as dt
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 
 from watchtower.cli._app import (
@@ -21,7 +20,6 @@ from watchtower.cli._app import (
     settings_for,
 )
 from watchtower.clock import SystemClock
-from watchtower.config import Settings
 from watchtower.text import terminal_text as esc
 
 alerts_app = typer.Typer(
@@ -79,12 +77,6 @@ def _day(value: dt.datetime | None) -> dt.date:
     return value.date() if value else SystemClock().today()
 
 
-def _engine(settings: Settings) -> sa.Engine:
-    from watchtower.store import open_store
-
-    return open_store(settings.db_url)
-
-
 @app.command()
 def warn(
     as_of: AsOfOption = None,
@@ -130,32 +122,6 @@ def warn(
         typer.secho(f"note: no risk_scores for {s.as_of}; run scoring first", err=True)
 
 
-def _alert_rows(
-    conn: sa.Connection,
-    status: StatusFilter,
-    tier: TierOption | None,
-    province: str | None,
-    city: str | None,
-) -> list[dict[str, Any]]:
-    from watchtower.store.alerts import alerts
-    from watchtower.warn import normalize_region, rank
-
-    q = sa.select(alerts)
-    if status == StatusFilter.open:
-        q = q.where(alerts.c.open_key.is_not(None))
-    elif status != StatusFilter.all:
-        q = q.where(alerts.c.status == status.value)
-    rows = [dict(r) for r in conn.execute(q).mappings()]
-    if tier:
-        rows = [r for r in rows if r["tier"] == tier.value]
-    if province:
-        rows = [r for r in rows if normalize_region(r["province"]) == normalize_region(province)]
-    if city:
-        rows = [r for r in rows if normalize_region(r["city"]) == normalize_region(city)]
-    rows.sort(key=lambda r: (-rank(r["tier"]), -r["score"], r["register_no"]))
-    return rows
-
-
 @alerts_app.command("list")
 def alerts_list(
     status: Annotated[StatusFilter, typer.Option(help="Which alerts.")] = StatusFilter.open,
@@ -167,8 +133,15 @@ def alerts_list(
     json: JsonOption = False,
 ) -> None:
     """List alerts, most severe first."""
-    with _engine(settings_for(db)).connect() as conn:
-        rows = _alert_rows(conn, status, tier, province, city)
+    from watchtower import pipeline
+
+    rows = pipeline.list_alerts(
+        settings_for(db),
+        status=status.value,
+        tier=tier.value if tier else None,
+        province=province,
+        city=city,
+    )
     total = len(rows)
     rows = rows[:limit] if limit else rows
     if json:
@@ -190,23 +163,14 @@ def alerts_list(
 @alerts_app.command("show")
 def alerts_show(ref: RefArgument, db: DbOption = None, json: JsonOption = False) -> None:
     """One alert with its reasons and full audit trail (who, when, what, why)."""
-    from watchtower.store.alerts import alert_events
-    from watchtower.warn import AlertError, get_alert
+    from watchtower import pipeline
+    from watchtower.warn import AlertError
 
-    with _engine(settings_for(db)).connect() as conn:
-        try:
-            a = get_alert(conn, ref)
-        except AlertError as exc:
-            fail(str(exc))
-            return
-        trail = [
-            dict(e)
-            for e in conn.execute(
-                sa.select(alert_events)
-                .where(alert_events.c.alert_id == a["id"])
-                .order_by(alert_events.c.id)
-            ).mappings()
-        ]
+    try:
+        a, trail = pipeline.alert_with_trail(settings_for(db), ref)
+    except AlertError as exc:
+        fail(str(exc))
+        return
     if json:
         print_json({**a, "events": trail})
         return
@@ -238,15 +202,19 @@ def alerts_show(ref: RefArgument, db: DbOption = None, json: JsonOption = False)
 def _transition(
     ref: str, to_status: str, by: str, note: str | None, db: str | None, resolution: str | None
 ) -> None:
-    from watchtower.warn import AlertError, transition
+    from watchtower import pipeline
+    from watchtower.warn import AlertError
 
-    clock = SystemClock()
     try:
-        with _engine(settings_for(db)).begin() as conn:
-            a = transition(
-                conn, ref, to_status, by=by, note=note, as_of=clock.today(), now=clock.now(),
-                resolution=resolution,
-            )  # fmt: skip
+        a = pipeline.transition_alert(
+            settings_for(db),
+            ref,
+            to_status,
+            by=by,
+            note=note,
+            resolution=resolution,
+            clock=SystemClock(),
+        )
     except AlertError as exc:
         fail(str(exc))
         return
@@ -298,20 +266,13 @@ def alerts_export(
 ) -> None:
     """Export alerts to CSV: those open on the as-of day (default today), or --all. Includes
     the outcome of closed ones (the retraining labels). Formula-like cells are neutralized."""
+    from watchtower import pipeline
     from watchtower.digest import neutralize_cell
-    from watchtower.store.alerts import alerts
 
     if all_ and as_of:
         fail("give --as-of or --all, not both")
     day = _day(as_of)
-    q = sa.select(alerts).order_by(alerts.c.id)
-    if not all_:
-        q = q.where(
-            alerts.c.opened_as_of <= day,
-            sa.or_(alerts.c.closed_as_of.is_(None), alerts.c.closed_as_of > day),
-        )
-    with _engine(settings_for(db)).connect() as conn:
-        rows = [dict(r) for r in conn.execute(q).mappings()]
+    rows = pipeline.alerts_open_on(settings_for(db), None if all_ else day)
     cols = [
         "id", "register_no", "manager_name", "province", "city", "status", "tier", "peak_tier",
         "score", "opened_as_of", "last_as_of", "last_signal_as_of", "resolution",

@@ -198,15 +198,12 @@ def show(
     """A manager's profile as known on the as-of day: latest snapshot, detail page, snapshot
     history, events (changes, external events, deregistrations, incidents), features, score,
     tier with reasons, and linked funds."""
-    from watchtower.managers import manager_profile
-    from watchtower.store import open_store
+    from watchtower import pipeline
     from watchtower.text import terminal_text
 
-    engine = open_store(settings_for(db).db_url)
-    try:
-        profile = manager_profile(engine, register_no, as_of.date() if as_of else None)
-    finally:
-        engine.dispose()
+    profile = pipeline.manager_profile(
+        settings_for(db), register_no, as_of.date() if as_of else None
+    )
     if profile is None:
         when = f" by {as_of.date()}" if as_of else ""
         fail(f"no manager {terminal_text(register_no)} known{when}", code=1)

@@ -132,10 +132,9 @@ def score_cmd(
 @models_app.command("list")
 def models_list(db: DbOption = None, json: JsonOption = False) -> None:
     """Every registered model, newest first; the champion is marked with *."""
-    from watchtower.detect.registry import list_models
-    from watchtower.store import open_store
+    from watchtower import pipeline
 
-    records = list_models(open_store(settings_for(db).db_url))
+    records = pipeline.list_models(settings_for(db))
     if json:
         print_json([r.__dict__ for r in records])
         return
@@ -159,11 +158,11 @@ def models_show(
     model_id: Annotated[str, typer.Argument(help="Model id.")], db: DbOption = None
 ) -> None:
     """Everything recorded about one model (JSON)."""
-    from watchtower.detect.registry import RegistryError, get_model
-    from watchtower.store import open_store
+    from watchtower import pipeline
+    from watchtower.detect.registry import RegistryError
 
     try:
-        print_json(get_model(open_store(settings_for(db).db_url), model_id).__dict__)
+        print_json(pipeline.get_model(settings_for(db), model_id).__dict__)
     except RegistryError as exc:
         fail(str(exc))
 
@@ -227,16 +226,12 @@ def models_promote(
     db: DbOption = None,
 ) -> None:
     """Make a model the champion used for scoring; the previous champion is retired."""
-    from watchtower.detect.registry import RegistryError, promote
-    from watchtower.store import open_store
+    from watchtower import pipeline
+    from watchtower.detect.registry import RegistryError
 
     try:
-        r = promote(
-            open_store(settings_for(db).db_url),
-            model_id,
-            clock=SystemClock(),
-            actor=_actor(),
-            reason=reason,
+        r = pipeline.promote_model(
+            settings_for(db), model_id, clock=SystemClock(), actor=_actor(), reason=reason
         )
     except RegistryError as exc:
         fail(str(exc))
@@ -250,12 +245,12 @@ def models_rollback(
     db: DbOption = None,
 ) -> None:
     """Reinstate the previous champion (the current one is retired)."""
-    from watchtower.detect.registry import RegistryError, rollback
-    from watchtower.store import open_store
+    from watchtower import pipeline
+    from watchtower.detect.registry import RegistryError
 
     try:
-        r = rollback(
-            open_store(settings_for(db).db_url), clock=SystemClock(), actor=_actor(), reason=reason
+        r = pipeline.rollback_model(
+            settings_for(db), clock=SystemClock(), actor=_actor(), reason=reason
         )
     except RegistryError as exc:
         fail(str(exc))
@@ -279,18 +274,12 @@ def models_sign(
 
     The file must still hash to its recorded sha256; the signing is kept in the audit.
     """
-    from watchtower.detect.registry import RegistryError, sign_model
-    from watchtower.store import open_store
+    from watchtower import pipeline
+    from watchtower.detect.registry import RegistryError
 
-    settings = settings_for(db)
     try:
-        r, changed = sign_model(
-            open_store(settings.db_url),
-            settings.artifacts_dir,
-            model_id,
-            trust=trust,
-            clock=SystemClock(),
-            actor=_actor(),
+        r, changed = pipeline.sign_model(
+            settings_for(db), model_id, trust=trust, clock=SystemClock(), actor=_actor()
         )
     except RegistryError as exc:
         fail(str(exc))
@@ -314,13 +303,12 @@ def scores_export(
 ) -> None:
     """Write scores to CSV: register_no, manager_name, as_of, score, tier, components, rule
     hits, top reasons (zh, en), model. Formula-like cells are neutralized for spreadsheets."""
-    from watchtower.detect.service import export_scores
-    from watchtower.store import open_store
+    from watchtower import pipeline
 
     if start and end and start > end:
         fail("--start is after --end")
-    n = export_scores(
-        open_store(settings_for(db).db_url),
+    n = pipeline.export_scores(
+        settings_for(db),
         out,
         start=start.date() if start else None,
         end=end.date() if end else None,

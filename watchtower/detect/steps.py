@@ -1,4 +1,5 @@
-"""The detection steps behind ``watchtower.pipeline.train`` / ``score`` / ``run``."""
+"""The detection steps: train, score, run. Each takes the store's engine (the step layer opens
+it once per process and passes it down)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 
 from watchtower.clock import Clock
 from watchtower.config import Settings
@@ -21,7 +23,6 @@ from watchtower.detect.service import (
     write_scores,
 )
 from watchtower.detect.training import train_model
-from watchtower.store import open_store
 
 __all__ = ["RunSummary", "ScoreSummary", "TrainSummary", "run_day", "score_day", "train"]
 
@@ -66,6 +67,7 @@ class RunSummary:
 
 
 def train(
+    engine: sa.Engine,
     settings: Settings,
     as_of: dt.date,
     *,
@@ -79,7 +81,6 @@ def train(
     """Train a model with cut-off ``as_of`` (features of past days, incidents known by
     ``as_of``), register it as a challenger, and promote it when ``promote_now`` or when
     there is no champion yet. The clock stamps the registry entry only."""
-    engine = open_store(settings.db_url)
     catalog = load_catalog(settings)
     config = load_detect_config(settings.models_dir / "detectors.yaml")
     now = clock.now()
@@ -124,6 +125,7 @@ def train(
 
 
 def score_day(
+    engine: sa.Engine,
     settings: Settings,
     as_of: dt.date,
     partition: str | None = None,
@@ -139,7 +141,6 @@ def score_day(
     partition's scores equal the same rows of an unpartitioned run; features of missing
     partitions are computed. The clock stamps ``created_at`` only.
     """
-    engine = open_store(settings.db_url)
     ctx = scoring_context(settings, engine, trust=trust, model_path=model_path)
     now = clock.now()
     frame = features_at(engine, ctx.catalog, as_of, created_at=now)
@@ -172,10 +173,11 @@ def score_day(
     )
 
 
-def run_day(settings: Settings, as_of: dt.date, *, clock: Clock, trust: bool = False) -> RunSummary:
+def run_day(
+    engine: sa.Engine, settings: Settings, as_of: dt.date, *, clock: Clock, trust: bool = False
+) -> RunSummary:
     """Features (computed and stored unless already stored) then scores for ``as_of``."""
-    engine = open_store(settings.db_url)
     catalog = load_catalog(settings)
     frame = features_at(engine, catalog, as_of, created_at=clock.now())
-    summary = score_day(settings, as_of, clock=clock, trust=trust)
+    summary = score_day(engine, settings, as_of, clock=clock, trust=trust)
     return RunSummary(as_of=as_of, managers_with_features=len(frame), score=summary)

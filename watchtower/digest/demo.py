@@ -1,15 +1,14 @@
-"""The warn + digest end of ``watchtower demo``: tiers and alerts for the scored days, then
-digests in the outbox, and the path of one HTML digest to open."""
+"""The reads behind the warn + digest end of ``watchtower demo`` (``watchtower.demo.demo_alerts``
+runs the steps): the scored days not warned yet, open alerts per tier, and where the demo's
+nation-wide digest is in the outbox."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlalchemy as sa
-
-from watchtower.clock import Clock
-from watchtower.config import Settings
 
 DEMO_RECIPIENT = "demo@watchtower.localhost"
 
@@ -31,26 +30,25 @@ class DemoAlerts:
         )
 
 
-def demo_alerts(settings: Settings, as_of: dt.date, *, clock: Clock) -> DemoAlerts:
-    """Run ``warn`` on every scored day up to ``as_of`` not warned yet (calendar order), then
-    the subscribers' digests and one nation-wide digest to a demo address (so there is always
-    one to open, whatever the synthetic world's provinces)."""
-    from watchtower import pipeline
-    from watchtower.store import open_store
-    from watchtower.store.alerts import TIERS, alerts, manager_tiers
+def days_to_warn(engine: sa.Engine, as_of: dt.date) -> list[dt.date]:
+    """Scored days up to ``as_of`` without tiers yet, oldest first (warn walks them in order)."""
+    from watchtower.store.alerts import manager_tiers
     from watchtower.store.scoring import risk_scores
 
-    engine = open_store(settings.db_url)
     with engine.connect() as conn:
-        scored = {d for (d,) in conn.execute(
-            sa.select(risk_scores.c.as_of).where(risk_scores.c.as_of <= as_of).distinct()
-        )}  # fmt: skip
-        warned = {d for (d,) in conn.execute(sa.select(manager_tiers.c.as_of).distinct())}
-    days = sorted(scored - warned)
-    for day in days:
-        pipeline.warn(settings, day, clock=clock)
-    subs = pipeline.digest(settings, as_of, clock=clock)
-    adhoc = pipeline.digest(settings, as_of, to=DEMO_RECIPIENT, clock=clock)
+        scored = set(
+            conn.execute(
+                sa.select(risk_scores.c.as_of).where(risk_scores.c.as_of <= as_of).distinct()
+            ).scalars()
+        )
+        warned = set(conn.execute(sa.select(manager_tiers.c.as_of).distinct()).scalars())
+    return sorted(scored - warned)
+
+
+def open_alerts_by_tier(engine: sa.Engine) -> dict[str, int]:
+    """Open alerts per tier, every tier present (0 when none)."""
+    from watchtower.store.alerts import TIERS, alerts
+
     with engine.connect() as conn:
         counts: dict[str, int] = dict(
             conn.execute(
@@ -59,18 +57,15 @@ def demo_alerts(settings: Settings, as_of: dt.date, *, clock: Clock) -> DemoAler
                 .group_by(alerts.c.tier)
             ).all()
         )
-    paths = adhoc.html_paths or subs.html_paths
-    html = paths[0] if paths else None
-    if html is None:  # queued by an earlier demo run: point at its file
-        from watchtower.digest import adhoc_subscription
-        from watchtower.digest.outbox import outbox_paths
+    return {t: int(counts.get(t, 0)) for t in TIERS}
 
-        key = f"adhoc-daily:{as_of.isoformat()}"
-        sub = adhoc_subscription(DEMO_RECIPIENT)
-        html = str(outbox_paths(settings.outbox_dir, DEMO_RECIPIENT, key, sub.key)[1])
-    return DemoAlerts(
-        warn_days=len(days),
-        open_by_tier={t: int(counts.get(t, 0)) for t in TIERS},
-        digests=subs.rendered + adhoc.rendered,
-        html_path=html,
-    )
+
+def demo_digest_path(outbox_dir: Path, as_of: dt.date) -> str:
+    """Where the demo's nation-wide digest of ``as_of`` is in the outbox (queued by an earlier
+    demo run when this one rendered nothing new)."""
+    from watchtower.digest import adhoc_subscription
+    from watchtower.digest.outbox import outbox_paths
+
+    key = f"adhoc-daily:{as_of.isoformat()}"
+    sub = adhoc_subscription(DEMO_RECIPIENT)
+    return str(outbox_paths(outbox_dir, DEMO_RECIPIENT, key, sub.key)[1])

@@ -21,7 +21,11 @@ import sqlalchemy as sa
 from watchtower.store.alerts import manager_tiers
 
 Freq = Literal["weekly", "monthly", "quarterly"]
-FREQS: dict[str, str] = {"weekly": "W-SUN", "monthly": "ME", "quarterly": "QE"}
+#: The one calendar of as-of days (the backtest, the backfill DAG): every day, week ends
+#: (Sundays), month ends, quarter ends; as pandas frequencies.
+CALENDAR: dict[str, str] = {"daily": "D", "weekly": "W-SUN", "monthly": "ME", "quarterly": "QE"}
+#: The frequencies a backtest replays (a daily backtest of years is the backfill DAG's job).
+FREQS: dict[str, str] = {k: CALENDAR[k] for k in ("weekly", "monthly", "quarterly")}
 
 DayProgress = Callable[[Iterable[dt.date]], Iterable[dt.date]]
 
@@ -43,16 +47,27 @@ class BacktestSummary:
     notes: list[str] = field(default_factory=list)
 
 
+def as_of_days(start: dt.date, end: dt.date, freq: str) -> list[dt.date]:
+    """The as-of days of ``freq`` (see CALENDAR) in [start, end], oldest first; may be empty.
+
+    Raises ValueError for an unknown frequency or an empty range (end before start).
+    """
+    if freq not in CALENDAR:
+        raise ValueError(f"unknown frequency {freq!r}; one of {', '.join(CALENDAR)}")
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    return [d.date() for d in pd.date_range(start, end, freq=CALENDAR[freq])]
+
+
 def backtest_days(start: dt.date, end: dt.date, freq: str) -> list[dt.date]:
-    """Calendar of as-of days in [start, end]: week ends (Sundays), month ends or quarter ends.
+    """Calendar of backtest days in [start, end]: week ends (Sundays), month ends or quarter
+    ends (:func:`as_of_days`).
 
     Raises ValueError for an unknown frequency, an empty range, or a range holding no such day.
     """
     if freq not in FREQS:
         raise ValueError(f"unknown frequency {freq!r}; one of {', '.join(FREQS)}")
-    if end < start:
-        raise ValueError(f"end {end} is before start {start}")
-    days = [d.date() for d in pd.date_range(start, end, freq=FREQS[freq])]
+    days = as_of_days(start, end, freq)
     if not days:
         raise ValueError(f"no {freq} as-of day between {start} and {end}")
     return days

@@ -1,4 +1,6 @@
-"""The backtest and evaluate steps behind ``watchtower.pipeline.backtest`` / ``.evaluate``."""
+"""The backtest and evaluate steps. Each takes the store's engine (the step layer opens it once
+per process and passes it down) and, for a backtest, the per-day work as a callable: the step
+layer's run + warn, so this area never imports the step layer back."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from watchtower.clock import Clock
+import sqlalchemy as sa
+
 from watchtower.config import Settings
 from watchtower.evaluate.backtest import (
     BacktestSummary,
@@ -21,7 +24,6 @@ from watchtower.evaluate.evaluation import Evaluation, evaluate_store
 from watchtower.evaluate.labels import Labels, read_incident_files, read_store_incidents, read_truth
 from watchtower.evaluate.metrics import EvalConfig
 from watchtower.evaluate.report import text_table, write_report
-from watchtower.store import open_store
 
 
 @dataclass(frozen=True)
@@ -46,18 +48,22 @@ class EvaluationSummary:
     notes: list[str] = field(default_factory=list)
 
 
+#: The per-day work of a backtest: features, scores and tiers of one day, returning (managers
+#: scored, managers per tier).
+RunDay = Callable[[dt.date], tuple[int, dict[str, int]]]
+
+
 def backtest_step(
-    settings: Settings,
+    engine: sa.Engine,
     start: dt.date,
     end: dt.date,
     freq: str,
     *,
-    run_day: Callable[[dt.date], tuple[int, dict[str, int]]],
+    run_day: RunDay,
     force: bool = False,
     progress: DayProgress | None = None,
 ) -> BacktestSummary:
     """Run ``run_day`` (features, scores, tiers) on each ``freq`` day in [start, end]."""
-    engine = open_store(settings.db_url)
     days = backtest_days(start, end, freq)
     notes = leakage_notes(engine, days[0])
     return run_backtest(
@@ -65,14 +71,15 @@ def backtest_step(
     )
 
 
-def load_labels(settings: Settings, labels: Path | None) -> Labels:
+def load_labels(engine: sa.Engine, labels: Path | None) -> Labels:
     """Incidents from ``labels`` (a contract file or folder), else those in the store."""
     if labels is not None:
         return read_incident_files(Path(labels))
-    return read_store_incidents(open_store(settings.db_url))
+    return read_store_incidents(engine)
 
 
 def evaluate_step(
+    engine: sa.Engine,
     settings: Settings,
     labels: Path | None = None,
     start: dt.date | None = None,
@@ -89,8 +96,7 @@ def evaluate_step(
     from watchtower.features import load_catalog
     from watchtower.store.features import load_features
 
-    engine = open_store(settings.db_url)
-    lab = load_labels(settings, labels)
+    lab = load_labels(engine, labels)
     truth_frame = read_truth(Path(truth)) if truth is not None else None
     raw: list[str] | None = None
     try:
@@ -152,33 +158,32 @@ def evaluation_summary_lines(
     start: dt.date | None = None,
     end: dt.date | None = None,
     backtest_freq: str | None = None,
-    clock: Clock | None = None,
+    run_day: RunDay | None = None,
     progress: DayProgress | None = None,
+    engine: sa.Engine | None = None,
 ) -> list[str]:
     """The demo's closing lines: evaluate the stored days in [start, end] against both
     baselines and return the compact table plus where the report is.
 
-    With ``backtest_freq`` (e.g. "quarterly") and both ``start`` and ``end``, first backtest
-    those days (days already done are skipped). ``truth``: the world's _truth/scenarios.csv.
-    Never raises: on failure, one line saying why.
+    With ``backtest_freq`` (e.g. "quarterly"), ``run_day`` (the step layer's run + warn of
+    one day) and both ``start`` and ``end``, first backtest those days (days already done are
+    skipped). ``truth``: the world's _truth/scenarios.csv. ``engine``: the store (default the
+    process's engine of ``settings.db_url``). Never raises: on failure, one line saying why.
     """
     lines: list[str] = []
     try:
-        if backtest_freq and start is not None and end is not None:
-            b = backtest_step(
-                settings,
-                start,
-                end,
-                backtest_freq,
-                run_day=make_run_day(settings, clock),
-                progress=progress,
-            )
+        if engine is None:
+            from watchtower.store import open_store
+
+            engine = open_store(settings.db_url)
+        if backtest_freq and run_day is not None and start is not None and end is not None:
+            b = backtest_step(engine, start, end, backtest_freq, run_day=run_day, progress=progress)
             lines.append(
                 f"Backtest 回测: {len(b.days)} {backtest_freq} days {b.start} – {b.end}, "
                 f"{len(b.ran)} computed in {b.seconds:.0f} s, {len(b.skipped)} already done"
             )
             lines += [f"note: {n}" for n in b.notes]
-        s, _ = evaluate_step(settings, labels, start, end, truth)
+        s, _ = evaluate_step(engine, settings, labels, start, end, truth)
     except Exception as exc:  # the demo must end with a readable line
         return [*lines, f"evaluation skipped: {exc}"]
     lines += [
@@ -190,18 +195,3 @@ def evaluation_summary_lines(
         f"Report 报告: {s.html_path}",
     ]
     return lines
-
-
-def make_run_day(
-    settings: Settings, clock: Clock | None
-) -> Callable[[dt.date], tuple[int, dict[str, int]]]:
-    """The per-day work of a backtest: ``pipeline.run`` (features + scores) then
-    ``pipeline.warn`` (tiers, alerts)."""
-    from watchtower import pipeline
-
-    def run_day(day: dt.date) -> tuple[int, dict[str, int]]:
-        pipeline.run(settings, day, clock=clock)
-        w = pipeline.warn(settings, day, clock=clock)
-        return w.scored, dict(w.tiers)
-
-    return run_day

@@ -1,4 +1,5 @@
-"""The feature step behind ``watchtower.pipeline.compute_features`` (CLI and DAGs)."""
+"""The feature steps: compute and store a day's features, list its partitions. Each takes the
+store's engine (the step layer opens it once per process and passes it down)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
 from watchtower.clock import Clock, SystemClock
 from watchtower.config import Settings
 from watchtower.features.catalog import load_catalog
 from watchtower.features.engine import META_COLUMNS, compute_features
 from watchtower.features.engine import list_partitions as _list_partitions
-from watchtower.store import open_store
 from watchtower.store.features import record_feature_run, store_features
 from watchtower.store.knowledge import knowledge_of
 
@@ -35,6 +37,7 @@ class FeatureSummary:
 
 
 def compute_features_step(
+    engine: sa.Engine,
     settings: Settings,
     as_of: dt.date,
     partition: str | None = None,
@@ -44,7 +47,6 @@ def compute_features_step(
 ) -> FeatureSummary:
     """Compute the catalog (``settings.features_dir``) as of ``as_of`` for every manager (of
     one ``partition``), store the snapshot (replacing that day's rows of those managers)."""
-    engine = open_store(settings.db_url)
     catalog = load_catalog(settings.features_dir)
     with engine.connect() as conn:
         knowledge = knowledge_of(conn, as_of)  # before computing: a batch landing meanwhile
@@ -74,6 +76,6 @@ def compute_features_step(
     )
 
 
-def list_partitions_step(settings: Settings, as_of: dt.date) -> list[str]:
+def list_partitions_step(engine: sa.Engine, as_of: dt.date) -> list[str]:
     """Peer-group slugs present as of ``as_of`` (see watchtower.features.PARTITIONS)."""
-    return _list_partitions(open_store(settings.db_url), as_of)
+    return _list_partitions(engine, as_of)

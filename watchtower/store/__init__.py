@@ -4,7 +4,7 @@ Every table of every stage hangs off :data:`metadata`; importing this package re
 """
 
 from watchtower.store import alerts, features, models, schema, scoring, validation
-from watchtower.store.engine import StoreError, open_store, upgrade
+from watchtower.store.engine import StoreError, close_store, open_store, upgrade
 from watchtower.store.schema import HISTORY, HISTORY_TABLES, metadata
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "HISTORY_TABLES",
     "StoreError",
     "alerts",
+    "close_store",
     "features",
     "metadata",
     "models",
