@@ -229,8 +229,8 @@ class History:
       state was first known, NaN while operating).
     - ``reports``: report rows known in the trailing 27 months (enough for every 24-month
       window), with ``register_no`` linked through the fund.
-    - ``events``: events with an event date in the trailing 365 days, linked by registerNo or
-      USCC.
+    - ``events``: events with an event date in the longest event window of the catalog (365
+      days as shipped), linked by registerNo or USCC.
     - ``report_coverage_day``: the store's report coverage start as known on ``as_of`` (day
       number; NaN when no report row is known yet): see :func:`read_coverage`.
     - ``fund_coverage_day``: the same for fund snapshots (the first fund snapshot known).
@@ -566,10 +566,13 @@ def read_coverage(conn: sa.Connection, as_of: dt.date) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def read_events(conn: sa.Connection, as_of: dt.date, managers: pd.DataFrame) -> pd.DataFrame:
-    """Events known on ``as_of`` whose event date lies in the trailing 365 days."""
+def read_events(
+    conn: sa.Connection, as_of: dt.date, managers: pd.DataFrame, since: dt.date | None = None
+) -> pd.DataFrame:
+    """Events known on ``as_of`` whose event date lies in (since, as_of] (default: the
+    trailing 365 days; the engine passes the start of the longest event window declared)."""
     t = events
-    lo = minus(as_of, "365d")
+    lo = minus(as_of, "365d") if since is None else since
     stmt = sa.select(*[t.c[c] for c in _EVENT_COLS]).where(
         t.c.known_from <= as_of, t.c.event_date > lo, t.c.event_date <= as_of
     )
