@@ -19,7 +19,13 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from watchtower.contract import DISCLOSURE_COUNTS, DISCLOSURE_PERIODS, camel_to_snake
+from watchtower.contract import (
+    DISCLOSURE_COUNTS,
+    DISCLOSURE_PERIODS,
+    PARTITIONS,
+    UNKNOWN_PARTITION,
+    camel_to_snake,
+)
 from watchtower.store.schema import (
     change_events,
     events,
@@ -31,15 +37,6 @@ from watchtower.store.schema import (
 )
 
 EPOCH = pd.Timestamp("1970-01-01")
-
-#: Slug of each manager type (primaryInvestType): the peer groups and the partitions.
-PARTITIONS: dict[str, str] = {
-    "私募证券投资基金管理人": "securities",
-    "私募股权、创业投资基金管理人": "pe_vc",
-    "私募资产配置类管理人": "asset_allocation",
-    "其他私募投资基金管理人": "other",
-}
-UNKNOWN_PARTITION = "unknown"
 
 #: Fund states after which no more periodic reports are expected.
 TERMINAL_STATES = ("正常清算", "提前清算", "投顾协议已终止", "非正常清算")

@@ -22,11 +22,10 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from watchtower.contract import DISCLOSURE_PERIODS
+from watchtower.contract import DISCLOSURE_PERIODS, PARTITION_SLUGS, UNKNOWN_PARTITION
+from watchtower.contract import META_COLUMNS as META_COLUMNS  # the frame's contract, re-exported
 from watchtower.features._history import (
-    PARTITIONS,
     TIP_COLUMNS,
-    UNKNOWN_PARTITION,
     History,
     day_number,
     events_feed_known,
@@ -45,8 +44,6 @@ from watchtower.features._history import (
     read_reports,
 )
 from watchtower.features._spec import Catalog
-
-META_COLUMNS: tuple[str, ...] = ("manager_name", "manager_type", "province", "city")
 
 GroupFn = Callable[[History, pd.Index], pd.DataFrame]
 _GROUPS: list[tuple[tuple[str, ...], GroupFn]] = []
@@ -1084,8 +1081,8 @@ def compute_features(
     :func:`list_partitions` restricting the rows to one manager type (peer group); its values
     equal the same rows of an unpartitioned run.
     """
-    if partition is not None and partition not in (*PARTITIONS.values(), UNKNOWN_PARTITION):
-        allowed = ", ".join((*PARTITIONS.values(), UNKNOWN_PARTITION))
+    if partition is not None and partition not in PARTITION_SLUGS:
+        allowed = ", ".join(PARTITION_SLUGS)
         raise ValueError(f"unknown partition {partition!r}; one of {allowed}")
     windows = {spec.name: spec.window for spec in catalog}
     fixed = window_problems(windows)
