@@ -149,7 +149,7 @@ def _check_keys(path: Path, raw: dict[str, Any]) -> None:
     allowed there."""
     for section, allowed in _KEYS.items():
         part = raw if section is None else raw.get(section)
-        if section is None or isinstance(part, dict):
+        if isinstance(part, dict):  # a section of another type is refused where it is read
             _unknown(path, "the top level" if section is None else section, part, allowed)
     detectors = _section(path, raw, "ensemble").get("detectors") or []
     for i, item in enumerate(detectors if isinstance(detectors, list) else []):
