@@ -16,7 +16,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 Kind = Literal[
     "str", "code", "date", "money", "float", "int", "bool", "enum", "period", "ratio", "json"
@@ -32,18 +32,10 @@ Source = Literal[
     "incidents",
 ]
 
-#: Every source, in the order ingestion applies them: managers first (funds link to them and
-#: the known-manager check refers to them), the supervisor-side feeds last.
-SOURCES: tuple[Source, ...] = (
-    "managers",
-    "manager_details",
-    "funds",
-    "fund_details",
-    "cancellations",
-    "reports",
-    "events",
-    "incidents",
-)
+#: Every source, in the order ingestion applies them (the order of :data:`Source`): managers
+#: first (funds link to them and the known-manager check refers to them), the supervisor-side
+#: feeds last.
+SOURCES: tuple[Source, ...] = get_args(Source)
 #: The sources AMAC publishes (public disclosure); the others are the supervisor's own feeds.
 PUBLIC_SOURCES: tuple[Source, ...] = (
     "managers",
@@ -85,6 +77,19 @@ MANAGER_TYPES = (
     "私募资产配置类管理人",
     "其他私募投资基金管理人",
 )
+#: Slug of each manager type (primaryInvestType): the peer groups, and the partitions the
+#: feature and scoring steps are mapped over.
+PARTITIONS: dict[str, str] = dict(
+    zip(MANAGER_TYPES, ("securities", "pe_vc", "asset_allocation", "other"), strict=True)
+)
+#: The partition of a manager whose type is missing or not one of :data:`MANAGER_TYPES`.
+UNKNOWN_PARTITION = "unknown"
+#: Every partition slug, the unknown one last.
+PARTITION_SLUGS: tuple[str, ...] = (*PARTITIONS.values(), UNKNOWN_PARTITION)
+
+#: Metadata columns of a feature frame (and of a stored feature snapshot) before the feature
+#: values: who the manager is and where (office location, else registration).
+META_COLUMNS: tuple[str, ...] = ("manager_name", "manager_type", "province", "city")
 FUND_TYPES = ("私募证券投资基金", "私募股权投资基金", "创业投资基金", "其他私募投资基金")
 WORKING_STATES = ("正在运作", "正常清算", "提前清算", "延期清算", "投顾协议已终止", "非正常清算")
 #: As the public API spells them (非会员机构), and the older spelling (非会员) of earlier exports.
@@ -420,13 +425,7 @@ KNOWN_FROM: dict[Source, str] = {
     "incidents": "incidentDate",
 }
 #: Sources whose rows are snapshots: known from their snapshot date, else the file's date.
-SNAPSHOT_SOURCES: tuple[Source, ...] = (
-    "managers",
-    "manager_details",
-    "funds",
-    "fund_details",
-    "cancellations",
-)
+SNAPSHOT_SOURCES: tuple[Source, ...] = tuple(s for s in SOURCES if KNOWN_FROM[s] == "snapshotDate")
 
 #: The key of one record within one file.
 KEYS: dict[Source, tuple[str, ...]] = {

@@ -136,3 +136,18 @@ def test_missing_path_and_bad_yaml(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(CatalogError, match=r"no \*\.yaml"):
         load_catalog(empty)
+
+
+def test_catalog_and_engine_do_not_import_each_other() -> None:
+    # The loader checks a catalog against the engine; the engine reads only the declarations
+    # (features/_spec.py): one direction, no cycle.
+    import ast
+
+    engine = ROOT / "watchtower" / "features" / "engine.py"
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(engine.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "watchtower.features.catalog" not in imported
+    assert "watchtower.features._spec" in imported

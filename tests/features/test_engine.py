@@ -9,19 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from tests.features.conftest import World
 from watchtower.features import (
     META_COLUMNS,
     Catalog,
+    CatalogError,
     compute_features,
     computed_features,
     list_partitions,
+    load_catalog,
 )
+from watchtower.features.engine import DEFAULT_WINDOWS, FIXED_WINDOWS, window_problems
 
 D = dt.date
 AS_OF = D(2024, 7, 1)
@@ -432,3 +438,70 @@ def test_a_day_before_registration_changes_is_different(world: World, catalog: C
     assert early.loc["P1000001", "paid_in_capital"] == 300.0
     assert early.loc["P1000001", "legal_rep_changes_12m"] == 1.0
     assert "P1000002" not in early.index
+
+
+def _catalog_with(tmp_path: Any, **windows: str) -> Path:
+    """The project catalog with some features' windows changed, as a file."""
+    import yaml
+
+    from tests.features.conftest import ROOT
+
+    data = yaml.safe_load((ROOT / "features" / "catalog.yaml").read_text(encoding="utf-8"))
+    for f in data["features"]:
+        f["window"] = windows.get(f["name"], f["window"])
+    out = Path(str(tmp_path)) / "catalog.yaml"
+    out.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return out
+
+
+def test_declared_event_windows_change_the_values(
+    world: World, catalog: Catalog, tmp_path: Any
+) -> None:
+    build(world)
+    path = _catalog_with(
+        tmp_path,
+        events_365d="180d",
+        events_365d_pct="180d",  # a percentile has its base's window
+        max_event_severity_365d="90d",
+        controller_changes_365d="90d",
+        events_90d="1000d",  # longer than every other: the events read covers it
+    )
+    changed = compute_features(world.engine, AS_OF, catalog=load_catalog(path)).loc["P1000001"]
+    shipped = compute_features(world.engine, AS_OF, catalog=catalog).loc["P1000001"]
+    assert (shipped["events_365d"], changed["events_365d"]) == (8.0, 6.0)
+    assert (shipped["max_event_severity_365d"], changed["max_event_severity_365d"]) == (5.0, 4.0)
+    assert (shipped["controller_changes_365d"], changed["controller_changes_365d"]) == (1.0, 0.0)
+    assert (shipped["events_90d"], changed["events_90d"]) == (3.0, 9.0)  # with 2022's news
+    # the features whose window did not change keep their values
+    same = [n for n in catalog.names if n not in ("events_365d", "events_365d_pct")]
+    same = [n for n in same if n not in ("max_event_severity_365d", "controller_changes_365d")]
+    same.remove("events_90d")
+    pd.testing.assert_series_equal(changed[same], shipped[same], check_exact=True)
+
+
+def test_a_window_the_engine_does_not_apply_is_refused(tmp_path: Any) -> None:
+    path = _catalog_with(tmp_path, capital_changes_12m="6m")
+    with pytest.raises(CatalogError) as info:
+        load_catalog(path)
+    message = str(info.value)
+    assert str(path) in message and "(capital_changes_12m): window '6m'" in message
+    assert "over '12m' only" in message and "set window: 12m" in message
+    unchecked = load_catalog(path, check_engine=False)  # the engine refuses it too
+    with pytest.raises(ValueError, match=r"capital_changes_12m '6m' \(computed over '12m'\)"):
+        compute_features(sa.create_engine("sqlite://"), AS_OF, catalog=unchecked)
+
+
+def test_a_peer_percentile_declares_its_base_window(tmp_path: Any) -> None:
+    path = _catalog_with(tmp_path, events_365d_pct="90d")
+    with pytest.raises(CatalogError, match="events_365d_pct: window '90d' differs from its base"):
+        load_catalog(path)
+
+
+def test_every_computed_feature_has_its_window_owner(catalog: Catalog) -> None:
+    # adjustable (the catalog's window is applied) or fixed (checked): never both, never none
+    assert not set(DEFAULT_WINDOWS) & set(FIXED_WINDOWS)
+    assert set(DEFAULT_WINDOWS) | set(FIXED_WINDOWS) == set(computed_features())
+    assert {n: catalog[n].window for n in FIXED_WINDOWS} == FIXED_WINDOWS
+    assert window_problems({"capital_changes_12m": "6m", "events_90d": "30d"}) == {
+        "capital_changes_12m": "12m"
+    }

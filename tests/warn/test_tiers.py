@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from watchtower.warn.policy import PolicyError, TierPolicy, load_policy
+from watchtower.warn.policy import (
+    PolicyError,
+    TierPolicy,
+    check_floor,
+    load_policy,
+    merge_floors,
+    rule_floors,
+)
 from watchtower.warn.tiers import PreviousTier, assign_tier, tier_for_score
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -117,3 +124,67 @@ def test_bad_policy_is_refused() -> None:
         TierPolicy(version="x", thresholds={"red": 50, "orange": 70, "yellow": 55, "blue": 40})
     with pytest.raises(PolicyError, match="unknown tier"):
         TierPolicy(version="x", thresholds=POLICY.thresholds, overrides={"a": "purple"})
+
+
+def test_floors_are_merged_in_one_place_the_higher_winning() -> None:
+    assert merge_floors({"a": "orange", "b": "yellow"}, {"a": "yellow", "c": "red"}) == {
+        "a": "orange",
+        "b": "yellow",
+        "c": "red",
+    }
+    assert merge_floors({"a": "yellow"}, {"a": "red"}) == {"a": "red"}
+    assert merge_floors({}, {}) == {}
+
+
+def test_check_floor_is_the_one_meaning_of_tier_floor() -> None:
+    assert check_floor(None) is None and check_floor("red") == "red"
+    with pytest.raises(ValueError, match="tier_floor 'purple' is not one of red, orange"):
+        check_floor("purple")
+
+
+def test_rule_floors_read_the_rule_file_only_for_its_floors(tmp_path: Path) -> None:
+    assert rule_floors(tmp_path / "absent.yaml") == {}
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  - id: a\n    tier_floor: red\n  - id: b\n", "utf-8")
+    assert rule_floors(path) == {"a": "red"}
+    path.write_text("a: {tier_floor: blue}\nb: {}\n", "utf-8")  # a mapping id -> rule
+    assert rule_floors(path) == {"a": "blue"}
+    path.write_text("rules:\n  - id: a\n    tier_floor: purple\n", "utf-8")
+    with pytest.raises(PolicyError, match=r"rules.yaml: rule 'a': tier_floor 'purple'"):
+        rule_floors(path)
+
+
+def test_shipped_floors_are_the_same_whichever_file_sets_them() -> None:
+    # Each rule's floor is set on the rule in rules.yaml; tiers.yaml only raises or adds.
+    # The floors in force are those of before the move.
+    assert dict(load_policy(MODELS).overrides) == {
+        "blacklist": "red",
+        "lost_contact": "red",
+        "enforcement": "orange",
+        "special_tips": "orange",
+        "credit_tips": "yellow",
+        "abnormal_liquidation": "yellow",
+        "abnormal_institution": "yellow",
+        "serious_integrity_tip": "orange",
+        "no_product_12m": "yellow",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("colour: red\n", "['colour'] in the top level"),
+        ("hysteresis:\n  down_run: 3\n", "['down_run'] in the section 'hysteresis'"),
+        ("alerts:\n  quiet_day: 3\n", "['quiet_day'] in the section 'alerts'"),
+        ("digest:\n  top_reason: 3\n", "['top_reason'] in the section 'digest'"),
+    ],
+)
+def test_unknown_policy_key_is_refused_naming_file_and_key(
+    tmp_path: Path, text: str, key: str
+) -> None:
+    base = (MODELS / "tiers.yaml").read_text("utf-8")
+    (tmp_path / "tiers.yaml").write_text(base + text, "utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_policy(tmp_path)
+    message = str(info.value)
+    assert str(tmp_path / "tiers.yaml") in message and key in message and "allowed:" in message

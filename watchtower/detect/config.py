@@ -99,10 +99,68 @@ class DetectConfig:
         )
 
 
-def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+#: The keys of models/detectors.yaml, per section (None: the top level); anything else is
+#: refused, as in the other loaders: a misspelt key would silently keep its default.
+#: ``retrain`` is read by the retraining step (``promote_margin``).
+_KEYS: dict[str | None, tuple[str, ...]] = {
+    None: (
+        "version",
+        "peer_group",
+        "preprocess",
+        "ensemble",
+        "anomaly",
+        "rules",
+        "supervised",
+        "weights",
+        "reasons",
+        "retrain",
+    ),
+    "peer_group": ("key", "min_size"),
+    "preprocess": ("neutral_features", "clip", "per_fund_counts", "size_feature", "pool"),
+    "ensemble": ("combination", "n_buckets", "contamination", "detectors"),
+    "anomaly": ("scale",),
+    "rules": ("severity_points",),
+    "supervised": (
+        "enabled",
+        "estimator",
+        "horizon_days",
+        "snapshot_every_days",
+        "lookback_days",
+        "min_positives",
+        "params",
+    ),
+    "weights": ("rule", "anomaly", "supervised"),
+    "reasons": ("max_reasons", "min_deviation"),
+    "retrain": ("promote_margin",),
+}
+_DETECTOR_KEYS = ("name", "kind", "params")
+
+
+def _unknown(path: Path, where: str, part: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(str(k) for k in set(part) - set(allowed))
+    if unknown:
+        raise DetectConfigError(
+            f"{path}: unknown key(s) {unknown} in {where}; allowed: {', '.join(allowed)}"
+        )
+
+
+def _check_keys(path: Path, raw: dict[str, Any]) -> None:
+    """Refuse every key the loader does not read, naming the file, the key and the keys
+    allowed there."""
+    for section, allowed in _KEYS.items():
+        part = raw if section is None else raw.get(section)
+        if isinstance(part, dict):  # a section of another type is refused where it is read
+            _unknown(path, "the top level" if section is None else section, part, allowed)
+    detectors = _section(path, raw, "ensemble").get("detectors") or []
+    for i, item in enumerate(detectors if isinstance(detectors, list) else []):
+        if isinstance(item, dict):
+            _unknown(path, f"ensemble.detectors[{i}]", item, _DETECTOR_KEYS)
+
+
+def _section(path: Path, raw: dict[str, Any], name: str) -> dict[str, Any]:
     value = raw.get(name) or {}
     if not isinstance(value, dict):
-        raise DetectConfigError(f"section {name!r} must be a mapping")
+        raise DetectConfigError(f"{path}: section {name!r} must be a mapping")
     return value
 
 
@@ -117,9 +175,10 @@ def load_detect_config(path: Path | str) -> DetectConfig:
         raise DetectConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise DetectConfigError(f"{path}: expected a mapping at the top")
-    peer, pre = _section(raw, "peer_group"), _section(raw, "preprocess")
-    ens, sup = _section(raw, "ensemble"), _section(raw, "supervised")
-    w, rs = _section(raw, "weights"), _section(raw, "reasons")
+    peer, pre = _section(path, raw, "peer_group"), _section(path, raw, "preprocess")
+    ens, sup = _section(path, raw, "ensemble"), _section(path, raw, "supervised")
+    w, rs = _section(path, raw, "weights"), _section(path, raw, "reasons")
+    _check_keys(path, raw)
     defaults = DetectConfig()
     specs: list[DetectorSpec] = []
     for i, item in enumerate(ens.get("detectors") or []):

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from watchtower.contract import META_COLUMNS as CONTRACT_META_COLUMNS
 from watchtower.detect.config import DetectConfig
 from watchtower.detect.detectors import _robust_center_scale, directional_deviations
 from watchtower.detect.reasons import (
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 DIRECTION_SIGN: dict[str, int] = {"higher_is_riskier": 1, "lower_is_riskier": -1, "neutral": 0}
-META_COLUMNS: tuple[str, ...] = ("manager_name", "manager_type", "province", "city")
+META_COLUMNS: tuple[str, ...] = CONTRACT_META_COLUMNS  # the feature frame's metadata
 POOLED = "*"  # peer group label of managers compared with everyone
 
 RuleHitsFn = Callable[[pd.DataFrame], Mapping[str, Sequence[Hit]]]

@@ -4,7 +4,8 @@ A rule file holds ``version``, ``params`` (named thresholds, e.g. ``no_fund_mont
 ``rules``. A rule has an ``id``, ``name_zh``/``name_en``, an integer ``severity`` 1-5 (1 info,
 2 low, 3 medium, 4 high, 5 critical; the same scale as event severities and the detectors'
 ``severity_points``), an optional ``tier_floor`` (red|orange|yellow|blue: the lowest warning
-tier a hit forces), a ``condition`` and ``reason_zh``/``reason_en`` templates.
+tier a hit forces; the one place a rule's floor is set, its meaning owned by
+:mod:`watchtower.warn.policy`), a ``condition`` and ``reason_zh``/``reason_en`` templates.
 
 A condition is a tree of ``{all: [...]}``, ``{any: [...]}``, ``{not: {...}}`` and leaves
 ``{feature: paid_in_ratio, op: "<", value: 0.25}`` (or ``param: paid_in_min_ratio`` instead of
@@ -34,6 +35,7 @@ import yaml
 
 from watchtower.config import ConfigError
 from watchtower.detect.reasons import RuleHit
+from watchtower.warn.policy import TIERS, check_floor
 
 __all__ = [
     "OPS",
@@ -64,7 +66,8 @@ SEVERITY_LABELS: dict[int, tuple[str, str]] = {
     4: ("高", "high"),
     5: ("严重", "critical"),
 }
-TIER_FLOORS: tuple[str, ...] = ("red", "orange", "yellow", "blue")
+#: The tiers a rule may force (the warning tiers, most severe first).
+TIER_FLOORS: tuple[str, ...] = TIERS
 _RULE_KEYS = {
     "id",
     "name_zh",
@@ -261,6 +264,14 @@ def _check_template(
         raise RuleError(f"{where}: template {template!r} does not format: {exc}") from exc
 
 
+def _tier_floor(where: str, value: Any) -> str | None:
+    """A rule's ``tier_floor`` (None when not set), as the tier policy reads it."""
+    try:
+        return check_floor(value)
+    except ValueError as exc:
+        raise RuleError(f"{where}: {exc}") from exc
+
+
 def _rule(where: str, raw: Any, params: Mapping[str, float], known: set[str] | None) -> Rule:
     if not isinstance(raw, Mapping):
         raise RuleError(f"{where}: a rule must be a mapping")
@@ -282,9 +293,7 @@ def _rule(where: str, raw: Any, params: Mapping[str, float], known: set[str] | N
         raise RuleError(
             f"{where}: severity {severity!r} must be an integer 1-5 (1 info .. 5 critical)"
         )
-    floor = raw.get("tier_floor")
-    if floor is not None and floor not in TIER_FLOORS:
-        raise RuleError(f"{where}: tier_floor {floor!r} is not one of {', '.join(TIER_FLOORS)}")
+    floor = _tier_floor(where, raw.get("tier_floor"))
     cond = _condition(f"{where} condition", raw["condition"], params, known)
     names = (set(known) if known is not None else cond.features()) | set(params)
     if known is None:  # without a catalog, templates may name any feature the rule reads

@@ -6,7 +6,7 @@
 - Snapshots are stored by :mod:`watchtower.store.features`.
 """
 
-from watchtower.features._history import PARTITIONS, UNKNOWN_PARTITION
+from watchtower.contract import META_COLUMNS, PARTITIONS, UNKNOWN_PARTITION
 from watchtower.features.catalog import (
     CATEGORIES,
     Catalog,
@@ -16,7 +16,6 @@ from watchtower.features.catalog import (
     parse_catalog,
 )
 from watchtower.features.engine import (
-    META_COLUMNS,
     compute_features,
     computed_features,
     list_partitions,

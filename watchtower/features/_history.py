@@ -19,7 +19,13 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from watchtower.contract import DISCLOSURE_COUNTS, DISCLOSURE_PERIODS, camel_to_snake
+from watchtower.contract import (
+    DISCLOSURE_COUNTS,
+    DISCLOSURE_PERIODS,
+    PARTITIONS,
+    UNKNOWN_PARTITION,
+    camel_to_snake,
+)
 from watchtower.store.schema import (
     change_events,
     events,
@@ -31,15 +37,6 @@ from watchtower.store.schema import (
 )
 
 EPOCH = pd.Timestamp("1970-01-01")
-
-#: Slug of each manager type (primaryInvestType): the peer groups and the partitions.
-PARTITIONS: dict[str, str] = {
-    "私募证券投资基金管理人": "securities",
-    "私募股权、创业投资基金管理人": "pe_vc",
-    "私募资产配置类管理人": "asset_allocation",
-    "其他私募投资基金管理人": "other",
-}
-UNKNOWN_PARTITION = "unknown"
 
 #: Fund states after which no more periodic reports are expected.
 TERMINAL_STATES = ("正常清算", "提前清算", "投顾协议已终止", "非正常清算")
@@ -229,8 +226,8 @@ class History:
       state was first known, NaN while operating).
     - ``reports``: report rows known in the trailing 27 months (enough for every 24-month
       window), with ``register_no`` linked through the fund.
-    - ``events``: events with an event date in the trailing 365 days, linked by registerNo or
-      USCC.
+    - ``events``: events with an event date in the longest event window of the catalog (365
+      days as shipped), linked by registerNo or USCC.
     - ``report_coverage_day``: the store's report coverage start as known on ``as_of`` (day
       number; NaN when no report row is known yet): see :func:`read_coverage`.
     - ``fund_coverage_day``: the same for fund snapshots (the first fund snapshot known).
@@ -566,10 +563,13 @@ def read_coverage(conn: sa.Connection, as_of: dt.date) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def read_events(conn: sa.Connection, as_of: dt.date, managers: pd.DataFrame) -> pd.DataFrame:
-    """Events known on ``as_of`` whose event date lies in the trailing 365 days."""
+def read_events(
+    conn: sa.Connection, as_of: dt.date, managers: pd.DataFrame, since: dt.date | None = None
+) -> pd.DataFrame:
+    """Events known on ``as_of`` whose event date lies in (since, as_of] (default: the
+    trailing 365 days; the engine passes the start of the longest event window declared)."""
     t = events
-    lo = minus(as_of, "365d")
+    lo = minus(as_of, "365d") if since is None else since
     stmt = sa.select(*[t.c[c] for c in _EVENT_COLS]).where(
         t.c.known_from <= as_of, t.c.event_date > lo, t.c.event_date <= as_of
     )

@@ -9,25 +9,37 @@ generically, so declaring one needs no code.
 
 Loading validates everything and fails with a :class:`CatalogError` naming the file, the
 feature and the problem: unknown keys, duplicate names, bad enums, broken templates, and
-(``check_engine=True``) any declared feature the engine cannot compute or computed feature not
-declared.
+(``check_engine=True``) any declared feature the engine cannot compute, computed feature not
+declared, or window the engine does not apply (a declared window either drives the computation,
+engine ``DEFAULT_WINDOWS``, or must equal the one it computes over, ``FIXED_WINDOWS``).
 """
 
 from __future__ import annotations
 
-import math
 import re
 import string
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
-from watchtower.config import ConfigError
+from watchtower.features._spec import Catalog, CatalogError, Direction, FeatureSpec
+from watchtower.features.engine import FIXED_WINDOWS, computed_features
 
-Direction = Literal["higher_is_riskier", "lower_is_riskier", "neutral"]
+__all__ = [
+    "CATEGORIES",
+    "DIRECTIONS",
+    "SOURCES",
+    "UNITS",
+    "Catalog",
+    "CatalogError",
+    "Direction",
+    "FeatureSpec",
+    "default_catalog_path",
+    "load_catalog",
+    "parse_catalog",
+]
 
 CATEGORIES: dict[str, tuple[str, str]] = {
     "registration_capital": ("登记与资本", "Registration and capital"),
@@ -67,68 +79,6 @@ _REQUIRED = (
 )
 _OPTIONAL = ("peer_relative", "peer_of")
 _TOP_KEYS = ("version", "features")
-
-
-class CatalogError(ConfigError):
-    """The catalog is malformed; the message names the file, the feature and the fix."""
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """One declared feature. ``peer_of`` names the base feature of a peer percentile."""
-
-    name: str
-    label_zh: str
-    label_en: str
-    description: str
-    category: str
-    unit: str
-    direction: Direction
-    window: str
-    source: str
-    reason_zh: str
-    reason_en: str
-    peer_relative: bool = False
-    peer_of: str | None = None
-
-    def explain(self, value: float, lang: str = "zh") -> str | None:
-        """The reason sentence for ``value`` (None when the value is missing/NaN).
-
-        ``lang`` is ``"zh"`` or ``"en"``; the template's ``{value}`` takes the value with the
-        declared format (``{value:.0%}`` -> ``12%``).
-        """
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return None
-        template = self.reason_zh if lang == "zh" else self.reason_en
-        return template.format(value=value)
-
-
-@dataclass(frozen=True)
-class Catalog:
-    """A validated catalog. ``version`` is the feature set version recorded with snapshots."""
-
-    version: str
-    features: tuple[FeatureSpec, ...]
-
-    @property
-    def names(self) -> list[str]:
-        """Feature names in declaration order (the column order of computed frames)."""
-        return [f.name for f in self.features]
-
-    def __getitem__(self, name: str) -> FeatureSpec:
-        for f in self.features:
-            if f.name == name:
-                return f
-        raise KeyError(name)
-
-    def __contains__(self, name: object) -> bool:
-        return any(f.name == name for f in self.features)
-
-    def __iter__(self) -> Iterator[FeatureSpec]:
-        return iter(self.features)
-
-    def __len__(self) -> int:
-        return len(self.features)
 
 
 def _template_fields(template: str) -> list[str]:
@@ -216,12 +166,18 @@ def _files(path: Path) -> list[Path]:
 
 
 def parse_catalog(
-    documents: Iterable[tuple[str, Any]], *, computable: Iterable[str] | None = None
+    documents: Iterable[tuple[str, Any]],
+    *,
+    computable: Iterable[str] | None = None,
+    fixed_windows: Mapping[str, str] | None = None,
 ) -> Catalog:
     """Validate parsed YAML documents ``(label, data)`` into one :class:`Catalog`.
 
     ``computable``: the names the engine computes (peer features excluded); when given, every
     declared non-peer feature must be among them and every one of them must be declared.
+    ``fixed_windows``: feature -> the only window the engine computes it over; a feature
+    declaring another one is refused (a window either drives the computation or is checked
+    against it). A peer percentile declares its base feature's window.
     """
     version: str | None = None
     specs: list[FeatureSpec] = []
@@ -246,7 +202,15 @@ def parse_catalog(
         if not isinstance(features, list):
             raise CatalogError(f"{label}: 'features' must be a list")
         for i, raw in enumerate(features):
-            spec = _feature(f"{label} features[{i}]", raw)
+            where = f"{label} features[{i}]"
+            spec = _feature(where, raw)
+            fixed = (fixed_windows or {}).get(spec.name)
+            if fixed is not None and spec.window != fixed:
+                raise CatalogError(
+                    f"{where} ({spec.name}): window {spec.window!r}, but the engine computes "
+                    f"{spec.name} over {fixed!r} only (set window: {fixed}, or make its window "
+                    "adjustable in watchtower/features/engine.py DEFAULT_WINDOWS)"
+                )
             if spec.name in seen:
                 raise CatalogError(
                     f"{label}: duplicate feature name {spec.name!r} (first in {seen[spec.name]})"
@@ -266,6 +230,11 @@ def parse_catalog(
             raise CatalogError(f"feature {s.name}: peer_of {s.peer_of!r} is not a declared feature")
         if base.peer_of is not None:
             raise CatalogError(f"feature {s.name}: peer_of {s.peer_of!r} is itself peer-relative")
+        if s.window != base.window:
+            raise CatalogError(
+                f"feature {s.name}: window {s.window!r} differs from its base {base.name}'s "
+                f"{base.window!r} (a percentile of {base.name} has its window: set {base.window})"
+            )
     if computable is not None:
         computable = set(computable)
         declared = {s.name for s in specs if s.peer_of is None}
@@ -296,12 +265,9 @@ def load_catalog(path: str | Path, *, check_engine: bool = True) -> Catalog:
             docs.append((str(file), yaml.safe_load(file.read_text(encoding="utf-8"))))
         except yaml.YAMLError as exc:
             raise CatalogError(f"{file}: not valid YAML: {exc}") from exc
-    computable: set[str] | None = None
-    if check_engine:
-        from watchtower.features.engine import computed_features
-
-        computable = set(computed_features())
-    return parse_catalog(docs, computable=computable)
+    if not check_engine:
+        return parse_catalog(docs)
+    return parse_catalog(docs, computable=computed_features(), fixed_windows=FIXED_WINDOWS)
 
 
 def default_catalog_path(config_dir: Path) -> Path:

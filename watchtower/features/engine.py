@@ -16,17 +16,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from watchtower.contract import DISCLOSURE_PERIODS
+from watchtower.contract import DISCLOSURE_PERIODS, PARTITION_SLUGS, UNKNOWN_PARTITION
+from watchtower.contract import META_COLUMNS as META_COLUMNS  # the frame's contract, re-exported
 from watchtower.features._history import (
-    PARTITIONS,
     TIP_COLUMNS,
-    UNKNOWN_PARTITION,
     History,
     day_number,
     events_feed_known,
@@ -44,9 +43,7 @@ from watchtower.features._history import (
     read_products,
     read_reports,
 )
-from watchtower.features.catalog import Catalog
-
-META_COLUMNS: tuple[str, ...] = ("manager_name", "manager_type", "province", "city")
+from watchtower.features._spec import Catalog
 
 GroupFn = Callable[[History, pd.Index], pd.DataFrame]
 _GROUPS: list[tuple[tuple[str, ...], GroupFn]] = []
@@ -76,9 +73,10 @@ def _count(frame: pd.DataFrame, mask: pd.Series | np.ndarray, idx: pd.Index) -> 
     return sel.value_counts().reindex(idx, fill_value=0).astype("float64")
 
 
-#: The windows the engine applies where the catalog in use does not declare the feature
-#: (a partial catalog). tests/features check that they equal features/catalog.yaml; with a
-#: catalog, its declared window is the one used (see :func:`_window`).
+#: Features whose trailing window the catalog drives (``window`` in features/*.yaml): the
+#: window the engine applies where the catalog in use does not declare the feature (a partial
+#: catalog). tests/features check that they equal features/catalog.yaml; with a catalog, its
+#: declared window is the one used (see :func:`_window`), and changing it changes the value.
 DEFAULT_WINDOWS: dict[str, str] = {
     "funds_launched_6m": "6m",
     "funds_launched_12m": "12m",
@@ -91,7 +89,92 @@ DEFAULT_WINDOWS: dict[str, str] = {
     "fund_count_drops_6m": "6m",
     "fund_count_drops_12m": "12m",
     "tips_added_12m": "12m",
+    "events_90d": "90d",
+    "events_365d": "365d",
+    "severe_events_365d": "365d",
+    "max_event_severity_365d": "365d",
+    "event_severity_sum_90d": "90d",
+    "litigation_365d": "365d",
+    "enforcement_365d": "365d",
+    "complaint_365d": "365d",
+    "business_abnormal_365d": "365d",
+    "negative_news_365d": "365d",
+    "address_changes_365d": "365d",
+    "controller_changes_365d": "365d",
+    "executive_changes_365d": "365d",
 }
+#: Features computed over a window of their own shape (a 12-month snapshot sequence and its
+#: base snapshot, report calendars of periods due, quarter panels, or no window): the window
+#: their catalog entry must declare. A catalog saying otherwise is refused by the loader and
+#: by :func:`compute_features` (a declaration never differs silently from the computation);
+#: making one adjustable is moving it to :data:`DEFAULT_WINDOWS` and reading its window with
+#: :func:`_window`.
+FIXED_WINDOWS: dict[str, str] = {
+    "paid_in_ratio": "none",
+    "paid_in_below_25pct": "none",
+    "paid_in_capital": "none",
+    "subscribed_capital": "none",
+    "capital_changes_12m": "12m",
+    "paid_in_decreased_12m": "12m",
+    "years_since_registration": "none",
+    "months_without_fund": "none",
+    "fund_scale": "none",
+    "legal_rep_changes_12m": "12m",
+    "employee_count": "none",
+    "employee_drop_12m": "12m",
+    "qualified_staff_share": "none",
+    "has_special_tips": "none",
+    "has_credit_tips": "none",
+    "in_blacklist": "none",
+    "non_member": "none",
+    "integrity_tip_count": "none",
+    "institution_tip_count": "none",
+    "serious_integrity_tip": "none",
+    "scale_midpoint_log": "none",
+    "fund_count": "none",
+    "operating_fund_count": "none",
+    "extended_liquidation_count": "none",
+    "abnormal_liquidation_count": "none",
+    "no_custodian_share": "none",
+    "quarter_update_flag_missing": "none",
+    "not_updated_share": "none",
+    "months_without_product": "none",
+    "fund_disclosure_missing_share": "none",
+    "fund_disclosure_missing": "none",
+    "monthly_missing_12m": "12m",
+    "quarterly_missing_12m": "12m",
+    "annual_missing_12m": "12m",
+    "missing_report_share_12m": "12m",
+    "late_reports_12m": "12m",
+    "mean_delay_days_12m": "12m",
+    "delay_trend_days": "12m",
+    "annual_report_overdue": "12m",
+    "qualified_audit_count": "24m",
+    "quarterly_missed_24m": "24m",
+    "aum_total": "none",
+    "aum_growth_12m": "12m",
+    "aum_drawdown_12m": "12m",
+    "redemption_ratio_12m": "12m",
+    "subscription_ratio_12m": "12m",
+    "investor_growth_12m": "12m",
+    "leverage_max": "12m",
+    "return_smoothness": "24m",
+    "positive_return_share": "24m",
+    "office_province_differs": "none",
+    "office_district_differs": "none",
+    "shared_address_count": "none",
+    "jurisdiction_differs": "none",
+}
+
+
+def window_problems(windows: Mapping[str, str]) -> dict[str, str]:
+    """Declared windows (feature -> window) the engine cannot apply: feature -> the window it
+    computes (features it does not compute, or whose window it reads, are fine)."""
+    return {
+        name: FIXED_WINDOWS[name]
+        for name, window in windows.items()
+        if name in FIXED_WINDOWS and window != FIXED_WINDOWS[name]
+    }
 
 
 def _window(h: History, name: str) -> str:
@@ -216,6 +299,10 @@ def _group_people(h: History, idx: pd.Index) -> pd.DataFrame:
     qualified = (qualified_n / emp).where(emp > 0)
     e = h.events
     events_known = pd.Series(h.events_known, index=idx)
+
+    def in_window(name: str) -> pd.Series:
+        return e["event_day"] > _since_day(h, name)
+
     member = det["member_type"].where(det["member_type"].notna(), m["member_type"])
     return pd.DataFrame(
         {
@@ -223,12 +310,16 @@ def _group_people(h: History, idx: pd.Index) -> pd.DataFrame:
             "employee_count": emp,
             "employee_drop_12m": drop,
             "qualified_staff_share": qualified,
-            "controller_changes_365d": _count(e, e["event_type"] == "controller_change", idx).where(
-                events_known
-            ),
-            "executive_changes_365d": _count(e, e["event_type"] == "executive_change", idx).where(
-                events_known
-            ),
+            "controller_changes_365d": _count(
+                e,
+                in_window("controller_changes_365d") & (e["event_type"] == "controller_change"),
+                idx,
+            ).where(events_known),
+            "executive_changes_365d": _count(
+                e,
+                in_window("executive_changes_365d") & (e["event_type"] == "executive_change"),
+                idx,
+            ).where(events_known),
             "has_special_tips": m["has_special_tips"],
             "has_credit_tips": m["has_credit_tips"],
             "in_blacklist": m["in_blacklist"],
@@ -697,22 +788,31 @@ _EVENT_TYPE_FEATURES = {
     *_EVENT_TYPE_FEATURES.values(),
 )
 def _group_events(h: History, idx: pd.Index) -> pd.DataFrame:
-    e = h.events  # already restricted to event dates in the trailing 365 days
-    in90 = e["event_day"] > day_number(minus(h.as_of, "90d"))
+    e = h.events  # event dates in the longest of the event windows (see history_as_of)
     sev = e["severity"].fillna(0.0)
+
+    def within(name: str) -> pd.Series:
+        return e["event_day"] > _since_day(h, name)
+
+    in_max = within("max_event_severity_365d")
+    in_sum = within("event_severity_sum_90d")
     out = {
-        "events_90d": _count(e, in90, idx),
-        "events_365d": _count(e, np.ones(len(e), dtype=bool), idx),
-        "severe_events_365d": _count(e, sev >= 4, idx),
-        "max_event_severity_365d": sev.groupby(e["register_no"]).max().reindex(idx).fillna(0.0),
-        "event_severity_sum_90d": sev[in90]
-        .groupby(e.loc[in90, "register_no"])
+        "events_90d": _count(e, within("events_90d"), idx),
+        "events_365d": _count(e, within("events_365d"), idx),
+        "severe_events_365d": _count(e, within("severe_events_365d") & (sev >= 4), idx),
+        "max_event_severity_365d": sev[in_max]
+        .groupby(e.loc[in_max, "register_no"])
+        .max()
+        .reindex(idx)
+        .fillna(0.0),
+        "event_severity_sum_90d": sev[in_sum]
+        .groupby(e.loc[in_sum, "register_no"])
         .sum()
         .reindex(idx)
         .fillna(0.0),
     }
     for kind, name in _EVENT_TYPE_FEATURES.items():
-        out[name] = _count(e, e["event_type"] == kind, idx)
+        out[name] = _count(e, within(name) & (e["event_type"] == kind), idx)
     frame = pd.DataFrame(out, index=idx).astype("float64")
     # No events feed known by D (public data only): missing, not "no event".
     return frame if h.events_known else frame * np.nan
@@ -795,6 +895,18 @@ def _group_fund_pages(h: History, idx: pd.Index) -> pd.DataFrame:
         index=idx,
     )
 
+
+#: Features counted from ``History.events``: its read covers the longest of their windows.
+_EVENT_WINDOW_FEATURES = (
+    "events_90d",
+    "events_365d",
+    "severe_events_365d",
+    "max_event_severity_365d",
+    "event_severity_sum_90d",
+    *_EVENT_TYPE_FEATURES.values(),
+    "controller_changes_365d",
+    "executive_changes_365d",
+)
 
 #: Change-event features: name -> event types counted (snapshot_diff's vocabulary).
 _CHANGE_FEATURES: dict[str, tuple[str, ...]] = {
@@ -911,17 +1023,19 @@ def history_as_of(
     """Read what was known on ``as_of`` (one peer group's funds/reports/events if asked).
     ``windows``: feature name -> declared window (the catalog's)."""
     windows = dict(windows or {})
-    change_windows = [windows.get(n) or DEFAULT_WINDOWS[n] for n in _CHANGE_FEATURES]
-    change_windows.append(
-        windows.get("early_abnormal_liquidations_12m")
-        or DEFAULT_WINDOWS["early_abnormal_liquidations_12m"]
-    )
-    since = min(minus(as_of, w) for w in change_windows if w != "none")
+
+    def start(names: Iterable[str]) -> dt.date:
+        """Start of the longest window of ``names`` (what one read must cover)."""
+        declared = [windows.get(n) or DEFAULT_WINDOWS[n] for n in names]
+        return min(minus(as_of, w) for w in declared if w != "none")
+
+    since = start([*_CHANGE_FEATURES, "early_abnormal_liquidations_12m"])
+    events_since = start(_EVENT_WINDOW_FEATURES)
     with engine.connect() as conn:
         managers, seq = read_managers(conn, as_of)
         funds = read_funds(conn, as_of, managers)
         reps = read_reports(conn, as_of, funds)
-        evs = read_events(conn, as_of, managers)
+        evs = read_events(conn, as_of, managers, since=events_since)
         report_cov, fund_cov = read_coverage(conn, as_of)  # store-wide, whatever the partition
         details = read_details(conn, as_of)
         fund_pages = read_fund_details(conn, as_of, funds, managers)
@@ -967,10 +1081,14 @@ def compute_features(
     :func:`list_partitions` restricting the rows to one manager type (peer group); its values
     equal the same rows of an unpartitioned run.
     """
-    if partition is not None and partition not in (*PARTITIONS.values(), UNKNOWN_PARTITION):
-        allowed = ", ".join((*PARTITIONS.values(), UNKNOWN_PARTITION))
+    if partition is not None and partition not in PARTITION_SLUGS:
+        allowed = ", ".join(PARTITION_SLUGS)
         raise ValueError(f"unknown partition {partition!r}; one of {allowed}")
     windows = {spec.name: spec.window for spec in catalog}
+    fixed = window_problems(windows)
+    if fixed:
+        wrong = ", ".join(f"{n} {windows[n]!r} (computed over {w!r})" for n, w in fixed.items())
+        raise ValueError(f"the catalog declares windows the engine does not apply: {wrong}")
     h = history_as_of(engine, as_of, partition, windows)
     managers = h.managers
     if partition is not None:

@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from watchtower.contract import META_COLUMNS
 from watchtower.store.bulk import insert_many
 from watchtower.store.schema import metadata
 
 #: Metadata columns stored beside the values (as computed by watchtower.features).
-SNAPSHOT_META: tuple[str, ...] = ("manager_name", "manager_type", "province", "city")
+SNAPSHOT_META: tuple[str, ...] = META_COLUMNS
 
 feature_snapshots = sa.Table(
     "feature_snapshots",

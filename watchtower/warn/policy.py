@@ -1,4 +1,18 @@
-"""The tier policy (models/tiers.yaml) as typed data."""
+"""The tier policy (models/tiers.yaml) as typed data, and the owner of every tier floor.
+
+A floor (the lowest tier a rule hit forces, whatever the score) is decided here, once:
+:attr:`TierPolicy.overrides`, rule id -> tier, built by :func:`load_policy` with
+:func:`merge_floors` from its two declarations:
+
+- a rule's own ``tier_floor`` in ``models/rules.yaml`` (where a rule's floor is set; read by
+  :func:`rule_floors`, whose :func:`check_floor` is also what the rule engine validates the key
+  with);
+- ``overrides`` in ``models/tiers.yaml``: the supervisor's policy, which may only raise a
+  floor (the higher tier wins), also for an id no rule uses yet.
+
+A rule reason stored with a score carries the ``tier_floor`` of its rule as scored: a copy
+for the record (and for a hit the policy of the day does not know), never a third source.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +25,20 @@ import yaml
 
 from watchtower.config import ConfigError
 from watchtower.store.alerts import ALERT_STATUSES, TIERS
+
+__all__ = [
+    "TIERS",
+    "TIER_LABELS",
+    "TIER_RANK",
+    "PolicyError",
+    "TierPolicy",
+    "check_floor",
+    "higher",
+    "load_policy",
+    "merge_floors",
+    "rank",
+    "rule_floors",
+]
 
 #: Rank of each tier; higher = more severe. ``None`` (no tier) ranks 0.
 TIER_RANK: dict[str | None, int] = {None: 0, "blue": 1, "yellow": 2, "orange": 3, "red": 4}
@@ -74,12 +102,29 @@ class TierPolicy:
             raise PolicyError(f"alerts.auto_resolve_statuses: unknown status {sorted(bad)}")
 
 
-def _rule_floors(rules_path: Path) -> dict[str, str]:
-    """``tier_floor`` per rule id from models/rules.yaml, tolerant of its exact layout
-    (a list of rules, or a mapping id -> rule, optionally under a ``rules`` key)."""
+def check_floor(value: object) -> str | None:
+    """A declared floor: None when not set, else the tier; raises ValueError naming the
+    allowed tiers (callers add the file and the rule)."""
+    if value is None:
+        return None
+    if value not in TIERS:
+        raise ValueError(f"tier_floor {value!r} is not one of {', '.join(TIERS)}")
+    return str(value)
+
+
+def rule_floors(rules_path: Path) -> dict[str, str]:
+    """``tier_floor`` per rule id of ``models/rules.yaml`` (``{}`` without the file).
+
+    Only the ids and floors are read, tolerant of the layout (a list of rules, or a mapping
+    id -> rule, optionally under a ``rules`` key): the policy loads without the feature
+    catalog that validating the whole rule file needs (:func:`watchtower.detect.load_rules`
+    does that, with the same :func:`check_floor`)."""
     if not rules_path.exists():
         return {}
-    data = yaml.safe_load(rules_path.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(rules_path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{rules_path}: not valid YAML: {exc}") from exc
     rules: Any = data.get("rules", data) if isinstance(data, dict) else data
     items: list[tuple[str, Any]] = []
     if isinstance(rules, dict):
@@ -88,26 +133,68 @@ def _rule_floors(rules_path: Path) -> dict[str, str]:
         items = [(str(r.get("id", "")), r) for r in rules if isinstance(r, dict)]
     floors: dict[str, str] = {}
     for rule_id, rule in items:
-        floor = rule.get("tier_floor") if isinstance(rule, dict) else None
+        value = rule.get("tier_floor") if isinstance(rule, dict) else None
+        try:
+            floor = check_floor(value or None)
+        except ValueError as exc:
+            raise PolicyError(f"{rules_path}: rule {rule_id!r}: {exc}") from exc
         if rule_id and floor:
-            if floor not in TIERS:
-                raise PolicyError(f"{rules_path}: rule {rule_id!r} tier_floor {floor!r} unknown")
-            floors[rule_id] = str(floor)
+            floors[rule_id] = floor
     return floors
 
 
+def merge_floors(overrides: Mapping[str, str], floors: Mapping[str, str]) -> dict[str, str]:
+    """The floor per rule id: a rule's own floor raised by the policy's override (the higher
+    tier wins); ids in only one of them keep theirs."""
+    merged = dict(overrides)
+    for rule_id, floor in floors.items():
+        merged[rule_id] = higher(merged.get(rule_id), floor) or floor
+    return merged
+
+
+#: The keys of models/tiers.yaml, per section (None: the top level); anything else is refused.
+_KEYS: dict[str | None, tuple[str, ...]] = {
+    None: ("version", "thresholds", "hysteresis", "overrides", "alerts", "digest"),
+    "hysteresis": ("margin", "down_runs"),
+    "alerts": ("min_tier", "quiet_days", "auto_resolve_statuses", "false_positive_snooze_days"),
+    "digest": ("trend_runs", "chart_runs", "top_reasons"),
+}
+
+
+def _check_keys(path: Path, data: Mapping[str, Any]) -> None:
+    """Refuse a key the policy does not read (a typo would silently keep the default)."""
+    if not isinstance(data, Mapping):
+        raise PolicyError(f"{path}: expected a mapping at the top")
+    for section, allowed in _KEYS.items():
+        part = data if section is None else data.get(section)
+        if part is None:
+            continue
+        where = "top level" if section is None else f"section {section!r}"
+        if not isinstance(part, Mapping):
+            raise PolicyError(f"{path}: {where} must be a mapping")
+        unknown = sorted(str(k) for k in set(part) - set(allowed))
+        if unknown:
+            raise PolicyError(
+                f"{path}: unknown key(s) {unknown} in the {where}; allowed: {', '.join(allowed)}"
+            )
+
+
 def load_policy(models_dir: Path) -> TierPolicy:
-    """Read ``models_dir/tiers.yaml`` and the ``tier_floor`` of ``models_dir/rules.yaml``."""
+    """Read ``models_dir/tiers.yaml`` and the ``tier_floor`` of ``models_dir/rules.yaml``
+    (merged by :func:`merge_floors`)."""
     path = models_dir / "tiers.yaml"
     if not path.exists():
         raise PolicyError(f"tier policy not found: {path}")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
+    _check_keys(path, data)
     hyst = data.get("hysteresis") or {}
     alerts = data.get("alerts") or {}
     digest = data.get("digest") or {}
-    overrides = {str(k): str(v) for k, v in (data.get("overrides") or {}).items()}
-    for rule_id, floor in _rule_floors(models_dir / "rules.yaml").items():
-        overrides[rule_id] = higher(overrides.get(rule_id), floor) or floor
+    declared = {str(k): str(v) for k, v in (data.get("overrides") or {}).items()}
+    overrides = merge_floors(declared, rule_floors(models_dir / "rules.yaml"))
     try:
         return TierPolicy(
             version=str(data.get("version", "0")),
