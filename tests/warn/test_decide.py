@@ -118,9 +118,7 @@ def test_a_rerun_after_a_score_changed_revises_that_row_only() -> None:
     again = decide_day_tiers([scored("P1", 90), scored("P2", 95)], stored, {}, POLICY)
     assert again.new == [] and not again.rerun
     (rev,) = again.revised
-    assert rev == ReviseTier(
-        2, dataclasses.replace(first.new[1], score=95, raw_tier="red", tier="red")
-    )
+    assert rev == ReviseTier(2, first.new[1]._replace(score=95, raw_tier="red", tier="red"))
 
 
 def test_a_manager_new_to_a_tiered_day_gets_a_new_row() -> None:
@@ -219,7 +217,7 @@ def test_resolve_sees_todays_refresh_and_not_alerts_signalled_today() -> None:
     }
     below, again = signal("P1", 12, None), signal("P2", 41, "blue")
     changes = decide_lifecycle(current, [below, again], D, POLICY)
-    refreshed = dataclasses.replace(current["P1"], score=12, last_as_of=D)
+    refreshed = current["P1"]._replace(score=12, last_as_of=D)
     assert changes == [
         Refresh(current["P1"], below, alerting=False),
         Refresh(current["P2"], again, alerting=True),

@@ -267,23 +267,27 @@ def collect_digest(
             )
         ).mappings()
     ]
-    candidates = [r for r in read if shown(_facts(r), start, end, min_tier)]
+    facts = [_facts(r) for r in read]
+    candidates = [
+        (f, r) for f, r in zip(facts, read, strict=True) if shown(f, start, end, min_tier)
+    ]
     known = dict(places or {})
     missing = {
         r["register_no"]: (r["province"], r["city"])
-        for r in candidates
+        for _, r in candidates
         if r["register_no"] not in known
     }
     if missing and sub.alert_ids is None and not sub.everywhere:
         known.update(manager_places(conn, missing, end, address))
-    rows = [
-        r for r in candidates if sub.covers(known.get(r["register_no"], Place(None)), int(r["id"]))
+    covered = [
+        (f, r) for f, r in candidates if sub.covers(known.get(r["register_no"], Place(None)), f.id)
     ]
-    by_id = {int(r["id"]): r for r in rows}
+    rows = [r for _, r in covered]
+    by_id = {f.id: r for f, r in covered}
     escalated_from = first_escalations(
         _escalations(conn, list(by_id), start, end), start, end, cadence
     )
-    placements = place_alerts((_facts(r) for r in rows), escalated_from, start, end, cadence)
+    placements = place_alerts((f for f, _ in covered), escalated_from, start, end, cadence)
     regs = [r["register_no"] for r in rows]
     reps = _legal_reps(conn, regs, end)
     trends = _trends(conn, regs, end, policy.trend_runs)

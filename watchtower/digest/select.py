@@ -9,13 +9,15 @@ which may read more than this keeps, never less):
   ``escalated`` when it went up in it (immediate digests: up to red), else ``open``;
   immediate digests show only new and escalated alerts;
 - an escalated alert shows the tier it had before its first escalation in the period.
+
+Records are named tuples: one is built per alert for each subscriber's digest.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from watchtower.digest.model import TierCounts
 from watchtower.store.alerts import TIERS
@@ -33,8 +35,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class AlertFacts:
+class AlertFacts(NamedTuple):
     """What the selection reads of an alert."""
 
     id: int
@@ -43,8 +44,7 @@ class AlertFacts:
     closed_as_of: dt.date | None
 
 
-@dataclass(frozen=True, slots=True)
-class Escalation:
+class Escalation(NamedTuple):
     """One ``escalate`` audit row of an alert (given in audit order)."""
 
     alert_id: int
@@ -53,8 +53,7 @@ class Escalation:
     to_tier: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
+class Placement(NamedTuple):
     """Where a digest shows alert ``alert_id``: its ``section``, the tier it had before the
     escalation shown (``previous_tier``) and whether it closed in the period."""
 

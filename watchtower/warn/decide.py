@@ -11,15 +11,19 @@ Two decisions, each with one owner here:
 
 The readers and the bulk writers that apply these changes are in :mod:`watchtower.warn.step`
 (tiers) and :mod:`watchtower.warn.lifecycle` (alerts).
+
+Records built once per manager and run (scores, tier rows, signals, alert states) are named
+tuples: immutable like a frozen dataclass, but about four times cheaper to build, which
+counts at 20,000 managers. Changes are frozen dataclasses, so that two kinds of change with
+equal fields never compare equal.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from watchtower.store.alerts import TIERS
 from watchtower.warn.policy import TierPolicy, higher, rank
@@ -51,8 +55,7 @@ __all__ = [
 # --- tiers of a day ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ScoredManager:
+class ScoredManager(NamedTuple):
     """One ``risk_scores`` row of the day, as the warn stage reads it."""
 
     register_no: str
@@ -64,8 +67,7 @@ class ScoredManager:
     reasons: Sequence[Mapping[str, Any]] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class StoredTier:
+class StoredTier(NamedTuple):
     """A ``manager_tiers`` row of the day an earlier run wrote (what a re-run compares)."""
 
     id: int
@@ -76,8 +78,7 @@ class StoredTier:
     down_streak: int
 
 
-@dataclass(frozen=True, slots=True)
-class TierRow:
+class TierRow(NamedTuple):
     """A manager's tier row for the day (the writer adds the day, policy version and time)."""
 
     register_no: str
@@ -109,8 +110,7 @@ class ReviseTier:
     row: TierRow
 
 
-@dataclass(frozen=True, slots=True)
-class Signal:
+class Signal(NamedTuple):
     """One manager's outcome of today's run, as the lifecycle needs it."""
 
     register_no: str
@@ -201,8 +201,7 @@ def decide_day_tiers(
 # --- alert lifecycle ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class AlertState:
+class AlertState(NamedTuple):
     """What the lifecycle decides on of an open alert (not its JSON columns)."""
 
     id: int
@@ -215,8 +214,7 @@ class AlertState:
     last_signal_as_of: dt.date | None
 
 
-@dataclass(frozen=True, slots=True)
-class FalsePositive:
+class FalsePositive(NamedTuple):
     """An alert a person closed as a false positive (what the snooze decides on)."""
 
     register_no: str
@@ -364,6 +362,6 @@ def decide_lifecycle(
         if reg in signalled or a.status not in statuses or last is None or last > cutoff:
             continue
         if reg in refreshed:
-            a = dataclasses.replace(a, score=refreshed[reg], last_as_of=as_of)
+            a = a._replace(score=refreshed[reg], last_as_of=as_of)
         changes.append(Resolve(a, (as_of - last).days, policy.quiet_days))
     return changes

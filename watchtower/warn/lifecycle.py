@@ -4,6 +4,11 @@ States: new -> acknowledged -> investigating -> closed (confirmed | false_positi
 new and acknowledged may also go straight to closed, new straight to investigating. Every
 change appends one ``alert_events`` row (who, when, what, why). Closing as confirmed or
 false positive also writes an ``alert_labels`` row for retraining.
+
+The system's changes of a warn run are decided by
+:func:`watchtower.warn.decide.decide_lifecycle` on plain data; this module reads the state it
+decides on and writes the changes in bulk (:func:`apply_signals`). A person's changes
+(:func:`transition`) are checked and written here, one alert at a time.
 """
 
 from __future__ import annotations

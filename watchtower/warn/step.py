@@ -1,4 +1,6 @@
-"""The warn step: today's risk_scores -> tiers (with hysteresis) -> alert lifecycle."""
+"""The warn step: today's risk_scores -> tiers (with hysteresis) -> alert lifecycle.
+
+Reads, then decides (:mod:`watchtower.warn.decide`), then writes, in one write transaction."""
 
 from __future__ import annotations
 
