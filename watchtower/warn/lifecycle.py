@@ -183,8 +183,34 @@ def apply_signals(
     return write_changes(conn, changes, as_of, now)
 
 
-def _refresh_values(s: Signal, as_of: dt.date, now: dt.datetime) -> dict[str, Any]:
+def _new_alert(s: Signal, as_of: dt.date, now: dt.datetime) -> dict[str, Any]:
+    """The ``alerts`` row of an :class:`OpenAlert`."""
     return dict(
+        register_no=s.register_no,
+        open_key=s.register_no,
+        manager_name=s.manager_name,
+        province=s.province,
+        city=s.city,
+        status="new",
+        tier=s.tier,
+        peak_tier=s.tier,
+        score=s.score,
+        rule_hits=list(s.rule_hits),
+        reasons=list(s.reasons),
+        opened_as_of=as_of,
+        last_as_of=as_of,
+        last_signal_as_of=as_of,
+        opened_at=now,
+        updated_at=now,
+    )
+
+
+def _update_values(
+    c: Refresh | Escalate | Deescalate, as_of: dt.date, now: dt.datetime
+) -> dict[str, Any]:
+    """The columns a change of an open alert sets (and its id, ``_id``)."""
+    s = c.signal
+    values: dict[str, Any] = dict(
         score=s.score,
         rule_hits=list(s.rule_hits),
         reasons=list(s.reasons),
@@ -194,68 +220,21 @@ def _refresh_values(s: Signal, as_of: dt.date, now: dt.datetime) -> dict[str, An
         last_as_of=as_of,
         updated_at=now,
     )
+    if not isinstance(c, Refresh) or c.alerting:
+        values["last_signal_as_of"] = as_of
+    if not isinstance(c, Refresh):
+        values["tier"] = s.tier
+        values["peak_tier"] = c.peak_tier
+    values["_id"] = c.alert.id
+    return values
 
 
-def write_changes(
-    conn: sa.Connection, changes: Sequence[Change], as_of: dt.date, now: dt.datetime
-) -> LifecycleCounts:
-    """Apply lifecycle ``changes`` in bulk: new alerts in one executemany per chunk (their ids
-    returned with their register numbers), updates in one executemany per shape and chunk,
-    auto-resolutions guarded by status (an alert a person moved meanwhile is left alone, as
-    with :func:`transition`), and one audit row per change, in the order of ``changes``."""
-    counts = LifecycleCounts()
-    new_alerts: list[dict[str, Any]] = []
-    # updates grouped by the columns they set (executemany needs one shape per statement)
-    updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    resolves: list[Resolve] = []
-    for c in changes:
-        if isinstance(c, OpenAlert):
-            s = c.signal
-            new_alerts.append(
-                dict(
-                    register_no=s.register_no,
-                    open_key=s.register_no,
-                    manager_name=s.manager_name,
-                    province=s.province,
-                    city=s.city,
-                    status="new",
-                    tier=s.tier,
-                    peak_tier=s.tier,
-                    score=s.score,
-                    rule_hits=list(s.rule_hits),
-                    reasons=list(s.reasons),
-                    opened_as_of=as_of,
-                    last_as_of=as_of,
-                    last_signal_as_of=as_of,
-                    opened_at=now,
-                    updated_at=now,
-                )
-            )
-            counts.opened += 1
-        elif isinstance(c, Resolve):
-            resolves.append(c)
-        else:
-            values = _refresh_values(c.signal, as_of, now)
-            if isinstance(c, Refresh):
-                if c.alerting:
-                    values["last_signal_as_of"] = as_of
-            else:
-                values["last_signal_as_of"] = as_of
-                values["tier"] = c.signal.tier
-                values["peak_tier"] = c.peak_tier
-                if isinstance(c, Escalate):
-                    counts.escalated += 1
-                else:
-                    counts.deescalated += 1
-            values["_id"] = c.alert.id
-            updates.setdefault(tuple(values), []).append(values)
-    ids = _insert_alerts(conn, new_alerts) if new_alerts else {}
-    # SET takes the columns named by the parameter dicts (one shape per executemany)
-    stmt = alerts.update().where(alerts.c.id == sa.bindparam("_id"))
-    for rows in updates.values():
-        for i in range(0, len(rows), _CHUNK):
-            conn.execute(stmt, rows[i : i + _CHUNK])
-    events: list[dict[str, Any]] = []  # audit rows in decision order
+def _audit_rows(
+    changes: Sequence[Change], ids: Mapping[str, int], as_of: dt.date, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """The audit rows of the opens, escalations and de-escalations, in decision order (new
+    alerts by their ids in ``ids``, by register number)."""
+    events: list[dict[str, Any]] = []
     for c in changes:
         if isinstance(c, OpenAlert):
             s = c.signal
@@ -273,19 +252,50 @@ def write_changes(
                 )
             )
         elif isinstance(c, Escalate | Deescalate):
-            action = "escalate" if isinstance(c, Escalate) else "deescalate"
             events.append(
                 _state_event(
                     c.alert,
                     as_of=as_of,
                     at=now,
-                    action=action,
+                    action="escalate" if isinstance(c, Escalate) else "deescalate",
                     to_tier=c.signal.tier,
                     score=c.signal.score,
                     note=why(c.signal),
                 )
             )
-    _insert_events(conn, events)
+    return events
+
+
+def write_changes(
+    conn: sa.Connection, changes: Sequence[Change], as_of: dt.date, now: dt.datetime
+) -> LifecycleCounts:
+    """Apply lifecycle ``changes`` in bulk: new alerts in one executemany per chunk (their ids
+    returned with their register numbers), updates in one executemany per shape and chunk,
+    auto-resolutions guarded by status (an alert a person moved meanwhile is left alone, as
+    with :func:`transition`), and one audit row per change, in the order of ``changes``."""
+    counts = LifecycleCounts()
+    new_alerts: list[dict[str, Any]] = []
+    # updates grouped by the columns they set (executemany needs one shape per statement)
+    updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    resolves: list[Resolve] = []
+    for c in changes:
+        if isinstance(c, OpenAlert):
+            new_alerts.append(_new_alert(c.signal, as_of, now))
+        elif isinstance(c, Resolve):
+            resolves.append(c)
+        else:
+            values = _update_values(c, as_of, now)
+            updates.setdefault(tuple(values), []).append(values)
+            counts.escalated += isinstance(c, Escalate)
+            counts.deescalated += isinstance(c, Deescalate)
+    counts.opened = len(new_alerts)
+    ids = _insert_alerts(conn, new_alerts) if new_alerts else {}
+    # SET takes the columns named by the parameter dicts (one shape per executemany)
+    stmt = alerts.update().where(alerts.c.id == sa.bindparam("_id"))
+    for rows in updates.values():
+        for i in range(0, len(rows), _CHUNK):
+            conn.execute(stmt, rows[i : i + _CHUNK])
+    _insert_events(conn, _audit_rows(changes, ids, as_of, now))
     counts.auto_resolved = _resolve(conn, resolves, as_of, now)
     return counts
 
