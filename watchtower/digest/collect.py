@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,8 +13,17 @@ import sqlalchemy as sa
 from watchtower.config import RoutingAddress
 from watchtower.digest.mask import mask_in_text, mask_name
 from watchtower.digest.model import DigestAlert, DigestData, Reason, TierCounts
+from watchtower.digest.select import (
+    AlertFacts,
+    Escalation,
+    first_escalations,
+    place_alerts,
+    shown,
+    shown_min_tier,
+    tier_counts,
+)
 from watchtower.jurisdiction import jurisdiction_of
-from watchtower.store.alerts import TIERS, alert_events, alerts, manager_tiers
+from watchtower.store.alerts import alert_events, alerts, manager_tiers
 from watchtower.store.schema import manager_snapshots
 from watchtower.warn.policy import TierPolicy, rank
 from watchtower.warn.routing import WEEKDAYS, Place, Subscription
@@ -181,11 +190,35 @@ def _chart(
     missing = {reg: (prov, city) for _, reg, prov, city, _ in rows if reg not in known}
     if local and missing:
         known.update(manager_places(conn, missing, as_of, address))
-    counts: dict[dt.date, dict[str, int]] = {d: dict.fromkeys(TIERS, 0) for d in dates}
-    for d, reg, _, _, tier in rows:
-        if tier in TIERS and (not local or sub.covers(known[reg])):
-            counts[d][tier] += 1
-    return [TierCounts(d, counts[d]) for d in dates]
+    return tier_counts(
+        ((d, reg, tier) for d, reg, _, _, tier in rows),
+        dates,
+        lambda reg: not local or sub.covers(known[reg]),
+    )
+
+
+def _facts(row: Mapping[str, Any]) -> AlertFacts:
+    return AlertFacts(int(row["id"]), row["tier"], row["opened_as_of"], row["closed_as_of"])
+
+
+def _escalations(
+    conn: sa.Connection, ids: Sequence[int], start: dt.date, end: dt.date
+) -> list[Escalation]:
+    """The ``escalate`` audit rows of alerts ``ids`` in ``start..end``, in audit order."""
+    if not ids:
+        return []
+    ev = alert_events
+    rows = conn.execute(
+        sa.select(ev.c.alert_id, ev.c.as_of, ev.c.from_tier, ev.c.to_tier)
+        .where(
+            ev.c.alert_id.in_(ids),
+            ev.c.action == "escalate",
+            ev.c.as_of >= start,
+            ev.c.as_of <= end,
+        )
+        .order_by(ev.c.id)
+    )
+    return [Escalation(int(i), d, f, t) for i, d, f, t in rows]
 
 
 def _reasons(raw: Any, language: str, names: list[str], top: int) -> tuple[Reason, ...]:
@@ -223,8 +256,9 @@ def collect_digest(
     at or above its minimum tier (``immediate``: red only, new or escalated) are included;
     the catch-all digest (``sub.alert_ids``) has exactly its alerts."""
     start, end, key = period
-    min_rank = rank("red") if cadence == "immediate" else rank(sub.min_tier)
-    candidates = [
+    min_tier = shown_min_tier(cadence, sub.min_tier)
+    # The read is bounded by the period; :func:`~watchtower.digest.select.shown` decides.
+    read = [
         dict(r)
         for r in conn.execute(
             sa.select(alerts).where(
@@ -232,56 +266,40 @@ def collect_digest(
                 sa.or_(alerts.c.closed_as_of.is_(None), alerts.c.closed_as_of >= start),
             )
         ).mappings()
-        if rank(r["tier"]) >= min_rank
+    ]
+    facts = [_facts(r) for r in read]
+    candidates = [
+        (f, r) for f, r in zip(facts, read, strict=True) if shown(f, start, end, min_tier)
     ]
     known = dict(places or {})
     missing = {
         r["register_no"]: (r["province"], r["city"])
-        for r in candidates
+        for _, r in candidates
         if r["register_no"] not in known
     }
     if missing and sub.alert_ids is None and not sub.everywhere:
         known.update(manager_places(conn, missing, end, address))
-    rows = [
-        r for r in candidates if sub.covers(known.get(r["register_no"], Place(None)), int(r["id"]))
+    covered = [
+        (f, r) for f, r in candidates if sub.covers(known.get(r["register_no"], Place(None)), f.id)
     ]
-    ids = [r["id"] for r in rows]
-    escalated_from: dict[int, str | None] = {}
-    if ids:
-        for alert_id, from_tier, to_tier in conn.execute(
-            sa.select(alert_events.c.alert_id, alert_events.c.from_tier, alert_events.c.to_tier)
-            .where(
-                alert_events.c.alert_id.in_(ids),
-                alert_events.c.action == "escalate",
-                alert_events.c.as_of >= start,
-                alert_events.c.as_of <= end,
-            )
-            .order_by(alert_events.c.id)
-        ):
-            if cadence == "immediate" and to_tier != "red":
-                continue
-            escalated_from.setdefault(alert_id, from_tier)
+    rows = [r for _, r in covered]
+    by_id = {f.id: r for f, r in covered}
+    escalated_from = first_escalations(
+        _escalations(conn, list(by_id), start, end), start, end, cadence
+    )
+    placements = place_alerts((f for f, _ in covered), escalated_from, start, end, cadence)
     regs = [r["register_no"] for r in rows]
     reps = _legal_reps(conn, regs, end)
     trends = _trends(conn, regs, end, policy.trend_runs)
     sections: dict[str, list[DigestAlert]] = {
         k: [] for k in ("new", "escalated", "open", "resolved")
     }
-    for r in rows:
-        closed_in_period = r["closed_as_of"] is not None and start <= r["closed_as_of"] <= end
-        if closed_in_period:
-            section = "resolved"
-        elif r["opened_as_of"] >= start:
-            section = "new"
-        elif r["id"] in escalated_from:
-            section = "escalated"
-        else:
-            section = "open"
-        if cadence == "immediate" and section not in ("new", "escalated"):
-            continue
+    for p in placements:
+        r = by_id[p.alert_id]
+        closed_in_period = p.closed_in_period
         rep = reps.get(r["register_no"], "")
         names = [rep] if rep else []
-        sections[section].append(
+        sections[p.section].append(
             DigestAlert(
                 alert_id=int(r["id"]),
                 register_no=r["register_no"],
@@ -290,7 +308,7 @@ def collect_digest(
                 province=str(r["province"] or ""),
                 city=str(r["city"] or ""),
                 tier=r["tier"],
-                previous_tier=escalated_from.get(r["id"]),
+                previous_tier=p.previous_tier,
                 score=round(float(r["score"]), 1),
                 trend=trends.get(r["register_no"], (round(float(r["score"]), 1),)),
                 reasons=_reasons(r["reasons"], sub.language, names, policy.top_reasons),
@@ -308,7 +326,7 @@ def collect_digest(
         language=sub.language,
         cadence=cadence,
         jurisdiction=sub.jurisdiction,
-        min_tier="red" if cadence == "immediate" else sub.min_tier,
+        min_tier=min_tier,
         as_of=as_of,
         period_start=start,
         period_end=end,

@@ -4,6 +4,11 @@ States: new -> acknowledged -> investigating -> closed (confirmed | false_positi
 new and acknowledged may also go straight to closed, new straight to investigating. Every
 change appends one ``alert_events`` row (who, when, what, why). Closing as confirmed or
 false positive also writes an ``alert_labels`` row for retraining.
+
+The system's changes of a warn run are decided by
+:func:`watchtower.warn.decide.decide_lifecycle` on plain data; this module reads the state it
+decides on and writes the changes in bulk (:func:`apply_signals`). A person's changes
+(:func:`transition`) are checked and written here, one alert at a time.
 """
 
 from __future__ import annotations
@@ -16,7 +21,22 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchtower.store.alerts import RESOLUTIONS, alert_events, alert_labels, alerts
-from watchtower.warn.policy import TierPolicy, higher, rank
+from watchtower.warn.decide import (
+    AlertState,
+    Change,
+    Deescalate,
+    Escalate,
+    FalsePositive,
+    OpenAlert,
+    Refresh,
+    Resolve,
+    Signal,
+    decide_lifecycle,
+    snooze_since,
+    snoozed_ranks,
+    why,
+)
+from watchtower.warn.policy import TierPolicy
 
 SYSTEM_ACTOR = "watchtower"
 _CHUNK = 5000  # rows per executemany
@@ -33,20 +53,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 class AlertError(ValueError):
     """An alert does not exist or cannot make the requested change."""
-
-
-@dataclass(frozen=True)
-class Signal:
-    """One manager's outcome of today's run, as the lifecycle needs it."""
-
-    register_no: str
-    manager_name: str | None
-    province: str | None
-    city: str | None
-    score: float
-    tier: str | None
-    rule_hits: Sequence[str]
-    reasons: Sequence[Mapping[str, Any]]
 
 
 @dataclass
@@ -86,6 +92,26 @@ def _event_row(
     )
 
 
+def _state_event(
+    alert: AlertState, *, as_of: dt.date, at: dt.datetime, action: str, **kwargs: Any
+) -> dict[str, Any]:
+    """:func:`_event_row` for a system change of an open alert (plain :class:`AlertState`)."""
+    return _event_row(
+        {
+            "id": alert.id,
+            "register_no": alert.register_no,
+            "status": alert.status,
+            "tier": alert.tier,
+            "score": alert.score,
+        },
+        as_of=as_of,
+        at=at,
+        actor=SYSTEM_ACTOR,
+        action=action,
+        **kwargs,
+    )
+
+
 def _event(conn: sa.Connection, alert: Mapping[str, Any], **kwargs: Any) -> None:
     conn.execute(alert_events.insert().values(**_event_row(alert, **kwargs)))
 
@@ -96,29 +122,46 @@ def _insert_events(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         conn.execute(alert_events.insert(), list(rows[i : i + _CHUNK]))
 
 
-def _snoozed(conn: sa.Connection, as_of: dt.date, policy: TierPolicy) -> dict[str, int]:
-    """Managers whose alert a person closed as a false positive within the last
-    ``policy.false_positive_snooze_days``: register_no -> rank of the tier it had. Such a
-    manager gets a new alert only at a higher tier than the one judged false."""
-    if policy.false_positive_snooze_days <= 0:
-        return {}
-    since = as_of - dt.timedelta(days=policy.false_positive_snooze_days)
+# --- reading the state the lifecycle decides on ---------------------------------------------
+
+_STATE = (
+    "id",
+    "register_no",
+    "status",
+    "tier",
+    "peak_tier",
+    "score",
+    "last_as_of",
+    "last_signal_as_of",
+)
+
+
+def read_open_alerts(conn: sa.Connection) -> dict[str, AlertState]:
+    """Every open alert, by register number (one a manager: the unique ``open_key``)."""
     rows = conn.execute(
-        sa.select(alerts.c.register_no, alerts.c.peak_tier).where(
+        sa.select(*(alerts.c[n] for n in _STATE)).where(alerts.c.open_key.is_not(None))
+    )
+    return {r[1]: AlertState(*r) for r in rows}
+
+
+def read_false_positives(
+    conn: sa.Connection, as_of: dt.date, policy: TierPolicy
+) -> list[FalsePositive]:
+    """Alerts closed as false positives in the snooze window ending ``as_of``."""
+    since = snooze_since(as_of, policy)
+    if since is None:
+        return []
+    rows = conn.execute(
+        sa.select(alerts.c.register_no, alerts.c.peak_tier, alerts.c.closed_as_of).where(
             alerts.c.resolution == "false_positive",
             alerts.c.closed_as_of >= since,
             alerts.c.closed_as_of <= as_of,
         )
     )
-    out: dict[str, int] = {}
-    for reg, peak in rows:
-        out[reg] = max(out.get(reg, 0), rank(peak))
-    return out
+    return [FalsePositive(*r) for r in rows]
 
 
-def _why(signal: Signal) -> str:
-    rules = ", ".join(signal.rule_hits) or "-"
-    return f"score {signal.score:.1f}; rules: {rules}"
+# --- the writer -----------------------------------------------------------------------------
 
 
 def apply_signals(
@@ -133,142 +176,154 @@ def apply_signals(
     caller's transaction; a concurrent run opening the same alert fails on the unique
     ``open_key`` (the caller retries).
 
-    Bulk: the open alerts are read once, the changes decided in memory, then written with
-    one executemany per kind of change (new alerts with their ids returned in order, updates,
-    audit rows in the order the changes were decided)."""
-    counts = LifecycleCounts()
-    # what the decisions and audit rows read of an open alert (not its JSON columns)
-    names = ("id", "register_no", "status", "tier", "peak_tier", "score", "last_as_of")
-    open_rows = {
-        r[1]: dict(zip(names, r, strict=True))
-        for r in conn.execute(
-            sa.select(*(alerts.c[n] for n in names)).where(alerts.c.open_key.is_not(None))
-        )
-    }
-    min_rank = rank(policy.min_tier)
-    snoozed = _snoozed(conn, as_of, policy)
-    new_alerts: list[dict[str, Any]] = []
-    # audit rows in decision order; an "open" row gets its alert id after the insert
+    Reads the state once, lets :func:`~watchtower.warn.decide.decide_lifecycle` decide, and
+    writes its changes with :func:`write_changes`."""
+    snoozed = snoozed_ranks(read_false_positives(conn, as_of, policy), as_of, policy)
+    changes = decide_lifecycle(read_open_alerts(conn), signals, as_of, policy, snoozed)
+    return write_changes(conn, changes, as_of, now)
+
+
+def _new_alert(s: Signal, as_of: dt.date, now: dt.datetime) -> dict[str, Any]:
+    """The ``alerts`` row of an :class:`OpenAlert`."""
+    return dict(
+        register_no=s.register_no,
+        open_key=s.register_no,
+        manager_name=s.manager_name,
+        province=s.province,
+        city=s.city,
+        status="new",
+        tier=s.tier,
+        peak_tier=s.tier,
+        score=s.score,
+        rule_hits=list(s.rule_hits),
+        reasons=list(s.reasons),
+        opened_as_of=as_of,
+        last_as_of=as_of,
+        last_signal_as_of=as_of,
+        opened_at=now,
+        updated_at=now,
+    )
+
+
+def _update_values(
+    c: Refresh | Escalate | Deescalate, as_of: dt.date, now: dt.datetime
+) -> dict[str, Any]:
+    """The columns a change of an open alert sets (and its id, ``_id``)."""
+    s = c.signal
+    values: dict[str, Any] = dict(
+        score=s.score,
+        rule_hits=list(s.rule_hits),
+        reasons=list(s.reasons),
+        manager_name=s.manager_name,
+        province=s.province,
+        city=s.city,
+        last_as_of=as_of,
+        updated_at=now,
+    )
+    if not isinstance(c, Refresh) or c.alerting:
+        values["last_signal_as_of"] = as_of
+    if not isinstance(c, Refresh):
+        values["tier"] = s.tier
+        values["peak_tier"] = c.peak_tier
+    values["_id"] = c.alert.id
+    return values
+
+
+def _audit_rows(
+    changes: Sequence[Change], ids: Mapping[str, int], as_of: dt.date, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """The audit rows of the opens, escalations and de-escalations, in decision order (new
+    alerts by their ids in ``ids``, by register number)."""
     events: list[dict[str, Any]] = []
-    opened_at: list[int] = []  # positions in ``events`` of the "open" rows, as new_alerts
-    # updates grouped by the columns they set (executemany needs one shape per statement)
-    updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for s in signals:
-        alerting = rank(s.tier) >= min_rank
-        current = open_rows.get(s.register_no)
-        if current is None:
-            if not alerting or rank(s.tier) <= snoozed.get(s.register_no, 0):
-                continue
-            assert s.tier is not None
-            new_alerts.append(
-                dict(
-                    register_no=s.register_no,
-                    open_key=s.register_no,
-                    manager_name=s.manager_name,
-                    province=s.province,
-                    city=s.city,
-                    status="new",
-                    tier=s.tier,
-                    peak_tier=s.tier,
-                    score=s.score,
-                    rule_hits=list(s.rule_hits),
-                    reasons=list(s.reasons),
-                    opened_as_of=as_of,
-                    last_as_of=as_of,
-                    last_signal_as_of=as_of,
-                    opened_at=now,
-                    updated_at=now,
-                )
-            )
-            row = {"id": None, "register_no": s.register_no, "status": None, "tier": None}
-            opened_at.append(len(events))
+    for c in changes:
+        if isinstance(c, OpenAlert):
+            s = c.signal
             events.append(
                 _event_row(
-                    row, as_of=as_of, at=now, actor=SYSTEM_ACTOR, action="open",
-                    to_status="new", to_tier=s.tier, score=s.score, note=_why(s),
+                    {"id": ids[s.register_no], "register_no": s.register_no},
+                    as_of=as_of,
+                    at=now,
+                    actor=SYSTEM_ACTOR,
+                    action="open",
+                    to_status="new",
+                    to_tier=s.tier,
+                    score=s.score,
+                    note=why(s),
                 )
-            )  # fmt: skip
-            counts.opened += 1
-            continue
-        if current["last_as_of"] > as_of:
-            continue  # a replay of an older day never rewinds a newer state
-        values: dict[str, Any] = dict(
-            score=s.score,
-            rule_hits=list(s.rule_hits),
-            reasons=list(s.reasons),
-            manager_name=s.manager_name,
-            province=s.province,
-            city=s.city,
-            last_as_of=as_of,
-            updated_at=now,
-        )
-        if alerting:
-            assert s.tier is not None
-            values["last_signal_as_of"] = as_of
-            if s.tier != current["tier"]:
-                action = "escalate" if rank(s.tier) > rank(current["tier"]) else "deescalate"
-                events.append(
-                    _event_row(
-                        current, as_of=as_of, at=now, actor=SYSTEM_ACTOR, action=action,
-                        to_tier=s.tier, score=s.score, note=_why(s),
-                    )
-                )  # fmt: skip
-                values["tier"] = s.tier
-                values["peak_tier"] = higher(current["peak_tier"], s.tier)
-                if action == "escalate":
-                    counts.escalated += 1
-                else:
-                    counts.deescalated += 1
-        values["_id"] = current["id"]
-        updates.setdefault(tuple(values), []).append(values)
-    if new_alerts:
-        ids = _insert_alerts(conn, new_alerts)
-        for pos, alert_id in zip(opened_at, ids, strict=True):
-            events[pos]["alert_id"] = alert_id
+            )
+        elif isinstance(c, Escalate | Deescalate):
+            events.append(
+                _state_event(
+                    c.alert,
+                    as_of=as_of,
+                    at=now,
+                    action="escalate" if isinstance(c, Escalate) else "deescalate",
+                    to_tier=c.signal.tier,
+                    score=c.signal.score,
+                    note=why(c.signal),
+                )
+            )
+    return events
+
+
+def write_changes(
+    conn: sa.Connection, changes: Sequence[Change], as_of: dt.date, now: dt.datetime
+) -> LifecycleCounts:
+    """Apply lifecycle ``changes`` in bulk: new alerts in one executemany per chunk (their ids
+    returned with their register numbers), updates in one executemany per shape and chunk,
+    auto-resolutions guarded by status (an alert a person moved meanwhile is left alone, as
+    with :func:`transition`), and one audit row per change, in the order of ``changes``."""
+    counts = LifecycleCounts()
+    new_alerts: list[dict[str, Any]] = []
+    # updates grouped by the columns they set (executemany needs one shape per statement)
+    updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    resolves: list[Resolve] = []
+    for c in changes:
+        if isinstance(c, OpenAlert):
+            new_alerts.append(_new_alert(c.signal, as_of, now))
+        elif isinstance(c, Resolve):
+            resolves.append(c)
+        else:
+            values = _update_values(c, as_of, now)
+            updates.setdefault(tuple(values), []).append(values)
+            counts.escalated += isinstance(c, Escalate)
+            counts.deescalated += isinstance(c, Deescalate)
+    counts.opened = len(new_alerts)
+    ids = _insert_alerts(conn, new_alerts) if new_alerts else {}
     # SET takes the columns named by the parameter dicts (one shape per executemany)
     stmt = alerts.update().where(alerts.c.id == sa.bindparam("_id"))
     for rows in updates.values():
         for i in range(0, len(rows), _CHUNK):
             conn.execute(stmt, rows[i : i + _CHUNK])
-    _insert_events(conn, events)
-    counts.auto_resolved = auto_resolve(conn, as_of, policy, now)
+    _insert_events(conn, _audit_rows(changes, ids, as_of, now))
+    counts.auto_resolved = _resolve(conn, resolves, as_of, now)
     return counts
 
 
-def _insert_alerts(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert new alerts in bulk; their ids in the order of ``rows``."""
-    ids: list[int] = []
-    stmt = alerts.insert().returning(alerts.c.id, sort_by_parameter_order=True)
+def _insert_alerts(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Insert new alerts in bulk; register number -> id of its new alert."""
+    ids: dict[str, int] = {}
+    stmt = alerts.insert().returning(
+        alerts.c.register_no, alerts.c.id, sort_by_parameter_order=True
+    )
     for i in range(0, len(rows), _CHUNK):
-        ids.extend(int(r[0]) for r in conn.execute(stmt, list(rows[i : i + _CHUNK])))
+        ids.update((str(r[0]), int(r[1])) for r in conn.execute(stmt, list(rows[i : i + _CHUNK])))
     if len(ids) != len(rows):  # pragma: no cover - a driver without RETURNING rows
         raise RuntimeError(f"inserted {len(rows)} alerts but got {len(ids)} ids back")
     return ids
 
 
-def auto_resolve(conn: sa.Connection, as_of: dt.date, policy: TierPolicy, now: dt.datetime) -> int:
-    """Close as ``resolved`` every open alert (in ``policy.auto_resolve_statuses``) whose
-    manager has had no tier for ``policy.quiet_days`` days up to ``as_of``.
-
-    In bulk: one ``UPDATE ... WHERE id IN (...) AND status = ... RETURNING id`` per status and
-    chunk (an alert a person moved meanwhile is left alone, as with :func:`transition`), then
-    one audit row per closed alert, in the order the quiet alerts were read."""
-    cutoff = as_of - dt.timedelta(days=policy.quiet_days)
-    quiet = [
-        dict(r)
-        for r in conn.execute(
-            sa.select(alerts).where(
-                alerts.c.open_key.is_not(None),
-                alerts.c.status.in_(policy.auto_resolve_statuses),
-                alerts.c.last_signal_as_of <= cutoff,
-            )
-        ).mappings()
-    ]
-    if not quiet:
+def _resolve(
+    conn: sa.Connection, resolves: Sequence[Resolve], as_of: dt.date, now: dt.datetime
+) -> int:
+    """Close the alerts of ``resolves`` as resolved: one ``UPDATE ... WHERE id IN (...) AND
+    status = ... RETURNING id`` per status and chunk, then one audit row per closed alert, in
+    the order of ``resolves``. Returns how many were closed."""
+    if not resolves:
         return 0
     by_status: dict[str, list[int]] = {}
-    for row in quiet:
-        by_status.setdefault(row["status"], []).append(row["id"])
+    for r in resolves:
+        by_status.setdefault(r.alert.status, []).append(r.alert.id)
     closed_ids: set[int] = set()
     for status, ids in by_status.items():
         for i in range(0, len(ids), _IDS):
@@ -279,18 +334,13 @@ def auto_resolve(conn: sa.Connection, as_of: dt.date, policy: TierPolicy, now: d
                 .returning(alerts.c.id)
             )
             closed_ids.update(int(r[0]) for r in conn.execute(stmt))
-    events = []
-    for row in quiet:
-        if row["id"] not in closed_ids:
-            continue
-        days = (as_of - row["last_signal_as_of"]).days
-        note = f"quiet {days} days (period {policy.quiet_days}); 连续{days}天未达预警等级,自动解除"
-        events.append(
-            _event_row(
-                row, as_of=as_of, at=now, actor=SYSTEM_ACTOR, action="auto_resolve",
-                to_status="closed", note=f"resolved: {note}",
-            )
-        )  # fmt: skip
+    events = [
+        _state_event(
+            r.alert, as_of=as_of, at=now, action="auto_resolve", to_status="closed", note=r.note
+        )
+        for r in resolves
+        if r.alert.id in closed_ids
+    ]
     _insert_events(conn, events)
     return len(events)
 
@@ -327,9 +377,15 @@ def _close(
     if not done:
         return False
     _event(
-        conn, row, as_of=as_of, at=now, actor=actor, action=action, to_status="closed",
+        conn,
+        row,
+        as_of=as_of,
+        at=now,
+        actor=actor,
+        action=action,
+        to_status="closed",
         note=f"{resolution}: {note}" if note else resolution,
-    )  # fmt: skip
+    )
     if resolution in ("confirmed", "false_positive"):
         conn.execute(
             alert_labels.insert().values(
@@ -406,7 +462,13 @@ def transition(
         raise AlertError(f"alert {row['id']} changed meanwhile; try again")
     action = {"acknowledged": "acknowledge", "investigating": "investigate"}[to_status]
     _event(
-        conn, row, as_of=as_of, at=now, actor=by.strip(), action=action,
-        to_status=to_status, note=note,
-    )  # fmt: skip
+        conn,
+        row,
+        as_of=as_of,
+        at=now,
+        actor=by.strip(),
+        action=action,
+        to_status=to_status,
+        note=note,
+    )
     return get_alert(conn, row["id"])

@@ -1,4 +1,6 @@
-"""The warn step: today's risk_scores -> tiers (with hysteresis) -> alert lifecycle."""
+"""The warn step: today's risk_scores -> tiers (with hysteresis) -> alert lifecycle.
+
+Reads, then decides (:mod:`watchtower.warn.decide`), then writes, in one write transaction."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchtower.config import ConfigError
-from watchtower.store.alerts import TIERS, alerts, manager_tiers
+from watchtower.store.alerts import alerts, manager_tiers
 from watchtower.store.scoring import risk_scores
 from watchtower.warn._txn import write_transaction
-from watchtower.warn.lifecycle import Signal, apply_signals
+from watchtower.warn.decide import DayTiers, ScoredManager, StoredTier, TierRow, decide_day_tiers
+from watchtower.warn.lifecycle import apply_signals
 from watchtower.warn.policy import TierPolicy
-from watchtower.warn.tiers import PreviousTier, assign_tier
+from watchtower.warn.tiers import PreviousTier
 
 _RETRIES = 5
 
@@ -43,6 +46,7 @@ class WarnOrderError(ConfigError):
 
 
 _TIER_FIELDS = ("score", "raw_tier", "floor_tier", "tier", "down_streak")
+_SCORE_FIELDS = ("register_no", "manager_name", "province", "city", "score", "rule_hits", "reasons")
 
 
 def _previous(conn: sa.Connection, as_of: dt.date) -> dict[str, PreviousTier]:
@@ -66,99 +70,104 @@ def _previous(conn: sa.Connection, as_of: dt.date) -> dict[str, PreviousTier]:
     return {reg: PreviousTier(tier, streak or 0) for reg, tier, streak in rows}
 
 
-def _warn_once(
-    conn: sa.Connection, as_of: dt.date, policy: TierPolicy, now: dt.datetime
-) -> WarnSummary:
+def _scores(conn: sa.Connection, as_of: dt.date) -> list[ScoredManager]:
+    """The day's ``risk_scores``, in register-number order (new alerts get ids in it)."""
     t = risk_scores
-    names = ("register_no", "manager_name", "province", "city", "score", "rule_hits", "reasons")
-    scores = [dict(zip(names, r, strict=True)) for r in conn.execute(
-        sa.select(*(t.c[n] for n in names)).where(t.c.as_of == as_of).order_by(t.c.register_no)
-    )]  # fmt: skip
+    rows = conn.execute(
+        sa.select(*(t.c[n] for n in _SCORE_FIELDS))
+        .where(t.c.as_of == as_of)
+        .order_by(t.c.register_no)
+    )
+    return [
+        ScoredManager(reg, name, prov, city, float(score), hits or (), reasons or ())
+        for reg, name, prov, city, score, hits, reasons in rows
+    ]
+
+
+def _stored(conn: sa.Connection, as_of: dt.date) -> dict[str, StoredTier]:
+    """The day's ``manager_tiers`` rows an earlier run wrote."""
     mt = manager_tiers
-    done = {
-        r["register_no"]: dict(r)
-        for r in conn.execute(
-            sa.select(mt.c.id, mt.c.register_no, *(mt.c[f] for f in _TIER_FIELDS)).where(
-                mt.c.as_of == as_of
-            )
-        ).mappings()
-    }
-    # Decided again on every run, from the same inputs the first run had: a day re-run after
-    # a correction changed its scores gets the tiers the corrected scores call for; an
-    # unchanged day gets the same tiers and writes nothing.
-    previous = _previous(conn, as_of)
-    new_rows: list[dict[str, Any]] = []
-    changed_rows: list[dict[str, Any]] = []
-    signals: list[Signal] = []
-    held = 0
-    tier_counts = dict.fromkeys(TIERS, 0)
-    for s in scores:
-        reg = s["register_no"]
-        decision = assign_tier(
-            float(s["score"]), s["rule_hits"] or [], s["reasons"] or [],
-            previous.get(reg), policy,
-        )  # fmt: skip
-        tier = decision.tier
-        held += decision.held
-        row = dict(
-            as_of=as_of,
-            register_no=reg,
-            manager_name=s["manager_name"],
-            province=s["province"],
-            city=s["city"],
-            score=float(s["score"]),
-            raw_tier=decision.raw_tier,
-            floor_tier=decision.floor_tier,
-            tier=tier,
-            down_streak=decision.down_streak,
-            policy_version=policy.version,
-            created_at=now,
+    rows = conn.execute(
+        sa.select(mt.c.register_no, mt.c.id, *(mt.c[f] for f in _TIER_FIELDS)).where(
+            mt.c.as_of == as_of
         )
-        stored = done.get(reg)
-        if stored is None:
-            new_rows.append(row)
-        elif any(stored[f] != row[f] for f in _TIER_FIELDS):
-            changed_rows.append({**row, "_id": stored["id"]})
-        if tier:
-            tier_counts[tier] += 1
-        signals.append(
-            Signal(
-                register_no=reg,
-                manager_name=s["manager_name"],
-                province=s["province"],
-                city=s["city"],
-                score=float(s["score"]),
-                tier=tier,
-                rule_hits=list(s["rule_hits"] or []),
-                reasons=list(s["reasons"] or []),
-            )
+    )
+    return {reg: StoredTier(*rest) for reg, *rest in rows}
+
+
+def _tier_values(row: TierRow) -> dict[str, Any]:
+    return dict(
+        register_no=row.register_no,
+        manager_name=row.manager_name,
+        province=row.province,
+        city=row.city,
+        score=row.score,
+        raw_tier=row.raw_tier,
+        floor_tier=row.floor_tier,
+        tier=row.tier,
+        down_streak=row.down_streak,
+    )
+
+
+def _write_tiers(
+    conn: sa.Connection, as_of: dt.date, day: DayTiers, policy: TierPolicy, now: dt.datetime
+) -> None:
+    """Insert the day's new tier rows and revise the changed ones, in bulk."""
+    mt = manager_tiers
+    if day.new:
+        conn.execute(
+            mt.insert(),
+            [
+                {
+                    **_tier_values(r),
+                    "as_of": as_of,
+                    "policy_version": policy.version,
+                    "created_at": now,
+                }
+                for r in day.new
+            ],
         )
-    if new_rows:
-        conn.execute(manager_tiers.insert(), new_rows)
-    if changed_rows:
+    if day.revised:
         conn.execute(
             mt.update()
             .where(mt.c.id == sa.bindparam("_id"))
             .values({f: sa.bindparam(f) for f in (*_TIER_FIELDS, "policy_version")}),
-            [{k: r[k] for k in ("_id", *_TIER_FIELDS, "policy_version")} for r in changed_rows],
+            [
+                {
+                    "_id": r.id,
+                    **{f: getattr(r.row, f) for f in _TIER_FIELDS},
+                    "policy_version": policy.version,
+                }
+                for r in day.revised
+            ],
         )
-    counts = apply_signals(conn, as_of, signals, policy, now)
+
+
+def _warn_once(
+    conn: sa.Connection, as_of: dt.date, policy: TierPolicy, now: dt.datetime
+) -> WarnSummary:
+    """Read the day, decide its tiers (:func:`~watchtower.warn.decide.decide_day_tiers`),
+    write them, then let the alert lifecycle turn them into alert changes."""
+    scores = _scores(conn, as_of)
+    day = decide_day_tiers(scores, _stored(conn, as_of), _previous(conn, as_of), policy)
+    _write_tiers(conn, as_of, day, policy, now)
+    counts = apply_signals(conn, as_of, day.signals, policy, now)
     open_alerts = conn.execute(
         sa.select(sa.func.count()).select_from(alerts).where(alerts.c.open_key.is_not(None))
     ).scalar_one()
     return WarnSummary(
         as_of=as_of,
         scored=len(scores),
-        tiers=tier_counts,
-        held=held,
+        tiers=day.tier_counts,
+        held=day.held,
         opened=counts.opened,
         escalated=counts.escalated,
         deescalated=counts.deescalated,
         auto_resolved=counts.auto_resolved,
         open_alerts=int(open_alerts),
         policy_version=policy.version,
-        rerun=bool(done) and not new_rows and not changed_rows,
-        revised=len(changed_rows),
+        rerun=day.rerun,
+        revised=len(day.revised),
     )
 
 
