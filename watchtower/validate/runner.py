@@ -11,6 +11,7 @@ import pandas as pd
 
 from watchtower.config import Settings
 from watchtower.contract import FIELDS, Source
+from watchtower.ingest import RowFailure
 from watchtower.validate import expectations as expectations_module
 from watchtower.validate import rows as row_rules
 from watchtower.validate.suites import (
@@ -25,15 +26,6 @@ log = logging.getLogger(__name__)
 
 #: pandas' nanosecond range, which GX's vectorized date comparisons need.
 _NS_MIN, _NS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31")
-
-
-@dataclass(frozen=True)
-class RowFailure:
-    """One row-level expectation a row failed: contract field, expectation type, reason."""
-
-    field: str
-    expectation: str
-    reason: str
 
 
 @dataclass(frozen=True)
