@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from watchtower.values import finite_float
+
 __all__ = [
     "FeatureText",
     "Hit",
@@ -72,7 +74,7 @@ def hit_dict(hit: Hit) -> dict[str, Any]:
             "kind": "rule",
             "code": hit.code,
             "severity": int(hit.severity),
-            "value": _clean(hit.value),
+            "value": finite_float(hit.value),
             "zh": hit.zh,
             "en": hit.en,
         }
@@ -82,16 +84,8 @@ def hit_dict(hit: Hit) -> dict[str, Any]:
     d = dict(hit)
     d["kind"] = "rule"
     d["severity"] = int(d.get("severity") or 0)
-    d["value"] = _clean(d.get("value"))
+    d["value"] = finite_float(d.get("value"))
     return d
-
-
-def _clean(value: Any) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def format_like(template: str, value: float) -> str:
@@ -164,7 +158,7 @@ def build_reasons(
 
 
 def _nan_if_none(value: Any) -> float:
-    v = _clean(value)
+    v = finite_float(value)
     return math.nan if v is None else v
 
 
@@ -220,7 +214,7 @@ def build_reasons_batch(
                 candidate[i, j] = False
     for j in np.flatnonzero(candidate.any(axis=0)).tolist():  # no reason from a missing value
         raw_j = np.asarray(values[cols[j]], dtype=object)
-        candidate[:, j] &= np.array([_clean(v) is not None for v in raw_j], dtype=bool)
+        candidate[:, j] &= np.array([finite_float(v) is not None for v in raw_j], dtype=bool)
     rows, idx = np.nonzero(candidate)
     if len(rows):
         # Python's sort key (-deviation, name): rank of the names in str order.
@@ -237,8 +231,8 @@ def build_reasons_batch(
         raw = {j: np.asarray(values[cols[j]], dtype=object) for j in np.unique(idx).tolist()}
         for i, j, dv in zip(rows.tolist(), idx.tolist(), d.tolist(), strict=True):
             name = cols[j]
-            value = _clean(raw[j][i])
-            zh, en = _feature_sentence(texts[name], value, _clean(med[i, j]))
+            value = finite_float(raw[j][i])
+            zh, en = _feature_sentence(texts[name], value, finite_float(med[i, j]))
             out[i].append(
                 {
                     "kind": "feature",

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from watchtower.contract import USCC_ALPHABET
+from watchtower.text import FORMULA_PREFIXES
 
 #: AMAC manager registration number: ``P`` + 7 ASCII digits (P1000182).
 REGISTER_NO_PATTERN = r"P[0-9]{7}"
@@ -33,8 +34,6 @@ _USCC_VALUE = np.full(256, -1, dtype=np.int64)
 for _i, _c in enumerate(USCC_ALPHABET):
     _USCC_VALUE[ord(_c)] = _i
 
-#: Leading characters that spreadsheet software runs as a formula (CSV/formula injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _MARKUP_RE = r"<\s*[A-Za-z/!?]|&#|javascript:"
 # Control characters, zero-width/bidi controls, private use, emoji and pictographs: none of them
 # belongs in a registered name or address.
