@@ -13,12 +13,9 @@ or provider imports at module level; tasks import what they need inside their bo
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import html
 import logging
-import math
-from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -167,17 +164,7 @@ def load_settings() -> Any:
 
 
 def to_xcom(value: Any) -> Any:
-    """A step's summary as plain JSON (dates and paths as strings) for XCom and the logs."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_xcom(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): to_xcom(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_xcom(v) for v in value]
-    if isinstance(value, dt.date | Path):
-        return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN: "not computable" is null
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
+    """A step's summary as plain JSON for XCom and the logs (see watchtower.values)."""
+    from watchtower.values import plain_json
+
+    return plain_json(value)

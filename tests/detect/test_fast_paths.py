@@ -149,3 +149,37 @@ def test_cached_numba_kernels_compute_what_pyod_compiles() -> None:
             kernel(a, b)
             plain(a1, b1)
             assert np.array_equal(b, b1)
+
+
+def test_one_manager_reasons_are_a_batch_of_one() -> None:
+    """build_reasons has the batch's contract: names missing from values or medians are no
+    evidence, and a deviation that is not finite is refused, not ranked."""
+    dev = {"b_ratio": 4.0, "no_text": 9.0, "a_count": 3.0}
+    out = build_reasons([], dev, {"b_ratio": 0.1}, {}, TEXTS)
+    assert [r["code"] for r in out] == ["b_ratio"]  # no text, no value: no reason
+    assert out[0]["zh"] == "乙 10%" and out[0]["severity"] == 2  # no median: none shown
+    assert build_reasons([], {}, {}, {}, TEXTS) == []
+    with pytest.raises(ValueError, match="finite"):
+        build_reasons([], {"b_ratio": float("nan")}, {"b_ratio": 0.1}, {}, TEXTS)
+
+
+def test_model_reasons_match_rows_by_position() -> None:
+    """Duplicate register numbers (rows matched by position) and a feature named twice (one
+    reason for it) get the reasons of the unique case."""
+    from watchtower.config import load_settings
+
+    cfg = load_detect_config(load_settings({}).models_dir / "detectors.yaml")
+    frame, _, _ = world()
+    model = config_model(cfg, CATALOG, frame, day(0))
+    dev, med, _ = model.deviations(frame)
+    hits = hits_for(frame)
+    lists = [list(hits.get(r, ())) for r in frame.index]
+    base = model._reasons(frame, lists, dev, med)
+    twice = pd.concat([frame, frame])
+    doubled = model._reasons(twice, lists + lists, pd.concat([dev, dev]), pd.concat([med, med]))
+    assert same(doubled, base + base)
+    first = dev.columns[0]
+    wide_dev = pd.concat([dev, dev[[first]]], axis=1)
+    wide_med = pd.concat([med, med[[first]]], axis=1)
+    assert not wide_dev.columns.is_unique
+    assert same(model._reasons(frame, lists, wide_dev, wide_med), base)

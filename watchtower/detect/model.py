@@ -34,7 +34,6 @@ from watchtower.detect.detectors import _robust_center_scale, directional_deviat
 from watchtower.detect.reasons import (
     FeatureText,
     Hit,
-    build_reasons,
     build_reasons_batch,
     hit_dict,
 )
@@ -241,41 +240,24 @@ class RiskModel:
     ) -> list[list[dict[str, Any]]]:
         """Reasons per manager (rows of ``features``, in order), see
         :func:`~watchtower.detect.reasons.build_reasons_batch`: positional arrays, one sort,
-        only the kept reasons rendered. Falls back to the per-manager
-        :func:`~watchtower.detect.reasons.build_reasons` where positions could disagree with
-        labels (duplicate register numbers or columns) or a deviation is not finite."""
+        only the kept reasons rendered. Rows are matched by position, so duplicate register
+        numbers are fine; a feature named twice counts once (its deviations are the same)."""
         cfg = self.config
-        D = dev.to_numpy(dtype=float)
+        if not dev.columns.is_unique:  # one reason per feature, as a dict per manager gave
+            keep = ~dev.columns.duplicated()
+            dev, med = dev.loc[:, keep], med.loc[:, keep]
         cols = list(dev.columns)
-        if (
-            features.index.is_unique
-            and dev.columns.is_unique
-            and features.columns.is_unique
-            and np.isfinite(D).all()
-        ):
-            return build_reasons_batch(
-                hits,
-                D,
-                cols,
-                {c: features[c] for c in cols},
-                med.to_numpy(dtype=float),
-                self.texts,
-                max_reasons=cfg.max_reasons,
-                min_deviation=cfg.min_deviation,
-            )
-        values = features[self.features]
-        return [
-            build_reasons(
-                h,
-                dev.loc[r].to_dict(),
-                values.loc[r].to_dict(),
-                med.loc[r].to_dict(),
-                self.texts,
-                max_reasons=cfg.max_reasons,
-                min_deviation=cfg.min_deviation,
-            )
-            for r, h in zip(features.index, hits, strict=True)
-        ]
+        values = {c: features[c] for c in cols}
+        return build_reasons_batch(
+            hits,
+            dev.to_numpy(dtype=float),
+            cols,
+            values,
+            med.to_numpy(dtype=float),
+            self.texts,
+            max_reasons=cfg.max_reasons,
+            min_deviation=cfg.min_deviation,
+        )
 
     def score(
         self,

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from watchtower.values import finite_float
+
 __all__ = [
     "FeatureText",
     "Hit",
@@ -72,7 +74,7 @@ def hit_dict(hit: Hit) -> dict[str, Any]:
             "kind": "rule",
             "code": hit.code,
             "severity": int(hit.severity),
-            "value": _clean(hit.value),
+            "value": finite_float(hit.value),
             "zh": hit.zh,
             "en": hit.en,
         }
@@ -82,16 +84,8 @@ def hit_dict(hit: Hit) -> dict[str, Any]:
     d = dict(hit)
     d["kind"] = "rule"
     d["severity"] = int(d.get("severity") or 0)
-    d["value"] = _clean(d.get("value"))
+    d["value"] = finite_float(d.get("value"))
     return d
-
-
-def _clean(value: Any) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def format_like(template: str, value: float) -> str:
@@ -145,42 +139,27 @@ def build_reasons(
     """Reasons for one manager, most important first, at most ``max_reasons``.
 
     ``hits``: rule hits; ``deviations``: folded risky-direction deviation per feature (robust
-    z, >= 0); ``values``: the manager's raw feature values; ``medians``: its peer group's
-    medians; ``texts``: catalog texts per feature. Features already named by a rule hit are not
-    repeated; features below ``min_deviation`` are not reasons, nor features whose value is
-    missing (NaN: a detector sees it at the peer median, so it is no evidence either way).
+    z, >= 0, finite); ``values``: the manager's raw feature values; ``medians``: its peer
+    group's medians; ``texts``: catalog texts per feature. Features already named by a rule
+    hit are not repeated; features below ``min_deviation`` are not reasons, nor features whose
+    value is missing (NaN: a detector sees it at the peer median, so it is no evidence either
+    way).
+
+    One manager is a batch of one: :func:`build_reasons_batch` is the only implementation, so
+    the two cannot drift apart.
     """
-    out: list[dict[str, Any]] = []
-    covered: set[str] = set()
-    rule_reasons = [hit_dict(h) for h in hits]
-    for d in sorted(rule_reasons, key=lambda d: (-d["severity"], str(d.get("code")))):
-        out.append(d)
-        if d.get("feature"):
-            covered.add(str(d["feature"]))
-    ranked = sorted(
-        ((float(d), name) for name, d in deviations.items() if name in texts),
-        key=lambda t: (-t[0], t[1]),
-    )
-    for dev, name in ranked:
-        if len(out) >= max_reasons:
-            break
-        if dev < min_deviation or name in covered:
-            continue
-        value = _clean(values.get(name))
-        if value is None:  # no reason is built from a missing value
-            continue
-        zh, en = _feature_sentence(texts[name], value, _clean(medians.get(name)))
-        out.append(
-            {
-                "kind": "feature",
-                "code": name,
-                "severity": feature_severity(dev),
-                "value": value,
-                "zh": zh,
-                "en": en,
-            }
-        )
-    return out[:max_reasons]
+    columns = list(deviations)
+    dev = np.array([[float(deviations[c]) for c in columns]], dtype=np.float64)
+    med = np.array([[_nan_if_none(medians.get(c)) for c in columns]], dtype=np.float64)
+    one = {c: [values.get(c)] for c in columns}
+    return build_reasons_batch(
+        [hits], dev, columns, one, med, texts, max_reasons=max_reasons, min_deviation=min_deviation
+    )[0]
+
+
+def _nan_if_none(value: Any) -> float:
+    v = finite_float(value)
+    return math.nan if v is None else v
 
 
 def _rule_part(hits: Sequence[Hit]) -> tuple[list[dict[str, Any]], set[str]]:
@@ -202,7 +181,8 @@ def build_reasons_batch(
     max_reasons: int = 5,
     min_deviation: float = 1.5,
 ) -> list[list[dict[str, Any]]]:
-    """:func:`build_reasons` for many managers at once, with the same result per manager.
+    """Reasons for many managers at once (see :func:`build_reasons` for one, and for the
+    rules: rule hits first by severity then code, then the most deviating features).
 
     ``hits``: rule hits per manager (n lists); ``deviations`` and ``medians``: arrays
     (n, p) by position, columns ``columns``; ``values``: per feature name, the managers' raw
@@ -234,7 +214,7 @@ def build_reasons_batch(
                 candidate[i, j] = False
     for j in np.flatnonzero(candidate.any(axis=0)).tolist():  # no reason from a missing value
         raw_j = np.asarray(values[cols[j]], dtype=object)
-        candidate[:, j] &= np.array([_clean(v) is not None for v in raw_j], dtype=bool)
+        candidate[:, j] &= np.array([finite_float(v) is not None for v in raw_j], dtype=bool)
     rows, idx = np.nonzero(candidate)
     if len(rows):
         # Python's sort key (-deviation, name): rank of the names in str order.
@@ -251,8 +231,8 @@ def build_reasons_batch(
         raw = {j: np.asarray(values[cols[j]], dtype=object) for j in np.unique(idx).tolist()}
         for i, j, dv in zip(rows.tolist(), idx.tolist(), d.tolist(), strict=True):
             name = cols[j]
-            value = _clean(raw[j][i])
-            zh, en = _feature_sentence(texts[name], value, _clean(med[i, j]))
+            value = finite_float(raw[j][i])
+            zh, en = _feature_sentence(texts[name], value, finite_float(med[i, j]))
             out[i].append(
                 {
                     "kind": "feature",

@@ -35,6 +35,7 @@ import yaml
 
 from watchtower.config import ConfigError
 from watchtower.detect.reasons import RuleHit
+from watchtower.values import finite_float
 from watchtower.warn.policy import TIERS, check_floor
 
 __all__ = [
@@ -452,14 +453,6 @@ class RuleHits:
         }
 
 
-def _num(value: Any) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def evaluate_rules(
     features: pd.DataFrame,
     rules: RuleSet | Sequence[Rule],
@@ -501,7 +494,7 @@ def evaluate_rules(
                 "kind": "rule",
                 "code": r.id,
                 "severity": r.severity,
-                "value": _num(value_col[j]),
+                "value": finite_float(value_col[j]),
                 "feature": r.value_feature,
                 "zh": render(r.reason_zh, values, "zh"),
                 "en": render(r.reason_en, values, "en"),

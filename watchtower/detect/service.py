@@ -32,8 +32,11 @@ from watchtower.detect.registry import (
     model_key,
 )
 from watchtower.detect.training import config_model
+from watchtower.store.bulk import IN_CHUNK
 from watchtower.store.labels import incident_labels
 from watchtower.store.scoring import risk_scores
+from watchtower.text import neutralize_cell
+from watchtower.values import finite_float
 
 __all__ = [
     "ScoringContext",
@@ -46,8 +49,6 @@ __all__ = [
     "scoring_context",
     "write_scores",
 ]
-
-_CHUNK = 500
 
 
 def load_catalog(settings: Settings) -> Any:
@@ -226,7 +227,7 @@ def write_scores(
         return [convert(v) for v in scored[name].tolist()]
 
     text = {c: column(c, _text) for c in ("manager_name", "manager_type", "province", "city")}
-    num = {c: column(c, _num) for c in ("rule_score", "anomaly_score", "supervised_score")}
+    num = {c: column(c, finite_float) for c in ("rule_score", "anomaly_score", "supervised_score")}
     score = [float(v) for v in scored["score"].tolist()]
     hits = [list(v) for v in scored["rule_hits"].tolist()]
     reasons = [list(v) for v in scored["reasons"].tolist()]
@@ -251,9 +252,9 @@ def write_scores(
         for i in range(n)
     ]
     with engine.begin() as conn:
-        for i in range(0, len(keys), _CHUNK):
+        for i in range(0, len(keys), IN_CHUNK):
             conn.execute(
-                t.delete().where(t.c.as_of == as_of, t.c.register_no.in_(keys[i : i + _CHUNK]))
+                t.delete().where(t.c.as_of == as_of, t.c.register_no.in_(keys[i : i + IN_CHUNK]))
             )
         for i in range(0, len(rows), 2000):
             conn.execute(t.insert(), rows[i : i + 2000])
@@ -265,14 +266,6 @@ def _text(v: Any) -> str | None:
         return None
     s = str(v)
     return None if s in ("nan", "None", "<NA>") else s
-
-
-def _num(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if f != f else f
 
 
 def read_scores(
@@ -311,19 +304,8 @@ def read_scores(
 
 
 def _fmt(v: Any) -> str:
-    f = _num(v)
+    f = finite_float(v)
     return "" if f is None else f"{f:.2f}"
-
-
-_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralize_cell(value: Any) -> Any:
-    """A CSV cell that a spreadsheet would run as a formula (starts with = + - @, tab, CR)
-    gets a leading apostrophe; other values pass unchanged."""
-    if isinstance(value, str) and value.startswith(_DANGEROUS):
-        return "'" + value
-    return value
 
 
 def export_scores(

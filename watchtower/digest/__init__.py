@@ -1,7 +1,7 @@
 """Digest: render per subscriber (pure), queue in the outbox, send by SMTP exactly once."""
 
 from watchtower.digest.collect import collect_digest, period_for
-from watchtower.digest.mask import mask_name, neutralize_cell
+from watchtower.digest.mask import mask_name
 from watchtower.digest.model import DigestAlert, DigestData, RenderedDigest
 from watchtower.digest.outbox import build_message, requeue_failed, send_pending
 from watchtower.digest.render import render_digest
@@ -13,6 +13,7 @@ from watchtower.digest.step import (
     adhoc_subscription,
     run_digest,
 )
+from watchtower.text import neutralize_cell  # re-exported: one neutraliser for every CSV
 
 __all__ = [
     "DeliveryError",

@@ -1,14 +1,11 @@
-"""Masking personal names and neutralizing spreadsheet formulas."""
+"""Masking personal names (CSV cells are neutralised by :func:`watchtower.text.neutralize_cell`)."""
 
 from __future__ import annotations
 
 import re
 
-from watchtower.text import terminal_text
-
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _SEPARATORS = re.compile(r"([·•.\-\s]+)")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _mask_part(part: str) -> str:
@@ -38,18 +35,4 @@ def mask_in_text(text: str, names: list[str]) -> str:
     """``text`` with every occurrence of the given personal names masked."""
     for name in sorted({n.strip() for n in names if n and len(n.strip()) > 1}, key=len)[::-1]:
         text = text.replace(name, mask_name(name))
-    return text
-
-
-def neutralize_cell(value: object) -> object:
-    """A CSV text cell made harmless: control and bidi characters escaped (a line break in a
-    manager's name cannot forge a row or a line, see :func:`watchtower.text.terminal_text`),
-    and a cell a spreadsheet would run as a formula (starts with = + - @) gets a leading
-    apostrophe. Numbers and other values pass unchanged. Applying it twice changes nothing
-    more."""
-    if not isinstance(value, str):
-        return value
-    text = terminal_text(value)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
     return text

@@ -4,7 +4,7 @@ Templates live in ``watchtower/digest/templates``; HTML is autoescaped, so a man
 ``<script>`` shows as text, and every value in both the HTML and the plain text goes through
 :func:`watchtower.text.terminal_text` first, so a name holding a line break, a carriage
 return or a bidi control shows it escaped and cannot forge a line or reorder one. CSV cells
-go through :func:`~watchtower.digest.mask.neutralize_cell`.
+go through :func:`~watchtower.text.neutralize_cell`.
 
 The tier chart is a table of coloured cells, not SVG or an image: Gmail and Outlook drop
 inline SVG, Gmail drops ``data:`` images, and many government mail clients block attached
@@ -21,10 +21,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from watchtower.digest.mask import neutralize_cell
 from watchtower.digest.model import SECTIONS, DigestAlert, DigestData, RenderedDigest
 from watchtower.store.alerts import TIERS
-from watchtower.text import terminal_text
+from watchtower.text import neutralize_cell, terminal_text
 from watchtower.warn.policy import TIER_LABELS
 
 TIER_COLORS: dict[str, tuple[str, str]] = {  # background, text

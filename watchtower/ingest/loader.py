@@ -74,8 +74,8 @@ class GateOutcome:
     transaction, given the batch id.
     """
 
-    failures: dict[int, list[Any]] = field(default_factory=dict)
-    flags: dict[int, list[Any]] = field(default_factory=dict)
+    failures: dict[int, list[RowFailure]] = field(default_factory=dict)
+    flags: dict[int, list[RowFailure]] = field(default_factory=dict)
     rejected: str | None = None
     drift: list[tuple[str, str, int]] = field(default_factory=list)
     store: Callable[[sa.Connection, int], None] | None = None
@@ -855,7 +855,7 @@ _JSON_KINDS = ("json",)
 
 
 def _records(
-    source: Source, frame: pd.DataFrame, batch_id: int, flags: dict[int, list[Any]]
+    source: Source, frame: pd.DataFrame, batch_id: int, flags: dict[int, list[RowFailure]]
 ) -> list[dict[str, Any]]:
     json_columns = [f.column for f in FIELDS[source] if f.kind in _JSON_KINDS]
     derived = [c.name for c in DERIVED_COLUMNS.get(source, ())]
@@ -879,7 +879,7 @@ def _json_value(value: object) -> object:
     return value if isinstance(value, list | dict | str) else None
 
 
-def _flag_dict(failures: list[Any] | None) -> dict[str, list[str]] | None:
+def _flag_dict(failures: list[RowFailure] | None) -> dict[str, list[str]] | None:
     """A loaded row's flags, by field: {"managerName": ["expect_..._safe_text: holds markup"]}."""
     if not failures:
         return None
@@ -891,7 +891,7 @@ def _flag_dict(failures: list[Any] | None) -> dict[str, list[str]] | None:
 
 
 def _quarantine_records(
-    parsed: ParsedFile, failures: dict[int, list[Any]], batch_id: int
+    parsed: ParsedFile, failures: dict[int, list[RowFailure]], batch_id: int
 ) -> list[dict[str, Any]]:
     records = []
     for row in sorted(failures):
@@ -911,11 +911,8 @@ def _quarantine_records(
     return records
 
 
-def _failure_dict(failure: Any) -> dict[str, str]:
-    if isinstance(failure, RowFailure):
-        return {"field": failure.field, "check": failure.check, "reason": failure.reason}
-    check = getattr(failure, "expectation", None) or getattr(failure, "check", "validation")
-    return {"field": str(failure.field), "check": str(check), "reason": str(failure.reason)}
+def _failure_dict(failure: RowFailure) -> dict[str, str]:
+    return {"field": failure.field, "check": failure.check, "reason": failure.reason}
 
 
 @dataclass(frozen=True)

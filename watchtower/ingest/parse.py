@@ -39,11 +39,18 @@ from watchtower.ingest.details import disclosure_counts, scale_bounds, tip_categ
 
 @dataclass(frozen=True)
 class RowFailure:
-    """Why one row is quarantined: the field, the check that failed and a readable reason."""
+    """Why one row is quarantined or flagged: the contract field, the check that failed and a
+    readable reason. The one type for the parser's checks (``check`` e.g. ``required``) and the
+    quality gate's (``check`` = the GX expectation type, see :mod:`watchtower.validate`)."""
 
     field: str
     check: str
     reason: str
+
+    @property
+    def expectation(self) -> str:
+        """The check, named as the quality gate names it: its GX expectation type."""
+        return self.check
 
 
 @dataclass

@@ -28,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchtower.contract import FIELDS, VERSION_KEYS, Source
+from watchtower.store.bulk import IN_CHUNK
 
 __all__ = [
     "Existing",
@@ -42,7 +43,6 @@ __all__ = [
 _NOT_CONTENT = frozenset(
     {"id", "batch_id", "row_number", "known_from", "dq_flags", "version_key", "row_hash"}
 )
-_CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
 
 
 def _columns(source: Source) -> list[tuple[str, ...]]:
@@ -179,8 +179,8 @@ def existing_versions(
     existed have none and are not found: their re-delivery counts as a first version)."""
     wanted = sorted(set(keys))
     newest: dict[str, tuple[dt.date, int, str | None]] = {}
-    for i in range(0, len(wanted), _CHUNK):
-        chunk = wanted[i : i + _CHUNK]
+    for i in range(0, len(wanted), IN_CHUNK):
+        chunk = wanted[i : i + IN_CHUNK]
         stmt = sa.select(
             table.c.version_key, table.c.known_from, table.c.id, table.c.row_hash
         ).where(table.c.version_key.in_(chunk))

@@ -7,7 +7,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["insert_many"]
+__all__ = ["IN_CHUNK", "insert_many"]
+
+#: Keys per ``IN (...)`` list: keeps every query under each backend's bound-parameter limit
+#: (SQLite's is the lowest). The one chunk size of every keyed read and delete.
+IN_CHUNK = 500
 
 
 def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:

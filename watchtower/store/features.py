@@ -16,7 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from watchtower.contract import META_COLUMNS
-from watchtower.store.bulk import insert_many
+from watchtower.store.bulk import IN_CHUNK, insert_many
 from watchtower.store.schema import metadata
 
 #: Metadata columns stored beside the values (as computed by watchtower.features).
@@ -54,8 +54,6 @@ feature_runs = sa.Table(
     sa.UniqueConstraint("as_of", "feature_set_version", "partition"),
 )
 
-_CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
-
 
 def _text(value: object) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -88,12 +86,12 @@ def store_features(
     features = [c for c in frame.columns if c not in SNAPSHOT_META]
     keys = [str(k) for k in frame.index]
     t = feature_snapshots
-    for i in range(0, len(keys), _CHUNK):
+    for i in range(0, len(keys), IN_CHUNK):
         conn.execute(
             t.delete().where(
                 t.c.as_of == as_of,
                 t.c.feature_set_version == version,
-                t.c.register_no.in_(keys[i : i + _CHUNK]),
+                t.c.register_no.in_(keys[i : i + IN_CHUNK]),
             )
         )
     # Floats as Python objects, NaN -> None (JSON null), one row list per manager: built

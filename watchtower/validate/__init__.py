@@ -11,11 +11,11 @@ Suites live in ``expectations/<source>.json`` (GX 1.x JSON); custom expectations
 :mod:`watchtower.validate.expectations`. See docs/data-quality.md.
 """
 
+from watchtower.ingest import RowFailure  # one type for parse and gate failures
 from watchtower.validate.results import IngestGate, QualityRow, quality_over_time, store_results
 from watchtower.validate.runner import (
     ExpectationResult,
     FrameValidation,
-    RowFailure,
     validate_frame,
 )
 

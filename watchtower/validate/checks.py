@@ -4,14 +4,17 @@ Every function takes pandas Series (any index) and returns a boolean Series on t
 where ``True`` means *the value breaks the rule*. Missing values never break a value rule (GX
 map expectations skip nulls; ``expect_column_values_to_not_be_null`` covers presence).
 
-The same functions back the custom expectations' metric providers
-(:mod:`watchtower.validate.expectations`), so GX's counts and the quarantine's row masks come
-from one implementation and are reconciled on every run.
+Each is the rule of one check in :mod:`watchtower.validate.rows`, from which both the custom
+GX expectation (:mod:`watchtower.validate.expectations`) and the quarantine's row mask come, so
+GX's counts and the masks are one computation, reconciled on every run.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 
 import numpy as np
@@ -20,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from watchtower.contract import USCC_ALPHABET
+from watchtower.text import FORMULA_PREFIXES
 
 #: AMAC manager registration number: ``P`` + 7 ASCII digits (P1000182).
 REGISTER_NO_PATTERN = r"P[0-9]{7}"
@@ -33,8 +37,6 @@ _USCC_VALUE = np.full(256, -1, dtype=np.int64)
 for _i, _c in enumerate(USCC_ALPHABET):
     _USCC_VALUE[ord(_c)] = _i
 
-#: Leading characters that spreadsheet software runs as a formula (CSV/formula injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _MARKUP_RE = r"<\s*[A-Za-z/!?]|&#|javascript:"
 # Control characters, zero-width/bidi controls, private use, emoji and pictographs: none of them
 # belongs in a registered name or address.
@@ -103,6 +105,32 @@ def unknown_values(series: pd.Series, known: frozenset[str]) -> pd.Series:
         return pd.Series(False, index=series.index)
     found = pc.is_in(values, value_set=_arrow_set(known))
     return _flag(series, index, pc.invert(found))
+
+
+#: Register numbers of the managers known to the current validation (see known_managers()).
+_KNOWN_MANAGERS: ContextVar[frozenset[str] | None] = ContextVar("known_managers", default=None)
+
+
+@contextmanager
+def known_managers(values: frozenset[str]) -> Iterator[None]:
+    """Make ``values`` the reference set of ``expect_column_values_to_be_known_register_no``
+    while validating (GX's metric and the quarantine mask both read it). Reference data is
+    handed over in-process rather than as a GX suite parameter: GX pushes parameter values
+    through pydantic per element, which costs seconds for the ~25,000 register numbers of a
+    real store."""
+    token = _KNOWN_MANAGERS.set(values)
+    try:
+        yield
+    finally:
+        _KNOWN_MANAGERS.reset(token)
+
+
+def current_known_managers() -> frozenset[str]:
+    """The reference set of :func:`known_managers`; RuntimeError outside it."""
+    known = _KNOWN_MANAGERS.get()
+    if known is None:
+        raise RuntimeError("no known managers set: validate inside known_managers(...)")
+    return known
 
 
 @lru_cache(maxsize=4)

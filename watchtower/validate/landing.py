@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -186,10 +185,9 @@ def _validate_part(
     validation = validate_frame(source, good, settings=settings, known_managers=frozenset(known))
     counts: Counter[str] = Counter()
     examples: list[str] = []
-    all_failures: list[dict[int, list[Any]]] = [parsed.failures, validation.failures]
-    for failures in all_failures:
+    for failures in (parsed.failures, validation.failures):
         for row, fs in sorted(failures.items()):
-            counts.update({getattr(f, "expectation", None) or f.check for f in fs})
+            counts.update({f.check for f in fs})
             if len(examples) < 5:
                 examples.append(f"row {row}: " + "; ".join(f.reason for f in fs))
     status = "rejected" if validation.rejected else "ok"

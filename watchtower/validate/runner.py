@@ -11,8 +11,9 @@ import pandas as pd
 
 from watchtower.config import Settings
 from watchtower.contract import FIELDS, Source
-from watchtower.validate import expectations as expectations_module
+from watchtower.ingest import RowFailure
 from watchtower.validate import rows as row_rules
+from watchtower.validate.checks import known_managers as known_managers_set
 from watchtower.validate.suites import (
     Suite,
     SuiteExpectation,
@@ -25,15 +26,6 @@ log = logging.getLogger(__name__)
 
 #: pandas' nanosecond range, which GX's vectorized date comparisons need.
 _NS_MIN, _NS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31")
-
-
-@dataclass(frozen=True)
-class RowFailure:
-    """One row-level expectation a row failed: contract field, expectation type, reason."""
-
-    field: str
-    expectation: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -152,7 +144,7 @@ def validate_frame(
     known = frozenset(known_managers)
 
     batch = batch_definition(source).get_batch(batch_parameters={"dataframe": view})
-    with expectations_module.known_managers(known):
+    with known_managers_set(known):
         gx_result = batch.validate(gx_suite(suite, expectations), result_format="BASIC")
 
     failures: dict[int, list[RowFailure]] = {}
@@ -198,7 +190,9 @@ def validate_frame(
             )
             problems.append(f"Great Expectations could not evaluate {_label(e)}: {error}")
             continue
-        mask = _mask(e, view, known)
+        check = row_rules.check_for(e.type)
+        with known_managers_set(known):  # the same reference set GX's metric read
+            mask = check.unexpected(view, e.kwargs).reindex(view.index, fill_value=False)
         count = int(mask.sum())
         if count != gx_count:
             problems.append(
@@ -221,7 +215,7 @@ def validate_frame(
         field_ = row_rules.field_name(
             e.columns[-1] if e.type.startswith("expect_column_pair") else e.columns[0]
         )
-        reasons = row_rules.REASONS[e.type](frame, e.kwargs, bad_rows)
+        reasons = check.reasons(frame, e.kwargs, bad_rows)
         target = failures
         if e.action == "flag":
             target = flags
@@ -274,18 +268,6 @@ def _gx_error(info: Any) -> str | None:
         if isinstance(entry, dict) and entry.get("raised_exception"):
             return str(entry.get("exception_message") or "unknown error")
     return None
-
-
-def _mask(e: SuiteExpectation, view: pd.DataFrame, known: frozenset[str]) -> pd.Series:
-    kwargs = dict(e.kwargs)
-    if e.uses_known_managers:
-        kwargs["known"] = known
-    if not row_rules.supported(e.type):
-        raise NotImplementedError(
-            f"{e.type} has no row mask in watchtower.validate.rows: add one before using it "
-            "in a suite"
-        )
-    return row_rules.MASKS[e.type](view, kwargs).reindex(view.index, fill_value=False)
 
 
 def _plain_kwargs(e: SuiteExpectation) -> dict[str, Any]:
