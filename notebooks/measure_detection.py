@@ -29,8 +29,8 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from watchtower.config import load_settings
+from watchtower.detect._scoring import features_at, load_catalog, load_incidents, rule_hits_fn
 from watchtower.detect.config import DetectConfig, load_detect_config
-from watchtower.detect.service import features_at, load_catalog, load_incidents, rule_hits_fn
 from watchtower.detect.training import train_model
 from watchtower.store import open_store
 

@@ -202,7 +202,7 @@ def digest(
     waiting for a retry). ``strict`` (the DAG): raise :class:`DeliveryError` while there are
     any, so the task fails, retries and mails the data engineers."""
     from watchtower.digest import DeliveryError, adhoc_subscription, requeue_failed, run_digest
-    from watchtower.digest.step import delivery_problems
+    from watchtower.digest.steps import delivery_problems
     from watchtower.warn import load_policy, load_subscriptions
 
     engine = _store(settings)
@@ -272,7 +272,7 @@ def send_outbox(
     import sqlalchemy as sa
 
     from watchtower.digest import DeliveryError, SendSummary, mailer_for, send_pending
-    from watchtower.digest.step import delivery_problems
+    from watchtower.digest.steps import delivery_problems
     from watchtower.store.alerts import outbox
     from watchtower.warn import load_subscriptions
 
@@ -740,6 +740,6 @@ def export_scores(
     top_reasons: int = 3,
 ) -> int:
     """Write the scores of [start, end] to CSV ``out``; returns the rows written."""
-    from watchtower.detect.service import export_scores as _export
+    from watchtower.detect._scoring import export_scores as _export
 
     return _export(_store(settings), out, start=start, end=end, top_reasons=top_reasons)

@@ -17,8 +17,8 @@ from watchtower import pipeline
 from watchtower.cli import app
 from watchtower.clock import FixedClock
 from watchtower.config import Settings, load_settings
+from watchtower.detect._scoring import features_at, load_catalog, neutralize_cell, read_scores
 from watchtower.detect.registry import UntrustedModelWarning, champion, list_models
-from watchtower.detect.service import features_at, load_catalog, neutralize_cell, read_scores
 from watchtower.store import open_store
 from watchtower.store.scoring import risk_scores
 
@@ -111,7 +111,7 @@ def test_run_train_score_export(
     assert ids == {trained.model_id}
     # Export.
     out = tmp_path / "scores.csv"
-    from watchtower.detect.service import export_scores
+    from watchtower.detect._scoring import export_scores
 
     n = export_scores(engine, out, start=AS_OF, end=AS_OF)
     with out.open(encoding="utf-8-sig") as fh:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from watchtower.clock import FixedClock
 from watchtower.config import Settings
-from watchtower.detect.service import features_at, load_catalog
+from watchtower.detect._scoring import features_at, load_catalog
 from watchtower.ingest import ingest_dir
 from watchtower.ingest.versions import Existing, decide_versions
 from watchtower.store import open_store

@@ -106,9 +106,9 @@ def compare_challenger(
     challenger is not one either (training promotes the first model, so a registry without a
     champion was changed by hand: promote one, then compare).
     """
+    from watchtower.detect._scoring import features_at, load_catalog, load_incidents, rule_hits_fn
     from watchtower.detect.config import load_detect_config
     from watchtower.detect.registry import RegistryError, champion, get_model, load_model
-    from watchtower.detect.service import features_at, load_catalog, load_incidents, rule_hits_fn
     from watchtower.detect.training import evaluate_model
 
     detectors = settings.models_dir / "detectors.yaml"

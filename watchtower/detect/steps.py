@@ -13,15 +13,15 @@ import sqlalchemy as sa
 
 from watchtower.clock import Clock
 from watchtower.config import Settings
-from watchtower.detect.config import load_detect_config
-from watchtower.detect.registry import champion, promote, register_model
-from watchtower.detect.service import (
+from watchtower.detect._scoring import (
     features_at,
     load_catalog,
     load_incidents,
     scoring_context,
     write_scores,
 )
+from watchtower.detect.config import load_detect_config
+from watchtower.detect.registry import champion, promote, register_model
 from watchtower.detect.training import train_model
 
 __all__ = ["RunSummary", "ScoreSummary", "TrainSummary", "run_day", "score_day", "train"]
@@ -147,7 +147,7 @@ def score_day(
     model = ctx.model_for(frame, as_of)
     scored = model.score(frame, ctx.rule_hits(frame) if ctx.rule_hits else None)
     if partition is not None:
-        from watchtower.detect.service import _partition_slug
+        from watchtower.detect._scoring import _partition_slug
 
         keep = np.array([_partition_slug(t) == partition for t in scored["manager_type"]])
         scored = scored[keep] if len(scored) else scored

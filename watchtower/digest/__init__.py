@@ -6,7 +6,7 @@ from watchtower.digest.model import DigestAlert, DigestData, RenderedDigest
 from watchtower.digest.outbox import build_message, requeue_failed, send_pending
 from watchtower.digest.render import render_digest
 from watchtower.digest.send import Mailer, SmtpMailer, mailer_for, smtp_settings_from_url
-from watchtower.digest.step import (
+from watchtower.digest.steps import (
     DeliveryError,
     DigestSummary,
     SendSummary,

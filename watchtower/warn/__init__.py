@@ -4,7 +4,7 @@ audit trail, and routing by jurisdiction."""
 from watchtower.warn.lifecycle import TRANSITIONS, AlertError, get_alert, transition
 from watchtower.warn.policy import TIER_LABELS, PolicyError, TierPolicy, load_policy, rank
 from watchtower.warn.routing import Subscription, load_subscriptions, normalize_region
-from watchtower.warn.step import WarnOrderError, WarnSummary, run_warn
+from watchtower.warn.steps import WarnOrderError, WarnSummary, run_warn
 from watchtower.warn.tiers import PreviousTier, TierDecision, assign_tier, tier_for_score
 
 __all__ = [

@@ -9,7 +9,7 @@ Two decisions, each with one owner here:
   :class:`Resolve` for alerts quiet for the policy's period), in the order their audit rows
   are written.
 
-The readers and the bulk writers that apply these changes are in :mod:`watchtower.warn.step`
+The readers and the bulk writers that apply these changes are in :mod:`watchtower.warn.steps`
 (tiers) and :mod:`watchtower.warn.lifecycle` (alerts).
 
 Records built once per manager and run (scores, tier rows, signals, alert states) are named
