@@ -14,14 +14,16 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from watchtower._compat import installed_version, pandas_rows, pyod_numba, verified
+from watchtower._compat import gx_fingerprint, installed_version, pandas_rows, pyod_numba, verified
 
-ADAPTERS: list[ModuleType] = [pyod_numba, pandas_rows]
+ADAPTERS: list[ModuleType] = [pyod_numba, pandas_rows, gx_fingerprint]
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS, ids=lambda m: m.__name__)
@@ -162,3 +164,56 @@ def test_pyod_numba_leaves_a_module_without_the_kernel_alone() -> None:
     module.not_a_kernel = len  # type: ignore[attr-defined]
     assert not pyod_numba.cache_kernel(module, "not_a_kernel")  # no numba dispatcher
     assert module.not_a_kernel is len  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ gx_fingerprint
+
+
+def _batch(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """GX's pandas engine loading ``frame`` as a batch: (its data, its markers)."""
+    from great_expectations.core.batch_spec import RuntimeDataBatchSpec
+    from great_expectations.execution_engine import PandasExecutionEngine
+
+    data, markers = PandasExecutionEngine().get_batch_data_and_markers(
+        RuntimeDataBatchSpec(batch_data=frame)
+    )
+    return data.dataframe, dict(markers)
+
+
+@pytest.fixture
+def gx_engine_module(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """GX's pandas engine module with its own threshold back, restored after the test."""
+    module = importlib.import_module("great_expectations.execution_engine.pandas_execution_engine")
+    monkeypatch.setattr(module, "HASH_THRESHOLD", 1e9)
+    return module
+
+
+FRAME = pd.DataFrame({"register_no": ["P1", "P2", None], "paid_in": [1.0, None, 3.5]})
+
+
+def test_gx_fingerprint_skips_only_the_marker(gx_engine_module: ModuleType) -> None:
+    public, public_markers = _batch(FRAME)
+    assert "pandas_data_fingerprint" in public_markers  # GX as shipped hashes the batch
+    assert gx_fingerprint.skip_batch_fingerprint()
+    data, markers = _batch(FRAME)
+    assert "pandas_data_fingerprint" not in markers
+    pd.testing.assert_frame_equal(data, public)  # the same batch, only not hashed
+
+
+def test_gx_fingerprint_falls_back_outside_the_verified_range(
+    gx_engine_module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gx_fingerprint, "SUPPORTED", ("great-expectations", ">=999"))
+    assert not gx_fingerprint.skip_batch_fingerprint()
+    assert gx_engine_module.HASH_THRESHOLD == 1e9  # left as shipped
+    data, markers = _batch(FRAME)
+    assert "pandas_data_fingerprint" in markers
+    pd.testing.assert_frame_equal(data, FRAME)
+
+
+def test_gx_fingerprint_falls_back_without_the_constant(
+    gx_engine_module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delattr(gx_engine_module, "HASH_THRESHOLD")
+    assert not gx_fingerprint.skip_batch_fingerprint()
+    assert not hasattr(gx_engine_module, "HASH_THRESHOLD")  # nothing invented
