@@ -3,7 +3,11 @@
 - the step layer (``watchtower.pipeline``) is imported only by its callers, the CLI and the
   demo: no area below it imports it back;
 - no import cycle between the package's areas (``watchtower.<area>``), counting the imports
-  inside functions too (a lazy import is a dependency all the same).
+  inside functions too (a lazy import is a dependency all the same);
+- other libraries' internals only in ``watchtower._compat`` (one adapter per exception, see
+  its docstring and ``tests/test_compat.py``): no other module of the package or the DAGs
+  imports a private module or name of another library, or assigns onto another library's
+  module.
 """
 
 from __future__ import annotations
@@ -162,3 +166,128 @@ def test_the_sql_check_sees_sql() -> None:
     ]
     assert sql_in('conn.execute(text("select 1"))') != []
     assert sql_in("echo(terminal_text(name))") == []
+
+
+# ------------------------------------------------------------------ library internals
+
+#: Where another library's internals may be used: one adapter per exception.
+COMPAT = ROOT / "_compat"
+DAGS = ROOT.parent / "dags"
+#: Top-level names of our own code: the package, and the DAG folder's modules (Airflow puts
+#: that folder on the path, hence ``_watchtower_common``).
+FIRST_PARTY = {"watchtower"} | {p.stem for p in DAGS.glob("*.py")}
+
+
+def _private(name: str) -> bool:
+    """A ``_name`` component (``__future__``-style dunders are public)."""
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def internals_in(source: str) -> list[str]:
+    """What ``source`` does with other libraries' internals, as ``number: what``: an import of
+    a private module or name of a package not ours (``pandas._libs``, ``from sklearn.utils
+    import _safe_indexing``), an attribute assigned or deleted on a name bound to another
+    library (``pd.x = ...``, ``setattr(np, ...)``, ``delattr``), on a module from
+    ``importlib.import_module`` or on a parameter typed ``ModuleType``, or a write to
+    ``sys.modules``."""
+    tree = ast.parse(source)
+    found: list[str] = []
+    foreign: set[str] = set()  # local names bound to another library's modules or objects
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in FIRST_PARTY:
+                    continue
+                foreign.add(alias.asname or alias.name.split(".")[0])
+                if any(_private(part) for part in alias.name.split(".")):
+                    found.append(f"{node.lineno}: import {alias.name}")
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            if node.module.split(".")[0] in FIRST_PARTY:
+                continue
+            for alias in node.names:
+                foreign.add(alias.asname or alias.name)
+                dotted = f"{node.module}.{alias.name}"
+                if any(_private(part) for part in dotted.split(".")):
+                    found.append(f"{node.lineno}: from {node.module} import {alias.name}")
+        elif (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and _imports_a_module(node.value)
+        ):
+            foreign.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.arg) and _annotation(node) in ("ModuleType", "types.ModuleType"):
+            foreign.add(node.arg)  # a module handed in: whose is not known, count it
+    for node in ast.walk(tree):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign | ast.Delete):
+            targets = list(node.targets)
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+            targets = [node.target]
+        for target in targets:
+            if isinstance(target, ast.Attribute) and _is_foreign(target.value, foreign):
+                found.append(f"{node.lineno}: assigns {ast.unparse(target)}")
+            if isinstance(target, ast.Subscript) and ast.unparse(target.value) == "sys.modules":
+                found.append(f"{node.lineno}: writes {ast.unparse(target)}")
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("setattr", "delattr")
+            and node.args
+            and _is_foreign(node.args[0], foreign)
+        ):
+            found.append(f"{node.lineno}: {node.func.id}({ast.unparse(node.args[0])}, ...)")
+    return found
+
+
+def _annotation(arg: ast.arg) -> str:
+    return ast.unparse(arg.annotation) if arg.annotation is not None else ""
+
+
+def _imports_a_module(call: ast.Call) -> bool:
+    name = ast.unparse(call.func)
+    return name in ("importlib.import_module", "import_module", "__import__")
+
+
+def _is_foreign(node: ast.expr, foreign: set[str]) -> bool:
+    if isinstance(node, ast.Call):
+        return _imports_a_module(node)
+    return isinstance(node, ast.Name) and node.id in foreign
+
+
+def test_other_libraries_internals_only_in_the_compat_adapters() -> None:
+    found = {
+        str(path.relative_to(ROOT.parent)): hits
+        for path in sorted([*ROOT.rglob("*.py"), *DAGS.rglob("*.py")])
+        if COMPAT not in path.parents
+        if (hits := internals_in(path.read_text(encoding="utf-8")))
+    }
+    assert found == {}, (
+        "use the library's public API, or move the access into one adapter module under "
+        "watchtower/_compat/ (docstring, SUPPORTED range, public fallback, tests/test_compat.py)"
+    )
+
+
+def test_the_internals_check_sees_internals() -> None:
+    assert internals_in("from pandas._libs.lib import to_object_array_tuples") == [
+        "1: from pandas._libs.lib import to_object_array_tuples"
+    ]
+    assert internals_in("import sqlalchemy.engine._row as r") == [
+        "1: import sqlalchemy.engine._row"
+    ]
+    assert internals_in("from sklearn.utils import _safe_indexing") != []
+    assert internals_in("import pandas as pd\npd.read_csv = None") == ["2: assigns pd.read_csv"]
+    assert internals_in("from pyod.models import hbos\nsetattr(hbos, 'k', 1)") != []
+    assert internals_in("import importlib\nm = importlib.import_module('pyod')\nm.k = 1") != []
+    assert internals_in("setattr(importlib.import_module('x'), 'k', 1)") != []
+    assert internals_in("def swap(m: ModuleType) -> None:\n    setattr(m, 'k', 1)") != []
+    assert internals_in("import sys\nsys.modules['pandas'] = None") != []
+    # ours, public, and our own objects are fine
+    assert internals_in("from __future__ import annotations") == []
+    assert internals_in("from watchtower.features._history import History") == []
+    assert internals_in("from _watchtower_common import load_settings") == []
+    assert internals_in("from . import _spec") == []
+    assert internals_in("import numpy as np\nw = World()\nsetattr(w, 'a', np.zeros(1))") == []
+    # the rule has teeth: the adapters are exactly what it refuses elsewhere
+    for adapter in sorted(COMPAT.glob("*.py")):
+        if adapter.name != "__init__.py":
+            assert internals_in(adapter.read_text(encoding="utf-8")) != [], adapter.name

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from tests.detect.fakes import CATALOG, day, hits_for, world
+from watchtower._compat.pyod_numba import KERNELS, use_cached_kernels
 from watchtower.detect.config import load_detect_config
-from watchtower.detect.detectors import _NUMBA_KERNELS, _use_cached_kernels
 from watchtower.detect.reasons import (
     FeatureText,
     Hit,
@@ -131,10 +131,10 @@ def test_config_model_equals_untrained_train_model() -> None:
 def test_cached_numba_kernels_compute_what_pyod_compiles() -> None:
     from numba import njit
 
-    _use_cached_kernels()
+    use_cached_kernels()
     rng = np.random.default_rng(0)
     X = np.abs(rng.normal(size=(300, 4)))
-    for module_name, name in _NUMBA_KERNELS:
+    for module_name, name in KERNELS:
         kernel = getattr(importlib.import_module(module_name), name)
         assert kernel._cache.__class__.__name__ != "NullCache"  # caching is on
         plain = njit(kernel.py_func)  # what pyod's @njit builds

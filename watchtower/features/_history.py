@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from watchtower._compat.pandas_rows import rows_to_array
 from watchtower.contract import (
     DISCLOSURE_COUNTS,
     DISCLOSURE_PERIODS,
@@ -26,6 +27,7 @@ from watchtower.contract import (
     UNKNOWN_PARTITION,
     camel_to_snake,
 )
+from watchtower.store.bulk import bind_values
 from watchtower.store.schema import (
     change_events,
     events,
@@ -134,14 +136,12 @@ def to_days(values: pd.Series) -> pd.Series:
 
 
 def _fetch(conn: sa.Connection, stmt: sa.Select[tuple[object, ...]], width: int) -> np.ndarray:
-    """Run ``stmt`` on the raw DBAPI cursor; the rows as one 2-D object array (rows x
-    ``width``). SQLAlchemy's per-row result processing costs more than the query at national
-    scale. Values come back as the driver gives them (SQLite: dates as ISO text, booleans as
-    0/1); the column helpers below coerce them."""
+    """Run ``stmt`` on the DBAPI cursor (SQLAlchemy's documented raw-cursor route); the rows as
+    one 2-D object array (rows x ``width``). SQLAlchemy's per-row result processing costs more
+    than the query at national scale. Values come back as the driver gives them (SQLite: dates
+    as ISO text, booleans as 0/1); the column helpers below coerce them."""
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.construct_params()
-    if conn.dialect.name == "sqlite":  # sqlite3's date adapter is deprecated: bind ISO text
-        params = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in params.items()}
+    params = bind_values(conn.dialect, compiled.construct_params())
     bound: Any = (
         tuple(params[k] for k in compiled.positiontup or ()) if compiled.positional else params
     )
@@ -151,20 +151,7 @@ def _fetch(conn: sa.Connection, stmt: sa.Select[tuple[object, ...]], width: int)
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    if not rows:
-        return np.empty((0, width), dtype=object)
-    return _rows_to_array(rows)
-
-
-def _rows_to_array(rows: Sequence[Any]) -> np.ndarray:
-    """DBAPI row tuples -> 2-D object array. pandas' own helper (what ``pandas.read_sql``
-    uses) is ~5x faster than ``np.array(rows, dtype=object)`` (national reports: 0.2 s vs
-    1 s); it is private, hence the fallback."""
-    try:
-        from pandas._libs.lib import to_object_array_tuples
-    except ImportError:  # pragma: no cover - a pandas without the helper
-        return np.array(rows, dtype=object)
-    return to_object_array_tuples(rows if isinstance(rows, list) else list(rows))
+    return rows_to_array(rows, width)
 
 
 def _frame(
@@ -258,6 +245,11 @@ class History:
     products: pd.DataFrame = field(default_factory=lambda: empty_products())
     events_known: bool = True
     windows: Mapping[str, str] = field(default_factory=dict)
+    #: Values derived once from this History and shared by the engine's feature groups (the
+    #: submitted reports): owned by the object, they live and die with it, so a derived value
+    #: can never be served for another History. Not an argument: ``dataclasses.replace`` gives
+    #: the copy (other data) a new, empty memo.
+    memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 def _latest_join(

@@ -858,7 +858,7 @@ def _records(
     source: Source, frame: pd.DataFrame, batch_id: int, flags: dict[int, list[RowFailure]]
 ) -> list[dict[str, Any]]:
     json_columns = [f.column for f in FIELDS[source] if f.kind in _JSON_KINDS]
-    derived = [c.name for c in DERIVED_COLUMNS.get(source, ())]
+    derived = [name for name, _ in DERIVED_COLUMNS.get(source, ())]
     plain = [f.column for f in FIELDS[source] if f.kind not in _JSON_KINDS]
     columns = [*plain, *derived, "known_from"]
     lists = [_db_values(frame[c]) for c in columns]
