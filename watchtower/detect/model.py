@@ -42,6 +42,7 @@ from watchtower.detect.supervised import SupervisedLayer
 __all__ = [
     "DIRECTION_SIGN",
     "META_COLUMNS",
+    "PARTITION_KEY",
     "POOLED",
     "CatalogView",
     "RiskModel",
@@ -49,11 +50,16 @@ __all__ = [
     "feature_columns",
     "peer_deviations",
     "peer_groups",
+    "peer_label",
+    "whole_peer_groups",
 ]
 
 DIRECTION_SIGN: dict[str, int] = {"higher_is_riskier": 1, "lower_is_riskier": -1, "neutral": 0}
 META_COLUMNS: tuple[str, ...] = CONTRACT_META_COLUMNS  # the feature frame's metadata
 POOLED = "*"  # peer group label of managers compared with everyone
+#: The metadata column the scheduler's partitions are cut along (manager type): a partition
+#: is a set of whole peer groups only when the peer key is this column.
+PARTITION_KEY = "manager_type"
 
 RuleHitsFn = Callable[[pd.DataFrame], Mapping[str, Sequence[Hit]]]
 
@@ -67,14 +73,32 @@ def feature_columns(features: pd.DataFrame) -> list[str]:
     ]
 
 
+def peer_label(value: object, size: int, min_size: int) -> object:
+    """The peer group of the ``size`` managers whose peer key is ``value``: the value itself,
+    or :data:`POOLED` when it is missing or the group is smaller than ``min_size``."""
+    if value is None or value == POOLED or (isinstance(value, float) and math.isnan(value)):
+        return POOLED
+    return value if size >= min_size else POOLED
+
+
 def peer_groups(features: pd.DataFrame, key: str | None, min_size: int) -> pd.Series:
     """Peer group label per manager: the ``key`` column's value, or :data:`POOLED` for
-    managers of small (or unknown) groups. Index: the frame's index."""
+    managers of small (or unknown) groups (:func:`peer_label`). Index: the frame's index."""
     if key is None or key not in features.columns:
         return pd.Series(POOLED, index=features.index, dtype=object)
     raw = features[key].astype(object).where(features[key].notna(), POOLED)
-    sizes = raw.map(raw.value_counts())
-    return raw.where(sizes >= min_size, POOLED).astype(object)
+    labels = {v: peer_label(v, int(n), min_size) for v, n in raw.value_counts().items()}
+    return raw.map(labels).astype(object)
+
+
+def whole_peer_groups(sizes: Mapping[Any, int], key: str | None, min_size: int) -> bool:
+    """True when managers whose :data:`PARTITION_KEY` values have these ``sizes`` (value ->
+    managers on the day) form peer groups of their own: the peer key is that column and no
+    value is pooled. Their scores then depend on their own rows only (each group's statistics
+    and ensemble are fitted on the group); a pooled manager is compared with everyone."""
+    if key != PARTITION_KEY:
+        return False
+    return all(peer_label(v, n, min_size) != POOLED for v, n in sizes.items())
 
 
 def _group_members(groups: pd.Series, label: object) -> np.ndarray:
