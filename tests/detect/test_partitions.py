@@ -65,28 +65,51 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, config_dir: Path) -> Iter
     yield Path(settings.db_url.removeprefix("sqlite:///"))
 
 
-@pytest.fixture
-def settings(
-    ingested: Path, config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Settings]:
-    settings = _settings(tmp_path / "home", config_dir, monkeypatch)
-    Path(settings.db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    src, dst = (
-        sqlite3.connect(ingested),
-        sqlite3.connect(settings.db_url.removeprefix("sqlite:///")),
-    )
+def _copy(src_path: Path, settings: Settings) -> None:
+    dst_path = Path(settings.db_url.removeprefix("sqlite:///"))
+    dst_path.parent.mkdir(parents=True, exist_ok=True)
+    src, dst = sqlite3.connect(src_path), sqlite3.connect(dst_path)
     src.backup(dst)
     src.close()
     dst.close()
+
+
+@pytest.fixture(scope="module")
+def featured(
+    ingested: Path, tmp_path_factory: pytest.TempPathFactory, config_dir: Path
+) -> Iterator[Path]:
+    """The ingested store with the day's features computed partition by partition (as the
+    DAG does before scoring)."""
+    home = tmp_path_factory.mktemp("featured")
+    with pytest.MonkeyPatch.context() as mp:
+        settings = _settings(home, config_dir, mp)
+        _copy(ingested, settings)
+        for p in pipeline.list_partitions(settings, AS_OF):
+            pipeline.compute_features(settings, AS_OF, p, clock=FEATURES_CLOCK)
+        close_store(settings.db_url)
+    yield Path(settings.db_url.removeprefix("sqlite:///"))
+
+
+@pytest.fixture
+def bare(
+    ingested: Path, config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """Settings on a private copy of the ingested store (no feature stored)."""
+    settings = _settings(tmp_path / "home", config_dir, monkeypatch)
+    _copy(ingested, settings)
     yield settings
     close_store(settings.db_url)
 
 
-def _featured(settings: Settings) -> sa.Engine:
-    """The store with the day's features computed partition by partition (as the DAG does)."""
-    for p in pipeline.list_partitions(settings, AS_OF):
-        pipeline.compute_features(settings, AS_OF, p, clock=FEATURES_CLOCK)
-    return open_store(settings.db_url)
+@pytest.fixture
+def settings(
+    featured: Path, config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """Settings on a private copy of the featured store."""
+    settings = _settings(tmp_path / "home", config_dir, monkeypatch)
+    _copy(featured, settings)
+    yield settings
+    close_store(settings.db_url)
 
 
 def _stored_scores(engine: sa.Engine) -> pd.DataFrame:
@@ -146,7 +169,8 @@ def test_peer_groups_decide_from_counts_what_the_frame_decides() -> None:
     assert whole_peer_groups({}, "manager_type", 40)  # nobody: nothing to compare with
 
 
-def test_partitions_are_manager_types_and_their_counts(settings: Settings) -> None:
+def test_partitions_are_manager_types_and_their_counts(bare: Settings) -> None:
+    settings = bare
     engine = open_store(settings.db_url)
     counts = manager_type_counts(engine, AS_OF)
     assert counts == {TYPE_OF["pe_vc"]: 83, TYPE_OF["securities"]: 67, TYPE_OF["other"]: 6}
@@ -167,7 +191,7 @@ def test_partitions_are_manager_types_and_their_counts(settings: Settings) -> No
 
 
 def test_partitioned_scores_equal_the_unpartitioned_run(settings: Settings) -> None:
-    engine = _featured(settings)
+    engine = open_store(settings.db_url)
     full = pipeline.score(settings, AS_OF, clock=FULL_CLOCK)
     before = _stored_scores(engine)
     assert full.managers_scored == len(before) == 156
@@ -191,7 +215,7 @@ def test_partitioned_scores_equal_the_unpartitioned_run(settings: Settings) -> N
 def test_a_whole_partition_reads_and_writes_only_its_rows(
     settings: Settings, partition: str
 ) -> None:
-    engine = _featured(settings)
+    engine = open_store(settings.db_url)
     pipeline.score(settings, AS_OF, clock=FULL_CLOCK)
     before = _stored_scores(engine)
     trace = Trace(engine)
@@ -226,7 +250,7 @@ def test_the_pooled_partition_reads_everyone_and_writes_only_its_rows(
 ) -> None:
     """The documented exception: pooled managers are compared with the whole population, so
     their partition reads the whole day's feature rows; it still writes only its own."""
-    engine = _featured(settings)
+    engine = open_store(settings.db_url)
     pipeline.score(settings, AS_OF, clock=FULL_CLOCK)
     before = _stored_scores(engine)
     trace = Trace(engine)
@@ -252,8 +276,9 @@ def test_the_pooled_partition_reads_everyone_and_writes_only_its_rows(
 
 
 def test_a_whole_partition_computes_only_its_features_when_none_are_stored(
-    settings: Settings,
+    bare: Settings,
 ) -> None:
+    settings = bare
     engine = open_store(settings.db_url)
     part = pipeline.score(settings, AS_OF, "securities", clock=PART_CLOCK)
     assert part.managers_scored == 67
@@ -278,7 +303,7 @@ def test_a_corrected_type_leaves_no_stale_row_in_a_partition(settings: Settings)
     """A stored row whose manager is no longer of the partition's type (a type corrected
     since, the other partition not recomputed yet) makes the partition hold one row too many:
     it is not trusted, the partition's features are computed again."""
-    engine = _featured(settings)
+    engine = open_store(settings.db_url)
     pipeline.score(settings, AS_OF, clock=FULL_CLOCK)
     before = _stored_scores(engine)
     mover = str(load_features(engine, AS_OF, partition="pe_vc").index[0])
@@ -297,6 +322,7 @@ def test_a_corrected_type_leaves_no_stale_row_in_a_partition(settings: Settings)
     )
 
 
-def test_an_unknown_partition_is_a_clear_error(settings: Settings) -> None:
+def test_an_unknown_partition_is_a_clear_error(bare: Settings) -> None:
+    settings = bare
     with pytest.raises(ValueError, match="unknown partition 'hedge'"):
         pipeline.score(settings, AS_OF, "hedge", clock=PART_CLOCK)
