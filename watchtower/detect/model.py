@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -221,11 +221,16 @@ class RiskModel:
         return deviations.T.groupby(cats, sort=True).max().T
 
     def anomaly(
-        self, features: pd.DataFrame, deviations: tuple[pd.DataFrame, pd.Series] | None = None
+        self,
+        features: pd.DataFrame,
+        deviations: tuple[pd.DataFrame, pd.Series] | None = None,
+        *,
+        only: Collection[object] | None = None,
     ) -> pd.DataFrame:
         """Per manager: ``peer_group``, ``anomaly_z`` (combined standardized ensemble score
         within the group) and ``anomaly_score`` in [0, 100]. The ensemble is fitted per peer
-        group on the group's deviations (already robust-scaled and folded)."""
+        group on the group's deviations (already robust-scaled and folded). ``only``: the
+        peer groups to fit and score (others are left at 0), each exactly as without it."""
         if deviations is None:
             dev, _, groups = self.deviations(features)
         else:
@@ -233,6 +238,8 @@ class RiskModel:
         X = self.detector_input(dev).to_numpy(dtype=float)
         z = np.zeros(len(features))
         for label in pd.unique(groups):
+            if only is not None and label not in only:
+                continue
             fit_rows = _group_members(groups, label)
             rows = (groups == label).to_numpy()
             if fit_rows.sum() < 3 or X.shape[1] == 0:
@@ -287,6 +294,8 @@ class RiskModel:
         self,
         features: pd.DataFrame,
         hits: Mapping[str, Sequence[Hit]] | None = None,
+        *,
+        only: np.ndarray | None = None,
     ) -> pd.DataFrame:
         """Score one day's feature frame (index register_no).
 
@@ -295,10 +304,18 @@ class RiskModel:
         metadata columns, ``peer_group``, ``score``, ``rule_score``, ``anomaly_score``,
         ``supervised_score`` (NaN without the layer), ``rule_hits`` (list of codes) and
         ``reasons`` (list of dicts, see watchtower.detect.reasons).
+
+        ``only`` (a boolean mask of the frame's rows): return those rows only, the others
+        serving as their peers; the ensembles of peer groups without such a row are not
+        fitted. The rows returned equal the same rows scored without ``only``: each group
+        kept is fitted and scored on all its members, and the other components are per row.
         """
         cfg = self.config
         dev, med, groups = self.deviations(features)
-        anom = self.anomaly(features, (dev, groups))
+        fit = None if only is None else set(pd.unique(groups[only]))
+        anom = self.anomaly(features, (dev, groups), only=fit)
+        if only is not None:
+            features, dev, med, anom = features[only], dev[only], med[only], anom[only]
         sup = self.supervised_scores(dev)
         hit_lists = {r: list(hits.get(r, ())) if hits is not None else [] for r in features.index}
         rules = pd.Series(

@@ -168,9 +168,7 @@ def score_day(
     model = ctx.model_for(frame, as_of)
     mine = frame if keep is None else frame[keep]
     hits = ctx.rule_hits(mine) if ctx.rule_hits else None  # rules read a manager's own row
-    scored = model.score(frame, hits)
-    if keep is not None:
-        scored = scored[keep]
+    scored = model.score(frame, hits, only=keep)
     n = write_scores(
         engine,
         as_of,
