@@ -7,6 +7,9 @@
   from ``models/detectors.yaml`` (``model_id`` ``config-<sha12>``), so a fresh install scores.
 - Scores are written idempotently: re-running a day replaces that day's rows of the managers
   scored (a partition run replaces only its partition).
+- A partition's feature rows are read with a SQL condition on the manager type
+  (``watchtower.store.features.load_features(partition=...)``), never read whole and
+  filtered, unless the partition holds pooled managers (see ``steps.score_day``).
 """
 
 from __future__ import annotations

@@ -1021,8 +1021,12 @@ def history_as_of(
     partition: str | None = None,
     windows: Mapping[str, str] | None = None,
 ) -> History:
-    """Read what was known on ``as_of`` (one peer group's funds/reports/events if asked).
-    ``windows``: feature name -> declared window (the catalog's)."""
+    """Read what was known on ``as_of`` (one partition's funds/reports/events if asked).
+    ``windows``: feature name -> declared window (the catalog's).
+
+    The partition is applied after reading, not in SQL: funds link to their manager by
+    name where they carry no registerNo and reports through their fund, links resolved
+    here in Python; and shared addresses and coverage are store-wide anyway."""
     windows = dict(windows or {})
 
     def start(names: Iterable[str]) -> dt.date:
