@@ -95,7 +95,7 @@ def watchtower_pipeline() -> None:
 
     @task
     def partitions(**context: Any) -> list[Any]:
-        """The peer groups to fan features and scoring out over (one mapped task each)."""
+        """The manager types to fan features and scoring out over (one mapped task each)."""
         from watchtower import pipeline
 
         return to_xcom(pipeline.list_partitions(load_settings(), run_as_of(context)))

@@ -14,7 +14,7 @@ The steps (names are the contract between the CLI, the DAGs and the areas):
 - ingest(settings, landing_dir)              -> IngestSummary: load + quality gate + Data Docs
 - readmit(settings, batch_ids)               -> re-ingest rejected/failed batches after a fix
 - validate_landing / quality_report          -> dry-run validation, pass rates over time
-- list_partitions(settings, as_of)           -> peer groups the DAG maps features/score over
+- list_partitions(settings, as_of)           -> manager types the DAG maps features/score over
 - compute_features(settings, as_of, partition=None) -> FeatureSummary
 - score(settings, as_of, partition=None)     -> ScoreSummary (0-100 with reasons)
 - run(settings, as_of)                       -> features + score (not warn: tiers go in order)
@@ -350,8 +350,10 @@ def score(
     model_path: Path | None = None,
 ) -> ScoreSummary:
     """Risk scores (0-100) with reasons for every manager on ``as_of`` (only one manager-type
-    ``partition``'s rows if given), with the champion model (or the detector config while
-    there is none). Re-running a day replaces its rows. The clock stamps created_at."""
+    ``partition``'s rows if given: it reads only its own feature rows unless it holds pooled
+    managers, see ``watchtower.detect.steps.score_day``), with the champion model (or the
+    detector config while there is none). Re-running a day replaces its rows. The clock
+    stamps created_at."""
     from watchtower.detect.steps import score_day
 
     return score_day(
@@ -518,8 +520,10 @@ def refused_batches(settings: Settings) -> list[RefusedBatch]:
 
 
 def list_partitions(settings: Settings, as_of: dt.date | dt.datetime) -> list[str]:
-    """Peer groups (manager-type slugs: securities, pe_vc, asset_allocation, other, unknown)
-    present as of ``as_of``: what the feature and scoring steps are mapped over."""
+    """Manager-type slugs (securities, pe_vc, asset_allocation, other, unknown) present as of
+    ``as_of``: what the feature and scoring steps are mapped over. A type with at least the
+    peer group's minimum size is a peer group of its own, and its scoring task reads only its
+    rows; the smaller (pooled) ones are compared with everyone."""
     from watchtower.features.steps import list_partitions_step
 
     return list_partitions_step(_store(settings), _as_date(as_of))

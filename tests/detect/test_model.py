@@ -129,6 +129,24 @@ def test_peer_groups_pool_small_groups() -> None:
     assert set(peer_groups(frame, None, 40)) == {POOLED}
 
 
+def test_scoring_some_rows_equals_those_rows_of_the_whole_frame(config: DetectConfig) -> None:
+    """``only``: the rows of one partition, the others their peers (what a partitioned
+    scoring task with pooled managers does), equal to the same rows of the whole run."""
+    frame, _, _ = world(n=200)
+    groups = peer_groups(frame, "manager_type", config.peer_min_size)
+    assert POOLED in set(groups) and len(set(groups)) > 1  # pooled and own groups
+    model = train_model(config, CATALOG, day(0), lambda _d: frame).model
+    whole = model.score(frame, hits_for(frame))
+    for label in sorted(set(groups), key=str):
+        mask = (groups == label).to_numpy()
+        some = model.score(frame, hits_for(frame), only=mask)
+        pd.testing.assert_frame_equal(some, whole[mask])
+    one_type = (frame["manager_type"] == frame["manager_type"].iloc[0]).to_numpy()
+    pd.testing.assert_frame_equal(
+        model.score(frame, None, only=one_type), model.score(frame)[one_type]
+    )
+
+
 def test_labels_are_strictly_past() -> None:
     cutoff = dt.date(2024, 6, 30)
     days = label_days(cutoff, 180, 30, 720)

@@ -2,7 +2,8 @@
 
 - :func:`load_catalog` reads and validates ``features/*.yaml`` (a :class:`Catalog`).
 - :func:`compute_features` computes every declared feature for every manager as of day D
-  from history known by D; :func:`list_partitions` names the peer groups.
+  from history known by D; :func:`list_partitions` names the partitions (manager types
+  present), :func:`manager_type_counts` their sizes.
 - Snapshots are stored by :mod:`watchtower.store.features`.
 """
 
@@ -19,6 +20,8 @@ from watchtower.features.engine import (
     compute_features,
     computed_features,
     list_partitions,
+    manager_type_counts,
+    partition_of_type,
 )
 
 __all__ = [
@@ -33,5 +36,7 @@ __all__ = [
     "computed_features",
     "list_partitions",
     "load_catalog",
+    "manager_type_counts",
     "parse_catalog",
+    "partition_of_type",
 ]

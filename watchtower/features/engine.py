@@ -39,6 +39,7 @@ from watchtower.features._history import (
     read_events,
     read_fund_details,
     read_funds,
+    read_manager_types,
     read_managers,
     read_products,
     read_reports,
@@ -1018,8 +1019,12 @@ def history_as_of(
     partition: str | None = None,
     windows: Mapping[str, str] | None = None,
 ) -> History:
-    """Read what was known on ``as_of`` (one peer group's funds/reports/events if asked).
-    ``windows``: feature name -> declared window (the catalog's)."""
+    """Read what was known on ``as_of`` (one partition's funds/reports/events if asked).
+    ``windows``: feature name -> declared window (the catalog's).
+
+    The partition is applied after reading, not in SQL: funds link to their manager by
+    name where they carry no registerNo and reports through their fund, links resolved
+    here in Python; and shared addresses and coverage are store-wide anyway."""
     windows = dict(windows or {})
 
     def start(names: Iterable[str]) -> dt.date:
@@ -1112,9 +1117,23 @@ def compute_features(
     return out
 
 
-def list_partitions(engine: sa.Engine, as_of: dt.date) -> list[str]:
-    """Slugs of the manager types present as of ``as_of`` (sorted): the peer groups a
-    scheduler maps the feature and scoring steps over."""
+def manager_type_counts(engine: sa.Engine, as_of: dt.date) -> dict[str | None, int]:
+    """How many managers known on ``as_of`` have each ``primary_invest_type`` (None: type
+    missing): the sizes of the candidate peer groups, the ``manager_type`` column of the day's
+    feature frame counted without computing or reading any feature."""
     with engine.connect() as conn:
-        managers, _ = read_managers(conn, as_of)
-    return sorted(set(partition_of(managers["primary_invest_type"])))
+        types = read_manager_types(conn, as_of)
+    counts = types.value_counts(dropna=False)
+    return {(None if pd.isna(t) else str(t)): int(n) for t, n in counts.items()}
+
+
+def partition_of_type(manager_type: object) -> str:
+    """The partition slug of one manager type (``unknown`` when missing or unrecognised)."""
+    return str(partition_of(pd.Series([manager_type], dtype=object)).iloc[0])
+
+
+def list_partitions(engine: sa.Engine, as_of: dt.date) -> list[str]:
+    """Slugs of the manager types present as of ``as_of`` (sorted): the units a scheduler
+    maps the feature and scoring steps over (the scoring step decides, from the same counts,
+    which of them are whole peer groups: see ``watchtower.detect.steps.score_day``)."""
+    return sorted({partition_of_type(t) for t in manager_type_counts(engine, as_of)})

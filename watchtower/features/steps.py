@@ -77,5 +77,5 @@ def compute_features_step(
 
 
 def list_partitions_step(engine: sa.Engine, as_of: dt.date) -> list[str]:
-    """Peer-group slugs present as of ``as_of`` (see watchtower.features.PARTITIONS)."""
+    """Manager-type slugs present as of ``as_of`` (see watchtower.features.PARTITIONS)."""
     return _list_partitions(engine, as_of)
