@@ -31,7 +31,7 @@ class _Commands(TyperGroup):
     as one line ``error: ...`` with exit code 2 instead of a traceback."""
 
     def invoke(self, ctx: Any) -> Any:
-        from watchtower.store.engine import store_failure
+        from watchtower.store import store_failure
 
         try:
             return super().invoke(ctx)

@@ -77,3 +77,32 @@ __all__ += [
     "train_model",
     "walk_forward",
 ]
+
+# the steps the step layer calls (watchtower.detect.steps) and the reads beside them
+from watchtower.detect._scoring import export_scores  # noqa: E402
+from watchtower.detect.challenger import ModelComparison, compare_challenger  # noqa: E402
+from watchtower.detect.config import DetectConfigError  # noqa: E402
+from watchtower.detect.registry import get_model, sign_model  # noqa: E402
+from watchtower.detect.steps import (  # noqa: E402
+    RunSummary,
+    ScoreSummary,
+    TrainSummary,
+    run_day,
+    run_scoring,
+    run_training,
+)
+
+__all__ += [
+    "DetectConfigError",
+    "ModelComparison",
+    "RunSummary",
+    "ScoreSummary",
+    "TrainSummary",
+    "compare_challenger",
+    "export_scores",
+    "get_model",
+    "run_day",
+    "run_scoring",
+    "run_training",
+    "sign_model",
+]

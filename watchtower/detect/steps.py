@@ -24,7 +24,14 @@ from watchtower.detect.config import load_detect_config
 from watchtower.detect.registry import champion, promote, register_model
 from watchtower.detect.training import train_model
 
-__all__ = ["RunSummary", "ScoreSummary", "TrainSummary", "run_day", "score_day", "train"]
+__all__ = [
+    "RunSummary",
+    "ScoreSummary",
+    "TrainSummary",
+    "run_day",
+    "run_scoring",
+    "run_training",
+]
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,7 @@ class RunSummary:
     score: ScoreSummary
 
 
-def train(
+def run_training(
     engine: sa.Engine,
     settings: Settings,
     as_of: dt.date,
@@ -124,7 +131,7 @@ def train(
     )
 
 
-def score_day(
+def run_scoring(
     engine: sa.Engine,
     settings: Settings,
     as_of: dt.date,
@@ -179,5 +186,5 @@ def run_day(
     """Features (computed and stored unless already stored) then scores for ``as_of``."""
     catalog = load_catalog(settings)
     frame = features_at(engine, catalog, as_of, created_at=clock.now())
-    summary = score_day(engine, settings, as_of, clock=clock, trust=trust)
+    summary = run_scoring(engine, settings, as_of, clock=clock, trust=trust)
     return RunSummary(as_of=as_of, managers_with_features=len(frame), score=summary)

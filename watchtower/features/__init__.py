@@ -2,7 +2,8 @@
 
 - :func:`load_catalog` reads and validates ``features/*.yaml`` (a :class:`Catalog`).
 - :func:`compute_features` computes every declared feature for every manager as of day D
-  from history known by D; :func:`list_partitions` names the peer groups.
+  from history known by D; :func:`run_features` (the step) computes and stores a day;
+  :func:`list_partitions` (a query) names the peer groups.
 - Snapshots are stored by :mod:`watchtower.store.features`.
 """
 
@@ -15,11 +16,9 @@ from watchtower.features.catalog import (
     load_catalog,
     parse_catalog,
 )
-from watchtower.features.engine import (
-    compute_features,
-    computed_features,
-    list_partitions,
-)
+from watchtower.features.engine import compute_features, computed_features
+from watchtower.features.queries import list_partitions
+from watchtower.features.steps import FeatureSummary, run_features
 
 __all__ = [
     "CATEGORIES",
@@ -29,9 +28,11 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "FeatureSpec",
+    "FeatureSummary",
     "compute_features",
     "computed_features",
     "list_partitions",
     "load_catalog",
     "parse_catalog",
+    "run_features",
 ]

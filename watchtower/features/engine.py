@@ -1078,8 +1078,8 @@ def compute_features(
     Returns a frame indexed by ``register_no`` (sorted): :data:`META_COLUMNS` (office
     location as known, registration where the office is empty), then one float64 column per
     catalog feature (NaN where not applicable). ``partition``: a slug from
-    :func:`list_partitions` restricting the rows to one manager type (peer group); its values
-    equal the same rows of an unpartitioned run.
+    :func:`~watchtower.features.queries.list_partitions` restricting the rows to one manager
+    type (peer group); its values equal the same rows of an unpartitioned run.
     """
     if partition is not None and partition not in PARTITION_SLUGS:
         allowed = ", ".join(PARTITION_SLUGS)
@@ -1112,11 +1112,3 @@ def compute_features(
     out = pd.concat([meta, values[catalog.names]], axis=1)
     out.index.name = "register_no"
     return out
-
-
-def list_partitions(engine: sa.Engine, as_of: dt.date) -> list[str]:
-    """Slugs of the manager types present as of ``as_of`` (sorted): the peer groups a
-    scheduler maps the feature and scoring steps over."""
-    with engine.connect() as conn:
-        managers, _ = read_managers(conn, as_of)
-    return sorted(set(partition_of(managers["primary_invest_type"])))

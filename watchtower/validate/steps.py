@@ -66,7 +66,7 @@ class ValidationSummary:
     waiting: list[str] = field(default_factory=list)
 
 
-def validate_landing(
+def run_landing_validation(
     settings: Settings,
     landing_dir: Path,
     *,
