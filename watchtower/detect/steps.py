@@ -21,7 +21,7 @@ from watchtower.detect._scoring import (
     write_scores,
 )
 from watchtower.detect.config import load_detect_config
-from watchtower.detect.registry import champion, promote, register_model
+from watchtower.detect.registry import champion, promote, register_trained
 from watchtower.detect.training import train_model
 
 __all__ = [
@@ -100,17 +100,11 @@ def run_training(
         supervised=supervised,
         progress=progress,
     )
-    record = register_model(
+    record = register_trained(
         engine,
         settings.artifacts_dir,
-        result.model,
-        feature_set_version=result.model.feature_set_version,
-        train_start=result.train_start,
-        train_end=result.train_end,
+        result,
         params=config.to_dict(),
-        data_fingerprint=result.data_fingerprint,
-        metrics=result.metrics,
-        kind=result.model.kind,
         clock=clock,
         note=note,
         actor=actor,
