@@ -318,3 +318,40 @@ def test_every_step_is_run_something_in_the_steps_module() -> None:
         ("watchtower.digest", "run_send"),
     ]:
         assert step in _exports(package)
+
+
+# --- one reader per configuration file ---------------------------------------------------
+
+#: The module reading each configuration file of models/, features/ and expectations/ (YAML
+#: or JSON parsed there and nowhere else); everyone else calls its loader.
+CONFIG_READERS = {
+    "watchtower.detect.config": "models/detectors.yaml",
+    "watchtower.warn.policy": "models/tiers.yaml; models/rules.yaml (read_rule_file, for "
+    "the rule engine and the floors)",
+    "watchtower.warn.routing": "models/subscriptions.yaml",
+    "watchtower.features.catalog": "features/*.yaml",
+    "watchtower.ingest.aliases": "expectations/aliases.yaml",
+    "watchtower.validate.suites": "expectations/<source>.json",
+}
+#: Modules parsing data (landing files, fetched pages, stored JSON), not configuration.
+DATA_PARSERS = {
+    "watchtower.features._history",
+    "watchtower.fetch._amac",
+    "watchtower.ingest.parse",
+    "watchtower.ingest.readers",
+    "watchtower.ingest.shapes",
+}
+LOADS = re.compile(r"\b(yaml\.(safe_)?load|json\.loads?)\(")
+
+
+def test_each_configuration_file_has_one_reader() -> None:
+    readers = {
+        name
+        for name, path in MODULES.items()
+        if not name.startswith("watchtower.synth")  # writes landing files, reads none
+        and LOADS.search(path.read_text(encoding="utf-8"))
+    }
+    assert readers - DATA_PARSERS == set(CONFIG_READERS), (
+        "read a configuration file through its loader (CONFIG_READERS), not a second parse"
+    )
+    assert LOADS.search("data = yaml.safe_load(text)") and LOADS.search("json.loads(s)")

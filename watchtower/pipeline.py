@@ -452,9 +452,13 @@ def validate_landing(
     ``today`` stands in for missing snapshot dates (as the ingest date does). Returns per-file
     outcomes (ok / rejected / failed, failing checks) and the Data Docs path.
     """
+    from watchtower.store import store_exists
     from watchtower.validate import run_landing_validation
 
+    # the store is read when there is one; a dry run never creates it
+    engine = _store(settings) if store_exists(settings.db_url) else None
     return run_landing_validation(
+        engine,
         settings,
         landing_dir or settings.landing_dir,
         today=today,

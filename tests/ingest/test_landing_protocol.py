@@ -189,7 +189,7 @@ def test_the_dry_run_lists_waiting_files(settings: Settings, tmp_path: Path) -> 
     _touch(path)
     strict = Settings(**{**settings.__dict__, "landing_settle_seconds": 60.0})
     summary = run_landing_validation(
-        strict, landing, today=CLOCK.today(), build_docs=False, wall_clock=_at(3)
+        None, strict, landing, today=CLOCK.today(), build_docs=False, wall_clock=_at(3)
     )
     assert summary.files == 0 and len(summary.waiting) == 1 and str(path) in summary.waiting[0]
 

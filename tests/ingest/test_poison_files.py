@@ -143,7 +143,7 @@ def test_the_dry_run_reports_deep_json_in_one_line(settings: Settings, tmp_path:
     landing = tmp_path / "landing"
     _deep_files(landing)
     _good(landing)
-    summary = run_landing_validation(settings, landing, today=CLOCK.today(), build_docs=False)
+    summary = run_landing_validation(None, settings, landing, today=CLOCK.today(), build_docs=False)
     assert summary.files_failed == 4 and summary.files_ok == 1
     failed = {r.message for r in summary.results if r.status == "failed"}
     assert failed == {"JSON nested deeper than 64 levels"}
