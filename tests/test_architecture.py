@@ -3,7 +3,10 @@
 - the step layer (``watchtower.pipeline``) is imported only by its callers, the CLI and the
   demo: no area below it imports it back;
 - no import cycle between the package's areas (``watchtower.<area>``), counting the imports
-  inside functions too (a lazy import is a dependency all the same).
+  inside functions too (a lazy import is a dependency all the same);
+- the step layer and its callers (CLI, DAGs, demo, notebooks) import area packages, never an
+  area's module; every package's ``__all__`` resolves; steps are ``run_*`` in ``steps.py``;
+- each configuration file is parsed by one module.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The step functions. The CLI and the Airflow DAGs call these and nothing else.
 
-This is the step layer: it adapts settings to the areas' steps and opens the store once per
+This is the step layer: it adapts settings to the areas' steps (``run_*``, imported from the
+area packages: ``from watchtower.detect import run_scoring``) and opens the store once per
 process (``open_store`` keeps one engine per URL), passing the engine down. Nothing under
 ``watchtower/`` imports it back but the CLI and the demo, its callers
 (tests/test_architecture.py holds it).
