@@ -337,7 +337,7 @@ _COMMON = ("numpy", "pandas", "sqlalchemy", "watchtower.pipeline", "watchtower.s
 PRELOAD: dict[str, tuple[str, ...]] = {
     "synth": ("watchtower.synth",),
     "ingest": ("great_expectations", "watchtower.validate.results", "openpyxl"),
-    "validate": ("great_expectations", "watchtower.validate.landing", "openpyxl"),
+    "validate": ("great_expectations", "watchtower.validate.steps", "openpyxl"),
     "features": ("watchtower.features.steps",),
     "score": ("pyod.models.iforest", "watchtower.detect.steps"),
     "warn": ("watchtower.warn",),

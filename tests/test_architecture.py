@@ -8,6 +8,9 @@
   its docstring and ``tests/test_compat.py``): no other module of the package or the DAGs
   imports a private module or name of another library, or assigns onto another library's
   module.
+- the step layer and its callers (CLI, DAGs, demo, notebooks) import area packages, never an
+  area's module; every package's ``__all__`` resolves; steps are ``run_*`` in ``steps.py``;
+- each configuration file is parsed by one module.
 """
 
 from __future__ import annotations
@@ -291,3 +294,196 @@ def test_the_internals_check_sees_internals() -> None:
     for adapter in sorted(COMPAT.glob("*.py")):
         if adapter.name != "__init__.py":
             assert internals_in(adapter.read_text(encoding="utf-8")) != [], adapter.name
+
+
+# --- one step layer: callers import area packages, areas export run_* steps ----------------
+
+#: The modules that call the areas (the step layer and its callers, the console scripts):
+#: they import an area's package (``from watchtower.detect import run_scoring``), never one of
+#: its modules, so an area may rearrange its files without its callers noticing.
+PACKAGE_ONLY = (
+    ROOT / "pipeline.py",
+    ROOT / "demo.py",
+    ROOT / "digest" / "demo.py",
+    *sorted((ROOT / "cli").rglob("*.py")),
+    *sorted((ROOT.parent / "dags").glob("*.py")),
+    *sorted((ROOT.parent / "notebooks").glob("*.py")),
+    *sorted((ROOT.parent / "notebooks").glob("*.ipynb")),
+)
+#: The area packages: every folder of watchtower/ with an __init__.py.
+AREAS = sorted(
+    f"watchtower.{p.parent.name}" for p in ROOT.glob("*/__init__.py") if p.parent.name != "cli"
+)
+#: Areas whose steps live in another module than ``<area>/steps.py``, and why.
+STEP_MODULES = {
+    # fetch is one private module (the AMAC client, its pages and their resumable writing)
+    "watchtower.fetch": "watchtower.fetch._amac",
+}
+
+
+def _python_of(path: Path) -> list[tuple[int, str]]:
+    """(first line, source) of each piece of Python in ``path``: the file, or a notebook's
+    code cells (line numbers counted through the notebook's cells)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix != ".ipynb":
+        return [(1, text)]
+    import json
+
+    pieces: list[tuple[int, str]] = []
+    line = 1
+    for cell in json.loads(text)["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code":
+            pieces.append((line, source))
+        line += source.count("\n") + 1
+    return pieces
+
+
+def submodule_imports(source: str, own_area: str | None = None, first: int = 1) -> list[str]:
+    """``line: module (use package)`` for each import of an area's submodule in ``source``,
+    but those of ``own_area`` (a module of an area may use its siblings)."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module]
+            names += [
+                f"{node.module}.{a.name}"
+                for a in node.names
+                if f"{node.module}.{a.name}" in MODULES
+            ]
+        for name in names:
+            package = area(name)
+            if name != package and package in AREAS and package != own_area:
+                found.append(f"{first + node.lineno - 1}: {name} (import from {package})")
+    return found
+
+
+def test_callers_import_area_packages_only() -> None:
+    found: dict[str, list[str]] = {}
+    for path in PACKAGE_ONLY:
+        rel = path.relative_to(ROOT.parent)
+        own = (
+            f"watchtower.{rel.parts[1]}"
+            if rel.parts[0] == "watchtower" and len(rel.parts) > 2
+            else None
+        )
+        hits = [h for first, src in _python_of(path) for h in submodule_imports(src, own, first)]
+        if hits:
+            found[str(rel)] = hits
+    assert found == {}, "import from the area's package; export the name there if it is missing"
+
+
+def test_the_package_import_check_sees_submodules() -> None:
+    src = (
+        "import os\n"
+        "from watchtower.detect.steps import run_scoring\n"
+        "from watchtower.store import alerts\n"
+    )
+    assert submodule_imports(src) == [
+        "2: watchtower.detect.steps (import from watchtower.detect)",
+        "3: watchtower.store.alerts (import from watchtower.store)",
+    ]
+    assert submodule_imports("from watchtower.digest.outbox import x", "watchtower.digest") == []
+    assert (
+        submodule_imports(
+            "from watchtower.detect import run_scoring\nfrom watchtower import pipeline"
+        )
+        == []
+    )
+    nb = ROOT.parent / "notebooks" / "retrain.ipynb"
+    assert any("from watchtower.detect import" in src for _, src in _python_of(nb))
+
+
+def _exports(package: str) -> dict[str, object]:
+    module = importlib.import_module(package)
+    names = getattr(module, "__all__", None)
+    assert names is not None, f"{package} has no __all__: list what it exports"
+    missing = [n for n in names if not hasattr(module, n)]
+    assert missing == [], f"{package}.__all__ names {missing}, which it does not define"
+    return {n: getattr(module, n) for n in names}
+
+
+def test_every_area_package_exports_what_it_lists() -> None:
+    assert len(AREAS) >= 10
+    for package in [*AREAS, "watchtower.cli"]:
+        _exports(package)
+
+
+def test_every_step_is_run_something_in_the_steps_module() -> None:
+    import inspect
+
+    wrong: list[str] = []
+    for package in AREAS:
+        steps = STEP_MODULES.get(package, f"{package}.steps")
+        exported = {n: o for n, o in _exports(package).items() if inspect.isfunction(o)}
+        for name, fn in exported.items():
+            if name.startswith("run_") and fn.__module__ != steps:
+                wrong.append(f"{package}.{name} is defined in {fn.__module__}, not {steps}")
+            if (
+                fn.__module__ == steps
+                and not name.startswith("run_")
+                and package not in STEP_MODULES
+            ):
+                wrong.append(
+                    f"{package}.{name}: a step is named run_<what>; a helper lives elsewhere"
+                )
+        if steps in MODULES:
+            module = importlib.import_module(steps)
+            hidden = [
+                n
+                for n, o in vars(module).items()
+                if n.startswith("run_")
+                and inspect.isfunction(o)
+                and o.__module__ == steps
+                and n not in exported
+            ]
+            wrong += [f"{steps}.{n} is not exported by {package}" for n in hidden]
+    assert wrong == []
+    # the scheme holds where it matters: the areas the step layer calls have their steps
+    for package, step in [
+        ("watchtower.ingest", "run_ingest"),
+        ("watchtower.detect", "run_scoring"),
+        ("watchtower.warn", "run_warn"),
+        ("watchtower.digest", "run_send"),
+    ]:
+        assert step in _exports(package)
+
+
+# --- one reader per configuration file ---------------------------------------------------
+
+#: The module reading each configuration file of models/, features/ and expectations/ (YAML
+#: or JSON parsed there and nowhere else); everyone else calls its loader.
+CONFIG_READERS = {
+    "watchtower.detect.config": "models/detectors.yaml",
+    "watchtower.warn.policy": "models/tiers.yaml; models/rules.yaml (read_rule_file, for "
+    "the rule engine and the floors)",
+    "watchtower.warn.routing": "models/subscriptions.yaml",
+    "watchtower.features.catalog": "features/*.yaml",
+    "watchtower.ingest.aliases": "expectations/aliases.yaml",
+    "watchtower.validate.suites": "expectations/<source>.json",
+}
+#: Modules parsing data (landing files, fetched pages, stored JSON), not configuration.
+DATA_PARSERS = {
+    "watchtower.features._history",
+    "watchtower.fetch._amac",
+    "watchtower.ingest.parse",
+    "watchtower.ingest.readers",
+    "watchtower.ingest.shapes",
+}
+LOADS = re.compile(r"\b(yaml\.(safe_)?load|json\.loads?)\(")
+
+
+def test_each_configuration_file_has_one_reader() -> None:
+    readers = {
+        name
+        for name, path in MODULES.items()
+        if not name.startswith("watchtower.synth")  # writes landing files, reads none
+        and LOADS.search(path.read_text(encoding="utf-8"))
+    }
+    assert readers - DATA_PARSERS == set(CONFIG_READERS), (
+        "read a configuration file through its loader (CONFIG_READERS), not a second parse"
+    )
+    assert LOADS.search("data = yaml.safe_load(text)") and LOADS.search("json.loads(s)")

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner, Result
 
+from tests.hostile import BIDI, FORGED_LINE, OVERWRITE
 from tests.warn.scores import NOW, insert_scores, score_row
 from watchtower import pipeline
 from watchtower.cli import app
@@ -28,9 +29,7 @@ from watchtower.store.schema import batches, manager_snapshots
 
 runner = CliRunner()
 AS_OF = dt.date(2024, 6, 28)
-FORGED = "Evil\nFAKE ALERT red 100"
-OVERWRITE = "\x1b[2K\rinnocent"
-BIDI = "\u202eevil reversed"
+FORGED = FORGED_LINE
 HOSTILE = {"P4000001": FORGED, "P4000002": OVERWRITE, "P4000003": BIDI}
 # Anything that moves the cursor, ends a line or reorders text on a terminal.
 _RAW = re.compile(

@@ -15,7 +15,7 @@ from pathlib import Path
 from watchtower import pipeline
 from watchtower.clock import Clock, SystemClock
 from watchtower.config import Settings
-from watchtower.digest.demo import DEMO_RECIPIENT, DemoAlerts
+from watchtower.digest import DEMO_RECIPIENT, DemoAlerts
 
 
 @dataclass
@@ -81,9 +81,9 @@ def run_demo(
         )
 
     def evaluate() -> str:
-        from watchtower.evaluate import evaluation_summary_lines
+        from watchtower.evaluate import run_demo_evaluation
 
-        lines = evaluation_summary_lines(
+        lines = run_demo_evaluation(
             settings,
             truth=landing / "_truth" / "scenarios.csv",
             start=start + dt.timedelta(days=180),
@@ -111,8 +111,9 @@ def demo_alerts(settings: Settings, as_of: dt.date, *, clock: Clock) -> DemoAler
     """Run ``warn`` on every scored day up to ``as_of`` not warned yet (calendar order), then
     the subscribers' digests and one nation-wide digest to a demo address (so there is always
     one to open, whatever the synthetic world's provinces)."""
-    from watchtower.digest.demo import days_to_warn, demo_digest_path, open_alerts_by_tier
+    from watchtower.digest import demo_digest_path
     from watchtower.store import open_store
+    from watchtower.warn import days_to_warn, open_alerts_by_tier
 
     engine = open_store(settings.db_url)
     days = days_to_warn(engine, as_of)

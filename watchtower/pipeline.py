@@ -1,6 +1,7 @@
 """The step functions. The CLI and the Airflow DAGs call these and nothing else.
 
-This is the step layer: it adapts settings to the areas' steps and opens the store once per
+This is the step layer: it adapts settings to the areas' steps (``run_*``, imported from the
+area packages: ``from watchtower.detect import run_scoring``) and opens the store once per
 process (``open_store`` keeps one engine per URL), passing the engine down. Nothing under
 ``watchtower/`` imports it back but the CLI and the demo, its callers
 (tests/test_architecture.py holds it).
@@ -43,21 +44,23 @@ import sqlalchemy as sa
 
 from watchtower.clock import Clock, SystemClock
 from watchtower.config import Settings
-from watchtower.ingest import IngestSummary, LandingFile, ReadmitResult, ingest_dir
+from watchtower.ingest import IngestSummary, LandingFile, ReadmitResult, run_ingest
 from watchtower.store import open_store
 
 if TYPE_CHECKING:
-    from watchtower.detect.challenger import ModelComparison
-    from watchtower.detect.registry import ModelRecord
-    from watchtower.detect.steps import RunSummary, ScoreSummary, TrainSummary
+    from watchtower.detect import (
+        ModelComparison,
+        ModelRecord,
+        RunSummary,
+        ScoreSummary,
+        TrainSummary,
+    )
     from watchtower.digest import DigestSummary, Mailer, SendSummary
-    from watchtower.evaluate import BacktestSummary
-    from watchtower.evaluate.steps import EvaluationSummary
-    from watchtower.features.steps import FeatureSummary
+    from watchtower.evaluate import BacktestSummary, EvaluationSummary
+    from watchtower.features import FeatureSummary
     from watchtower.fetch import FetchSummary
     from watchtower.managers import ManagerProfile
-    from watchtower.validate.landing import ValidationSummary
-    from watchtower.validate.results import DriftRow, QualityRow, RefusedBatch
+    from watchtower.validate import DriftRow, QualityRow, RefusedBatch, ValidationSummary
     from watchtower.warn import WarnSummary
 
 
@@ -81,13 +84,12 @@ def ingest(
     the clock's today): a correction of a record already stored is known from it, never
     earlier. The clock dates the batches and stands in for a missing snapshot date.
     """
-    from watchtower.ingest.aliases import load_aliases
-    from watchtower.ingest.readers import ReadLimits
-    from watchtower.validate.results import IngestGate
+    from watchtower.ingest import ReadLimits, load_aliases
+    from watchtower.validate import IngestGate
 
     engine = _store(settings)
     gate = IngestGate(settings)  # the Great Expectations suites of expectations/
-    summary = ingest_dir(
+    summary = run_ingest(
         engine,
         landing_dir or settings.landing_dir,
         clock=clock or SystemClock(),
@@ -110,7 +112,7 @@ def fetch_public_data(settings: Settings, as_of: dt.date) -> FetchSummary | None
     attempt of the same day wrote is not fetched again."""
     if not settings.fetch.enabled:
         return None
-    from watchtower.fetch import FetchOptions, fetch_amac
+    from watchtower.fetch import FetchOptions, run_fetch
 
     options = FetchOptions(
         office_province=settings.fetch.office_province,
@@ -119,7 +121,7 @@ def fetch_public_data(settings: Settings, as_of: dt.date) -> FetchSummary | None
     )
     if settings.fetch.what:
         options = dataclasses.replace(options, what=settings.fetch.what)
-    return fetch_amac(settings.landing_dir, options)
+    return run_fetch(settings.landing_dir, options)
 
 
 def readmit(
@@ -130,13 +132,12 @@ def readmit(
 ) -> list[ReadmitResult]:
     """Ingest rejected or failed batches again after the suites or aliases were fixed
     (``batch_ids``; None: all waiting). Each old batch records the batch that replaced it."""
-    from watchtower.ingest import readmit as readmit_batches
-    from watchtower.ingest.aliases import load_aliases
-    from watchtower.validate.results import IngestGate
+    from watchtower.ingest import load_aliases, run_readmit
+    from watchtower.validate import IngestGate
 
     engine = _store(settings)
     gate = IngestGate(settings)
-    results = readmit_batches(
+    results = run_readmit(
         engine,
         batch_ids,
         clock=clock or SystemClock(),
@@ -201,9 +202,8 @@ def digest(
     ``problems`` say what needs a person (such alerts without a catch-all, digests given up or
     waiting for a retry). ``strict`` (the DAG): raise :class:`DeliveryError` while there are
     any, so the task fails, retries and mails the data engineers."""
-    from watchtower.digest import DeliveryError, adhoc_subscription, requeue_failed, run_digest
-    from watchtower.digest.steps import delivery_problems
-    from watchtower.warn import load_policy, load_subscriptions
+    from watchtower.digest import DeliveryError, delivery_problems, requeue_failed, run_digest
+    from watchtower.warn import adhoc_subscription, load_policy, load_subscriptions
 
     engine = _store(settings)
     day = _as_date(as_of)
@@ -269,38 +269,17 @@ def send_outbox(
     Raises :class:`DeliveryError` (carrying the summary) while a digest waits for a retry or
     is given up, so the Airflow task fails, retries and mails the data engineers; ``strict``
     False returns the summary instead."""
-    import sqlalchemy as sa
-
-    from watchtower.digest import DeliveryError, SendSummary, mailer_for, send_pending
-    from watchtower.digest.steps import delivery_problems
-    from watchtower.store.alerts import outbox
+    from watchtower.digest import DeliveryError, mailer_for, run_send
     from watchtower.warn import load_subscriptions
 
-    engine = _store(settings)
     _, delivery = load_subscriptions(settings.models_dir / "subscriptions.yaml")
-    with engine.connect() as conn:
-        pending = conn.execute(
-            sa.select(sa.func.count()).select_from(outbox).where(outbox.c.status == "pending")
-        ).scalar_one()
-    result = send_pending(
-        engine,
+    summary = run_send(
+        _store(settings),
         mailer or mailer_for(settings.smtp),
         settings.smtp.mail_from,
         delivery,
         (clock or SystemClock()).now(),
         recipient=recipient,
-    )
-    summary = SendSummary(
-        sent=result.sent,
-        retry_later=result.retry_later,
-        failed=result.failed,
-        pending_before=int(pending),
-        failed_total=result.failed_total,
-        failed_ids=list(result.failed_ids),
-        errors=list(result.errors),
-        problems=delivery_problems(
-            retry_later=result.retry_later, failed_ids=result.failed_ids, errors=result.errors
-        ),
     )
     if strict and summary.problems:
         raise DeliveryError(summary)
@@ -325,9 +304,9 @@ def train(
     from incidents known by ``as_of``, strictly past labels), save it in the registry as a
     challenger; promote it with ``promote`` (or when there is no champion yet). The clock
     stamps the registry entry."""
-    from watchtower.detect.steps import train as _train
+    from watchtower.detect import run_training
 
-    return _train(
+    return run_training(
         _store(settings),
         settings,
         _as_date(as_of),
@@ -351,12 +330,12 @@ def score(
 ) -> ScoreSummary:
     """Risk scores (0-100) with reasons for every manager on ``as_of`` (only one manager-type
     ``partition``'s rows if given: it reads only its own feature rows unless it holds pooled
-    managers, see ``watchtower.detect.steps.score_day``), with the champion model (or the
+    managers, see ``watchtower.detect.steps.run_scoring``), with the champion model (or the
     detector config while there is none). Re-running a day replaces its rows. The clock
     stamps created_at."""
-    from watchtower.detect.steps import score_day
+    from watchtower.detect import run_scoring
 
-    return score_day(
+    return run_scoring(
         _store(settings),
         settings,
         _as_date(as_of),
@@ -375,7 +354,7 @@ def run(
     trust: bool = False,
 ) -> RunSummary:
     """Compute and store the features of ``as_of``, then score it (``score``)."""
-    from watchtower.detect.steps import run_day
+    from watchtower.detect import run_day
 
     return run_day(
         _store(settings), settings, _as_date(as_of), clock=clock or SystemClock(), trust=trust
@@ -399,9 +378,9 @@ def backtest(
     quarter end (``freq``) in [start, end], in calendar order, point in time from the stored
     history. Days whose tiers are stored already are skipped (resumable) unless ``force``.
     ``progress`` wraps the days to run (a progress bar). The clock stamps created_at only."""
-    from watchtower.evaluate.steps import backtest_step
+    from watchtower.evaluate import run_backtest
 
-    return backtest_step(
+    return run_backtest(
         _store(settings),
         _as_date(start),
         _as_date(end),
@@ -416,7 +395,7 @@ def as_of_days(start: dt.date, end: dt.date, freq: str) -> list[dt.date]:
     """The as-of days of ``freq`` (daily; weekly: Sundays; monthly; quarterly) in [start, end],
     oldest first: the one calendar of backtests and backfills. ValueError for an unknown
     frequency or an end before the start."""
-    from watchtower.evaluate.backtest import as_of_days as _as_of_days
+    from watchtower.evaluate import as_of_days as _as_of_days
 
     return _as_of_days(start, end, freq)
 
@@ -449,9 +428,9 @@ def evaluate(
     days, beside two baselines (rules only; one IForest on raw features) on the same days.
     ``truth``: a synthetic world's _truth/scenarios.csv (benign outliers). Writes JSON + HTML
     under ``out_dir`` (default $WATCHTOWER_HOME/reports)."""
-    from watchtower.evaluate.steps import evaluate_step
+    from watchtower.evaluate import run_evaluation
 
-    summary, _ = evaluate_step(
+    summary, _ = run_evaluation(
         _store(settings),
         settings,
         labels,
@@ -476,9 +455,13 @@ def validate_landing(
     ``today`` stands in for missing snapshot dates (as the ingest date does). Returns per-file
     outcomes (ok / rejected / failed, failing checks) and the Data Docs path.
     """
-    from watchtower.validate.landing import validate_landing as _validate_landing
+    from watchtower.store import store_exists
+    from watchtower.validate import run_landing_validation
 
-    return _validate_landing(
+    # the store is read when there is one; a dry run never creates it
+    engine = _store(settings) if store_exists(settings.db_url) else None
+    return run_landing_validation(
+        engine,
         settings,
         landing_dir or settings.landing_dir,
         today=today,
@@ -491,7 +474,7 @@ def quality_report(
     settings: Settings, *, source: str | None = None, since: dt.date | None = None
 ) -> list[QualityRow]:
     """Per-source, per-day pass rates from the stored validation results (oldest first)."""
-    from watchtower.validate.results import quality_over_time
+    from watchtower.validate import quality_over_time
 
     engine = _store(settings)
     with engine.connect() as conn:
@@ -500,7 +483,7 @@ def quality_report(
 
 def drift_report(settings: Settings, *, source: str | None = None) -> list[DriftRow]:
     """Vocabulary drift: enum values outside the contract's sets, with counts and dates."""
-    from watchtower.validate.results import vocabulary_drift
+    from watchtower.validate import vocabulary_drift
 
     engine = _store(settings)
     with engine.connect() as conn:
@@ -509,7 +492,7 @@ def drift_report(settings: Settings, *, source: str | None = None) -> list[Drift
 
 def refused_batches(settings: Settings) -> list[RefusedBatch]:
     """Rejected or failed batches waiting for re-admission."""
-    from watchtower.validate.results import refused_batches as refused
+    from watchtower.validate import refused_batches as refused
 
     engine = _store(settings)
     with engine.connect() as conn:
@@ -524,9 +507,9 @@ def list_partitions(settings: Settings, as_of: dt.date | dt.datetime) -> list[st
     ``as_of``: what the feature and scoring steps are mapped over. A type with at least the
     peer group's minimum size is a peer group of its own, and its scoring task reads only its
     rows; the smaller (pooled) ones are compared with everyone."""
-    from watchtower.features.steps import list_partitions_step
+    from watchtower.features import list_partitions as _list_partitions
 
-    return list_partitions_step(_store(settings), _as_date(as_of))
+    return _list_partitions(_store(settings), _as_date(as_of))
 
 
 def compute_features(
@@ -539,11 +522,9 @@ def compute_features(
     """Compute the feature catalog (features/*.yaml) for every manager as of ``as_of`` (one
     ``partition`` if given) from history known by then, and store the snapshot
     (feature_snapshots; re-running a day replaces its rows). The clock stamps created_at."""
-    from watchtower.features.steps import compute_features_step
+    from watchtower.features import run_features
 
-    return compute_features_step(
-        _store(settings), settings, _as_date(as_of), partition, clock=clock
-    )
+    return run_features(_store(settings), settings, _as_date(as_of), partition, clock=clock)
 
 
 # --- retraining: challenger vs champion (watchtower_retrain DAG) ---------------------------
@@ -557,7 +538,7 @@ def compare_challenger(
     challenger's cut-off, so it never trained on their labels), point in time: features of
     each day from history known by that day, labels from incidents known by ``as_of``.
     The decision: :func:`watchtower.detect.challenger.decide_promotion`."""
-    from watchtower.detect.challenger import compare_challenger as _compare
+    from watchtower.detect import compare_challenger as _compare
 
     return _compare(_store(settings), settings, _as_date(as_of), challenger_id)
 
@@ -572,7 +553,7 @@ def promote_challenger(
 ) -> str:
     """Make ``challenger_id`` the champion (registry audit: who, when, why); returns its id.
     A challenger that is the champion already is left as it is (re-runs change nothing)."""
-    from watchtower.detect.registry import get_model, promote
+    from watchtower.detect import get_model, promote
 
     engine = _store(settings)
     if get_model(engine, challenger_id).status != "champion":
@@ -587,7 +568,7 @@ def upgrade_store(settings: Settings) -> tuple[str, set[str], set[str]]:
     """Create or migrate the store's tables to the newest schema: (the store's URL without
     its password, revisions before, revisions after). Not through ``open_store``: the
     revisions before are part of the answer."""
-    from watchtower.store.engine import create_engine, current_revisions, upgrade
+    from watchtower.store import create_engine, current_revisions, upgrade
 
     engine = create_engine(settings.db_url)
     try:
@@ -610,7 +591,7 @@ def list_alerts(
     """Alerts of ``status`` (open, new, acknowledged, investigating, closed, all), of one
     ``tier``, ``province`` and ``city`` if given (regions compared normalized), most severe
     first."""
-    from watchtower.warn.queries import list_alerts as _list_alerts
+    from watchtower.warn import list_alerts as _list_alerts
 
     with _store(settings).connect() as conn:
         return _list_alerts(conn, status=status, tier=tier, province=province, city=city)
@@ -619,8 +600,7 @@ def list_alerts(
 def alert_with_trail(settings: Settings, ref: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One alert (an id, or a register number: its open alert, else its latest) and its audit
     trail, oldest first. Raises AlertError when there is none."""
-    from watchtower.warn import get_alert
-    from watchtower.warn.queries import alert_trail
+    from watchtower.warn import alert_trail, get_alert
 
     with _store(settings).connect() as conn:
         alert = get_alert(conn, ref)
@@ -658,7 +638,7 @@ def transition_alert(
 
 def alerts_open_on(settings: Settings, day: dt.date | None) -> list[dict[str, Any]]:
     """Alerts open on ``day`` (None: every alert ever), by id: what ``alerts export`` writes."""
-    from watchtower.warn.queries import alerts_open_on as _open_on
+    from watchtower.warn import alerts_open_on as _open_on
 
     with _store(settings).connect() as conn:
         return _open_on(conn, day)
@@ -676,14 +656,14 @@ def manager_profile(
 
 def list_models(settings: Settings) -> list[ModelRecord]:
     """Every registered model, newest first."""
-    from watchtower.detect.registry import list_models as _list_models
+    from watchtower.detect import list_models as _list_models
 
     return _list_models(_store(settings))
 
 
 def get_model(settings: Settings, model_id: str) -> ModelRecord:
     """One registered model; RegistryError for an unknown id."""
-    from watchtower.detect.registry import get_model as _get_model
+    from watchtower.detect import get_model as _get_model
 
     return _get_model(_store(settings), model_id)
 
@@ -697,7 +677,7 @@ def promote_model(
     clock: Clock | None = None,
 ) -> ModelRecord:
     """Make ``model_id`` the champion (the previous one is retired), in the registry audit."""
-    from watchtower.detect.registry import promote
+    from watchtower.detect import promote
 
     return promote(
         _store(settings), model_id, clock=clock or SystemClock(), actor=actor, reason=reason
@@ -708,7 +688,7 @@ def rollback_model(
     settings: Settings, *, actor: str | None, reason: str | None, clock: Clock | None = None
 ) -> ModelRecord:
     """Reinstate the previous champion (the current one is retired)."""
-    from watchtower.detect.registry import rollback
+    from watchtower.detect import rollback
 
     return rollback(_store(settings), clock=clock or SystemClock(), actor=actor, reason=reason)
 
@@ -723,7 +703,7 @@ def sign_model(
 ) -> tuple[ModelRecord, bool]:
     """Sign a registered model's record ((record, whether it changed)); see
     :func:`watchtower.detect.registry.sign_model`."""
-    from watchtower.detect.registry import sign_model as _sign
+    from watchtower.detect import sign_model as _sign
 
     return _sign(
         _store(settings),
@@ -744,6 +724,6 @@ def export_scores(
     top_reasons: int = 3,
 ) -> int:
     """Write the scores of [start, end] to CSV ``out``; returns the rows written."""
-    from watchtower.detect._scoring import export_scores as _export
+    from watchtower.detect import export_scores as _export
 
     return _export(_store(settings), out, start=start, end=end, top_reasons=top_reasons)

@@ -24,10 +24,10 @@ from watchtower import pipeline
 from watchtower.clock import FixedClock
 from watchtower.config import Settings, load_settings
 from watchtower.contract import PARTITIONS
+from watchtower.detect import run_scoring
 from watchtower.detect._scoring import features_at, load_catalog
 from watchtower.detect.config import load_detect_config
 from watchtower.detect.model import POOLED, peer_groups, peer_label, whole_peer_groups
-from watchtower.detect.steps import score_day
 from watchtower.features import list_partitions, manager_type_counts, partition_of_type
 from watchtower.store import close_store, open_store
 from watchtower.store.features import feature_snapshots, load_features
@@ -220,7 +220,7 @@ def test_a_whole_partition_reads_and_writes_only_its_rows(
     before = _stored_scores(engine)
     trace = Trace(engine)
     trace.on = True
-    summary = score_day(engine, settings, AS_OF, partition, clock=PART_CLOCK)
+    summary = run_scoring(engine, settings, AS_OF, partition, clock=PART_CLOCK)
     trace.on = False
     mine = before.index[before["manager_type"] == TYPE_OF[partition]]
     assert summary.managers_scored == len(mine) > 0
@@ -255,7 +255,7 @@ def test_the_pooled_partition_reads_everyone_and_writes_only_its_rows(
     before = _stored_scores(engine)
     trace = Trace(engine)
     trace.on = True
-    summary = score_day(engine, settings, AS_OF, "other", clock=PART_CLOCK)
+    summary = run_scoring(engine, settings, AS_OF, "other", clock=PART_CLOCK)
     trace.on = False
     mine = before.index[before["manager_type"] == TYPE_OF["other"]]
     assert summary.managers_scored == len(mine) == 6

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from tests.digest.smtp import free_port, smtp_server
 from tests.digest.world import AS_OF, CLOCK, build_world
+from tests.hostile import FORGED_ENTRY, FORMULA_CELL
 from watchtower import pipeline
 from watchtower.cli import app
 from watchtower.config import ConfigError, Settings, SmtpSettings, load_settings
@@ -250,7 +251,7 @@ def test_no_login_in_clear_text(
 
 # --- 7. names that cannot forge a line ---------------------------------------------------------
 
-FORGED = "好资产管理有限公司\n[红色] 伪造资产管理有限公司 (P9999999, 广东)\r覆盖"
+FORGED = FORGED_ENTRY
 
 
 def _hostile() -> DigestData:
@@ -262,7 +263,7 @@ def _hostile() -> DigestData:
         opened_as_of=day,
     )  # fmt: skip
     evil = DigestAlert(
-        alert_id=2, register_no="P3000002", manager_name="=cmd|' /C calc'!A0\n", legal_rep="",
+        alert_id=2, register_no="P3000002", manager_name=FORMULA_CELL, legal_rep="",
         province="广东", city="广州", tier="orange", previous_tier=None, score=75.0,
         trend=(75.0,), reasons=(), status="new", opened_as_of=day,
     )  # fmt: skip

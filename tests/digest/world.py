@@ -7,6 +7,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
+from tests.hostile import FORMULA_NAME, SCRIPT_NAME
 from tests.warn.scores import NOW, insert_scores, reason, score_row
 from watchtower import pipeline
 from watchtower.clock import FixedClock
@@ -18,8 +19,7 @@ from watchtower.warn import transition
 AS_OF = dt.date(2024, 6, 28)  # a Friday
 DAYS = [AS_OF - dt.timedelta(days=9 - i) for i in range(10)]
 CLOCK = FixedClock(NOW)
-EVIL_NAME = "<script>alert('x')</script>资产管理有限公司"
-FORMULA_NAME = "@SUM(1+1)*cmd|' /C calc'!A0 广州资产管理有限公司"
+EVIL_NAME = SCRIPT_NAME
 
 # register_no -> (province, city, scores over DAYS, rule hits on the last day, legal rep)
 MANAGERS: dict[str, tuple[str, str, list[float], list[str], str | None]] = {

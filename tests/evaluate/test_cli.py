@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from watchtower.cli import app
 from watchtower.config import Settings
-from watchtower.evaluate import evaluation_summary_lines
+from watchtower.evaluate import run_demo_evaluation
 
 
 @pytest.mark.slow
@@ -48,7 +48,7 @@ def test_backtest_then_evaluate_a_synthetic_world(settings: Settings, tmp_path: 
     by_file = runner.invoke(app, ["evaluate", "--labels", str(world), "--json"])
     assert json.loads(by_file.stdout)["incidents"] == summary["incidents"]
 
-    lines = evaluation_summary_lines(settings, truth=world)
+    lines = run_demo_evaluation(settings, truth=world)
     assert lines[0].startswith("Evaluation") and lines[-1].startswith("Report")
 
 

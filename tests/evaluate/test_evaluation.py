@@ -22,7 +22,7 @@ from watchtower.evaluate import (
     text_table,
     write_report,
 )
-from watchtower.evaluate.backtest import backtest_days, run_backtest
+from watchtower.evaluate.backtest import backtest_days, replay_days
 from watchtower.store import open_store
 from watchtower.store.alerts import manager_tiers
 from watchtower.store.features import load_features, store_features
@@ -210,12 +210,12 @@ def test_backtest_resumes_and_force_recomputes(settings: Settings) -> None:
             )  # fmt: skip
         return 1, {}
 
-    s = run_backtest(engine, DAYS[:4], run_day)
+    s = replay_days(engine, DAYS[:4], run_day)
     assert calls == DAYS[2:4] and s.skipped == DAYS[:2] and s.ran == DAYS[2:4]
-    again = run_backtest(engine, DAYS[:4], run_day)
+    again = replay_days(engine, DAYS[:4], run_day)
     assert again.ran == [] and calls == DAYS[2:4]
     calls.clear()
-    forced = run_backtest(engine, DAYS[:1], run_day, force=True)
+    forced = replay_days(engine, DAYS[:1], run_day, force=True)
     assert forced.ran == DAYS[:1] and calls == DAYS[:1]
     with engine.connect() as conn:  # the day's old tier rows were replaced
         n = conn.execute(

@@ -24,9 +24,9 @@ from watchtower.fetch import (
     FetchOptions,
     FetchSummary,
     build_queries,
-    fetch_amac,
     page_envelope,
     parse_retry_after,
+    run_fetch,
 )
 from watchtower.ingest.discover import date_of, discover
 from watchtower.ingest.readers import read_raw
@@ -78,7 +78,7 @@ def run(
     **options: object,
 ) -> FetchSummary:
     opts = FetchOptions(base_url=amac.url, **options)  # type: ignore[arg-type]
-    return fetch_amac(
+    return run_fetch(
         out,
         opts,
         client=client,
@@ -386,7 +386,7 @@ def test_landed_files_are_ingest_shaped(
 def test_base_url_may_name_the_api_folder(
     amac: ReplayServer, tmp_path: Path, client: httpx.Client, timer: FakeTimer
 ) -> None:
-    summary = fetch_amac(
+    summary = run_fetch(
         tmp_path,
         FetchOptions(what=("cancellations",), base_url=amac.url + "/api/", fetch_date=DAY),
         client=client,

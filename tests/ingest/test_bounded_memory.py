@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from tests.ingest.test_ingest import MANAGERS_CAMEL, _rows, write_csv
 from watchtower.clock import FixedClock
-from watchtower.ingest import ingest_dir, readmit
-from watchtower.ingest import loader as loader_module
+from watchtower.ingest import run_ingest, run_readmit
+from watchtower.ingest import steps as ingest_steps
 from watchtower.ingest.readers import ReadError, ReadLimits
 from watchtower.ingest.shapes import check_size, streams
 from watchtower.store import open_store
@@ -56,7 +56,7 @@ def test_a_large_csv_is_read_in_chunks_each_a_batch_every_row_accounted(tmp_path
         "utf-8",
     )
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    summary = ingest_dir(engine, landing, clock=CLOCK, limits=SMALL)
+    summary = run_ingest(engine, landing, clock=CLOCK, limits=SMALL)
     assert [r.chunk for r in summary.results] == [
         "rows 1-300",
         "rows 301-600",
@@ -79,7 +79,7 @@ def test_a_large_csv_is_read_in_chunks_each_a_batch_every_row_accounted(tmp_path
     assert len({b.content_hash for b in stored}) == 4
     assert _count(engine, manager_snapshots) == 997
 
-    again = ingest_dir(engine, landing, clock=CLOCK, limits=SMALL)
+    again = run_ingest(engine, landing, clock=CLOCK, limits=SMALL)
     assert [r.status for r in again.results] == ["skipped"] * 4
     assert len(_batches(engine)) == 4 and _count(engine, manager_snapshots) == 997
 
@@ -91,7 +91,7 @@ def test_a_large_json_lines_file_is_read_in_chunks(tmp_path: Path) -> None:
     records = [dict(zip(MANAGERS_CAMEL, r, strict=True)) for r in _rows(700)]
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n")
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    summary = ingest_dir(engine, landing, clock=CLOCK, limits=SMALL)
+    summary = run_ingest(engine, landing, clock=CLOCK, limits=SMALL)
     assert [r.rows_read for r in summary.results] == [300, 300, 100]
     assert summary.rows_loaded == 700 and _count(engine, manager_snapshots) == 700
 
@@ -105,17 +105,17 @@ def test_a_chunk_that_cannot_be_read_is_a_failed_batch_and_the_chunks_before_sta
     rows[699] = [*rows[699], "one field too many"]  # record 700: the CSV breaks there
     write_csv(path, MANAGERS_CAMEL, rows, "utf-8")
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    summary = ingest_dir(engine, landing, clock=CLOCK, limits=SMALL)
+    summary = run_ingest(engine, landing, clock=CLOCK, limits=SMALL)
     assert [r.status for r in summary.results] == ["loaded", "loaded", "failed"]
     assert "malformed CSV" in (summary.results[-1].message or "")
     assert _count(engine, manager_snapshots) == 600
-    again = ingest_dir(engine, landing, clock=CLOCK, limits=SMALL)
+    again = run_ingest(engine, landing, clock=CLOCK, limits=SMALL)
     assert [r.status for r in again.results] == ["skipped"]  # refused before: until readmit
     assert len(_batches(engine)) == 3
 
     rows[699] = rows[699][:-1]  # the data engineer fixes the file
     write_csv(path, MANAGERS_CAMEL, rows, "utf-8")
-    fixed = ingest_dir(engine, landing, clock=CLOCK, limits=SMALL)
+    fixed = run_ingest(engine, landing, clock=CLOCK, limits=SMALL)
     assert fixed.rows_read == 800 and fixed.rows_unchanged == 600  # the same rows: kept once
     assert _count(engine, manager_snapshots) == 800
 
@@ -126,19 +126,19 @@ def test_a_refused_chunk_is_skipped_until_readmitted(tmp_path: Path) -> None:
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
 
     def reject_second_chunk(source, frame, known):  # type: ignore[no-untyped-def]
-        from watchtower.ingest.loader import GateOutcome
+        from watchtower.ingest.steps import GateOutcome
 
         # the gate refuses the second chunk (records 301-600) as a whole
         return GateOutcome(rejected="too odd" if frame.index.min() > 300 else None)
 
-    first = ingest_dir(engine, landing, clock=CLOCK, limits=SMALL, validator=reject_second_chunk)
+    first = run_ingest(engine, landing, clock=CLOCK, limits=SMALL, validator=reject_second_chunk)
     assert [r.status for r in first.results] == ["loaded", "rejected"]
     assert first.results[1].message == "too odd" and first.results[1].chunk == "rows 301-600"
-    again = ingest_dir(engine, landing, clock=CLOCK, limits=SMALL, validator=reject_second_chunk)
+    again = run_ingest(engine, landing, clock=CLOCK, limits=SMALL, validator=reject_second_chunk)
     assert [r.status for r in again.results] == ["skipped", "skipped"]
     assert "readmit" in (again.results[1].message or "") and len(_batches(engine)) == 2
     rejected = _batches(engine)[1]
-    [done] = readmit(engine, [rejected.id], clock=CLOCK, limits=SMALL)
+    [done] = run_readmit(engine, [rejected.id], clock=CLOCK, limits=SMALL)
     assert [r.status for r in done.results] == ["skipped", "loaded"]
 
 
@@ -179,18 +179,18 @@ def test_change_events_derived_in_groups_are_the_same_events(
     write_csv(landing / "managers" / "managers_2024-06-30.csv", MANAGERS_CAMEL, june, "utf-8")
     write_csv(landing / "managers" / "managers_2024-07-31.csv", MANAGERS_CAMEL, july, "utf-8")
     whole = open_store(f"sqlite:///{tmp_path / 'whole.db'}")
-    one_group = ingest_dir(whole, landing, clock=CLOCK, limits=SMALL)
-    monkeypatch.setattr(loader_module, "EVENT_GROUP_ROWS", 300)
+    one_group = run_ingest(whole, landing, clock=CLOCK, limits=SMALL)
+    monkeypatch.setattr(ingest_steps, "EVENT_GROUP_ROWS", 300)
     grouped = open_store(f"sqlite:///{tmp_path / 'grouped.db'}")
-    in_groups = ingest_dir(grouped, landing, clock=CLOCK, limits=SMALL)
+    in_groups = run_ingest(grouped, landing, clock=CLOCK, limits=SMALL)
     assert one_group.batches == in_groups.batches == 4
-    assert len(loader_module._event_groups(in_groups.results)) == 4
+    assert len(ingest_steps._event_groups(in_groups.results)) == 4
     assert one_group.change_events == in_groups.change_events > 10
     assert _events(whole) == _events(grouped)
 
 
 def test_event_groups_bound_the_rows_derived_at_once() -> None:
-    from watchtower.ingest.loader import FileResult, _event_groups
+    from watchtower.ingest.steps import FileResult, _event_groups
 
     def loaded(batch: int, rows: int) -> FileResult:
         return FileResult("f", "managers", "loaded", rows_loaded=rows, batch_id=batch)

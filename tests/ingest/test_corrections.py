@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from watchtower.clock import FixedClock
 from watchtower.config import Settings
 from watchtower.detect._scoring import features_at, load_catalog
-from watchtower.ingest import ingest_dir
+from watchtower.ingest import run_ingest
 from watchtower.ingest.versions import Existing, decide_versions
 from watchtower.store import open_store
 from watchtower.store.schema import batches, events, manager_snapshots
@@ -65,10 +65,10 @@ def test_a_correction_is_known_from_its_receipt_and_a_replay_of_the_day_before_d
 ) -> None:
     first = tmp_path / "first"
     _write(first / "managers" / f"managers_{SNAPSHOT}.csv", HEADER, _managers(False), landed=1e9)
-    ingest_dir(engine, first, clock=CLOCK, received=SNAPSHOT)
+    run_ingest(engine, first, clock=CLOCK, received=SNAPSHOT)
     fixed = tmp_path / "fixed"
     _write(fixed / "managers" / f"managers_{SNAPSHOT}_v2.csv", HEADER, _managers(True), landed=2e9)
-    summary = ingest_dir(engine, fixed, clock=CLOCK, received=LATER)
+    summary = run_ingest(engine, fixed, clock=CLOCK, received=LATER)
     assert (summary.rows_loaded, summary.rows_unchanged, summary.rows_corrected) == (3, 2, 1)
     with engine.connect() as c:
         known = c.execute(
@@ -87,12 +87,12 @@ def test_a_rerun_of_a_day_recomputes_its_features_after_a_correction_known_by_th
     catalog = load_catalog(settings)
     first = tmp_path / "first"
     _write(first / "managers" / f"managers_{SNAPSHOT}.csv", HEADER, _managers(False), landed=1e9)
-    ingest_dir(engine, first, clock=CLOCK, received=SNAPSHOT)
+    run_ingest(engine, first, clock=CLOCK, received=SNAPSHOT)
     assert _blacklisted(features_at(engine, catalog, SNAPSHOT)) == 0.0
     assert _blacklisted(features_at(engine, catalog, LATER)) == 0.0
     fixed = tmp_path / "fixed"
     _write(fixed / "managers" / f"managers_{SNAPSHOT}_v2.csv", HEADER, _managers(True), landed=2e9)
-    ingest_dir(engine, fixed, clock=CLOCK, received=LATER)
+    run_ingest(engine, fixed, clock=CLOCK, received=LATER)
     # what was known by 2024-12-31 did not change: its stored features stand
     assert _blacklisted(features_at(engine, catalog, SNAPSHOT)) == 0.0
     # what was known by 2025-01-05 did: the stored snapshot of that day is recomputed
@@ -102,7 +102,7 @@ def test_a_rerun_of_a_day_recomputes_its_features_after_a_correction_known_by_th
     rows = _managers(True)
     rows[1][3] = "300"
     _write(same_day / "managers" / f"managers_{SNAPSHOT}_v3.csv", HEADER, rows, landed=3e9)
-    ingest_dir(engine, same_day, clock=CLOCK, received=SNAPSHOT)
+    run_ingest(engine, same_day, clock=CLOCK, received=SNAPSHOT)
     frame = features_at(engine, catalog, SNAPSHOT)
     assert frame.loc["P1000001", "paid_in_capital"] == 300.0
 
@@ -116,7 +116,7 @@ def test_within_a_run_the_correction_that_landed_last_wins_whatever_the_names(
         landing / "managers" / f"a_fix_managers_{SNAPSHOT}.csv", HEADER, _managers(True), landed=2e9
     )
     _write(landing / "managers" / f"managers_{SNAPSHOT}.csv", HEADER, _managers(False), landed=1e9)
-    ingest_dir(engine, landing, clock=CLOCK, received=SNAPSHOT)
+    run_ingest(engine, landing, clock=CLOCK, received=SNAPSHOT)
     frame = features_at(engine, load_catalog(settings), SNAPSHOT)
     assert _blacklisted(frame) == 1.0
 
@@ -132,7 +132,7 @@ def test_a_redelivered_event_counts_once(
     _write(landing / "events" / "events_2024-11.csv", header, [event], landed=1e9)
     # the next delivery repeats November's event beside December's
     _write(landing / "events" / "events_2024-12.csv", header, [event, other], landed=2e9)
-    summary = ingest_dir(engine, landing, clock=CLOCK, received=SNAPSHOT)
+    summary = run_ingest(engine, landing, clock=CLOCK, received=SNAPSHOT)
     assert summary.rows_unchanged == 1
     with engine.connect() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(events)).scalar_one() == 2
@@ -169,7 +169,7 @@ def test_two_feeds_of_one_day_are_not_corrections_of_each_other(
     other = ["registerNo", "managerName", "registerDate", "employeeCount"]
     rows = [[f"P10000{i:02d}", f"测试管理人{i}号", "2016-02-03", "12"] for i in range(3)]
     _write(landing / "managers" / f"export_managers_{SNAPSHOT}.csv", other, rows, landed=2e9)
-    summary = ingest_dir(engine, landing, clock=CLOCK, received=LATER)
+    summary = run_ingest(engine, landing, clock=CLOCK, received=LATER)
     assert (summary.rows_corrected, summary.rows_unchanged) == (0, 0)
     with engine.connect() as c:
         known = c.execute(sa.select(manager_snapshots.c.known_from).distinct()).scalars().all()

@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from watchtower.clock import FixedClock
-from watchtower.ingest import ingest_dir
-from watchtower.ingest import loader as loader_module
+from watchtower.ingest import run_ingest
+from watchtower.ingest import steps as ingest_steps
 from watchtower.store import open_store
 from watchtower.store.schema import (
     batches,
@@ -164,7 +164,7 @@ def _count(engine: sa.Engine, table: sa.Table) -> int:
 
 def test_every_format_encoding_and_header_language(tmp_path: Path) -> None:
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    summary = ingest_dir(engine, landing_by_someone_else(tmp_path / "landing"), clock=CLOCK)
+    summary = run_ingest(engine, landing_by_someone_else(tmp_path / "landing"), clock=CLOCK)
     assert summary.files_failed == 0, [r.message for r in summary.results]
     assert summary.files_loaded == 8
     assert summary.rows_loaded == 12 + 4 + 2 + 1 + 1 and summary.rows_quarantined == 0
@@ -203,9 +203,9 @@ def test_every_format_encoding_and_header_language(tmp_path: Path) -> None:
 def test_reingest_is_a_noop_and_history_is_kept(tmp_path: Path) -> None:
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
     landing = landing_by_someone_else(tmp_path / "landing")
-    first = ingest_dir(engine, landing, clock=CLOCK)
+    first = run_ingest(engine, landing, clock=CLOCK)
     before = _count(engine, manager_snapshots)
-    again = ingest_dir(engine, landing, clock=CLOCK)
+    again = run_ingest(engine, landing, clock=CLOCK)
     assert again.files_skipped == first.files_loaded and again.rows_loaded == 0
     assert _count(engine, manager_snapshots) == before
     # A re-delivery of the same snapshot in other bytes is a new batch; a row that says the
@@ -218,7 +218,7 @@ def test_reingest_is_a_noop_and_history_is_kept(tmp_path: Path) -> None:
         [same, corrected],
         "utf-8",
     )
-    third = ingest_dir(engine, landing, clock=CLOCK)
+    third = run_ingest(engine, landing, clock=CLOCK)
     assert (third.files_loaded, third.rows_loaded) == (1, 2)
     assert (third.rows_unchanged, third.rows_corrected) == (1, 1)
     assert _count(engine, manager_snapshots) == before + 1
@@ -238,7 +238,7 @@ def test_bad_rows_are_quarantined_and_every_row_is_accounted_for(tmp_path: Path)
         "utf-8",
     )
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    summary = ingest_dir(engine, landing, clock=CLOCK)
+    summary = run_ingest(engine, landing, clock=CLOCK)
     (result,) = summary.results
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (5, 1, 4)
     with engine.connect() as conn:
@@ -260,7 +260,7 @@ def test_row_accounting_invariant_holds_for_every_file(tmp_path: Path) -> None:
     bad[0][4] = "not a date"
     write_csv(landing / "managers" / "managers_2024-07-31.csv", MANAGERS_CAMEL, bad, "utf-8")
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    summary = ingest_dir(engine, landing, clock=CLOCK)
+    summary = run_ingest(engine, landing, clock=CLOCK)
     for r in summary.results:
         assert r.rows_read == r.rows_loaded + r.rows_quarantined, r
     with engine.connect() as conn:
@@ -302,7 +302,7 @@ def test_unreadable_files_are_failed_batches_with_a_clear_message(
     landing.mkdir()
     (landing / name).write_bytes(content)
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    summary = ingest_dir(engine, landing, clock=CLOCK)
+    summary = run_ingest(engine, landing, clock=CLOCK)
     assert summary.files_failed == 1
     assert message in (summary.results[0].message or "")
     with engine.connect() as conn:
@@ -318,7 +318,7 @@ def test_a_file_without_a_required_column_is_rejected_and_its_rows_counted(
     landing.mkdir()
     (landing / "managers_2024-06-30.csv").write_bytes("名称\n甲\n乙\n".encode())
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    summary = ingest_dir(engine, landing, clock=CLOCK)
+    summary = run_ingest(engine, landing, clock=CLOCK)
     assert (summary.files_rejected, summary.files_failed) == (1, 0)
     assert "no column for required field" in (summary.results[0].message or "")
     assert (summary.rows_read, summary.rows_rejected) == (2, 2)
@@ -338,7 +338,7 @@ def test_a_crash_mid_file_leaves_nothing_behind(
         landing / "managers" / "managers_2024-06-30.csv", MANAGERS_CAMEL, _rows(12000), "utf-8"
     )
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    real_insert = loader_module.insert_rows
+    real_insert = ingest_steps.insert_rows
     calls = {"n": 0}
 
     def crash_after_first_chunk(conn, table, records):  # type: ignore[no-untyped-def]
@@ -346,13 +346,13 @@ def test_a_crash_mid_file_leaves_nothing_behind(
         real_insert(conn, table, records[:5000])  # part of the file reaches the database...
         raise RuntimeError("disk full")  # ...then the process fails
 
-    monkeypatch.setattr(loader_module, "insert_rows", crash_after_first_chunk)
+    monkeypatch.setattr(ingest_steps, "insert_rows", crash_after_first_chunk)
     with pytest.raises(RuntimeError, match="disk full"):
-        ingest_dir(engine, landing, clock=CLOCK)
+        run_ingest(engine, landing, clock=CLOCK)
     assert calls["n"] == 1
     assert _count(engine, manager_snapshots) == 0 and _count(engine, batches) == 0
-    monkeypatch.setattr(loader_module, "insert_rows", real_insert)
-    summary = ingest_dir(engine, landing, clock=CLOCK)  # the retry loads it whole
+    monkeypatch.setattr(ingest_steps, "insert_rows", real_insert)
+    summary = run_ingest(engine, landing, clock=CLOCK)  # the retry loads it whole
     assert summary.rows_loaded == 12000 and _count(engine, manager_snapshots) == 12000
 
 
@@ -360,9 +360,9 @@ def test_a_crash_mid_file_leaves_nothing_behind(
 def test_the_same_ingestion_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
     engine = open_store(postgres_url)
     landing = landing_by_someone_else(tmp_path / "landing")
-    summary = ingest_dir(engine, landing, clock=CLOCK)
+    summary = run_ingest(engine, landing, clock=CLOCK)
     assert summary.files_failed == 0 and summary.rows_loaded == 20
-    again = ingest_dir(engine, landing, clock=CLOCK)
+    again = run_ingest(engine, landing, clock=CLOCK)
     assert again.files_skipped == 8 and _count(engine, fund_snapshots) == 4
     with engine.connect() as conn:
         d = conn.execute(sa.select(manager_snapshots.c.establish_date).limit(1)).scalar_one()

@@ -20,12 +20,12 @@ from typer.testing import CliRunner
 from tests.ingest.test_ingest import MANAGERS_CAMEL, _rows, write_csv
 from watchtower.clock import FixedClock
 from watchtower.config import ConfigError, Settings, load_settings
-from watchtower.ingest import ingest_dir
+from watchtower.ingest import run_ingest
 from watchtower.ingest.discover import LandingFile, readiness, scan
-from watchtower.ingest.loader import ingest_file
+from watchtower.ingest.steps import ingest_file
 from watchtower.store import open_store
 from watchtower.store.schema import batches, manager_snapshots
-from watchtower.validate.landing import validate_landing
+from watchtower.validate.steps import run_landing_validation
 
 CLOCK = FixedClock(dt.datetime(2024, 12, 1, 8, 0))  # the batches' clock (a replay's day)
 LANDED = dt.datetime(2026, 3, 2, 9, 0)  # when the files land, by the wall clock
@@ -71,7 +71,7 @@ def test_a_half_written_file_waits_and_loads_once_complete_and_settled(tmp_path:
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
 
     def run(wall: FixedClock):  # type: ignore[no-untyped-def]
-        return ingest_dir(engine, landing, clock=CLOCK, settle_seconds=60, wall_clock=wall)
+        return run_ingest(engine, landing, clock=CLOCK, settle_seconds=60, wall_clock=wall)
 
     first = run(_at(5))
     assert (first.files_waiting, first.results, _count(engine, batches)) == (1, [], 0)
@@ -93,10 +93,10 @@ def test_a_done_marker_makes_a_file_ready_at_once(tmp_path: Path) -> None:
     write_csv(path, MANAGERS_CAMEL, _rows(2), "utf-8")
     _touch(path)
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    waiting = ingest_dir(engine, landing, clock=CLOCK, settle_seconds=60, wall_clock=_at(1))
+    waiting = run_ingest(engine, landing, clock=CLOCK, settle_seconds=60, wall_clock=_at(1))
     assert waiting.files_waiting == 1
     Path(f"{path}.done").touch()  # the writer says it is complete; the marker is not data
-    summary = ingest_dir(engine, landing, clock=CLOCK, settle_seconds=60, wall_clock=_at(2))
+    summary = run_ingest(engine, landing, clock=CLOCK, settle_seconds=60, wall_clock=_at(2))
     assert (summary.files_loaded, summary.batches, summary.rows_loaded) == (1, 1, 2)
 
 
@@ -116,7 +116,7 @@ def test_partial_and_hidden_names_are_never_read(tmp_path: Path) -> None:
     ):
         (folder / name).write_text(",".join(MANAGERS_CAMEL) + "\nP1,half")
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    summary = ingest_dir(engine, landing, clock=CLOCK)
+    summary = run_ingest(engine, landing, clock=CLOCK)
     assert [Path(r.path).name for r in summary.results] == [good.name]
     assert summary.files_failed == 0 and _count(engine, batches) == 1
 
@@ -155,7 +155,7 @@ def test_the_scheduled_ingest_waits_once_for_files_about_to_settle(tmp_path: Pat
 
     wall = Wall()
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    summary = ingest_dir(
+    summary = run_ingest(
         engine, landing, clock=CLOCK, settle_seconds=60, wall_clock=wall, sleep=wall.sleep
     )
     assert summary.files_loaded == 1 and summary.files_waiting == 0
@@ -188,8 +188,8 @@ def test_the_dry_run_lists_waiting_files(settings: Settings, tmp_path: Path) -> 
     write_csv(path, MANAGERS_CAMEL, _rows(2), "utf-8")
     _touch(path)
     strict = Settings(**{**settings.__dict__, "landing_settle_seconds": 60.0})
-    summary = validate_landing(
-        strict, landing, today=CLOCK.today(), build_docs=False, wall_clock=_at(3)
+    summary = run_landing_validation(
+        None, strict, landing, today=CLOCK.today(), build_docs=False, wall_clock=_at(3)
     )
     assert summary.files == 0 and len(summary.waiting) == 1 and str(path) in summary.waiting[0]
 

@@ -25,14 +25,14 @@ from typer.testing import CliRunner
 from tests.ingest.test_ingest import MANAGERS_CAMEL, _rows, write_csv
 from watchtower.clock import FixedClock
 from watchtower.config import Settings
-from watchtower.ingest import ingest_dir, readmit
-from watchtower.ingest import loader as loader_module
+from watchtower.ingest import run_ingest, run_readmit
+from watchtower.ingest import steps as ingest_steps
 from watchtower.ingest.discover import scan
-from watchtower.ingest.loader import ingest_file
 from watchtower.ingest.readers import safe_header, safe_message
+from watchtower.ingest.steps import ingest_file
 from watchtower.store import open_store
 from watchtower.store.schema import batches, manager_snapshots
-from watchtower.validate.landing import validate_landing
+from watchtower.validate.steps import run_landing_validation
 
 CLOCK = FixedClock(dt.datetime(2024, 12, 1, 8, 0))
 DEEP = 100_000
@@ -77,13 +77,13 @@ def test_a_file_name_that_is_not_utf8_is_ingested_and_stored_escaped(tmp_path: P
     landing = tmp_path / "landing"
     _non_utf8_file(landing, _csv_bytes(4))
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    summary = ingest_dir(engine, landing, clock=CLOCK)
+    summary = run_ingest(engine, landing, clock=CLOCK)
     assert (summary.files_loaded, summary.rows_loaded) == (1, 4)
     [b] = _batches(engine)
     assert b.file_name == "managers_\\xff\\xfe_2024-06-30.csv"  # printable, no lone surrogate
     b.file_path.encode("utf-8")  # no surrogates: any store and terminal takes it
     assert summary.results[0].path.endswith("managers_\\xff\\xfe_2024-06-30.csv")
-    again = ingest_dir(engine, landing, clock=CLOCK)
+    again = run_ingest(engine, landing, clock=CLOCK)
     assert again.files_skipped == 1 and len(_batches(engine)) == 1
 
 
@@ -93,7 +93,7 @@ def test_a_failed_file_with_a_non_utf8_name_is_a_failed_batch(tmp_path: Path) ->
     _non_utf8_file(landing, b"\x00\x01 not text")
     _good(landing, "2024-07-31")
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    summary = ingest_dir(engine, landing, clock=CLOCK)
+    summary = run_ingest(engine, landing, clock=CLOCK)
     assert (summary.files_failed, summary.files_loaded) == (1, 1)
     failed = next(b for b in _batches(engine) if b.status == "failed")
     assert failed.file_name == "managers_\\xff\\xfe_2024-06-30.csv"
@@ -106,7 +106,7 @@ def test_non_utf8_names_on_postgresql(tmp_path: Path, postgres_url: str) -> None
     landing = tmp_path / "landing"
     _non_utf8_file(landing, _csv_bytes(2))
     engine = open_store(postgres_url)
-    summary = ingest_dir(engine, landing, clock=CLOCK)
+    summary = run_ingest(engine, landing, clock=CLOCK)
     assert summary.rows_loaded == 2
     assert _batches(engine)[0].file_name == "managers_\\xff\\xfe_2024-06-30.csv"
 
@@ -133,7 +133,7 @@ def test_json_nested_100000_deep_is_a_failed_batch_and_the_next_file_loads(
     _deep_files(landing)
     _good(landing)
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    summary = ingest_dir(engine, landing, clock=CLOCK)
+    summary = run_ingest(engine, landing, clock=CLOCK)
     failed = [r for r in summary.results if r.status == "failed"]
     assert len(failed) == 4 and summary.files_loaded == 1 and summary.rows_loaded == 3
     assert {r.message for r in failed} == {"JSON nested deeper than 64 levels"}
@@ -143,7 +143,7 @@ def test_the_dry_run_reports_deep_json_in_one_line(settings: Settings, tmp_path:
     landing = tmp_path / "landing"
     _deep_files(landing)
     _good(landing)
-    summary = validate_landing(settings, landing, today=CLOCK.today(), build_docs=False)
+    summary = run_landing_validation(None, settings, landing, today=CLOCK.today(), build_docs=False)
     assert summary.files_failed == 4 and summary.files_ok == 1
     failed = {r.message for r in summary.results if r.status == "failed"}
     assert failed == {"JSON nested deeper than 64 levels"}
@@ -215,10 +215,10 @@ _CHILD = """
 import datetime as dt, json, sys
 from pathlib import Path
 from watchtower.clock import FixedClock
-from watchtower.ingest import ingest_dir
+from watchtower.ingest import run_ingest
 from watchtower.store import open_store
 engine = open_store(sys.argv[2])
-s = ingest_dir(engine, Path(sys.argv[1]), clock=FixedClock(dt.datetime(2024, 12, 1, 8)))
+s = run_ingest(engine, Path(sys.argv[1]), clock=FixedClock(dt.datetime(2024, 12, 1, 8)))
 print(json.dumps([[r.path, r.status, r.message, r.rows_loaded] for r in s.results]))
 """
 
@@ -262,7 +262,7 @@ def test_a_zip_bomb_member_is_refused_before_it_is_unpacked(tmp_path: Path) -> N
     bomb = _xlsx(extra={"xl/media/padding.bin": b"\0" * (64 * 1024 * 1024)})
     (landing / "managers" / "managers_2024-01-31.xlsx").write_bytes(bomb)
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    [result] = ingest_dir(engine, landing, clock=CLOCK).results
+    [result] = run_ingest(engine, landing, clock=CLOCK).results
     assert result.status == "failed" and "compressed more than 200:1" in (result.message or "")
 
 
@@ -278,7 +278,7 @@ def test_any_error_reading_a_file_is_a_failed_batch_and_the_run_goes_on(
     poison = _good(landing, "2024-01-31")
     parse_poison = _good(landing, "2024-02-29")
     _good(landing, "2024-06-30")
-    real_read, real_parse = loader_module.read_parts, loader_module.parse_frame
+    real_read, real_parse = ingest_steps.read_parts, ingest_steps.parse_frame
 
     def read_parts(path, data, **kw):  # type: ignore[no-untyped-def]
         if path == poison:
@@ -290,10 +290,10 @@ def test_any_error_reading_a_file_is_a_failed_batch_and_the_run_goes_on(
             raise ValueError("cell value: hunter2")
         return real_parse(source, raw, **kw)
 
-    monkeypatch.setattr(loader_module, "read_parts", read_parts)
-    monkeypatch.setattr(loader_module, "parse_frame", parse_frame)
+    monkeypatch.setattr(ingest_steps, "read_parts", read_parts)
+    monkeypatch.setattr(ingest_steps, "parse_frame", parse_frame)
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    summary = ingest_dir(engine, landing, clock=CLOCK)
+    summary = run_ingest(engine, landing, clock=CLOCK)
     assert [r.status for r in summary.results] == ["failed", "failed", "loaded"]
     assert summary.results[0].message == "cannot be read (KeyError); the content is not quoted here"
     assert (
@@ -303,14 +303,14 @@ def test_any_error_reading_a_file_is_a_failed_batch_and_the_run_goes_on(
     assert all("hunter2" not in (b.message or "") for b in _batches(engine))
     assert parse_poison.exists()
 
-    again = ingest_dir(engine, landing, clock=CLOCK)  # the same, without a traceback
+    again = run_ingest(engine, landing, clock=CLOCK)  # the same, without a traceback
     assert [r.status for r in again.results] == ["skipped", "skipped", "skipped"]
     assert "readmit" in (again.results[0].message or "") and len(_batches(engine)) == 3
 
-    monkeypatch.setattr(loader_module, "read_parts", real_read)
-    monkeypatch.setattr(loader_module, "parse_frame", real_parse)
+    monkeypatch.setattr(ingest_steps, "read_parts", real_read)
+    monkeypatch.setattr(ingest_steps, "parse_frame", real_parse)
     first = _batches(engine)[0]
-    [done] = readmit(engine, [first.id], clock=CLOCK)
+    [done] = run_readmit(engine, [first.id], clock=CLOCK)
     assert [r.status for r in done.results] == ["loaded"]
 
 
@@ -324,9 +324,9 @@ def test_poison_files_first_then_good_files_every_run(tmp_path: Path) -> None:
     for day in ("2024-07-31", "2024-08-31"):
         _good(landing, day)
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    first = ingest_dir(engine, landing, clock=CLOCK)
+    first = run_ingest(engine, landing, clock=CLOCK)
     assert [r.status for r in first.results] == ["failed", "failed", "loaded", "loaded"]
-    second = ingest_dir(engine, landing, clock=CLOCK)
+    second = run_ingest(engine, landing, clock=CLOCK)
     assert [r.status for r in second.results] == ["skipped"] * 4
     assert [b.status for b in _batches(engine)] == ["failed", "failed", "loaded", "loaded"]
     assert _snapshots(engine) == 6
@@ -346,7 +346,7 @@ def test_symlinks_leading_outside_the_landing_folder_are_refused_unread(tmp_path
     (landing / "elsewhere").symlink_to(outside / "funds", target_is_directory=True)
     (landing / "managers" / "alias_2024-06-30.csv").symlink_to("managers_2024-06-30.csv")
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
-    summary = ingest_dir(engine, landing, clock=CLOCK)
+    summary = run_ingest(engine, landing, clock=CLOCK)
     refused = [r for r in summary.results if r.status == "failed"]
     assert sorted(Path(r.path).name for r in refused) == ["elsewhere", "managers_2024-05-31.csv"]
     assert all(

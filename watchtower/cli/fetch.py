@@ -19,8 +19,8 @@ from watchtower.fetch import (
     FetchError,
     FetchOptions,
     FetchSummary,
-    fetch_amac,
     make_client,
+    run_fetch,
 )
 
 fetch_app = typer.Typer(
@@ -148,7 +148,7 @@ def amac(
 
     with make_client(timeout=options.timeout) as client:
         try:
-            summary = fetch_amac(out_dir, options, client=client, clock=SystemClock(), progress=bar)
+            summary = run_fetch(out_dir, options, client=client, clock=SystemClock(), progress=bar)
         except FetchError as exc:
             if as_json and exc.summary is not None:
                 print_json(exc.summary)

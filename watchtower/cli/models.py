@@ -55,7 +55,7 @@ def _actor() -> str | None:
 
 
 def _print_score(s: object) -> None:
-    from watchtower.detect.steps import ScoreSummary
+    from watchtower.detect import ScoreSummary
 
     assert isinstance(s, ScoreSummary)
     part = f" partition {s.partition}" if s.partition else ""
@@ -79,7 +79,7 @@ def run_cmd(
     champion model and stores the scores. Re-running a day replaces its scores.
     """
     from watchtower import pipeline
-    from watchtower.detect.registry import RegistryError
+    from watchtower.detect import RegistryError
 
     settings = settings_for(db)
     try:
@@ -116,7 +116,7 @@ def score_cmd(
 ) -> None:
     """Score the as-of day (features computed if not stored yet) with the champion model."""
     from watchtower import pipeline
-    from watchtower.detect.registry import RegistryError
+    from watchtower.detect import RegistryError
 
     settings = settings_for(db)
     try:
@@ -159,7 +159,7 @@ def models_show(
 ) -> None:
     """Everything recorded about one model (JSON)."""
     from watchtower import pipeline
-    from watchtower.detect.registry import RegistryError
+    from watchtower.detect import RegistryError
 
     try:
         print_json(pipeline.get_model(settings_for(db), model_id).__dict__)
@@ -191,7 +191,7 @@ def models_train(
     promoted (watchtower models promote ID).
     """
     from watchtower import pipeline
-    from watchtower.detect.config import DetectConfigError
+    from watchtower.detect import DetectConfigError
 
     settings = settings_for(db)
     try:
@@ -227,7 +227,7 @@ def models_promote(
 ) -> None:
     """Make a model the champion used for scoring; the previous champion is retired."""
     from watchtower import pipeline
-    from watchtower.detect.registry import RegistryError
+    from watchtower.detect import RegistryError
 
     try:
         r = pipeline.promote_model(
@@ -246,7 +246,7 @@ def models_rollback(
 ) -> None:
     """Reinstate the previous champion (the current one is retired)."""
     from watchtower import pipeline
-    from watchtower.detect.registry import RegistryError
+    from watchtower.detect import RegistryError
 
     try:
         r = pipeline.rollback_model(
@@ -275,7 +275,7 @@ def models_sign(
     The file must still hash to its recorded sha256; the signing is kept in the audit.
     """
     from watchtower import pipeline
-    from watchtower.detect.registry import RegistryError
+    from watchtower.detect import RegistryError
 
     try:
         r, changed = pipeline.sign_model(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from tqdm import tqdm
@@ -22,7 +22,9 @@ from watchtower.cli._app import (
 from watchtower.clock import SystemClock
 from watchtower.contract import SOURCES
 from watchtower.text import terminal_text
-from watchtower.validate.results import DriftRow, RefusedBatch
+
+if TYPE_CHECKING:  # annotations only: the validate package loads Great Expectations' suites
+    from watchtower.validate import DriftRow, RefusedBatch
 
 
 @app.command("validate")

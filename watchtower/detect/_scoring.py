@@ -9,7 +9,7 @@
   scored (a partition run replaces only its partition).
 - A partition's feature rows are read with a SQL condition on the manager type
   (``watchtower.store.features.load_features(partition=...)``), never read whole and
-  filtered, unless the partition holds pooled managers (see ``steps.score_day``).
+  filtered, unless the partition holds pooled managers (see ``steps.run_scoring``).
 """
 
 from __future__ import annotations

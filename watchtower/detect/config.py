@@ -13,7 +13,18 @@ import yaml
 from watchtower.config import ConfigError
 from watchtower.detect.detectors import COMBINATIONS, DETECTOR_KINDS, RiskEnsemble
 
-__all__ = ["DetectConfig", "DetectorSpec", "load_detect_config"]
+__all__ = [
+    "DEFAULT_PROMOTE_MARGIN",
+    "DetectConfig",
+    "DetectConfigError",
+    "DetectorSpec",
+    "load_detect_config",
+    "load_promote_margin",
+]
+
+#: Promote a challenger when its mean AUC beats the champion's by at least this much
+#: (models/detectors.yaml ``retrain.promote_margin`` overrides it).
+DEFAULT_PROMOTE_MARGIN = 0.01
 
 
 class DetectConfigError(ConfigError):
@@ -101,7 +112,7 @@ class DetectConfig:
 
 #: The keys of models/detectors.yaml, per section (None: the top level); anything else is
 #: refused, as in the other loaders: a misspelt key would silently keep its default.
-#: ``retrain`` is read by the retraining step (``promote_margin``).
+#: ``retrain`` is read by :func:`load_promote_margin` for the retraining step.
 _KEYS: dict[str | None, tuple[str, ...]] = {
     None: (
         "version",
@@ -164,9 +175,8 @@ def _section(path: Path, raw: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
-def load_detect_config(path: Path | str) -> DetectConfig:
-    """Read and validate ``models/detectors.yaml``; raises DetectConfigError with the cause."""
-    path = Path(path)
+def _read(path: Path) -> dict[str, Any]:
+    """The YAML mapping of ``path``, every key checked (the one read of the file)."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as exc:
@@ -175,10 +185,33 @@ def load_detect_config(path: Path | str) -> DetectConfig:
         raise DetectConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise DetectConfigError(f"{path}: expected a mapping at the top")
+    for name in ("peer_group", "preprocess", "ensemble", "supervised", "weights", "reasons"):
+        _section(path, raw, name)  # a section that is no mapping, before its keys are checked
+    _check_keys(path, raw)
+    return raw
+
+
+def load_promote_margin(path: Path | str) -> float:
+    """``retrain.promote_margin`` of ``models/detectors.yaml`` (how much higher a challenger's
+    mean AUC must be to replace the champion), else :data:`DEFAULT_PROMOTE_MARGIN`."""
+    path = Path(path)
+    retrain = _section(path, _read(path), "retrain")
+    value = retrain.get("promote_margin", DEFAULT_PROMOTE_MARGIN)
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise DetectConfigError(
+            f"{path}: retrain.promote_margin must be a number, got {value!r}"
+        ) from exc
+
+
+def load_detect_config(path: Path | str) -> DetectConfig:
+    """Read and validate ``models/detectors.yaml``; raises DetectConfigError with the cause."""
+    path = Path(path)
+    raw = _read(path)
     peer, pre = _section(path, raw, "peer_group"), _section(path, raw, "preprocess")
     ens, sup = _section(path, raw, "ensemble"), _section(path, raw, "supervised")
     w, rs = _section(path, raw, "weights"), _section(path, raw, "reasons")
-    _check_keys(path, raw)
     defaults = DetectConfig()
     specs: list[DetectorSpec] = []
     for i, item in enumerate(ens.get("detectors") or []):

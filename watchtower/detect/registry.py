@@ -30,7 +30,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import sqlalchemy as sa
@@ -38,6 +38,9 @@ import sqlalchemy as sa
 from watchtower.clock import Clock
 from watchtower.config import ConfigError, Settings, load_settings
 from watchtower.store.models import model_events, models
+
+if TYPE_CHECKING:  # training imports the model stack; the registry needs only the type
+    from watchtower.detect.training import TrainResult
 
 __all__ = [
     "ModelKeyError",
@@ -56,6 +59,7 @@ __all__ = [
     "promote",
     "record_hmac",
     "register_model",
+    "register_trained",
     "rollback",
     "sign_model",
 ]
@@ -318,6 +322,39 @@ def register_model(
             )
         )
     return record
+
+
+def register_trained(
+    engine: sa.Engine,
+    artifacts_dir: Path,
+    trained: TrainResult,
+    *,
+    params: dict[str, Any],
+    clock: Clock,
+    metrics: dict[str, Any] | None = None,
+    note: str | None = None,
+    actor: str | None = None,
+    key: bytes | None = None,
+) -> ModelRecord:
+    """Register a training result as a ``challenger`` (:func:`register_model`): its model, its
+    window, its data fingerprint and its metrics (``metrics`` added to them, e.g. a
+    walk-forward evaluation), ``params`` the detector configuration it was trained with."""
+    return register_model(
+        engine,
+        artifacts_dir,
+        trained.model,
+        feature_set_version=trained.model.feature_set_version,
+        train_start=trained.train_start,
+        train_end=trained.train_end,
+        params=params,
+        data_fingerprint=trained.data_fingerprint,
+        metrics={**trained.metrics, **(metrics or {})},
+        kind=trained.model.kind,
+        clock=clock,
+        note=note,
+        actor=actor,
+        key=key,
+    )
 
 
 def _jsonable(value: Any) -> Any:

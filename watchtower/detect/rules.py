@@ -31,12 +31,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from watchtower.config import ConfigError
 from watchtower.detect.reasons import RuleHit
 from watchtower.values import finite_float
-from watchtower.warn.policy import TIERS, check_floor
+from watchtower.warn.policy import TIERS, check_floor, read_rule_file
 
 __all__ = [
     "OPS",
@@ -363,12 +362,7 @@ def load_rules(path: str | Path, *, features: Iterable[str] | None = None) -> Ru
     file (``../features``) when it exists. Raises :class:`RuleError`.
     """
     path = Path(path)
-    if not path.exists():
-        raise RuleError(f"{path}: rule file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise RuleError(f"{path}: not valid YAML: {exc}") from exc
+    data = read_rule_file(path, RuleError)
     if features is None:
         from watchtower.features import computed_features, load_catalog
 

@@ -23,11 +23,18 @@ from watchtower.detect._scoring import (
 )
 from watchtower.detect.config import load_detect_config
 from watchtower.detect.model import whole_peer_groups
-from watchtower.detect.registry import champion, promote, register_model
+from watchtower.detect.registry import champion, promote, register_trained
 from watchtower.detect.training import train_model
 from watchtower.features import manager_type_counts, partition_of_type
 
-__all__ = ["RunSummary", "ScoreSummary", "TrainSummary", "run_day", "score_day", "train"]
+__all__ = [
+    "RunSummary",
+    "ScoreSummary",
+    "TrainSummary",
+    "run_day",
+    "run_scoring",
+    "run_training",
+]
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,7 @@ class RunSummary:
     score: ScoreSummary
 
 
-def train(
+def run_training(
     engine: sa.Engine,
     settings: Settings,
     as_of: dt.date,
@@ -96,17 +103,11 @@ def train(
         supervised=supervised,
         progress=progress,
     )
-    record = register_model(
+    record = register_trained(
         engine,
         settings.artifacts_dir,
-        result.model,
-        feature_set_version=result.model.feature_set_version,
-        train_start=result.train_start,
-        train_end=result.train_end,
+        result,
         params=config.to_dict(),
-        data_fingerprint=result.data_fingerprint,
-        metrics=result.metrics,
-        kind=result.model.kind,
         clock=clock,
         note=note,
         actor=actor,
@@ -127,7 +128,7 @@ def train(
     )
 
 
-def score_day(
+def run_scoring(
     engine: sa.Engine,
     settings: Settings,
     as_of: dt.date,
@@ -206,5 +207,5 @@ def run_day(
     """Features (computed and stored unless already stored) then scores for ``as_of``."""
     catalog = load_catalog(settings)
     frame = features_at(engine, catalog, as_of, created_at=clock.now())
-    summary = score_day(engine, settings, as_of, clock=clock, trust=trust)
+    summary = run_scoring(engine, settings, as_of, clock=clock, trust=trust)
     return RunSummary(as_of=as_of, managers_with_features=len(frame), score=summary)

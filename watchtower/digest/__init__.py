@@ -1,22 +1,31 @@
-"""Digest: render per subscriber (pure), queue in the outbox, send by SMTP exactly once."""
+"""Digest: render per subscriber (pure), queue in the outbox, send by SMTP exactly once.
+
+The steps (:mod:`watchtower.digest.steps`): :func:`run_digest` renders what is due into the
+outbox, :func:`run_send` sends it; :func:`delivery_problems` says what needs a person.
+"""
 
 from watchtower.digest.collect import collect_digest, period_for
+from watchtower.digest.demo import DEMO_RECIPIENT, DemoAlerts, demo_digest_path
 from watchtower.digest.mask import mask_name
 from watchtower.digest.model import DigestAlert, DigestData, RenderedDigest
-from watchtower.digest.outbox import build_message, requeue_failed, send_pending
+from watchtower.digest.outbox import build_message, requeue_failed
+from watchtower.digest.problems import delivery_problems
+from watchtower.digest.queries import pending_count
 from watchtower.digest.render import render_digest
 from watchtower.digest.send import Mailer, SmtpMailer, mailer_for, smtp_settings_from_url
 from watchtower.digest.steps import (
     DeliveryError,
     DigestSummary,
     SendSummary,
-    adhoc_subscription,
     run_digest,
+    run_send,
 )
 from watchtower.text import neutralize_cell  # re-exported: one neutraliser for every CSV
 
 __all__ = [
+    "DEMO_RECIPIENT",
     "DeliveryError",
+    "DemoAlerts",
     "DigestAlert",
     "DigestData",
     "DigestSummary",
@@ -24,16 +33,18 @@ __all__ = [
     "RenderedDigest",
     "SendSummary",
     "SmtpMailer",
-    "adhoc_subscription",
     "build_message",
     "collect_digest",
+    "delivery_problems",
+    "demo_digest_path",
     "mailer_for",
     "mask_name",
     "neutralize_cell",
+    "pending_count",
     "period_for",
     "render_digest",
     "requeue_failed",
     "run_digest",
-    "send_pending",
+    "run_send",
     "smtp_settings_from_url",
 ]

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 
 from watchtower.config import RoutingAddress
 from watchtower.digest.collect import collect_digest, period_for, run_places
-from watchtower.digest.outbox import SendResult, already_queued, enqueue, send_pending
+from watchtower.digest.outbox import already_queued, enqueue, send_pending
+from watchtower.digest.problems import delivery_problems
+from watchtower.digest.queries import pending_count
 from watchtower.digest.render import render_digest
 from watchtower.digest.send import Mailer
 from watchtower.store.alerts import alerts
@@ -82,39 +84,6 @@ class DeliveryError(RuntimeError):
         self.summary = summary
 
 
-def _ids(ids: Sequence[int], shown: int = 50) -> str:
-    text = ", ".join(map(str, ids[:shown]))
-    return text + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
-
-
-def delivery_problems(
-    *,
-    unrouted_ids: Sequence[int] = (),
-    catch_all: str | None = None,
-    retry_later: int = 0,
-    failed_ids: Sequence[int] = (),
-    errors: Sequence[str] = (),
-) -> list[str]:
-    """One line per thing that needs a person (pure): unrouted alerts without a catch-all
-    recipient, digests waiting for a retry, digests given up."""
-    out = []
-    if unrouted_ids and not catch_all:
-        out.append(
-            f"{len(unrouted_ids)} open alerts reach no subscriber (alert ids "
-            f"{_ids(unrouted_ids)}) and WATCHTOWER_DIGEST_CATCH_ALL is not set: set it, or "
-            "subscribe their districts in models/subscriptions.yaml"
-        )
-    if retry_later:
-        first = f": {errors[0]}" if errors else ""
-        out.append(f"{retry_later} digests could not be sent and wait for a retry{first}")
-    if failed_ids:
-        out.append(
-            f"{len(failed_ids)} digests were given up after their last attempt (outbox ids "
-            f"{_ids(failed_ids)}): `watchtower digest --retry-failed` queues them again"
-        )
-    return out
-
-
 def _open_alerts(conn: sa.Connection, as_of: dt.date) -> list[tuple[int, str, str]]:
     rows = conn.execute(
         sa.select(alerts.c.id, alerts.c.tier, alerts.c.register_no)
@@ -125,19 +94,6 @@ def _open_alerts(conn: sa.Connection, as_of: dt.date) -> list[tuple[int, str, st
         .order_by(alerts.c.id)
     )
     return [(int(i), str(t), str(r)) for i, t, r in rows]
-
-
-def adhoc_subscription(
-    to: str, *, cadence: str = "daily", language: str = "zh", min_tier: str = "blue"
-) -> Subscription:
-    """A one-off subscription covering every jurisdiction (``digest --to ADDRESS``)."""
-    return Subscription(
-        recipient=to,
-        min_tier=min_tier,
-        cadence=cadence,  # type: ignore[arg-type]
-        language=language,
-        everywhere=True,
-    )
 
 
 def run_digest(
@@ -221,14 +177,28 @@ def run_digest(
     )
 
 
-def deliver(
+def run_send(
     engine: sa.Engine,
     mailer: Mailer,
     mail_from: str,
     delivery: Delivery,
     now: dt.datetime,
     recipient: str | None = None,
-) -> SendResult:
-    """Send what the outbox holds (only ``recipient``'s when given); see
-    :func:`watchtower.digest.outbox.send_pending`."""
-    return send_pending(engine, mailer, mail_from, delivery, now, recipient=recipient)
+) -> SendSummary:
+    """Send what the outbox holds (only ``recipient``'s when given; see
+    :func:`watchtower.digest.outbox.send_pending`) and say what needs a person."""
+    with engine.connect() as conn:
+        pending = pending_count(conn)
+    result = send_pending(engine, mailer, mail_from, delivery, now, recipient=recipient)
+    return SendSummary(
+        sent=result.sent,
+        retry_later=result.retry_later,
+        failed=result.failed,
+        pending_before=pending,
+        failed_total=result.failed_total,
+        failed_ids=list(result.failed_ids),
+        errors=list(result.errors),
+        problems=delivery_problems(
+            retry_later=result.retry_later, failed_ids=result.failed_ids, errors=result.errors
+        ),
+    )

@@ -5,14 +5,17 @@
 - :mod:`~watchtower.evaluate.evaluation`: the system against "rules only" and a single
   IForest, on the same stored days; :mod:`~watchtower.evaluate.report`: JSON + HTML.
 
-The pipeline steps are ``watchtower.pipeline.backtest`` and ``watchtower.pipeline.evaluate``.
+The steps (:mod:`~watchtower.evaluate.steps`): :func:`run_backtest`, :func:`run_evaluation`, and
+:func:`run_demo_evaluation` (both, as the demo's closing lines); the step layer calls them from
+``watchtower.pipeline.backtest`` and ``watchtower.pipeline.evaluate``.
 """
 
 from watchtower.evaluate.backtest import (
     FREQS,
     BacktestSummary,
+    as_of_days,
     backtest_days,
-    run_backtest,
+    replay_days,
     tiered_days,
 )
 from watchtower.evaluate.evaluation import (
@@ -32,7 +35,12 @@ from watchtower.evaluate.labels import (
 )
 from watchtower.evaluate.metrics import EvalConfig, MethodResult, evaluate_method
 from watchtower.evaluate.report import headline_rows, markdown_table, text_table, write_report
-from watchtower.evaluate.steps import EvaluationSummary, evaluation_summary_lines
+from watchtower.evaluate.steps import (
+    EvaluationSummary,
+    run_backtest,
+    run_demo_evaluation,
+    run_evaluation,
+)
 
 __all__ = [
     "FREQS",
@@ -45,17 +53,20 @@ __all__ = [
     "LabelError",
     "Labels",
     "MethodResult",
+    "as_of_days",
     "backtest_days",
     "benign_outliers",
     "evaluate_method",
     "evaluate_store",
-    "evaluation_summary_lines",
     "headline_rows",
     "markdown_table",
     "read_incident_files",
     "read_store_incidents",
     "read_truth",
+    "replay_days",
     "run_backtest",
+    "run_demo_evaluation",
+    "run_evaluation",
     "stored_days",
     "text_table",
     "tiered_days",

@@ -90,7 +90,7 @@ def clear_tiers(engine: sa.Engine, day: dt.date) -> int:
         return int(result.rowcount or 0)
 
 
-def run_backtest(
+def replay_days(
     engine: sa.Engine,
     days: list[dt.date],
     run_day: Callable[[dt.date], tuple[int, dict[str, int]]],

@@ -18,7 +18,7 @@ from watchtower.evaluate.backtest import (
     DayProgress,
     backtest_days,
     leakage_notes,
-    run_backtest,
+    replay_days,
 )
 from watchtower.evaluate.evaluation import Evaluation, evaluate_store
 from watchtower.evaluate.labels import Labels, read_incident_files, read_store_incidents, read_truth
@@ -53,7 +53,7 @@ class EvaluationSummary:
 RunDay = Callable[[dt.date], tuple[int, dict[str, int]]]
 
 
-def backtest_step(
+def run_backtest(
     engine: sa.Engine,
     start: dt.date,
     end: dt.date,
@@ -66,7 +66,7 @@ def backtest_step(
     """Run ``run_day`` (features, scores, tiers) on each ``freq`` day in [start, end]."""
     days = backtest_days(start, end, freq)
     notes = leakage_notes(engine, days[0])
-    return run_backtest(
+    return replay_days(
         engine, days, run_day, force=force, progress=progress, freq=freq, notes=notes
     )
 
@@ -78,7 +78,7 @@ def load_labels(engine: sa.Engine, labels: Path | None) -> Labels:
     return read_store_incidents(engine)
 
 
-def evaluate_step(
+def run_evaluation(
     engine: sa.Engine,
     settings: Settings,
     labels: Path | None = None,
@@ -150,7 +150,7 @@ def _summary(ev: Evaluation, json_path: Path, html_path: Path) -> EvaluationSumm
     )
 
 
-def evaluation_summary_lines(
+def run_demo_evaluation(
     settings: Settings,
     *,
     truth: Path | None = None,
@@ -177,13 +177,13 @@ def evaluation_summary_lines(
 
             engine = open_store(settings.db_url)
         if backtest_freq and run_day is not None and start is not None and end is not None:
-            b = backtest_step(engine, start, end, backtest_freq, run_day=run_day, progress=progress)
+            b = run_backtest(engine, start, end, backtest_freq, run_day=run_day, progress=progress)
             lines.append(
                 f"Backtest 回测: {len(b.days)} {backtest_freq} days {b.start} – {b.end}, "
                 f"{len(b.ran)} computed in {b.seconds:.0f} s, {len(b.skipped)} already done"
             )
             lines += [f"note: {n}" for n in b.notes]
-        s, _ = evaluate_step(engine, settings, labels, start, end, truth)
+        s, _ = run_evaluation(engine, settings, labels, start, end, truth)
     except Exception as exc:  # the demo must end with a readable line
         return [*lines, f"evaluation skipped: {exc}"]
     lines += [

@@ -2,8 +2,9 @@
 
 - :func:`load_catalog` reads and validates ``features/*.yaml`` (a :class:`Catalog`).
 - :func:`compute_features` computes every declared feature for every manager as of day D
-  from history known by D; :func:`list_partitions` names the partitions (manager types
-  present), :func:`manager_type_counts` their sizes.
+  from history known by D; :func:`run_features` (the step) computes and stores a day;
+  :func:`list_partitions` (a query) names the partitions (manager types present),
+  :func:`manager_type_counts` their sizes.
 - Snapshots are stored by :mod:`watchtower.store.features`.
 """
 
@@ -16,13 +17,9 @@ from watchtower.features.catalog import (
     load_catalog,
     parse_catalog,
 )
-from watchtower.features.engine import (
-    compute_features,
-    computed_features,
-    list_partitions,
-    manager_type_counts,
-    partition_of_type,
-)
+from watchtower.features.engine import compute_features, computed_features
+from watchtower.features.queries import list_partitions, manager_type_counts, partition_of_type
+from watchtower.features.steps import FeatureSummary, run_features
 
 __all__ = [
     "CATEGORIES",
@@ -32,6 +29,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "FeatureSpec",
+    "FeatureSummary",
     "compute_features",
     "computed_features",
     "list_partitions",
@@ -39,4 +37,5 @@ __all__ = [
     "manager_type_counts",
     "parse_catalog",
     "partition_of_type",
+    "run_features",
 ]

@@ -39,7 +39,6 @@ from watchtower.features._history import (
     read_events,
     read_fund_details,
     read_funds,
-    read_manager_types,
     read_managers,
     read_products,
     read_reports,
@@ -1081,8 +1080,8 @@ def compute_features(
     Returns a frame indexed by ``register_no`` (sorted): :data:`META_COLUMNS` (office
     location as known, registration where the office is empty), then one float64 column per
     catalog feature (NaN where not applicable). ``partition``: a slug from
-    :func:`list_partitions` restricting the rows to one manager type (peer group); its values
-    equal the same rows of an unpartitioned run.
+    :func:`~watchtower.features.queries.list_partitions` restricting the rows to one manager
+    type (peer group); its values equal the same rows of an unpartitioned run.
     """
     if partition is not None and partition not in PARTITION_SLUGS:
         allowed = ", ".join(PARTITION_SLUGS)
@@ -1115,25 +1114,3 @@ def compute_features(
     out = pd.concat([meta, values[catalog.names]], axis=1)
     out.index.name = "register_no"
     return out
-
-
-def manager_type_counts(engine: sa.Engine, as_of: dt.date) -> dict[str | None, int]:
-    """How many managers known on ``as_of`` have each ``primary_invest_type`` (None: type
-    missing): the sizes of the candidate peer groups, the ``manager_type`` column of the day's
-    feature frame counted without computing or reading any feature."""
-    with engine.connect() as conn:
-        types = read_manager_types(conn, as_of)
-    counts = types.value_counts(dropna=False)
-    return {(None if pd.isna(t) else str(t)): int(n) for t, n in counts.items()}
-
-
-def partition_of_type(manager_type: object) -> str:
-    """The partition slug of one manager type (``unknown`` when missing or unrecognised)."""
-    return str(partition_of(pd.Series([manager_type], dtype=object)).iloc[0])
-
-
-def list_partitions(engine: sa.Engine, as_of: dt.date) -> list[str]:
-    """Slugs of the manager types present as of ``as_of`` (sorted): the units a scheduler
-    maps the feature and scoring steps over (the scoring step decides, from the same counts,
-    which of them are whole peer groups: see ``watchtower.detect.steps.score_day``)."""
-    return sorted({partition_of_type(t) for t in manager_type_counts(engine, as_of)})

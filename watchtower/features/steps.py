@@ -13,7 +13,6 @@ from watchtower.clock import Clock, SystemClock
 from watchtower.config import Settings
 from watchtower.features.catalog import load_catalog
 from watchtower.features.engine import META_COLUMNS, compute_features
-from watchtower.features.engine import list_partitions as _list_partitions
 from watchtower.store.features import record_feature_run, store_features
 from watchtower.store.knowledge import knowledge_of
 
@@ -36,7 +35,7 @@ class FeatureSummary:
     seconds: float
 
 
-def compute_features_step(
+def run_features(
     engine: sa.Engine,
     settings: Settings,
     as_of: dt.date,
@@ -74,8 +73,3 @@ def compute_features_step(
         filled=round(filled, 4),
         seconds=round(seconds, 3),
     )
-
-
-def list_partitions_step(engine: sa.Engine, as_of: dt.date) -> list[str]:
-    """Manager-type slugs present as of ``as_of`` (see watchtower.features.PARTITIONS)."""
-    return _list_partitions(engine, as_of)

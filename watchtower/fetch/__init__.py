@@ -1,6 +1,6 @@
 """Fetch public-disclosure data into a landing folder (``watchtower fetch ...``).
 
-:func:`fetch_amac` is the step the CLI and an Airflow task both call: it writes the AMAC list
+:func:`run_fetch` is the step the CLI and an Airflow task both call: it writes the AMAC list
 pages and detail pages, byte for byte as received, under ``OUT_DIR/<fetch-date>/`` and
 resumes an interrupted run of the same date.
 """
@@ -24,10 +24,10 @@ from watchtower.fetch._amac import (
     SystemTimer,
     Timer,
     build_queries,
-    fetch_amac,
     make_client,
     page_envelope,
     parse_retry_after,
+    run_fetch,
 )
 
 __all__ = [
@@ -47,8 +47,8 @@ __all__ = [
     "SystemTimer",
     "Timer",
     "build_queries",
-    "fetch_amac",
     "make_client",
     "page_envelope",
     "parse_retry_after",
+    "run_fetch",
 ]

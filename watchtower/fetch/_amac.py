@@ -360,7 +360,7 @@ class RateLimiter:
 
 
 def make_client(*, timeout: float = 30.0) -> httpx.Client:
-    """The one HTTP client of a fetch (create once, pass to :func:`fetch_amac`, close after)."""
+    """The one HTTP client of a fetch (create once, pass to :func:`run_fetch`, close after)."""
     return httpx.Client(
         headers={"User-Agent": USER_AGENT},
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -798,7 +798,7 @@ class _Run:
             self.counts.complete = False
 
 
-def fetch_amac(
+def run_fetch(
     out_dir: Path,
     options: FetchOptions | None = None,
     *,

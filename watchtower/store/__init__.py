@@ -4,7 +4,16 @@ Every table of every stage hangs off :data:`metadata`; importing this package re
 """
 
 from watchtower.store import alerts, features, models, schema, scoring, validation
-from watchtower.store.engine import StoreError, close_store, open_store, upgrade
+from watchtower.store.engine import (
+    StoreError,
+    close_store,
+    create_engine,
+    current_revisions,
+    open_store,
+    store_exists,
+    store_failure,
+    upgrade,
+)
 from watchtower.store.schema import HISTORY, HISTORY_TABLES, metadata
 
 __all__ = [
@@ -13,12 +22,16 @@ __all__ = [
     "StoreError",
     "alerts",
     "close_store",
+    "create_engine",
+    "current_revisions",
     "features",
     "metadata",
     "models",
     "open_store",
     "schema",
     "scoring",
+    "store_exists",
+    "store_failure",
     "upgrade",
     "validation",
 ]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from watchtower.config import Settings
 from watchtower.contract import Source
-from watchtower.ingest.loader import GateOutcome
+from watchtower.ingest.steps import GateOutcome
 from watchtower.store.schema import batches
 from watchtower.store.validation import validation_results, validation_runs
 from watchtower.validate.runner import FrameValidation, validate_frame
@@ -57,7 +57,7 @@ def store_results(conn: sa.Connection, batch_id: int, validation: FrameValidatio
 
 @dataclass
 class IngestGate:
-    """The validator ingest calls per file (``watchtower.ingest.loader.Validator``).
+    """The validator ingest calls per file (``watchtower.ingest.steps.Validator``).
 
     ``gate(source, frame, known_managers)`` -> (row failures, rejection or None, a callback
     storing the results given the batch id). Keeps every validation of the run so that

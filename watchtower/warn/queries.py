@@ -1,4 +1,5 @@
-"""Read queries over the alerts: the lists and the audit trail the CLI shows and exports.
+"""Read queries over the alerts and tiers: the lists and the audit trail the CLI shows and
+exports, the days still to warn and the open alerts per tier (the demo).
 
 Filters run in the database. Regions are compared in their normalized form
 (:func:`~watchtower.warn.routing.normalize_region`: 广东省 = 广东); the store keeps the names as
@@ -13,11 +14,19 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from watchtower.store.alerts import alert_events, alerts
+from watchtower.store.alerts import TIERS, alert_events, alerts, manager_tiers
+from watchtower.store.scoring import risk_scores
 from watchtower.warn.policy import rank
 from watchtower.warn.routing import normalize_region
 
-__all__ = ["ALERT_STATUSES", "alert_trail", "alerts_open_on", "list_alerts"]
+__all__ = [
+    "ALERT_STATUSES",
+    "alert_trail",
+    "alerts_open_on",
+    "days_to_warn",
+    "list_alerts",
+    "open_alerts_by_tier",
+]
 
 #: ``list_alerts`` statuses: ``open`` (any status but closed), one status, or ``all``.
 ALERT_STATUSES = ("open", "new", "acknowledged", "investigating", "closed", "all")
@@ -79,3 +88,28 @@ def alerts_open_on(conn: sa.Connection, day: dt.date | None) -> list[dict[str, A
             sa.or_(alerts.c.closed_as_of.is_(None), alerts.c.closed_as_of > day),
         )
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def days_to_warn(engine: sa.Engine, as_of: dt.date) -> list[dt.date]:
+    """Scored days up to ``as_of`` without tiers yet, oldest first (warn walks them in order)."""
+    with engine.connect() as conn:
+        scored = set(
+            conn.execute(
+                sa.select(risk_scores.c.as_of).where(risk_scores.c.as_of <= as_of).distinct()
+            ).scalars()
+        )
+        warned = set(conn.execute(sa.select(manager_tiers.c.as_of).distinct()).scalars())
+    return sorted(scored - warned)
+
+
+def open_alerts_by_tier(engine: sa.Engine) -> dict[str, int]:
+    """Open alerts per tier, every tier present (0 when none)."""
+    with engine.connect() as conn:
+        counts: dict[str, int] = dict(
+            conn.execute(
+                sa.select(alerts.c.tier, sa.func.count())
+                .where(alerts.c.open_key.is_not(None))
+                .group_by(alerts.c.tier)
+            ).all()
+        )
+    return {t: int(counts.get(t, 0)) for t in TIERS}

@@ -170,6 +170,19 @@ class Subscription:
         return "sha256:" + hashlib.sha256(content.encode()).hexdigest()[:40]
 
 
+def adhoc_subscription(
+    to: str, *, cadence: str = "daily", language: str = "zh", min_tier: str = "blue"
+) -> Subscription:
+    """A one-off subscription covering every jurisdiction (``digest --to ADDRESS``)."""
+    return Subscription(
+        recipient=to,
+        min_tier=min_tier,
+        cadence=cadence,  # type: ignore[arg-type]
+        language=language,
+        everywhere=True,
+    )
+
+
 def catch_all_subscription(recipient: str, alert_ids: Iterable[int]) -> Subscription:
     """The daily digest of the alerts no subscriber receives, to the catch-all recipient."""
     return Subscription(

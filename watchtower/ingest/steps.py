@@ -166,7 +166,7 @@ def summarize(
     )
 
 
-def ingest_dir(
+def run_ingest(
     engine: sa.Engine,
     landing_dir: Path,
     *,
@@ -925,7 +925,7 @@ class ReadmitResult:
     message: str | None = None  # why it could not be tried (e.g. the file is gone)
 
 
-def readmit(
+def run_readmit(
     engine: sa.Engine,
     batch_ids: Iterable[int] | None,
     *,
