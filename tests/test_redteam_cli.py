@@ -51,13 +51,15 @@ def _world(settings: Settings) -> sa.Engine:
     a refused batch and a model with hostile text."""
     engine = open_store(settings.db_url)
     with engine.begin() as c:
-        batch_id = c.execute(
+        key = c.execute(
             batches.insert().values(
                 source="managers", file_name="m.json", file_path="/m.json", content_hash="x",
                 status="loaded", rows_read=3, rows_loaded=3, rows_quarantined=0,
                 ingested_at=NOW,
             )
-        ).inserted_primary_key[0]  # fmt: skip
+        ).inserted_primary_key  # fmt: skip
+        assert key is not None  # one row inserted: its key
+        batch_id = key[0]
         c.execute(
             batches.insert().values(
                 source="managers", file_name=FORGED, file_path=f"/landing/{OVERWRITE}.json",

@@ -38,7 +38,9 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b) and repr(a) == repr(b) and json.dumps(a) == json.dumps(b)
 
 
-def _random_case(seed: int, n: int = 400) -> tuple[list[list[Hit]], np.ndarray, dict, np.ndarray]:
+def _random_case(
+    seed: int, n: int = 400
+) -> tuple[list[list[Hit]], np.ndarray, dict[str, Any], np.ndarray]:
     rng = np.random.default_rng(seed)
     p = len(NAMES)
     # few distinct levels: many ties, decided by the feature name
@@ -141,7 +143,7 @@ def test_cached_numba_kernels_compute_what_pyod_compiles() -> None:
         if name == "_calculate_outlier_scores":
             edges = np.linspace(0, 3, 11)[:, None].repeat(4, axis=1)
             hist = rng.random((10, 4))
-            args: tuple = (X, edges, hist, 10, 0.1, 0.5)
+            args: tuple[Any, ...] = (X, edges, hist, 10, 0.1, 0.5)
             assert np.array_equal(kernel(*args), plain(*args))
         else:
             a, b = np.sort(np.round(X, 1), axis=0), np.sort(rng.random(X.shape), axis=0)

@@ -10,6 +10,7 @@ import io
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -60,7 +61,7 @@ def _settings(
     return load_settings().with_db(settings.db_url)
 
 
-def _rows(settings: Settings) -> list[dict]:
+def _rows(settings: Settings) -> list[dict[str, Any]]:
     with sa.create_engine(settings.db_url).connect() as c:
         return [dict(r) for r in c.execute(sa.select(outbox).order_by(outbox.c.id)).mappings()]
 

@@ -218,13 +218,15 @@ def _world(
     s = load_settings().with_db(db_url or settings.db_url)
     engine = open_store(s.db_url)
     with engine.begin() as c:
-        batch = c.execute(
+        key = c.execute(
             batches.insert().values(
                 source="managers", file_name="m.json", file_path="/m.json", content_hash="w",
                 status="loaded", rows_read=31, rows_loaded=31, rows_quarantined=0,
                 ingested_at=NOW,
             )
-        ).inserted_primary_key[0]  # fmt: skip
+        ).inserted_primary_key  # fmt: skip
+        assert key is not None  # one row inserted: its key
+        batch = key[0]
         for i, (reg, (agg, prov, city), (oprov, ocity)) in enumerate(WORLD):
             c.execute(
                 manager_snapshots.insert().values(

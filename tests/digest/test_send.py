@@ -7,6 +7,7 @@ import dataclasses
 import io
 import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -30,7 +31,7 @@ def _with_smtp(
     return load_settings().with_db(settings.db_url)
 
 
-def _outbox(settings: Settings) -> list[dict]:
+def _outbox(settings: Settings) -> list[dict[str, Any]]:
     engine = sa.create_engine(settings.db_url)
     with engine.connect() as c:
         return [dict(r) for r in c.execute(sa.select(outbox).order_by(outbox.c.id)).mappings()]

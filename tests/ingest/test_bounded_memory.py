@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -36,14 +37,14 @@ def _rows_with_gaps(n: int, missing_key_at: tuple[int, ...]) -> list[list[str]]:
     return rows
 
 
-def _batches(engine: sa.Engine) -> list[sa.Row]:
+def _batches(engine: sa.Engine) -> list[sa.Row[Any]]:
     with engine.connect() as conn:
         return list(conn.execute(sa.select(batches).order_by(batches.c.id)))
 
 
 def _count(engine: sa.Engine, table: sa.Table) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar())
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
 def test_a_large_csv_is_read_in_chunks_each_a_batch_every_row_accounted(tmp_path: Path) -> None:

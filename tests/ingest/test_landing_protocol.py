@@ -48,7 +48,7 @@ def _records(n: int) -> list[dict[str, str]]:
 
 def _count(engine: sa.Engine, table: sa.Table) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar())
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
 def test_readiness_is_a_marker_or_a_settled_file() -> None:

@@ -305,6 +305,7 @@ def test_a_refused_file_waits_for_readmission_after_an_alias_is_added(
         smtp=settings.smtp,
     )
     refused = first.results[0].batch_id
+    assert refused is not None  # a rejected file is recorded as a batch
     results = pipeline.readmit(fixed, [refused], clock=CLOCK)
     assert [r.status for r in results[0].results] == ["loaded"]
     engine = open_store(settings.db_url)

@@ -4,6 +4,7 @@ transitions, labels, the append-only audit trail, and one open alert per manager
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -36,7 +37,7 @@ def events(engine: sa.Engine, reg: str) -> list[tuple[str, str | None, str | Non
         ]  # fmt: skip
 
 
-def open_alerts(engine: sa.Engine) -> dict[str, dict]:
+def open_alerts(engine: sa.Engine) -> dict[str, dict[str, Any]]:
     with engine.connect() as c:
         return {
             r["register_no"]: dict(r)

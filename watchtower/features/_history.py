@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
 
@@ -37,6 +38,7 @@ from watchtower.store.schema import (
 )
 
 EPOCH = pd.Timestamp("1970-01-01")
+IntArray = npt.NDArray[np.int64]
 
 #: Fund states after which no more periodic reports are expected.
 TERMINAL_STATES = ("正常清算", "提前清算", "投顾协议已终止", "非正常清算")
@@ -119,12 +121,14 @@ def minus(as_of: dt.date, window: str) -> dt.date:
     n, unit = int(window[:-1]), window[-1]
     if unit == "d":
         return as_of - dt.timedelta(days=n)
-    return (pd.Timestamp(as_of) - pd.DateOffset(months=n)).date()
+    start: dt.date = (pd.Timestamp(as_of) - pd.DateOffset(months=n)).date()
+    return start
 
 
 def day_number(d: dt.date) -> int:
     """Days since 1970-01-01."""
-    return (d - EPOCH.date()).days
+    days: int = (d - EPOCH.date()).days  # EPOCH is a pandas Timestamp: untyped here
+    return days
 
 
 def to_days(values: pd.Series) -> pd.Series:
@@ -164,7 +168,8 @@ def _rows_to_array(rows: Sequence[Any]) -> np.ndarray:
         from pandas._libs.lib import to_object_array_tuples
     except ImportError:  # pragma: no cover - a pandas without the helper
         return np.array(rows, dtype=object)
-    return to_object_array_tuples(rows if isinstance(rows, list) else list(rows))
+    array: np.ndarray = to_object_array_tuples(rows if isinstance(rows, list) else list(rows))
+    return array
 
 
 def _frame(
@@ -855,7 +860,7 @@ def derived_due(kind: np.ndarray, pidx: np.ndarray) -> np.ndarray:
     ).astype("float64")
 
 
-def _ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ymd(days: np.ndarray) -> tuple[IntArray, IntArray, IntArray]:
     d = days.astype("int64").astype("datetime64[D]")
     months = d.astype("datetime64[M]")
     mi = months.astype("int64")

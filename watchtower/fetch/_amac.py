@@ -424,7 +424,7 @@ class _Http:
     def _backoff(self, attempt: int) -> float:
         # Exponential with "equal jitter": at least half the step, so retries from many
         # clients spread out without ever retrying at once.
-        step = min(self._options.backoff_max, self._options.backoff_base * 2**attempt)
+        step = min(self._options.backoff_max, self._options.backoff_base * 2.0**attempt)
         return step / 2 + self._rng.uniform(0, step / 2)
 
     def send(

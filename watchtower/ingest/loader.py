@@ -848,7 +848,8 @@ def _db_values(column: pd.Series) -> list[Any]:
     values[missing] = None
     if column.dtype.kind in "iub" or str(column.dtype) in ("Int64", "boolean"):
         return [v if v is None else v.item() if isinstance(v, np.generic) else v for v in values]
-    return values.tolist()
+    python_values: list[Any] = values.tolist()
+    return python_values
 
 
 _JSON_KINDS = ("json",)

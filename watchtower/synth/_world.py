@@ -200,7 +200,7 @@ class World:
     def progress(self, m: int, days: IntA) -> FloatA:
         """Share of the way from onset (0) to incident (1) at each day; negative before onset."""
         span = max(int(self.incident[m] - self.onset[m]), 1)
-        return (days - self.onset[m]) / span
+        return (days - int(self.onset[m])) / span
 
     def at_progress(self, m: int, p: float) -> int:
         return int(self.onset[m] + p * (self.incident[m] - self.onset[m]))
