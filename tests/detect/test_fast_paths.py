@@ -62,9 +62,16 @@ def _random_case(
                 row.append(RuleHit(f"r{h}", int(rng.integers(1, 6)), "规则", "rule", 1.0, feature))
             else:
                 row.append(
-                    {"code": f"q{h}", "severity": int(rng.integers(0, 6)), "zh": "规", "en": "q",
-                     "value": "x", "feature": feature, "tier_floor": "yellow"}
-                )  # fmt: skip
+                    {
+                        "code": f"q{h}",
+                        "severity": int(rng.integers(0, 6)),
+                        "zh": "规",
+                        "en": "q",
+                        "value": "x",
+                        "feature": feature,
+                        "tier_floor": "yellow",
+                    }
+                )
         hits.append(row)
     return hits, dev, values, med
 
@@ -111,11 +118,16 @@ def test_model_reasons_equal_per_manager_path() -> None:
     values = frame[model.features]
     slow = [
         build_reasons(
-            lists[k], dev.loc[r].to_dict(), values.loc[r].to_dict(), med.loc[r].to_dict(),
-            model.texts, max_reasons=cfg.max_reasons, min_deviation=cfg.min_deviation,
+            lists[k],
+            dev.loc[r].to_dict(),
+            values.loc[r].to_dict(),
+            med.loc[r].to_dict(),
+            model.texts,
+            max_reasons=cfg.max_reasons,
+            min_deviation=cfg.min_deviation,
         )
         for k, r in enumerate(frame.index)
-    ]  # fmt: skip
+    ]
     assert sum(map(len, fast)) > 20  # the case has reasons to compare
     assert same(fast, slow)
 

@@ -39,12 +39,18 @@ MANAGERS: dict[str, tuple[str, str, Sequence[float], list[str], str | None]] = {
 def _reasons(reg: str, hits: list[str], rep: str | None) -> list[dict[str, Any]]:
     out = [reason(h, f"规则命中:{h}", f"rule hit: {h}") for h in hits]
     if rep:
-        out.append(reason("rep_enforcement", f"法定代表人{rep}涉及被执行案件",
-                          f"legal representative {rep} is a judgment debtor"))  # fmt: skip
+        out.append(
+            reason(
+                "rep_enforcement",
+                f"法定代表人{rep}涉及被执行案件",
+                f"legal representative {rep} is a judgment debtor",
+            )
+        )
     if reg == "P3000005":
         out.append(reason("formula", '=HYPERLINK("http://evil","点击")', "=1+1", kind="feature"))
-    out.append(reason("paid_in_ratio", "实缴资本比例偏低(12%)", "low paid-in ratio (12%)",
-                      kind="feature"))  # fmt: skip
+    out.append(
+        reason("paid_in_ratio", "实缴资本比例偏低(12%)", "low paid-in ratio (12%)", kind="feature")
+    )
     return out
 
 
@@ -103,6 +109,14 @@ def build_world(settings: Settings) -> sa.Engine:
         insert_scores(engine, rows)
         pipeline.warn(settings, d, clock=CLOCK)
     with engine.begin() as c:
-        transition(c, "P3000004", "closed", by="周科长", note="已核实无异常", as_of=AS_OF,
-                   now=NOW, resolution="false_positive")  # fmt: skip
+        transition(
+            c,
+            "P3000004",
+            "closed",
+            by="周科长",
+            note="已核实无异常",
+            as_of=AS_OF,
+            now=NOW,
+            resolution="false_positive",
+        )
     return engine

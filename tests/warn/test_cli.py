@@ -32,8 +32,20 @@ def test_alerts_commands(settings: Settings, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "cannot go to acknowledged" in r.output
     r = runner.invoke(app, ["alerts", "ack", "P3000001"])
     assert r.exit_code != 0  # --by is required
-    r = runner.invoke(app, ["alerts", "close", "P3000001", "--as", "confirmed", "--by", "王科长",
-                            "--note", "已移交稽查"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "alerts",
+            "close",
+            "P3000001",
+            "--as",
+            "confirmed",
+            "--by",
+            "王科长",
+            "--note",
+            "已移交稽查",
+        ],
+    )
     assert r.exit_code == 0 and "closed (confirmed)" in r.output, r.output
     r = runner.invoke(app, ["alerts", "show", "P3000001"])
     assert r.exit_code == 0
@@ -57,8 +69,9 @@ def test_alerts_commands(settings: Settings, tmp_path: Path) -> None:
 
 def test_digest_command_renders_and_points_at_html(settings: Settings) -> None:
     build_world(settings)
-    r = runner.invoke(app, ["digest", "--as-of", str(AS_OF), "--to", "me@example.org",
-                            "--lang", "en", "--json"])  # fmt: skip
+    r = runner.invoke(
+        app, ["digest", "--as-of", str(AS_OF), "--to", "me@example.org", "--lang", "en", "--json"]
+    )
     assert r.exit_code == 0, r.output
     s = json.loads(r.output)
     # the outbox names files by a hash of (recipient, period, subscription), never the address

@@ -162,11 +162,18 @@ class Subscription:
             return f"name:{self.name}"
         content = json.dumps(
             [
-                self.recipient, sorted(self.districts), self.city_filter, self.min_tier,
-                self.cadence, self.language, self.weekday, self.everywhere, self.name,
+                self.recipient,
+                sorted(self.districts),
+                self.city_filter,
+                self.min_tier,
+                self.cadence,
+                self.language,
+                self.weekday,
+                self.everywhere,
+                self.name,
             ],
             ensure_ascii=False,
-        )  # fmt: skip
+        )
         return "sha256:" + hashlib.sha256(content.encode()).hexdigest()[:40]
 
 
