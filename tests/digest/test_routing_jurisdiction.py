@@ -291,7 +291,7 @@ def _world(
 
 
 def _ids(settings: Settings, regs: set[str]) -> list[int]:
-    with sa.create_engine(settings.db_url).connect() as c:
+    with open_store(settings.db_url).connect() as c:
         rows = c.execute(sa.select(alerts.c.id, alerts.c.register_no)).all()
     return sorted(i for i, reg in rows if reg in regs)
 
@@ -304,7 +304,7 @@ def _regs_in(eml: Path) -> set[str]:
 
 
 def _digests(settings: Settings) -> dict[str, set[str]]:
-    with sa.create_engine(settings.db_url).connect() as c:
+    with open_store(settings.db_url).connect() as c:
         rows = c.execute(sa.select(outbox.c.recipient, outbox.c.eml_path)).all()
     return {r: _regs_in(Path(p)) for r, p in rows}
 
@@ -321,7 +321,7 @@ def test_no_red_is_lost_and_the_rest_go_to_the_catch_all(
     s = _world(
         settings, tmp_path, monkeypatch, url, WATCHTOWER_DIGEST_CATCH_ALL="ops@example.gov.cn"
     )
-    with sa.create_engine(s.db_url).connect() as c:
+    with open_store(s.db_url).connect() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(alerts)).scalar_one() == 31
     summary = pipeline.digest(s, DAY, clock=CLOCK)
     # nobody is missed for a spelling: only 浙江, no address and 火星 reach no subscriber

@@ -600,7 +600,9 @@ def read_events(
         .drop_duplicates("uscc")
         .set_index("uscc")["register_no"]
     )
-    e["register_no"] = e["register_no"].fillna(e["uscc"].map(by_uscc))
+    # An empty mapping maps to float NaN; cast so that fillna gets the column's own str dtype.
+    linked = e["uscc"].map(by_uscc).astype(e["register_no"].dtype)
+    e["register_no"] = e["register_no"].fillna(linked)
     return e[e["register_no"].notna()].reset_index(drop=True)
 
 
