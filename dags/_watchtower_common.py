@@ -127,6 +127,15 @@ def retrain_report_html(comparison: dict[str, Any] | None, decision: Any) -> str
     )
 
 
+def raise_for_unloaded(problems: list[dict[str, Any]]) -> None:
+    """Stop the line (ValueError listing them) when landing files were rejected or failed."""
+    if problems:
+        listing = "; ".join(
+            f"{p['path']}: {p['status']} ({p.get('message') or 'see Data Docs'})" for p in problems
+        )
+        raise ValueError(f"{len(problems)} landing file(s) not loaded: {listing}")
+
+
 def default_args(**overrides: Any) -> dict[str, Any]:
     """Task defaults: 3 retries, 1 → 2 → 4 min backoff (capped at 30), failure mail."""
     args: dict[str, Any] = {

@@ -24,6 +24,7 @@ from _watchtower_common import (
     START_DATE,
     default_args,
     load_settings,
+    raise_for_unloaded,
     run_as_of,
     to_xcom,
     to_xcom_list,
@@ -85,13 +86,7 @@ def watchtower_pipeline() -> None:
 
         as_of = run_as_of(context)
         quality = to_xcom_list(pipeline.quality_report(load_settings(), since=as_of))
-        problems = ingested.get("problems", [])
-        if problems:
-            listing = "; ".join(
-                f"{p['path']}: {p['status']} ({p.get('message') or 'see Data Docs'})"
-                for p in problems
-            )
-            raise ValueError(f"{len(problems)} landing file(s) not loaded: {listing}")
+        raise_for_unloaded(ingested.get("problems", []))
         return {"files": ingested.get("files"), "quality": quality}
 
     @task
