@@ -293,6 +293,8 @@ def test_world_size_check_says_what_fits() -> None:
     check_world_size(300, start, end, available=gb)  # the demo fits in 1 GB
     with pytest.raises(ValueError, match=r"at most ([\d,]+) managers fit") as info:
         check_world_size(100_000, start, end, available=4 * gb)
-    fits = int(re.search(r"at most ([\d,]+)", str(info.value)).group(1).replace(",", ""))  # type: ignore[union-attr]
+    said = re.search(r"at most ([\d,]+)", str(info.value))
+    assert said is not None
+    fits = int(said.group(1).replace(",", ""))
     assert world_memory(fits, start, end) <= 4 * gb < world_memory(fits + 1, start, end)
     check_world_size(fits, start, end, available=4 * gb)

@@ -13,13 +13,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from tests.ingest.test_ingest import MANAGERS_CAMEL, _rows, write_csv
 from watchtower.clock import FixedClock
+from watchtower.contract import Source
 from watchtower.ingest import ingest_dir, readmit
 from watchtower.ingest import loader as loader_module
+from watchtower.ingest.loader import GateOutcome
 from watchtower.ingest.readers import ReadError, ReadLimits
 from watchtower.ingest.shapes import check_size, streams
 from watchtower.store import open_store
@@ -126,9 +129,9 @@ def test_a_refused_chunk_is_skipped_until_readmitted(tmp_path: Path) -> None:
     write_csv(landing / "managers" / "managers_2024-06-30.csv", MANAGERS_CAMEL, _rows(600), "utf-8")
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
 
-    def reject_second_chunk(source, frame, known):  # type: ignore[no-untyped-def]
-        from watchtower.ingest.loader import GateOutcome
-
+    def reject_second_chunk(
+        source: Source, frame: pd.DataFrame, known: frozenset[str]
+    ) -> GateOutcome:
         # the gate refuses the second chunk (records 301-600) as a whole
         return GateOutcome(rejected="too odd" if frame.index.min() > 300 else None)
 

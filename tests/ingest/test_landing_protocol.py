@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from tests.ingest.test_ingest import MANAGERS_CAMEL, _rows, write_csv
 from watchtower.clock import FixedClock
 from watchtower.config import ConfigError, Settings, load_settings
-from watchtower.ingest import ingest_dir
+from watchtower.ingest import IngestSummary, ingest_dir
 from watchtower.ingest.discover import LandingFile, readiness, scan
 from watchtower.ingest.loader import ingest_file
 from watchtower.store import open_store
@@ -70,7 +70,7 @@ def test_a_half_written_file_waits_and_loads_once_complete_and_settled(tmp_path:
     _touch(path)
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
 
-    def run(wall: FixedClock):  # type: ignore[no-untyped-def]
+    def run(wall: FixedClock) -> IngestSummary:
         return ingest_dir(engine, landing, clock=CLOCK, settle_seconds=60, wall_clock=wall)
 
     first = run(_at(5))

@@ -98,7 +98,7 @@ def test_every_failing_row_is_caught_in_a_million_rows(settings: Settings) -> No
     assert result.rejected is None
 
 
-def _landing(tmp_path, files: dict[str, bytes]):  # type: ignore[no-untyped-def]
+def _landing(tmp_path: Path, files: dict[str, bytes]) -> Path:
     root = tmp_path / "landing"
     for name, data in files.items():
         path = root / name

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from tqdm import tqdm
@@ -23,6 +24,9 @@ from watchtower.clock import SystemClock
 from watchtower.contract import SOURCES
 from watchtower.text import terminal_text
 from watchtower.validate.results import DriftRow, RefusedBatch
+
+if TYPE_CHECKING:
+    from watchtower.ingest.discover import LandingFile
 
 
 @app.command("validate")
@@ -47,8 +51,11 @@ def validate(
     if not landing_dir.is_dir():
         fail(f"landing folder not found: {landing_dir}")
 
-    def bar(files):  # type: ignore[no-untyped-def]
-        return tqdm(list(files), desc="validate", unit="file", disable=quiet, leave=False)
+    def bar(files: Iterable[LandingFile]) -> Iterable[LandingFile]:
+        shown: Iterable[LandingFile] = tqdm(  # tqdm has no types
+            list(files), desc="validate", unit="file", disable=quiet, leave=False
+        )
+        return shown
 
     summary = pipeline.validate_landing(
         settings, landing_dir, today=SystemClock().today(), build_docs=not no_docs, progress=bar

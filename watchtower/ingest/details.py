@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, Literal
 
 from watchtower.contract import DISCLOSURE_PERIODS, FIELDS, Source
 
@@ -509,7 +509,7 @@ def _own_id(root: _Node, kind: str) -> str | None:
     return None
 
 
-def _detect(pairs: list[_Pair]) -> str:
+def _detect(pairs: list[_Pair]) -> Literal["manager_details", "fund_details"]:
     found = {p.label for p in pairs}
     hits = {source: len(found & labels) for source, labels in _EXCLUSIVE.items()}
     manager, fund = hits["manager_details"], hits["fund_details"]
@@ -522,7 +522,9 @@ def _detect(pairs: list[_Pair]) -> str:
     return "manager_details" if manager > fund else "fund_details"
 
 
-def parse_detail_html(html: str) -> tuple[str, dict[str, str | None]]:
+def parse_detail_html(
+    html: str,
+) -> tuple[Literal["manager_details", "fund_details"], dict[str, str | None]]:
     """Read one AMAC detail page into (source, flat record of canonical text values).
 
     The source is "manager_details" or "fund_details", told by which page-specific labels the

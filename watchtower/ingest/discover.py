@@ -103,8 +103,9 @@ def source_of(path: Path, root: Path) -> Source | None:
     else a word in the name (``pof_manager_query.json``). Only a hint: the shape decides."""
     rel = path.relative_to(root)
     for part in reversed(rel.parts[:-1]):
-        if part.lower() in SOURCES:
-            return part.lower()  # type: ignore[return-value]
+        named = next((s for s in SOURCES if s == part.lower()), None)
+        if named is not None:
+            return named
     stem = path.name.lower()
     for source in sorted(SOURCES, key=len, reverse=True):
         if stem.startswith(source):
