@@ -92,13 +92,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
             elif nxt in on_stack:
                 low[node] = min(low[node], index[nxt])
         if low[node] == index[node]:
-            component: list[str] = []
-            while True:
-                top = stack.pop()
-                on_stack.discard(top)
-                component.append(top)
-                if top == node:
-                    break
+            component = _pop_component(stack, on_stack, node)
             if len(component) > 1:
                 found.append(sorted(component))
 
@@ -106,6 +100,18 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         if node not in index:
             visit(node)
     return found
+
+
+def _pop_component(stack: list[str], on_stack: set[str], root: str) -> list[str]:
+    """Tarjan's step: the nodes on the stack down to ``root``, one strongly connected
+    component, taken off the stack."""
+    component: list[str] = []
+    while True:
+        top = stack.pop()
+        on_stack.discard(top)
+        component.append(top)
+        if top == root:
+            return component
 
 
 def _importers_of(target: str) -> Iterator[str]:
@@ -197,48 +203,71 @@ def internals_in(source: str) -> list[str]:
     found: list[str] = []
     foreign: set[str] = set()  # local names bound to another library's modules or objects
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.split(".")[0] in FIRST_PARTY:
-                    continue
-                foreign.add(alias.asname or alias.name.split(".")[0])
-                if any(_private(part) for part in alias.name.split(".")):
-                    found.append(f"{node.lineno}: import {alias.name}")
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-            if node.module.split(".")[0] in FIRST_PARTY:
-                continue
-            for alias in node.names:
-                foreign.add(alias.asname or alias.name)
-                dotted = f"{node.module}.{alias.name}"
-                if any(_private(part) for part in dotted.split(".")):
-                    found.append(f"{node.lineno}: from {node.module} import {alias.name}")
-        elif (
-            isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.Call)
-            and _imports_a_module(node.value)
-        ):
-            foreign.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.arg) and _annotation(node) in ("ModuleType", "types.ModuleType"):
-            foreign.add(node.arg)  # a module handed in: whose is not known, count it
+        found.extend(_private_imports(node, foreign))
     for node in ast.walk(tree):
-        targets: list[ast.expr] = []
-        if isinstance(node, ast.Assign | ast.Delete):
-            targets = list(node.targets)
-        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
-            targets = [node.target]
-        for target in targets:
-            if isinstance(target, ast.Attribute) and _is_foreign(target.value, foreign):
-                found.append(f"{node.lineno}: assigns {ast.unparse(target)}")
-            if isinstance(target, ast.Subscript) and ast.unparse(target.value) == "sys.modules":
-                found.append(f"{node.lineno}: writes {ast.unparse(target)}")
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in ("setattr", "delattr")
-            and node.args
-            and _is_foreign(node.args[0], foreign)
-        ):
-            found.append(f"{node.lineno}: {node.func.id}({ast.unparse(node.args[0])}, ...)")
+        found.extend(_foreign_writes(node, foreign))
+    return found
+
+
+def _private_imports(node: ast.AST, foreign: set[str]) -> list[str]:
+    """A private import in ``node``; names it binds to another library go into ``foreign``."""
+    found: list[str] = []
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.name.split(".")[0] in FIRST_PARTY:
+                continue
+            foreign.add(alias.asname or alias.name.split(".")[0])
+            if any(_private(part) for part in alias.name.split(".")):
+                found.append(f"{node.lineno}: import {alias.name}")
+    elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+        if node.module.split(".")[0] in FIRST_PARTY:
+            return found
+        for alias in node.names:
+            foreign.add(alias.asname or alias.name)
+            dotted = f"{node.module}.{alias.name}"
+            if any(_private(part) for part in dotted.split(".")):
+                found.append(f"{node.lineno}: from {node.module} import {alias.name}")
+    else:
+        foreign.update(_modules_bound(node))
+    return found
+
+
+def _modules_bound(node: ast.AST) -> list[str]:
+    """Names ``node`` binds to a module not imported by name: ``x = import_module(...)``, or a
+    parameter typed ``ModuleType`` (a module handed in: whose is not known, count it)."""
+    if (
+        isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Call)
+        and _imports_a_module(node.value)
+    ):
+        return [t.id for t in node.targets if isinstance(t, ast.Name)]
+    if isinstance(node, ast.arg) and _annotation(node) in ("ModuleType", "types.ModuleType"):
+        return [node.arg]
+    return []
+
+
+def _foreign_writes(node: ast.AST, foreign: set[str]) -> list[str]:
+    """Attribute writes onto another library's names, ``setattr``/``delattr`` on them, and
+    writes to ``sys.modules`` in ``node``."""
+    found: list[str] = []
+    targets: list[ast.expr] = []
+    if isinstance(node, ast.Assign | ast.Delete):
+        targets = list(node.targets)
+    elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+        targets = [node.target]
+    for target in targets:
+        if isinstance(target, ast.Attribute) and _is_foreign(target.value, foreign):
+            found.append(f"{getattr(node, 'lineno', 0)}: assigns {ast.unparse(target)}")
+        if isinstance(target, ast.Subscript) and ast.unparse(target.value) == "sys.modules":
+            found.append(f"{getattr(node, 'lineno', 0)}: writes {ast.unparse(target)}")
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("setattr", "delattr")
+        and node.args
+        and _is_foreign(node.args[0], foreign)
+    ):
+        found.append(f"{node.lineno}: {node.func.id}({ast.unparse(node.args[0])}, ...)")
     return found
 
 
@@ -344,6 +373,8 @@ def submodule_imports(source: str, own_area: str | None = None, first: int = 1) 
     but those of ``own_area`` (a module of an area may use its siblings)."""
     found: list[str] = []
     for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Import | ast.ImportFrom):
+            continue
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]

@@ -163,7 +163,7 @@ def test_pyod_numba_leaves_a_module_without_the_kernel_alone() -> None:
     assert not pyod_numba.cache_kernel(module, "_calculate_outlier_scores")  # missing name
     module.not_a_kernel = len  # type: ignore[attr-defined]
     assert not pyod_numba.cache_kernel(module, "not_a_kernel")  # no numba dispatcher
-    assert module.not_a_kernel is len  # type: ignore[attr-defined]
+    assert module.not_a_kernel is len
 
 
 # ------------------------------------------------------------------ gx_fingerprint
@@ -172,7 +172,9 @@ def test_pyod_numba_leaves_a_module_without_the_kernel_alone() -> None:
 def _batch(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     """GX's pandas engine loading ``frame`` as a batch: (its data, its markers)."""
     from great_expectations.core.batch_spec import RuntimeDataBatchSpec
-    from great_expectations.execution_engine import PandasExecutionEngine
+    from great_expectations.execution_engine.pandas_execution_engine import (
+        PandasExecutionEngine,
+    )
 
     data, markers = PandasExecutionEngine().get_batch_data_and_markers(
         RuntimeDataBatchSpec(batch_data=frame)

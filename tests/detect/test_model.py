@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,7 +84,7 @@ def test_build_reasons_order_limits_and_templates() -> None:
         "b": FeatureText("b", "乙", "B", "已列入黑名单", "on the blacklist", "bool"),
         "c": FeatureText("c", "丙", "C", "丙 {value:.0f} 次", "{value:.0f} C", "count"),
     }
-    hits = [
+    hits: list[RuleHit | Mapping[str, Any]] = [
         RuleHit("low", 2, "低", "low", 1.0, "c"),
         {"code": "high", "severity": 5, "zh": "高", "en": "high", "value": 2, "tier_floor": "red"},
     ]

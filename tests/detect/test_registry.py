@@ -77,7 +77,8 @@ def _store(url: str, settings: Settings) -> None:
     promote(engine, a, clock=clock, actor="alice", reason="first")
     promote(engine, b, clock=clock, actor="alice")
     promote(engine, c, clock=clock, actor="bob")
-    assert champion(engine).id == c  # type: ignore[union-attr]
+    current = champion(engine)
+    assert current is not None and current.id == c
     assert {r.id: r.status for r in list_models(engine)} == {
         a: "retired",
         b: "retired",

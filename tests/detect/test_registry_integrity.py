@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import pathlib
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import joblib
@@ -44,7 +45,7 @@ class _Payload:
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[Callable[[Path], None], tuple[Path]]:
         return (pathlib.Path.touch, (self.marker,))
 
 

@@ -58,7 +58,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     engine = open_store(settings.db_url)
     now = dt.datetime(2026, 5, 21, 8, 0)
     with engine.begin() as conn:
-        batch = conn.execute(
+        key = conn.execute(
             batches.insert().values(
                 source="managers",
                 file_name="hostile.csv",
@@ -67,7 +67,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
                 status="loaded",
                 ingested_at=now,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert key is not None  # one row inserted: its key
+        batch = key[0]
         conn.execute(
             manager_snapshots.insert().values(
                 batch_id=batch,

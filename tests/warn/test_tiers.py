@@ -29,9 +29,17 @@ POLICY = TierPolicy(
 
 @pytest.mark.parametrize(
     ("score", "tier"),
-    [(100, "red"), (85, "red"), (84.99, "orange"), (70, "orange"), (55, "yellow"),
-     (40, "blue"), (39.9, None), (0, None)],
-)  # fmt: skip
+    [
+        (100, "red"),
+        (85, "red"),
+        (84.99, "orange"),
+        (70, "orange"),
+        (55, "yellow"),
+        (40, "blue"),
+        (39.9, None),
+        (0, None),
+    ],
+)
 def test_thresholds(score: float, tier: str | None) -> None:
     assert tier_for_score(score, POLICY.thresholds) == tier
 

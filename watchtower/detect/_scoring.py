@@ -339,9 +339,19 @@ def export_scores(
     frame = read_scores(engine, start, end)
     out.parent.mkdir(parents=True, exist_ok=True)
     header = [
-        "register_no", "manager_name", "as_of", "score", "tier", "rule_score", "anomaly_score",
-        "supervised_score", "rule_hits", "reasons_zh", "reasons_en", "model_id",
-    ]  # fmt: skip
+        "register_no",
+        "manager_name",
+        "as_of",
+        "score",
+        "tier",
+        "rule_score",
+        "anomaly_score",
+        "supervised_score",
+        "rule_hits",
+        "reasons_zh",
+        "reasons_en",
+        "model_id",
+    ]
     with out.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,16 +206,10 @@ def load_promote_margin(path: Path | str) -> float:
         ) from exc
 
 
-def load_detect_config(path: Path | str) -> DetectConfig:
-    """Read and validate ``models/detectors.yaml``; raises DetectConfigError with the cause."""
-    path = Path(path)
-    raw = _read(path)
-    peer, pre = _section(path, raw, "peer_group"), _section(path, raw, "preprocess")
-    ens, sup = _section(path, raw, "ensemble"), _section(path, raw, "supervised")
-    w, rs = _section(path, raw, "weights"), _section(path, raw, "reasons")
-    defaults = DetectConfig()
+def _detector_specs(path: Path, items: list[Any]) -> list[DetectorSpec]:
+    """``ensemble.detectors``: each a known kind whose params its class accepts; unique names."""
     specs: list[DetectorSpec] = []
-    for i, item in enumerate(ens.get("detectors") or []):
+    for i, item in enumerate(items):
         if not isinstance(item, dict) or "kind" not in item:
             raise DetectConfigError(f"{path}: ensemble.detectors[{i}] needs a 'kind'")
         kind = str(item["kind"])
@@ -232,24 +227,55 @@ def load_detect_config(path: Path | str) -> DetectConfig:
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise DetectConfigError(f"{path}: detector names must be unique, got {names}")
-    combination = str(ens.get("combination", defaults.combination))
-    if combination not in COMBINATIONS:
-        raise DetectConfigError(
-            f"{path}: ensemble.combination must be one of {', '.join(COMBINATIONS)}"
-        )
-    neutral = str(pre.get("neutral_features", defaults.neutral_features))
-    if neutral not in ("ignore", "two_sided"):
-        raise DetectConfigError(f"{path}: preprocess.neutral_features: ignore or two_sided")
-    pool = str(pre.get("pool", defaults.pool) or "none")
-    if pool not in ("category_max", "none"):
-        raise DetectConfigError(f"{path}: preprocess.pool: category_max or none")
+    return specs
+
+
+def _one_of(path: Path, value: str, allowed: Collection[str], message: str) -> str:
+    if value not in allowed:
+        raise DetectConfigError(f"{path}: {message}")
+    return value
+
+
+def load_detect_config(path: Path | str) -> DetectConfig:
+    """Read and validate ``models/detectors.yaml``; raises DetectConfigError with the cause."""
+    path = Path(path)
+    raw = _read(path)
+    peer, pre = _section(path, raw, "peer_group"), _section(path, raw, "preprocess")
+    ens, sup = _section(path, raw, "ensemble"), _section(path, raw, "supervised")
+    w, rs = _section(path, raw, "weights"), _section(path, raw, "reasons")
+    defaults = DetectConfig()
+    specs = _detector_specs(path, ens.get("detectors") or [])
+    combination = _one_of(
+        path,
+        str(ens.get("combination", defaults.combination)),
+        COMBINATIONS,
+        f"ensemble.combination must be one of {', '.join(COMBINATIONS)}",
+    )
+    neutral = _one_of(
+        path,
+        str(pre.get("neutral_features", defaults.neutral_features)),
+        ("ignore", "two_sided"),
+        "preprocess.neutral_features: ignore or two_sided",
+    )
+    pool = _one_of(
+        path,
+        str(pre.get("pool", defaults.pool) or "none"),
+        ("category_max", "none"),
+        "preprocess.pool: category_max or none",
+    )
     enabled = str(sup.get("enabled", defaults.supervised_enabled)).lower()
-    enabled = {"yes": "true", "no": "false"}.get(enabled, enabled)
-    if enabled not in ("auto", "true", "false"):
-        raise DetectConfigError(f"{path}: supervised.enabled: auto, true or false")
-    estimator = str(sup.get("estimator", defaults.supervised_estimator))
-    if estimator not in ("logistic", "gradient_boosting"):
-        raise DetectConfigError(f"{path}: supervised.estimator: logistic or gradient_boosting")
+    enabled = _one_of(
+        path,
+        {"yes": "true", "no": "false"}.get(enabled, enabled),
+        ("auto", "true", "false"),
+        "supervised.enabled: auto, true or false",
+    )
+    estimator = _one_of(
+        path,
+        str(sup.get("estimator", defaults.supervised_estimator)),
+        ("logistic", "gradient_boosting"),
+        "supervised.estimator: logistic or gradient_boosting",
+    )
     points = (raw.get("rules") or {}).get("severity_points") or defaults.severity_points
     try:
         rs_points = {int(k): float(v) for k, v in points.items()}

@@ -80,7 +80,8 @@ def directional_deviations(
     return np.clip(folded, 0.0, clip).astype(np.float64)
 
 
-class BaseRiskDetector(BaseEstimator, metaclass=ABCMeta):
+# scikit-learn ships no type stubs, so BaseEstimator is Any to mypy.
+class BaseRiskDetector(BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
     """Shared base: directional standardization, score statistics, threshold, labels.
 
     Parameters

@@ -105,7 +105,8 @@ def _group_members(groups: pd.Series, label: object) -> np.ndarray:
     """Rows the group's statistics are computed on: everyone for the pooled group."""
     if label == POOLED:
         return np.ones(len(groups), dtype=bool)
-    return (groups == label).to_numpy()
+    members: np.ndarray = (groups == label).to_numpy()
+    return members
 
 
 def peer_deviations(

@@ -483,22 +483,7 @@ def load_artifact(
     if record is None:
         problems.append(f"{p} has no sha256 recorded in the registry (not a registered model)")
     else:
-        actual = file_sha256(p)
-        if actual != record.artifact_sha256:
-            problems.append(
-                f"{p} has sha256 {actual[:12]}..., the registry recorded "
-                f"{record.artifact_sha256[:12]}..."
-            )
-        try:
-            k = key if key is not None else model_key(artifacts_dir=artifacts_dir)
-        except ModelKeyError as exc:
-            if not trust:
-                raise
-            problems.append(f"its signature cannot be checked ({exc})")
-        else:
-            signed = _signature_problem(record, k)
-            if signed:
-                problems.append(signed)
+        problems += _record_problems(p, record, artifacts_dir=artifacts_dir, trust=trust, key=key)
     if problems:
         text = "; ".join(problems)
         if not trust:
@@ -508,6 +493,31 @@ def load_artifact(
             )
         _loud(f"loading {name}, UNVERIFIED, because trust was given: {text}")
     return joblib.load(p)
+
+
+def _record_problems(
+    p: Path, record: ModelRecord, *, artifacts_dir: Path, trust: bool, key: bytes | None
+) -> list[str]:
+    """What is wrong between the file ``p`` and its registry record: its hash, the record's
+    signature. A missing key raises unless ``trust`` (then it is one more problem)."""
+    problems = []
+    actual = file_sha256(p)
+    if actual != record.artifact_sha256:
+        problems.append(
+            f"{p} has sha256 {actual[:12]}..., the registry recorded "
+            f"{record.artifact_sha256[:12]}..."
+        )
+    try:
+        k = key if key is not None else model_key(artifacts_dir=artifacts_dir)
+    except ModelKeyError as exc:
+        if not trust:
+            raise
+        problems.append(f"its signature cannot be checked ({exc})")
+    else:
+        signed = _signature_problem(record, k)
+        if signed:
+            problems.append(signed)
+    return problems
 
 
 def load_model(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
 
@@ -39,6 +40,7 @@ from watchtower.store.schema import (
 )
 
 EPOCH = pd.Timestamp("1970-01-01")
+IntArray = npt.NDArray[np.int64]
 
 #: Fund states after which no more periodic reports are expected.
 TERMINAL_STATES = ("正常清算", "提前清算", "投顾协议已终止", "非正常清算")
@@ -121,12 +123,14 @@ def minus(as_of: dt.date, window: str) -> dt.date:
     n, unit = int(window[:-1]), window[-1]
     if unit == "d":
         return as_of - dt.timedelta(days=n)
-    return (pd.Timestamp(as_of) - pd.DateOffset(months=n)).date()
+    start: dt.date = (pd.Timestamp(as_of) - pd.DateOffset(months=n)).date()
+    return start
 
 
 def day_number(d: dt.date) -> int:
     """Days since 1970-01-01."""
-    return (d - EPOCH.date()).days
+    days: int = (d - EPOCH.date()).days  # EPOCH is a pandas Timestamp: untyped here
+    return days
 
 
 def to_days(values: pd.Series) -> pd.Series:
@@ -607,7 +611,9 @@ def read_events(
         .drop_duplicates("uscc")
         .set_index("uscc")["register_no"]
     )
-    e["register_no"] = e["register_no"].fillna(e["uscc"].map(by_uscc))
+    # An empty mapping maps to float NaN; cast so that fillna gets the column's own str dtype.
+    linked = e["uscc"].map(by_uscc).astype(e["register_no"].dtype)
+    e["register_no"] = e["register_no"].fillna(linked)
     return e[e["register_no"].notna()].reset_index(drop=True)
 
 
@@ -867,7 +873,7 @@ def derived_due(kind: np.ndarray, pidx: np.ndarray) -> np.ndarray:
     ).astype("float64")
 
 
-def _ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ymd(days: np.ndarray) -> tuple[IntArray, IntArray, IntArray]:
     d = days.astype("int64").astype("datetime64[D]")
     months = d.astype("datetime64[M]")
     mi = months.astype("int64")

@@ -668,7 +668,8 @@ def _panel(q: pd.DataFrame, col: str, cols: list[int], ffill: bool) -> pd.DataFr
 
 def _lookup(keys: pd.Index, link: pd.Series) -> np.ndarray:
     """``link[key]`` for each key (NaN where absent); ``link`` has a unique index."""
-    return link.reindex(keys).to_numpy()
+    values: np.ndarray = link.reindex(keys).to_numpy()
+    return values
 
 
 def _by_manager(wide: pd.DataFrame, link: pd.Series, idx: pd.Index) -> pd.DataFrame:

@@ -171,21 +171,23 @@ def gx_context() -> Any:
     return context
 
 
-def batch_definition(source: Source) -> BatchDefinition:
+def batch_definition(source: Source) -> BatchDefinition[None]:
     """A whole-dataframe batch definition for ``source`` on the cached context."""
     with _lock:
         return _batch_definition(source)
 
 
 @lru_cache(maxsize=8)
-def _batch_definition(source: Source) -> BatchDefinition:
+def _batch_definition(source: Source) -> BatchDefinition[None]:
     context = gx_context()
     try:
         datasource = context.data_sources.get("watchtower")
     except Exception:  # not created yet in this process
         datasource = context.data_sources.add_pandas("watchtower")
     asset = datasource.add_dataframe_asset(name=source)
-    return asset.add_batch_definition_whole_dataframe(f"{source}_file")
+    # A whole-dataframe definition has no partitioner (GX annotates the return unparametrised).
+    definition: BatchDefinition[None] = asset.add_batch_definition_whole_dataframe(f"{source}_file")
+    return definition
 
 
 def gx_suite(suite: Suite, expectations: tuple[SuiteExpectation, ...]) -> gx.ExpectationSuite:
