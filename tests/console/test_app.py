@@ -68,8 +68,16 @@ def test_each_supervisor_sees_only_their_district_everywhere(
     body = gd.get("/api/alerts").json()
     assert body["counts"] == {"red": 2, "orange": 1, "yellow": 1, "blue": 0}
     first = body["alerts"][0]
-    assert set(first) >= {"id", "register_no", "manager_name", "jurisdiction", "tier", "status",
-                          "score", "opened_as_of"}  # fmt: skip
+    assert set(first) >= {
+        "id",
+        "register_no",
+        "manager_name",
+        "jurisdiction",
+        "tier",
+        "status",
+        "score",
+        "opened_as_of",
+    }
     assert [a["tier"] for a in body["alerts"]] == ["red", "red", "orange", "yellow"]
     assert all(a["jurisdiction"] == "广东" for a in body["alerts"])
     # every status, filters and search stay inside the scope
@@ -118,8 +126,9 @@ def test_case_work_goes_through_the_lifecycle_into_the_audit_trail(
     csrf = login(gd, "gd")
 
     def act(action: str, **form: str) -> int:
-        r = gd.post(f"/alerts/{alert}/{action}", data={"csrf_token": csrf, **form},
-                    follow_redirects=False)  # fmt: skip
+        r = gd.post(
+            f"/alerts/{alert}/{action}", data={"csrf_token": csrf, **form}, follow_redirects=False
+        )
         return r.status_code
 
     assert act("acknowledge", note="已签收") == 303
@@ -149,9 +158,14 @@ def test_case_work_goes_through_the_lifecycle_into_the_audit_trail(
         )  # reopened: the outcome no longer holds
     people = [(e["actor"], e["action"]) for e in trail if e["actor"] != "watchtower"]
     assert people == [
-        ("gd", "acknowledge"), ("gd", "assign"), ("gd", "assign"), ("gd", "note"),
-        ("gd", "investigate"), ("gd", "close"), ("gd", "reopen"),
-    ]  # fmt: skip
+        ("gd", "acknowledge"),
+        ("gd", "assign"),
+        ("gd", "assign"),
+        ("gd", "note"),
+        ("gd", "investigate"),
+        ("gd", "close"),
+        ("gd", "reopen"),
+    ]
     assert a["status"] == "acknowledged" and a["assignee"] == "ana" and a["open_key"] == "P3000001"
     notes = " | ".join(e["note"] or "" for e in trail)
     assert "已签收" in notes and "约谈法定代表人" in notes and "→ ana" in notes
@@ -194,8 +208,11 @@ def test_five_failures_lock_the_name_for_fifteen_minutes(
 
     def attempt(name: str, password: str) -> int:
         token = csrf_of(c.get("/login").text)
-        r = c.post("/login", data={"username": name, "password": password, "csrf_token": token},
-                   follow_redirects=False)  # fmt: skip
+        r = c.post(
+            "/login",
+            data={"username": name, "password": password, "csrf_token": token},
+            follow_redirects=False,
+        )
         return r.status_code
 
     for _ in range(5):
@@ -260,8 +277,13 @@ def test_hostile_names_are_escaped_in_pages_and_neutralised_in_the_csv(
 
 def test_security_headers_on_every_response(make_client: Client) -> None:
     c = make_client()
-    responses = [c.get("/login"), c.get("/api/alerts"), c.get("/static/console.css"),
-                 c.get("/nothing-here"), c.get("/alerts", follow_redirects=False)]  # fmt: skip
+    responses = [
+        c.get("/login"),
+        c.get("/api/alerts"),
+        c.get("/static/console.css"),
+        c.get("/nothing-here"),
+        c.get("/alerts", follow_redirects=False),
+    ]
     login(c, "gd")
     responses += [c.get("/alerts"), c.get("/api/alerts"), c.get("/alerts.csv")]
     for r in responses:
@@ -281,8 +303,11 @@ def test_session_cookie_flags(make_client: Client) -> None:
     for base, secure in (("http://testserver", False), ("https://testserver", True)):
         c = make_client(base_url=base)
         token = csrf_of(c.get("/login").text)
-        r = c.post("/login", data={"username": "gd", "password": PASSWORD, "csrf_token": token},
-                   follow_redirects=False)  # fmt: skip
+        r = c.post(
+            "/login",
+            data={"username": "gd", "password": PASSWORD, "csrf_token": token},
+            follow_redirects=False,
+        )
         cookie = next(v for v in r.headers.get_list("set-cookie") if v.startswith("wt_session="))
         flags = cookie.lower()
         assert "httponly" in flags and "samesite=lax" in flags
@@ -303,7 +328,10 @@ def test_open_redirects_are_refused(make_client: Client) -> None:
     c = make_client()
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
         token = csrf_of(c.get("/login").text)
-        r = c.post("/login", data={"username": "gd", "password": PASSWORD, "csrf_token": token,
-                                   "next": target}, follow_redirects=False)  # fmt: skip
+        r = c.post(
+            "/login",
+            data={"username": "gd", "password": PASSWORD, "csrf_token": token, "next": target},
+            follow_redirects=False,
+        )
         assert r.headers["location"] == "/alerts", target
         c.cookies.clear()

@@ -31,13 +31,19 @@ def test_serve_answers_on_its_port(tmp_path: Path) -> None:
     env.pop("WATCHTOWER_DB_URL", None)
     env.pop("WATCHTOWER_CONSOLE_SECRET", None)
     server = subprocess.Popen(
-        [sys.executable, "-c", "from watchtower.cli import main; main()", "serve", "--port",
-         str(port)],
+        [
+            sys.executable,
+            "-c",
+            "from watchtower.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+        ],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

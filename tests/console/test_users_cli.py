@@ -25,18 +25,31 @@ NEW = "another long passphrase 2"
 
 def _login(client: TestClient, name: str, password: str) -> int:
     token = csrf_of(client.get("/login").text)
-    r = client.post("/login", data={"username": name, "password": password, "csrf_token": token},
-                    follow_redirects=False)  # fmt: skip
+    r = client.post(
+        "/login",
+        data={"username": name, "password": password, "csrf_token": token},
+        follow_redirects=False,
+    )
     return r.status_code
 
 
 def test_users_commands_and_what_they_allow(settings: Settings) -> None:
     r = runner.invoke(
         app,
-        ["users", "add", "Zhou.GD", "--role", "supervisor", "--jurisdiction", "廣東省",
-         "--jurisdiction", "shenzhen", "--password-stdin"],
+        [
+            "users",
+            "add",
+            "Zhou.GD",
+            "--role",
+            "supervisor",
+            "--jurisdiction",
+            "廣東省",
+            "--jurisdiction",
+            "shenzhen",
+            "--password-stdin",
+        ],
         input=SECRET + "\n",
-    )  # fmt: skip
+    )
     assert r.exit_code == 0, r.output
     assert "zhou.gd" in r.output and "广东、深圳" in r.output and SECRET not in r.output
     r = runner.invoke(
@@ -45,14 +58,29 @@ def test_users_commands_and_what_they_allow(settings: Settings) -> None:
     assert r.exit_code == 0, r.output
     # refusals are one line, and never repeat the password
     for args, text, expected in (
-        (["users", "add", "x1", "--role", "supervisor", "--password-stdin"], SECRET,
-         "at least one --jurisdiction"),
-        (["users", "add", "x2", "--role", "supervisor", "--jurisdiction", "火星",
-          "--password-stdin"], SECRET, "is not a district"),
+        (
+            ["users", "add", "x1", "--role", "supervisor", "--password-stdin"],
+            SECRET,
+            "at least one --jurisdiction",
+        ),
+        (
+            [
+                "users",
+                "add",
+                "x2",
+                "--role",
+                "supervisor",
+                "--jurisdiction",
+                "火星",
+                "--password-stdin",
+            ],
+            SECRET,
+            "is not a district",
+        ),
         (["users", "add", "x3", "--role", "admin", "--password-stdin"], "short pw", "at least 12"),
         (["users", "add", "ana", "--role", "admin", "--password-stdin"], SECRET, "exists"),
         (["users", "disable", "nobody"], "", "no user 'nobody'"),
-    ):  # fmt: skip
+    ):
         r = runner.invoke(app, args, input=text)
         assert r.exit_code == 2, (args, r.output)
         assert expected in r.output and r.output.count("\n") == 1, r.output
