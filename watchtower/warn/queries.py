@@ -268,7 +268,7 @@ def manager_in_scope(
         return conn.execute(known).first() is not None
     placed = sa.select(p.c.register_no).where(
         p.c.register_no == reg,
-        scope_condition(conn, districts, where, sa.null(), sa.null()),
+        scope_condition(conn, districts, where, None, None),
     )
     if conn.execute(placed).first() is not None:
         return True

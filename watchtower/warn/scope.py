@@ -116,25 +116,28 @@ def scope_condition(
     conn: sa.Connection,
     districts: Collection[str],
     where: Places,
-    province: sa.ColumnElement[Any],
-    city: sa.ColumnElement[Any],
+    province: sa.ColumnElement[Any] | None,
+    city: sa.ColumnElement[Any] | None,
 ) -> sa.ColumnElement[bool]:
     """A WHERE condition: the manager of a row (with the ``province`` and ``city`` the row
     carries) is in one of ``districts`` (canonical names). The query must outer-join
     ``where.subquery`` on the row's register number: its columns decide when the manager has
-    a snapshot, the row's own when it has none."""
+    a snapshot, the row's own when it has none (``province`` and ``city`` None: a query of
+    the snapshots alone, where a manager without one is in no district)."""
     wanted = frozenset(districts)
     if not wanted:
         return sa.false()
     p = where.subquery.c
     agg_col, prov_col, city_col = (manager_snapshots.c[c] for c in ADDRESS_COLUMNS[where.address])
     aggs = _names(conn, agg_col)
-    provinces = _names(conn, prov_col, province)
-    cities = _names(conn, city_col, city)
+    provinces = _names(conn, prov_col, *([province] if province is not None else []))
+    cities = _names(conn, city_col, *([city] if city is not None else []))
     placed = sa.and_(
         p.register_no.is_not(None),
         _district_in(wanted, aggs, provinces, cities, p.agg, p.province, p.city),
     )
+    if province is None or city is None:
+        return placed
     unplaced = sa.and_(
         p.register_no.is_(None), _district_in(wanted, aggs, provinces, cities, None, province, city)
     )
