@@ -214,7 +214,7 @@ def floor_features(spec: dict[str, Any]) -> Result:
     frames = {}
     with engine.connect() as conn:
         for source in ("managers", "funds", "reports", "events"):
-            t = HISTORY[source]  # type: ignore[index]
+            t = HISTORY[source]
             frames[source] = pd.read_sql(sa.select(t).where(t.c.known_from <= day), conn)
     rows = sum(len(f) for f in frames.values())
     rep = frames["reports"]

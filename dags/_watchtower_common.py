@@ -16,10 +16,16 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 from airflow.sdk import Asset
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from watchtower.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +75,7 @@ def failure_message(context: Any) -> tuple[str, str]:
     return subject, body
 
 
-def mail_data_engineers(subject: str, html_body: str, context: Any = None) -> None:
+def mail_data_engineers(subject: str, html_body: str, context: Context | None = None) -> None:
     """Mail the data engineers (variable ``watchtower_data_engineers``) through the Airflow
     SMTP connection ``smtp_default``. The text is final: no Jinja rendering of it."""
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
@@ -121,6 +127,15 @@ def retrain_report_html(comparison: dict[str, Any] | None, decision: Any) -> str
     )
 
 
+def raise_for_unloaded(problems: list[dict[str, Any]]) -> None:
+    """Stop the line (ValueError listing them) when landing files were rejected or failed."""
+    if problems:
+        listing = "; ".join(
+            f"{p['path']}: {p['status']} ({p.get('message') or 'see Data Docs'})" for p in problems
+        )
+        raise ValueError(f"{len(problems)} landing file(s) not loaded: {listing}")
+
+
 def default_args(**overrides: Any) -> dict[str, Any]:
     """Task defaults: 3 retries, 1 → 2 → 4 min backoff (capped at 30), failure mail."""
     args: dict[str, Any] = {
@@ -143,7 +158,7 @@ def run_as_of(context: Any) -> dt.date:
     """
     logical = context.get("logical_date")
     if logical is not None:
-        return pendulum.instance(logical).in_timezone(TIMEZONE).date()
+        return _local_day(logical)
     published = [
         dt.date.fromisoformat(str(event.extra["as_of"]))
         for events in (context.get("triggering_asset_events") or {}).values()
@@ -152,19 +167,34 @@ def run_as_of(context: Any) -> dt.date:
     ]
     if published:
         return max(published)
-    run_after = context["dag_run"].run_after
-    return pendulum.instance(run_after).in_timezone(TIMEZONE).date()
+    return _local_day(context["dag_run"].run_after)
 
 
-def load_settings() -> Any:
+def _local_day(moment: dt.datetime) -> dt.date:
+    """The calendar day of ``moment`` in the supervisors' time zone."""
+    return pendulum.instance(moment).in_timezone(TIMEZONE).date()
+
+
+def load_settings() -> Settings:
     """Watchtower settings from the WATCHTOWER_* environment of the worker."""
     from watchtower.config import load_settings as _load
 
     return _load()
 
 
-def to_xcom(value: Any) -> Any:
-    """A step's summary as plain JSON for XCom and the logs (see watchtower.values)."""
+def to_xcom(summary: Any) -> dict[str, Any]:
+    """A step's summary (a dataclass or mapping) as plain JSON for XCom and the logs (see
+    watchtower.values)."""
     from watchtower.values import plain_json
 
-    return plain_json(value)
+    plain = plain_json(summary)
+    if not isinstance(plain, dict):  # every task returning a summary declares a mapping
+        raise TypeError(f"a step summary must be a dataclass or mapping, not {summary!r}")
+    return plain
+
+
+def to_xcom_list(items: Sequence[Any]) -> list[Any]:
+    """A step's list result (e.g. the partitions to map over) as plain JSON for XCom."""
+    from watchtower.values import plain_json
+
+    return [plain_json(item) for item in items]

@@ -29,9 +29,15 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from watchtower.config import load_settings
-from watchtower.detect._scoring import features_at, load_catalog, load_incidents, rule_hits_fn
-from watchtower.detect.config import DetectConfig, load_detect_config
-from watchtower.detect.training import train_model
+from watchtower.detect import (
+    DetectConfig,
+    features_at,
+    load_detect_config,
+    load_incidents,
+    rule_hits_fn,
+    train_model,
+)
+from watchtower.features import load_catalog
 from watchtower.store import open_store
 
 
@@ -87,7 +93,7 @@ def main() -> None:
 
     settings = load_settings()
     engine = open_store(settings.db_url)
-    catalog = load_catalog(settings)
+    catalog = load_catalog(settings.features_dir)
     rules = rule_hits_fn(settings, catalog)
     config: DetectConfig = load_detect_config(args.config or settings.models_dir / "detectors.yaml")
     truth = pd.read_csv(args.truth, dtype={"register_no": str})

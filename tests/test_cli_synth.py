@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from watchtower.cli import app
@@ -31,7 +32,7 @@ def test_synth_writes_the_contract_folder_and_refuses_a_non_empty_one(tmp_path: 
     assert bad.exit_code == 2 and "must be after" in bad.output
 
 
-def test_synth_then_ingest(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_synth_then_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WATCHTOWER_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("WATCHTOWER_DB_URL", raising=False)
     out = tmp_path / "landing"

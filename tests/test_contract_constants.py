@@ -43,7 +43,7 @@ def test_the_other_modules_use_the_contract_constants() -> None:
     from watchtower.features import _history, engine
     from watchtower.store import features as stored
 
-    assert features.PARTITIONS is PARTITIONS and _history.PARTITIONS is PARTITIONS
+    assert features.PARTITIONS is PARTITIONS and vars(_history)["PARTITIONS"] is PARTITIONS
     assert features.UNKNOWN_PARTITION == UNKNOWN_PARTITION
     assert META_COLUMNS == ("manager_name", "manager_type", "province", "city")
     assert features.META_COLUMNS is META_COLUMNS and engine.META_COLUMNS is META_COLUMNS

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner, Result
 
+from tests.hostile import BIDI, FORGED_LINE, OVERWRITE
 from tests.warn.scores import NOW, insert_scores, score_row
 from watchtower import pipeline
 from watchtower.cli import app
@@ -28,9 +29,7 @@ from watchtower.store.schema import batches, manager_snapshots
 
 runner = CliRunner()
 AS_OF = dt.date(2024, 6, 28)
-FORGED = "Evil\nFAKE ALERT red 100"
-OVERWRITE = "\x1b[2K\rinnocent"
-BIDI = "\u202eevil reversed"
+FORGED = FORGED_LINE
 HOSTILE = {"P4000001": FORGED, "P4000002": OVERWRITE, "P4000003": BIDI}
 # Anything that moves the cursor, ends a line or reorders text on a terminal.
 _RAW = re.compile(
@@ -51,36 +50,64 @@ def _world(settings: Settings) -> sa.Engine:
     a refused batch and a model with hostile text."""
     engine = open_store(settings.db_url)
     with engine.begin() as c:
-        batch_id = c.execute(
+        key = c.execute(
             batches.insert().values(
-                source="managers", file_name="m.json", file_path="/m.json", content_hash="x",
-                status="loaded", rows_read=3, rows_loaded=3, rows_quarantined=0,
+                source="managers",
+                file_name="m.json",
+                file_path="/m.json",
+                content_hash="x",
+                status="loaded",
+                rows_read=3,
+                rows_loaded=3,
+                rows_quarantined=0,
                 ingested_at=NOW,
             )
-        ).inserted_primary_key[0]  # fmt: skip
+        ).inserted_primary_key
+        assert key is not None  # one row inserted: its key
+        batch_id = key[0]
         c.execute(
             batches.insert().values(
-                source="managers", file_name=FORGED, file_path=f"/landing/{OVERWRITE}.json",
-                content_hash="y", status="failed", rows_read=0, rows_loaded=0,
-                rows_quarantined=0, message=f"cannot read {FORGED}", ingested_at=NOW,
+                source="managers",
+                file_name=FORGED,
+                file_path=f"/landing/{OVERWRITE}.json",
+                content_hash="y",
+                status="failed",
+                rows_read=0,
+                rows_loaded=0,
+                rows_quarantined=0,
+                message=f"cannot read {FORGED}",
+                ingested_at=NOW,
             )
-        )  # fmt: skip
+        )
         for i, (reg, name) in enumerate(HOSTILE.items()):
             c.execute(
                 manager_snapshots.insert().values(
-                    batch_id=batch_id, row_number=i + 1, known_from=AS_OF, register_no=reg,
-                    manager_name=name, artificial_person_name=OVERWRITE,
-                    office_province="广东", office_city="广州",
+                    batch_id=batch_id,
+                    row_number=i + 1,
+                    known_from=AS_OF,
+                    register_no=reg,
+                    manager_name=name,
+                    artificial_person_name=OVERWRITE,
+                    office_province="广东",
+                    office_city="广州",
                 )
-            )  # fmt: skip
+            )
         c.execute(
             models.insert().values(
-                id="m1", created_at=NOW, kind=FORGED, feature_set_version=BIDI,
-                train_end=AS_OF, params={}, data_fingerprint="f", metrics={},
-                code_version="c", status="challenger", artifact_path="/x",
+                id="m1",
+                created_at=NOW,
+                kind=FORGED,
+                feature_set_version=BIDI,
+                train_end=AS_OF,
+                params={},
+                data_fingerprint="f",
+                metrics={},
+                code_version="c",
+                status="challenger",
+                artifact_path="/x",
                 artifact_sha256="0" * 64,
             )
-        )  # fmt: skip
+        )
     insert_scores(
         engine,
         [
@@ -265,6 +292,8 @@ def test_world_size_check_says_what_fits() -> None:
     check_world_size(300, start, end, available=gb)  # the demo fits in 1 GB
     with pytest.raises(ValueError, match=r"at most ([\d,]+) managers fit") as info:
         check_world_size(100_000, start, end, available=4 * gb)
-    fits = int(re.search(r"at most ([\d,]+)", str(info.value)).group(1).replace(",", ""))  # type: ignore[union-attr]
+    said = re.search(r"at most ([\d,]+)", str(info.value))
+    assert said is not None
+    fits = int(said.group(1).replace(",", ""))
     assert world_memory(fits, start, end) <= 4 * gb < world_memory(fits + 1, start, end)
     check_world_size(fits, start, end, available=4 * gb)

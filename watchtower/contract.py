@@ -77,8 +77,8 @@ MANAGER_TYPES = (
     "私募资产配置类管理人",
     "其他私募投资基金管理人",
 )
-#: Slug of each manager type (primaryInvestType): the peer groups, and the partitions the
-#: feature and scoring steps are mapped over.
+#: Slug of each manager type (primaryInvestType): the partitions the feature and scoring steps
+#: are mapped over, and the peer groups of the model when large enough (smaller ones pooled).
 PARTITIONS: dict[str, str] = dict(
     zip(MANAGER_TYPES, ("securities", "pe_vc", "asset_allocation", "other"), strict=True)
 )

@@ -79,23 +79,34 @@ JURISDICTIONS: tuple[Jurisdiction, ...] = (
 # Traditional -> simplified, only for the characters these names and their suffixes use
 # (no dependency: a full converter would be overkill for 36 names).
 _T2S = str.maketrans(
-    {
-        "廣": "广", "東": "东", "遼": "辽", "寧": "宁", "龍": "龙", "蘇": "苏", "慶": "庆",
-        "貴": "贵", "雲": "云", "陝": "陕", "陜": "陕", "肅": "肃", "內": "内", "連": "连",
-        "廈": "厦", "門": "门", "島": "岛", "區": "区", "壯": "壮", "維": "维", "爾": "尔",
-        "計": "计", "劃": "划", "單": "单", "轄": "辖", "別": "别", "黨": "党", "屬": "属",
-    }
-)  # fmt: skip
+    # each traditional (or variant) character, then its simplified one at the same place
+    "廣東遼寧龍蘇慶貴雲陝陜肅內連廈門島區壯維爾計劃單轄別黨屬",
+    "广东辽宁龙苏庆贵云陕陕肃内连厦门岛区壮维尔计划单辖别党属",
+)
 
 # Administrative suffixes, longest first (so 广西壮族自治区 loses all of it, not just 区).
 _ZH_SUFFIXES = (
-    "维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "计划单列市", "自治区", "证监局",
-    "辖区", "省", "市",
-)  # fmt: skip
+    "维吾尔自治区",
+    "壮族自治区",
+    "回族自治区",
+    "特别行政区",
+    "计划单列市",
+    "自治区",
+    "证监局",
+    "辖区",
+    "省",
+    "市",
+)
 _EN_SUFFIXES = (
-    "specialadministrativeregion", "autonomousregion", "municipality", "province", "zizhiqu",
-    "sheng", "city", "shi",
-)  # fmt: skip
+    "specialadministrativeregion",
+    "autonomousregion",
+    "municipality",
+    "province",
+    "zizhiqu",
+    "sheng",
+    "city",
+    "shi",
+)
 _NOISE = re.compile(r"[\s()（）\[\]【】,，.。·・'’_\-]+")
 
 

@@ -1,6 +1,7 @@
 """The step functions. The CLI and the Airflow DAGs call these and nothing else.
 
-This is the step layer: it adapts settings to the areas' steps and opens the store once per
+This is the step layer: it adapts settings to the areas' steps (``run_*``, imported from the
+area packages: ``from watchtower.detect import run_scoring``) and opens the store once per
 process (``open_store`` keeps one engine per URL), passing the engine down. Nothing under
 ``watchtower/`` imports it back but the CLI and the demo, its callers
 (tests/test_architecture.py holds it).
@@ -14,7 +15,7 @@ The steps (names are the contract between the CLI, the DAGs and the areas):
 - ingest(settings, landing_dir)              -> IngestSummary: load + quality gate + Data Docs
 - readmit(settings, batch_ids)               -> re-ingest rejected/failed batches after a fix
 - validate_landing / quality_report          -> dry-run validation, pass rates over time
-- list_partitions(settings, as_of)           -> peer groups the DAG maps features/score over
+- list_partitions(settings, as_of)           -> manager types the DAG maps features/score over
 - compute_features(settings, as_of, partition=None) -> FeatureSummary
 - score(settings, as_of, partition=None)     -> ScoreSummary (0-100 with reasons)
 - run(settings, as_of)                       -> features + score (not warn: tiers go in order)
@@ -332,8 +333,10 @@ def score(
     model_path: Path | None = None,
 ) -> ScoreSummary:
     """Risk scores (0-100) with reasons for every manager on ``as_of`` (only one manager-type
-    ``partition``'s rows if given), with the champion model (or the detector config while
-    there is none). Re-running a day replaces its rows. The clock stamps created_at."""
+    ``partition``'s rows if given: it reads only its own feature rows unless it holds pooled
+    managers, see ``watchtower.detect.steps.run_scoring``), with the champion model (or the
+    detector config while there is none). Re-running a day replaces its rows. The clock
+    stamps created_at."""
     from watchtower.detect import run_scoring
 
     return run_scoring(
@@ -456,9 +459,13 @@ def validate_landing(
     ``today`` stands in for missing snapshot dates (as the ingest date does). Returns per-file
     outcomes (ok / rejected / failed, failing checks) and the Data Docs path.
     """
+    from watchtower.store import store_exists
     from watchtower.validate import run_landing_validation
 
+    # the store is read when there is one; a dry run never creates it
+    engine = _store(settings) if store_exists(settings.db_url) else None
     return run_landing_validation(
+        engine,
         settings,
         landing_dir or settings.landing_dir,
         today=today,
@@ -500,8 +507,10 @@ def refused_batches(settings: Settings) -> list[RefusedBatch]:
 
 
 def list_partitions(settings: Settings, as_of: dt.date | dt.datetime) -> list[str]:
-    """Peer groups (manager-type slugs: securities, pe_vc, asset_allocation, other, unknown)
-    present as of ``as_of``: what the feature and scoring steps are mapped over."""
+    """Manager-type slugs (securities, pe_vc, asset_allocation, other, unknown) present as of
+    ``as_of``: what the feature and scoring steps are mapped over. A type with at least the
+    peer group's minimum size is a peer group of its own, and its scoring task reads only its
+    rows; the smaller (pooled) ones are compared with everyone."""
     from watchtower.features import list_partitions as _list_partitions
 
     return _list_partitions(_store(settings), _as_date(as_of))

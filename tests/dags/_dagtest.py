@@ -39,10 +39,12 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         if spec.get("retries") is not None:  # no waiting minutes for a retry inside a test
             for task in dag.tasks:
                 task.retries = spec["retries"]
-        logical = spec.get("logical_date")
+        logical = pendulum.parse(spec["logical_date"]) if spec.get("logical_date") else None
+        # pendulum.parse may give a date, time or duration; a logical date is a moment
+        assert logical is None or isinstance(logical, pendulum.DateTime), logical
         began = time.perf_counter()
         run = dag.test(
-            logical_date=pendulum.parse(logical) if logical else None,
+            logical_date=logical,
             run_conf=spec.get("conf"),
             use_executor=bool(spec.get("use_executor")),
         )

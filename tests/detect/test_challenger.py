@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 
 from watchtower.detect.challenger import (
-    DEFAULT_PROMOTE_MARGIN,
     comparison_days,
     decide_promotion,
     mean_auc,
     per_day_aucs,
-    promote_margin,
+)
+from watchtower.detect.config import (
+    DEFAULT_PROMOTE_MARGIN,
+    DetectConfigError,
+    load_promote_margin,
 )
 
 
@@ -62,6 +65,14 @@ def test_per_day_aucs_pairs_the_days_and_drops_nan() -> None:
 def test_promote_margin(tmp_path: Path) -> None:
     path = tmp_path / "detectors.yaml"
     path.write_text("retrain:\n  promote_margin: 0.05\n", encoding="utf-8")
-    assert promote_margin(path) == 0.05
+    assert load_promote_margin(path) == 0.05
+    # no retrain section: the default (``detectors`` is no key of the file: one reader
+    # checks every key, the margin's as well as the detectors')
+    path.write_text("version: 1\n", encoding="utf-8")
+    assert load_promote_margin(path) == DEFAULT_PROMOTE_MARGIN
     path.write_text("detectors: []\n", encoding="utf-8")
-    assert promote_margin(path) == DEFAULT_PROMOTE_MARGIN
+    with pytest.raises(DetectConfigError, match="detectors"):
+        load_promote_margin(path)
+    path.write_text("retrain:\n  promote_margin: high\n", encoding="utf-8")
+    with pytest.raises(DetectConfigError, match=r"retrain\.promote_margin must be a number"):
+        load_promote_margin(path)

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from tests.detect.fakes import CATALOG, day, hits_for, world
+from watchtower._compat.pyod_numba import KERNELS, use_cached_kernels
 from watchtower.detect.config import load_detect_config
-from watchtower.detect.detectors import _NUMBA_KERNELS, _use_cached_kernels
 from watchtower.detect.reasons import (
     FeatureText,
     Hit,
@@ -38,7 +38,9 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b) and repr(a) == repr(b) and json.dumps(a) == json.dumps(b)
 
 
-def _random_case(seed: int, n: int = 400) -> tuple[list[list[Hit]], np.ndarray, dict, np.ndarray]:
+def _random_case(
+    seed: int, n: int = 400
+) -> tuple[list[list[Hit]], np.ndarray, dict[str, Any], np.ndarray]:
     rng = np.random.default_rng(seed)
     p = len(NAMES)
     # few distinct levels: many ties, decided by the feature name
@@ -60,9 +62,16 @@ def _random_case(seed: int, n: int = 400) -> tuple[list[list[Hit]], np.ndarray, 
                 row.append(RuleHit(f"r{h}", int(rng.integers(1, 6)), "规则", "rule", 1.0, feature))
             else:
                 row.append(
-                    {"code": f"q{h}", "severity": int(rng.integers(0, 6)), "zh": "规", "en": "q",
-                     "value": "x", "feature": feature, "tier_floor": "yellow"}
-                )  # fmt: skip
+                    {
+                        "code": f"q{h}",
+                        "severity": int(rng.integers(0, 6)),
+                        "zh": "规",
+                        "en": "q",
+                        "value": "x",
+                        "feature": feature,
+                        "tier_floor": "yellow",
+                    }
+                )
         hits.append(row)
     return hits, dev, values, med
 
@@ -109,11 +118,16 @@ def test_model_reasons_equal_per_manager_path() -> None:
     values = frame[model.features]
     slow = [
         build_reasons(
-            lists[k], dev.loc[r].to_dict(), values.loc[r].to_dict(), med.loc[r].to_dict(),
-            model.texts, max_reasons=cfg.max_reasons, min_deviation=cfg.min_deviation,
+            lists[k],
+            dev.loc[r].to_dict(),
+            values.loc[r].to_dict(),
+            med.loc[r].to_dict(),
+            model.texts,
+            max_reasons=cfg.max_reasons,
+            min_deviation=cfg.min_deviation,
         )
         for k, r in enumerate(frame.index)
-    ]  # fmt: skip
+    ]
     assert sum(map(len, fast)) > 20  # the case has reasons to compare
     assert same(fast, slow)
 
@@ -131,17 +145,17 @@ def test_config_model_equals_untrained_train_model() -> None:
 def test_cached_numba_kernels_compute_what_pyod_compiles() -> None:
     from numba import njit
 
-    _use_cached_kernels()
+    use_cached_kernels()
     rng = np.random.default_rng(0)
     X = np.abs(rng.normal(size=(300, 4)))
-    for module_name, name in _NUMBA_KERNELS:
+    for module_name, name in KERNELS:
         kernel = getattr(importlib.import_module(module_name), name)
         assert kernel._cache.__class__.__name__ != "NullCache"  # caching is on
         plain = njit(kernel.py_func)  # what pyod's @njit builds
         if name == "_calculate_outlier_scores":
             edges = np.linspace(0, 3, 11)[:, None].repeat(4, axis=1)
             hist = rng.random((10, 4))
-            args: tuple = (X, edges, hist, 10, 0.1, 0.5)
+            args: tuple[Any, ...] = (X, edges, hist, 10, 0.1, 0.5)
             assert np.array_equal(kernel(*args), plain(*args))
         else:
             a, b = np.sort(np.round(X, 1), axis=0), np.sort(rng.random(X.shape), axis=0)

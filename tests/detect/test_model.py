@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,7 +84,7 @@ def test_build_reasons_order_limits_and_templates() -> None:
         "b": FeatureText("b", "乙", "B", "已列入黑名单", "on the blacklist", "bool"),
         "c": FeatureText("c", "丙", "C", "丙 {value:.0f} 次", "{value:.0f} C", "count"),
     }
-    hits = [
+    hits: list[RuleHit | Mapping[str, Any]] = [
         RuleHit("low", 2, "低", "low", 1.0, "c"),
         {"code": "high", "severity": 5, "zh": "高", "en": "high", "value": 2, "tier_floor": "red"},
     ]
@@ -127,6 +129,24 @@ def test_peer_groups_pool_small_groups() -> None:
         labels = set(groups[frame["manager_type"] == t])
         assert labels == ({t} if n >= 40 else {POOLED})
     assert set(peer_groups(frame, None, 40)) == {POOLED}
+
+
+def test_scoring_some_rows_equals_those_rows_of_the_whole_frame(config: DetectConfig) -> None:
+    """``only``: the rows of one partition, the others their peers (what a partitioned
+    scoring task with pooled managers does), equal to the same rows of the whole run."""
+    frame, _, _ = world(n=200)
+    groups = peer_groups(frame, "manager_type", config.peer_min_size)
+    assert POOLED in set(groups) and len(set(groups)) > 1  # pooled and own groups
+    model = train_model(config, CATALOG, day(0), lambda _d: frame).model
+    whole = model.score(frame, hits_for(frame))
+    for label in sorted(set(groups), key=str):
+        mask = (groups == label).to_numpy()
+        some = model.score(frame, hits_for(frame), only=mask)
+        pd.testing.assert_frame_equal(some, whole[mask])
+    one_type = (frame["manager_type"] == frame["manager_type"].iloc[0]).to_numpy()
+    pd.testing.assert_frame_equal(
+        model.score(frame, None, only=one_type), model.score(frame)[one_type]
+    )
 
 
 def test_labels_are_strictly_past() -> None:

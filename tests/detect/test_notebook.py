@@ -34,7 +34,7 @@ def test_retrain_notebook_executes(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         settings, dt.date(2023, 6, 30), clock=FixedClock(dt.datetime(2024, 1, 2)), supervised=False
     )
 
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]  # nbformat: no annotations
     client = NotebookClient(
         nb,
         kernel_name="python3",

@@ -99,7 +99,8 @@ def test_run_train_score_export(
     trained = pipeline.train(settings, AS_OF, clock=CLOCK)
     assert trained.status == "champion"
     assert trained.metrics["managers"] == first.managers_with_features
-    assert champion(engine).id == trained.model_id  # type: ignore[union-attr]
+    current = champion(engine)
+    assert current is not None and current.id == trained.model_id
     scored = pipeline.score(settings, AS_OF, clock=CLOCK)
     assert scored.model_id == trained.model_id
     with engine.connect() as conn:

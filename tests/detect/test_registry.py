@@ -25,7 +25,7 @@ from watchtower.detect.registry import (
     load_artifact,
     load_model,
     promote,
-    register_model,
+    register_trained,
     rollback,
 )
 from watchtower.detect.training import train_model
@@ -36,17 +36,11 @@ from watchtower.store.models import model_events
 def _register(engine: sa.Engine, artifacts: Path, minute: int) -> str:
     frame, _, _ = world(n=120)
     res = train_model(DetectConfig(), CATALOG, day(minute), lambda _d: frame)
-    rec = register_model(
+    rec = register_trained(
         engine,
         artifacts,
-        res.model,
-        feature_set_version=res.model.feature_set_version,
-        train_start=res.train_start,
-        train_end=res.train_end,
+        res,
         params=DetectConfig().to_dict(),
-        data_fingerprint=res.data_fingerprint,
-        metrics=res.metrics,
-        kind=res.model.kind,
         clock=FixedClock(dt.datetime(2024, 7, 1, 9, minute)),
         note=f"model {minute}",
     )
@@ -83,7 +77,8 @@ def _store(url: str, settings: Settings) -> None:
     promote(engine, a, clock=clock, actor="alice", reason="first")
     promote(engine, b, clock=clock, actor="alice")
     promote(engine, c, clock=clock, actor="bob")
-    assert champion(engine).id == c  # type: ignore[union-attr]
+    current = champion(engine)
+    assert current is not None and current.id == c
     assert {r.id: r.status for r in list_models(engine)} == {
         a: "retired",
         b: "retired",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import pathlib
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import joblib
@@ -27,7 +28,7 @@ from watchtower.detect.registry import (
     load_model,
     model_key,
     promote,
-    register_model,
+    register_trained,
     sign_model,
 )
 from watchtower.detect.training import train_model
@@ -44,7 +45,7 @@ class _Payload:
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[Callable[[Path], None], tuple[Path]]:
         return (pathlib.Path.touch, (self.marker,))
 
 
@@ -61,17 +62,11 @@ def _champion(settings: Settings) -> tuple[sa.Engine, str]:
     engine = open_store(settings.db_url)
     frame, _, _ = world(n=120)
     res = train_model(DetectConfig(), CATALOG, day(1), lambda _d: frame)
-    rec = register_model(
+    rec = register_trained(
         engine,
         settings.artifacts_dir,
-        res.model,
-        feature_set_version=res.model.feature_set_version,
-        train_start=res.train_start,
-        train_end=res.train_end,
+        res,
         params=DetectConfig().to_dict(),
-        data_fingerprint=res.data_fingerprint,
-        metrics=res.metrics,
-        kind=res.model.kind,
         clock=CLOCK,
     )
     promote(engine, rec.id, clock=CLOCK)

@@ -38,7 +38,7 @@ class Recorder:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = BytesParser(policy=policy.default).parsebytes(envelope.original_content)
-        self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
+        self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), msg))
         return "250 Message accepted for delivery"
 
     async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> Any:

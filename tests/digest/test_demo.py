@@ -15,8 +15,9 @@ def test_demo_alerts(settings: Settings) -> None:
     build_world(settings)
     # one more scored day, not warned yet, with a blue manager in Beijing
     nxt = AS_OF.replace(day=AS_OF.day + 1)
-    rows = [score_row(reg, v[2][-1], as_of=nxt, province=v[0], city=v[1]) for reg, v in
-            MANAGERS.items()]  # fmt: skip
+    rows = [
+        score_row(reg, v[2][-1], as_of=nxt, province=v[0], city=v[1]) for reg, v in MANAGERS.items()
+    ]
     insert_scores(open_store(settings.db_url), rows)
     got = demo_alerts(settings, nxt, clock=CLOCK)
     assert got.warn_days == 1

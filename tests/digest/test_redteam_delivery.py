@@ -10,6 +10,7 @@ import io
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 
 from tests.digest.smtp import free_port, smtp_server
 from tests.digest.world import AS_OF, CLOCK, build_world
+from tests.hostile import FORGED_ENTRY, FORMULA_CELL
 from watchtower import pipeline
 from watchtower.cli import app
 from watchtower.config import ConfigError, Settings, SmtpSettings, load_settings
@@ -60,7 +62,7 @@ def _settings(
     return load_settings().with_db(settings.db_url)
 
 
-def _rows(settings: Settings) -> list[dict]:
+def _rows(settings: Settings) -> list[dict[str, Any]]:
     with sa.create_engine(settings.db_url).connect() as c:
         return [dict(r) for r in c.execute(sa.select(outbox).order_by(outbox.c.id)).mappings()]
 
@@ -130,11 +132,19 @@ def test_migration_0008_keys_the_outbox_by_subscription(
     engine = create_engine(url)
     upgrade(engine, "0006")  # the outbox as it was: unique (recipient, period_key)
     row = {
-        "recipient": "a@b.cn", "period_key": "daily:2024-06-28", "cadence": "daily",
-        "language": "zh", "as_of": dt.date(2024, 6, 28), "subject": "s", "eml_path": "e",
-        "html_path": "h", "alert_count": 1, "status": "sent", "attempts": 1,
+        "recipient": "a@b.cn",
+        "period_key": "daily:2024-06-28",
+        "cadence": "daily",
+        "language": "zh",
+        "as_of": dt.date(2024, 6, 28),
+        "subject": "s",
+        "eml_path": "e",
+        "html_path": "h",
+        "alert_count": 1,
+        "status": "sent",
+        "attempts": 1,
         "created_at": dt.datetime(2024, 6, 28, 8),
-    }  # fmt: skip
+    }
     old = sa.Table("outbox", sa.MetaData(), autoload_with=engine)
     with engine.begin() as c:
         c.execute(old.insert().values(**row))
@@ -250,27 +260,54 @@ def test_no_login_in_clear_text(
 
 # --- 7. names that cannot forge a line ---------------------------------------------------------
 
-FORGED = "好资产管理有限公司\n[红色] 伪造资产管理有限公司 (P9999999, 广东)\r覆盖"
+FORGED = FORGED_ENTRY
 
 
 def _hostile() -> DigestData:
     day = dt.date(2024, 6, 28)
     alert = DigestAlert(
-        alert_id=1, register_no="P3000001", manager_name=FORGED, legal_rep="张*丰",
-        province="广东\u202e", city="广州\x1b[2K", tier="red", previous_tier=None, score=92.0,
-        trend=(80.0, 92.0), reasons=(Reason("x", "原因\n- 伪造原因\x1b[31m"),), status="new",
+        alert_id=1,
+        register_no="P3000001",
+        manager_name=FORGED,
+        legal_rep="张*丰",
+        province="广东\u202e",
+        city="广州\x1b[2K",
+        tier="red",
+        previous_tier=None,
+        score=92.0,
+        trend=(80.0, 92.0),
+        reasons=(Reason("x", "原因\n- 伪造原因\x1b[31m"),),
+        status="new",
         opened_as_of=day,
-    )  # fmt: skip
+    )
     evil = DigestAlert(
-        alert_id=2, register_no="P3000002", manager_name="=cmd|' /C calc'!A0\n", legal_rep="",
-        province="广东", city="广州", tier="orange", previous_tier=None, score=75.0,
-        trend=(75.0,), reasons=(), status="new", opened_as_of=day,
-    )  # fmt: skip
+        alert_id=2,
+        register_no="P3000002",
+        manager_name=FORMULA_CELL,
+        legal_rep="",
+        province="广东",
+        city="广州",
+        tier="orange",
+        previous_tier=None,
+        score=75.0,
+        trend=(75.0,),
+        reasons=(),
+        status="new",
+        opened_as_of=day,
+    )
     return DigestData(
-        recipient="gd@x.cn", recipient_name="广东\n证监局", language="zh", cadence="daily",
-        jurisdiction="广东", min_tier="blue", as_of=day, period_start=day, period_end=day,
-        period_key="daily:2024-06-28", sections={"new": [alert, evil]},
-    )  # fmt: skip
+        recipient="gd@x.cn",
+        recipient_name="广东\n证监局",
+        language="zh",
+        cadence="daily",
+        jurisdiction="广东",
+        min_tier="blue",
+        as_of=day,
+        period_start=day,
+        period_end=day,
+        period_key="daily:2024-06-28",
+        sections={"new": [alert, evil]},
+    )
 
 
 def test_a_name_cannot_forge_a_line_in_the_text_digest() -> None:

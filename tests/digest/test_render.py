@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.digest.world import AS_OF, CLOCK, EVIL_NAME, FORMULA_NAME, build_world
+from tests.digest.world import AS_OF, CLOCK, EVIL_NAME, build_world
+from tests.hostile import FORMULA_NAME
 from watchtower import pipeline
 from watchtower.config import Settings
 from watchtower.digest import collect_digest, mask_name, neutralize_cell, period_for, render_digest
@@ -24,19 +25,36 @@ MODELS = Path(__file__).resolve().parents[2] / "models"
 
 @pytest.mark.parametrize(
     ("name", "masked"),
-    [("张三丰", "张*丰"), ("张三", "张*"), ("欧阳娜娜", "欧**娜"), ("阿依·买买提", "阿*·买*提"),
-     ("John Smith", "J*** S****"), ("  ", ""), (None, ""), ("王", "王")],
-)  # fmt: skip
+    [
+        ("张三丰", "张*丰"),
+        ("张三", "张*"),
+        ("欧阳娜娜", "欧**娜"),
+        ("阿依·买买提", "阿*·买*提"),
+        ("John Smith", "J*** S****"),
+        ("  ", ""),
+        (None, ""),
+        ("王", "王"),
+    ],
+)
 def test_mask_name(name: str | None, masked: str) -> None:
     assert mask_name(name) == masked
 
 
 @pytest.mark.parametrize(
     ("cell", "safe"),
-    [("=1+1", "'=1+1"), ("+86", "'+86"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"),
-     ("\t=x", "\\t=x"), ("正常", "正常"), (-2.5, -2.5), ("a=b", "a=b"),
-     ("a\nb", "a\\nb"), ("'=1", "'=1")],
-)  # fmt: skip
+    [
+        ("=1+1", "'=1+1"),
+        ("+86", "'+86"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=x", "\\t=x"),
+        ("正常", "正常"),
+        (-2.5, -2.5),
+        ("a=b", "a=b"),
+        ("a\nb", "a\\nb"),
+        ("'=1", "'=1"),
+    ],
+)
 def test_neutralize_cell(cell: object, safe: object) -> None:
     assert neutralize_cell(cell) == safe
 
@@ -69,8 +87,10 @@ def test_subscriptions_file_is_valid_and_checked(tmp_path: Path) -> None:
 def test_periods() -> None:
     assert period_for("daily", AS_OF) == (AS_OF, AS_OF, "daily:2024-06-28")
     assert period_for("weekly", AS_OF, "fri") == (
-        AS_OF - dt.timedelta(days=6), AS_OF, "weekly:2024-W26",
-    )  # fmt: skip
+        AS_OF - dt.timedelta(days=6),
+        AS_OF,
+        "weekly:2024-W26",
+    )
     assert period_for("weekly", AS_OF, "mon") is None
     assert period_for("weekly", AS_OF, "mon", force=True) is not None
 
@@ -80,8 +100,9 @@ def _digest(settings: Settings, sub: Subscription) -> DigestData:
     period = period_for(sub.cadence, AS_OF, sub.weekday, force=True)
     assert period is not None
     with engine.connect() as conn:
-        return collect_digest(conn, sub, as_of=AS_OF, cadence=sub.cadence, period=period,
-                              policy=load_policy(MODELS))  # fmt: skip
+        return collect_digest(
+            conn, sub, as_of=AS_OF, cadence=sub.cadence, period=period, policy=load_policy(MODELS)
+        )
 
 
 @pytest.fixture
@@ -91,8 +112,9 @@ def world(settings: Settings) -> Settings:
 
 
 def test_sections_and_jurisdiction(world: Settings) -> None:
-    gz = _digest(world, Subscription(recipient="gz@x.cn", province="广东", city="广州",
-                                     min_tier="yellow"))  # fmt: skip
+    gz = _digest(
+        world, Subscription(recipient="gz@x.cn", province="广东", city="广州", min_tier="yellow")
+    )
     regs = {k: [a.register_no for a in v] for k, v in gz.sections.items()}
     assert regs == {
         "new": ["P3000005"],
@@ -152,8 +174,9 @@ def test_csv_attachment_is_neutralized_and_complete(world: Settings) -> None:
 
 
 def test_english_digest(world: Settings) -> None:
-    data = _digest(world, Subscription(recipient="sz@x.cn", province="广东", city="深圳",
-                                       language="en"))  # fmt: skip
+    data = _digest(
+        world, Subscription(recipient="sz@x.cn", province="广东", city="深圳", language="en")
+    )
     out = render_digest(data)
     assert out.subject.startswith("[Watchtower] Daily risk digest 广东/深圳 2024-06-28: 1 new")
     assert "New alerts" in out.html and "Orange" in out.html
@@ -166,11 +189,14 @@ def test_digest_step_routes_everyone_and_skips_the_quiet(world: Settings) -> Non
     assert s.rendered == 6 and s.not_due == 1
     assert s.unrouted == 0 and s.problems == []
     names = sorted(Path(p).name for p in s.html_paths)
-    gz = outbox_paths(world.outbox_dir, "gd-gz-jianguan@example.gov.cn", "daily:2024-06-28",
-                      "name:广东证监局 广州监管组")[1]  # fmt: skip
+    gz = outbox_paths(
+        world.outbox_dir,
+        "gd-gz-jianguan@example.gov.cn",
+        "daily:2024-06-28",
+        "name:广东证监局 广州监管组",
+    )[1]
     assert gz.name in names and str(gz) in s.html_paths
     again = pipeline.digest(world, AS_OF, clock=CLOCK)
     assert again.rendered == 0 and again.already_queued == 6
-    only_daily = pipeline.digest(world, AS_OF + dt.timedelta(days=1), clock=CLOCK,
-                                 cadence="daily")  # fmt: skip
+    only_daily = pipeline.digest(world, AS_OF + dt.timedelta(days=1), clock=CLOCK, cadence="daily")
     assert only_daily.rendered == 0 and only_daily.nothing_new == 4  # no run that day

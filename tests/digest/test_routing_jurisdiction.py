@@ -54,12 +54,29 @@ def test_guangdong_in_every_spelling_is_one_district(spelling: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "district"),
-    [("深圳市", "深圳"), ("深圳市(计划单列市)", "深圳"), ("Shenzhen", "深圳"), ("大連市", "大连"),
-     ("Shaanxi", "陕西"), ("陝西省", "陕西"), ("shanxi", "山西"), ("內蒙古自治區", "内蒙古"),
-     ("Inner Mongolia Autonomous Region", "内蒙古"), ("广西壮族自治区", "广西"),
-     ("新疆维吾尔自治区", "新疆"), ("Beijing Shi", "北京"), ("上海市", "上海"), ("青島", "青岛"),
-     ("", None), (None, None), ("   ", None), ("火星", None), ("广州", None), ("省", None)],
-)  # fmt: skip
+    [
+        ("深圳市", "深圳"),
+        ("深圳市(计划单列市)", "深圳"),
+        ("Shenzhen", "深圳"),
+        ("大連市", "大连"),
+        ("Shaanxi", "陕西"),
+        ("陝西省", "陕西"),
+        ("shanxi", "山西"),
+        ("內蒙古自治區", "内蒙古"),
+        ("Inner Mongolia Autonomous Region", "内蒙古"),
+        ("广西壮族自治区", "广西"),
+        ("新疆维吾尔自治区", "新疆"),
+        ("Beijing Shi", "北京"),
+        ("上海市", "上海"),
+        ("青島", "青岛"),
+        ("", None),
+        (None, None),
+        ("   ", None),
+        ("火星", None),
+        ("广州", None),
+        ("省", None),
+    ],
+)
 def test_district_spellings(text: str | None, district: str | None) -> None:
     assert normalize_jurisdiction(text) == district
 
@@ -111,10 +128,16 @@ def test_unrouted_is_per_tier_and_any_cadence() -> None:
         Subscription(recipient="r@b.cn", province="上海", cadence="immediate"),  # red only
     ]
     got = unrouted(
-        [(1, "red", Place("广东")), (2, "yellow", Place("广东")), (3, "red", Place("上海")),
-         (4, "orange", Place("上海")), (5, "red", Place(None)), (6, "red", Place("浙江"))],
+        [
+            (1, "red", Place("广东")),
+            (2, "yellow", Place("广东")),
+            (3, "red", Place("上海")),
+            (4, "orange", Place("上海")),
+            (5, "red", Place(None)),
+            (6, "red", Place("浙江")),
+        ],
         subs,
-    )  # fmt: skip
+    )
     assert got == [2, 4, 5, 6]
 
 
@@ -174,21 +197,31 @@ _GD = ["廣東省", "Guangdong", "guangdong sheng", "广东", "广东省", "GUAN
 _SH = ["上海市", "Shanghai", "上海", "shanghai shi", "上海市", "SHANGHAI"]
 WORLD: list[tuple[str, tuple[str | None, str | None, str | None], tuple[str, str]]] = (
     # 广东 registered in every spelling; the last three have their office in 上海
-    [(f"P41000{i:02d}", (None, p, "广州市"), ("上海市", "上海市") if i >= 5 else
-      ("广东省", "广州市")) for i, p in enumerate(_GD)]
+    [
+        (
+            f"P41000{i:02d}",
+            (None, p, "广州市"),
+            ("上海市", "上海市") if i >= 5 else ("广东省", "广州市"),
+        )
+        for i, p in enumerate(_GD)
+    ]
     + [(f"P42000{i:02d}", (None, p, "上海市"), ("上海市", "上海市")) for i, p in enumerate(_SH)]
     # 深圳: AMAC's aggregate, or the city; offices in 广州 for two of them
-    + [("P4300000", ("深圳市", "广东省", "深圳市"), ("广东省", "广州市")),
-       ("P4300001", (None, "广东省", "深圳市"), ("广东省", "广州市")),
-       ("P4300002", (None, "Guangdong", "Shenzhen"), ("广东省", "深圳市")),
-       ("P4300003", ("深圳市", None, None), ("广东省", "深圳市"))]
-    + [(f"P44000{i:02d}", (None, p, "北京市"), ("北京市", "北京市"))
-       for i, p in enumerate(["北京市", "Beijing", "北京", "天津市"])]
+    + [
+        ("P4300000", ("深圳市", "广东省", "深圳市"), ("广东省", "广州市")),
+        ("P4300001", (None, "广东省", "深圳市"), ("广东省", "广州市")),
+        ("P4300002", (None, "Guangdong", "Shenzhen"), ("广东省", "深圳市")),
+        ("P4300003", ("深圳市", None, None), ("广东省", "深圳市")),
+    ]
+    + [
+        (f"P44000{i:02d}", (None, p, "北京市"), ("北京市", "北京市"))
+        for i, p in enumerate(["北京市", "Beijing", "北京", "天津市"])
+    ]
     # nobody subscribes to 浙江; no registered address at all; a district that does not exist
     + [(f"P45000{i:02d}", (None, "浙江省", "杭州市"), ("上海市", "上海市")) for i in range(3)]
     + [(f"P46000{i:02d}", (None, None, None), ("广东省", "广州市")) for i in range(3)]
     + [(f"P47000{i:02d}", (None, "火星", "火星市"), ("北京市", "北京市")) for i in range(3)]
-)  # fmt: skip
+)
 UNROUTED = {reg for reg, _, _ in WORLD if reg[:3] in ("P45", "P46", "P47")}
 SUBSCRIBERS = """\
 subscribers:
@@ -218,21 +251,36 @@ def _world(
     s = load_settings().with_db(db_url or settings.db_url)
     engine = open_store(s.db_url)
     with engine.begin() as c:
-        batch = c.execute(
+        key = c.execute(
             batches.insert().values(
-                source="managers", file_name="m.json", file_path="/m.json", content_hash="w",
-                status="loaded", rows_read=31, rows_loaded=31, rows_quarantined=0,
+                source="managers",
+                file_name="m.json",
+                file_path="/m.json",
+                content_hash="w",
+                status="loaded",
+                rows_read=31,
+                rows_loaded=31,
+                rows_quarantined=0,
                 ingested_at=NOW,
             )
-        ).inserted_primary_key[0]  # fmt: skip
+        ).inserted_primary_key
+        assert key is not None  # one row inserted: its key
+        batch = key[0]
         for i, (reg, (agg, prov, city), (oprov, ocity)) in enumerate(WORLD):
             c.execute(
                 manager_snapshots.insert().values(
-                    batch_id=batch, row_number=i + 1, known_from=DAY, register_no=reg,
-                    manager_name=f"测试{reg}", reg_adr_agg=agg, register_province=prov,
-                    register_city=city, office_province=oprov, office_city=ocity,
+                    batch_id=batch,
+                    row_number=i + 1,
+                    known_from=DAY,
+                    register_no=reg,
+                    manager_name=f"测试{reg}",
+                    reg_adr_agg=agg,
+                    register_province=prov,
+                    register_city=city,
+                    office_province=oprov,
+                    office_city=ocity,
                 )
-            )  # fmt: skip
+            )
     # as the scoring stage stores them: the office's province and city
     insert_scores(
         engine,
@@ -243,7 +291,7 @@ def _world(
 
 
 def _ids(settings: Settings, regs: set[str]) -> list[int]:
-    with sa.create_engine(settings.db_url).connect() as c:
+    with open_store(settings.db_url).connect() as c:
         rows = c.execute(sa.select(alerts.c.id, alerts.c.register_no)).all()
     return sorted(i for i, reg in rows if reg in regs)
 
@@ -256,7 +304,7 @@ def _regs_in(eml: Path) -> set[str]:
 
 
 def _digests(settings: Settings) -> dict[str, set[str]]:
-    with sa.create_engine(settings.db_url).connect() as c:
+    with open_store(settings.db_url).connect() as c:
         rows = c.execute(sa.select(outbox.c.recipient, outbox.c.eml_path)).all()
     return {r: _regs_in(Path(p)) for r, p in rows}
 
@@ -273,7 +321,7 @@ def test_no_red_is_lost_and_the_rest_go_to_the_catch_all(
     s = _world(
         settings, tmp_path, monkeypatch, url, WATCHTOWER_DIGEST_CATCH_ALL="ops@example.gov.cn"
     )
-    with sa.create_engine(s.db_url).connect() as c:
+    with open_store(s.db_url).connect() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(alerts)).scalar_one() == 31
     summary = pipeline.digest(s, DAY, clock=CLOCK)
     # nobody is missed for a spelling: only 浙江, no address and 火星 reach no subscriber
@@ -294,14 +342,18 @@ def test_office_routing_is_a_setting(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = _world(
-        settings, tmp_path, monkeypatch, WATCHTOWER_ROUTING_ADDRESS="office",
+        settings,
+        tmp_path,
+        monkeypatch,
+        WATCHTOWER_ROUTING_ADDRESS="office",
         WATCHTOWER_DIGEST_CATCH_ALL="ops@example.gov.cn",
-    )  # fmt: skip
+    )
     assert s.digest.routing_address == "office"
     pipeline.digest(s, DAY, clock=CLOCK)
     got = _digests(s)
-    assert got["gd@example.gov.cn"] == {f"P41000{i:02d}" for i in range(5)} | {
-        "P4300000", "P4300001"} | {f"P46000{i:02d}" for i in range(3)}  # fmt: skip
+    offices_in_guangzhou = {f"P41000{i:02d}" for i in range(5)} | {"P4300000", "P4300001"}
+    no_registered_address = {f"P46000{i:02d}" for i in range(3)}
+    assert got["gd@example.gov.cn"] == offices_in_guangzhou | no_registered_address
     assert {"P4100005", "P4500000"} <= got["sh@example.gov.cn"]
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import io
 import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -30,7 +31,7 @@ def _with_smtp(
     return load_settings().with_db(settings.db_url)
 
 
-def _outbox(settings: Settings) -> list[dict]:
+def _outbox(settings: Settings) -> list[dict[str, Any]]:
     engine = sa.create_engine(settings.db_url)
     with engine.connect() as c:
         return [dict(r) for r in c.execute(sa.select(outbox).order_by(outbox.c.id)).mappings()]
@@ -124,13 +125,16 @@ def test_tls_and_login(
     client_ctx = ssl.create_default_context(cafile=str(cert[0]))
     with smtp_server(tls=tls, cert=cert, user="wt", password="s3cret") as (port, inbox):
         s = _with_smtp(
-            world, port, monkeypatch, WATCHTOWER_SMTP_TLS=tls, WATCHTOWER_SMTP_USER="wt",
+            world,
+            port,
+            monkeypatch,
+            WATCHTOWER_SMTP_TLS=tls,
+            WATCHTOWER_SMTP_USER="wt",
             WATCHTOWER_SMTP_PASSWORD="s3cret",
-        )  # fmt: skip
+        )
         assert (s.smtp.tls, s.smtp.user) == (tls, "wt")
         mailer = SmtpMailer(s.smtp, ssl_context=client_ctx, timeout=10)
-        out = pipeline.digest(s, AS_OF, send=True, to="tls@example.org", clock=CLOCK,
-                              mailer=mailer)  # fmt: skip
+        out = pipeline.digest(s, AS_OF, send=True, to="tls@example.org", clock=CLOCK, mailer=mailer)
         assert out.sent == 1, out.errors
         # a wrong password is a failed send, kept for a retry
         bad = SmtpMailer(dataclasses.replace(s.smtp, password="wrong"), ssl_context=client_ctx)

@@ -4,9 +4,12 @@ day by day, for the digest tests."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
+from tests.hostile import FORMULA_NAME, SCRIPT_NAME
 from tests.warn.scores import NOW, insert_scores, reason, score_row
 from watchtower import pipeline
 from watchtower.clock import FixedClock
@@ -18,11 +21,10 @@ from watchtower.warn import transition
 AS_OF = dt.date(2024, 6, 28)  # a Friday
 DAYS = [AS_OF - dt.timedelta(days=9 - i) for i in range(10)]
 CLOCK = FixedClock(NOW)
-EVIL_NAME = "<script>alert('x')</script>资产管理有限公司"
-FORMULA_NAME = "@SUM(1+1)*cmd|' /C calc'!A0 广州资产管理有限公司"
+EVIL_NAME = SCRIPT_NAME
 
 # register_no -> (province, city, scores over DAYS, rule hits on the last day, legal rep)
-MANAGERS: dict[str, tuple[str, str, list[float], list[str], str | None]] = {
+MANAGERS: dict[str, tuple[str, str, Sequence[float], list[str], str | None]] = {
     "P3000001": ("广东", "广州", [50, 52, 55, 58, 60, 62, 66, 72, 80, 92], [], "张三丰"),
     "P3000002": ("广东", "广州", [20] * 10, ["blacklist"], "欧阳娜娜"),
     "P3000003": ("广东省", "广州市", [75] * 10, [], "李四"),
@@ -34,15 +36,21 @@ MANAGERS: dict[str, tuple[str, str, list[float], list[str], str | None]] = {
 }
 
 
-def _reasons(reg: str, hits: list[str], rep: str | None) -> list[dict]:
+def _reasons(reg: str, hits: list[str], rep: str | None) -> list[dict[str, Any]]:
     out = [reason(h, f"规则命中:{h}", f"rule hit: {h}") for h in hits]
     if rep:
-        out.append(reason("rep_enforcement", f"法定代表人{rep}涉及被执行案件",
-                          f"legal representative {rep} is a judgment debtor"))  # fmt: skip
+        out.append(
+            reason(
+                "rep_enforcement",
+                f"法定代表人{rep}涉及被执行案件",
+                f"legal representative {rep} is a judgment debtor",
+            )
+        )
     if reg == "P3000005":
         out.append(reason("formula", '=HYPERLINK("http://evil","点击")', "=1+1", kind="feature"))
-    out.append(reason("paid_in_ratio", "实缴资本比例偏低(12%)", "low paid-in ratio (12%)",
-                      kind="feature"))  # fmt: skip
+    out.append(
+        reason("paid_in_ratio", "实缴资本比例偏低(12%)", "low paid-in ratio (12%)", kind="feature")
+    )
     return out
 
 
@@ -51,7 +59,7 @@ def build_world(settings: Settings) -> sa.Engine:
     false positive on the last day."""
     engine = open_store(settings.db_url)
     with engine.begin() as c:
-        batch_id = c.execute(
+        key = c.execute(
             batches.insert().values(
                 source="managers",
                 file_name="m.json",
@@ -63,7 +71,9 @@ def build_world(settings: Settings) -> sa.Engine:
                 rows_quarantined=0,
                 ingested_at=NOW,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert key is not None  # one row inserted: its key
+        batch_id = key[0]
         for i, (reg, (prov, city, _, _, rep)) in enumerate(MANAGERS.items()):
             c.execute(
                 manager_snapshots.insert().values(
@@ -99,6 +109,14 @@ def build_world(settings: Settings) -> sa.Engine:
         insert_scores(engine, rows)
         pipeline.warn(settings, d, clock=CLOCK)
     with engine.begin() as c:
-        transition(c, "P3000004", "closed", by="周科长", note="已核实无异常", as_of=AS_OF,
-                   now=NOW, resolution="false_positive")  # fmt: skip
+        transition(
+            c,
+            "P3000004",
+            "closed",
+            by="周科长",
+            note="已核实无异常",
+            as_of=AS_OF,
+            now=NOW,
+            resolution="false_positive",
+        )
     return engine

@@ -64,17 +64,29 @@ def _fill_store(engine: sa.Engine, days: list[dt.date] = DAYS) -> None:
             tier = next((t for t, cut in _CUTS if score > cut), None)
             rows.append(
                 dict(
-                    as_of=day, register_no=reg, score=score, rule_score=rule,
-                    anomaly_score=score, rule_hits=[], reasons=[], model_id="m",
-                    feature_set_version="v1", created_at=NOW,
+                    as_of=day,
+                    register_no=reg,
+                    score=score,
+                    rule_score=rule,
+                    anomaly_score=score,
+                    rule_hits=[],
+                    reasons=[],
+                    model_id="m",
+                    feature_set_version="v1",
+                    created_at=NOW,
                 )
-            )  # fmt: skip
+            )
             tiers.append(
                 dict(
-                    as_of=day, register_no=reg, score=score, tier=tier, down_streak=0,
-                    policy_version="p", created_at=NOW,
+                    as_of=day,
+                    register_no=reg,
+                    score=score,
+                    tier=tier,
+                    down_streak=0,
+                    policy_version="p",
+                    created_at=NOW,
                 )
-            )  # fmt: skip
+            )
             feats.append(dict(register_no=reg, a=rng.normal(3 * soon, 1), b=rng.normal(), c=np.nan))
         frame = pd.DataFrame(feats).set_index("register_no")
         with engine.begin() as conn:
@@ -205,9 +217,18 @@ def test_backtest_resumes_and_force_recomputes(settings: Settings) -> None:
         with engine.begin() as conn:
             conn.execute(
                 manager_tiers.insert(),
-                [dict(as_of=day, register_no="P1", score=1.0, tier=None, down_streak=0,
-                      policy_version="p", created_at=NOW)],
-            )  # fmt: skip
+                [
+                    dict(
+                        as_of=day,
+                        register_no="P1",
+                        score=1.0,
+                        tier=None,
+                        down_streak=0,
+                        policy_version="p",
+                        created_at=NOW,
+                    )
+                ],
+            )
         return 1, {}
 
     s = replay_days(engine, DAYS[:4], run_day)

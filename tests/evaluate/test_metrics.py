@@ -240,7 +240,8 @@ def test_evaluate_method_bundles_everything_and_serializes() -> None:
     inc = _world()
     lab = label_scores(_grid(dates, 400).assign(score=0.0), inc, 365)
     scores = lab.assign(score=lab["label"].astype(float))[["as_of", "register_no", "score"]]
-    tiers = scores.assign(tier=np.where(scores["score"] > 0, "orange", None))
+    # numpy's stubs omit None as a choice of ``where``; numpy takes it (an object array).
+    tiers = scores.assign(tier=np.where(scores["score"] > 0, "orange", None))  # type: ignore[call-overload]
     res = evaluate_method(
         "perfect",
         scores,

@@ -40,7 +40,7 @@ class World:
         self.engine = engine
         self._rows = itertools.count(1)
         with engine.begin() as conn:
-            self.batch_id = conn.execute(
+            key = conn.execute(
                 batches.insert().values(
                     source="test",
                     file_name="hand-made",
@@ -49,7 +49,9 @@ class World:
                     status="loaded",
                     ingested_at=dt.datetime(2024, 1, 1),
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+            assert key is not None  # one row inserted: its key
+            self.batch_id = key[0]
 
     def _insert(self, table: sa.Table, values: dict[str, Any]) -> None:
         row = {"batch_id": self.batch_id, "row_number": next(self._rows), **values}

@@ -11,13 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from tests.ingest.test_ingest import MANAGERS_CAMEL, _rows, write_csv
 from watchtower.clock import FixedClock
-from watchtower.ingest import run_ingest, run_readmit
+from watchtower.contract import Source
+from watchtower.ingest import GateOutcome, run_ingest, run_readmit
 from watchtower.ingest import steps as ingest_steps
 from watchtower.ingest.readers import ReadError, ReadLimits
 from watchtower.ingest.shapes import check_size, streams
@@ -36,14 +39,14 @@ def _rows_with_gaps(n: int, missing_key_at: tuple[int, ...]) -> list[list[str]]:
     return rows
 
 
-def _batches(engine: sa.Engine) -> list[sa.Row]:
+def _batches(engine: sa.Engine) -> list[sa.Row[Any]]:
     with engine.connect() as conn:
         return list(conn.execute(sa.select(batches).order_by(batches.c.id)))
 
 
 def _count(engine: sa.Engine, table: sa.Table) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar())
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
 def test_a_large_csv_is_read_in_chunks_each_a_batch_every_row_accounted(tmp_path: Path) -> None:
@@ -125,9 +128,9 @@ def test_a_refused_chunk_is_skipped_until_readmitted(tmp_path: Path) -> None:
     write_csv(landing / "managers" / "managers_2024-06-30.csv", MANAGERS_CAMEL, _rows(600), "utf-8")
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
 
-    def reject_second_chunk(source, frame, known):  # type: ignore[no-untyped-def]
-        from watchtower.ingest.steps import GateOutcome
-
+    def reject_second_chunk(
+        source: Source, frame: pd.DataFrame, known: frozenset[str]
+    ) -> GateOutcome:
         # the gate refuses the second chunk (records 301-600) as a whole
         return GateOutcome(rejected="too odd" if frame.index.min() > 300 else None)
 

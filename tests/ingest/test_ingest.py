@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -341,7 +342,9 @@ def test_a_crash_mid_file_leaves_nothing_behind(
     real_insert = ingest_steps.insert_rows
     calls = {"n": 0}
 
-    def crash_after_first_chunk(conn, table, records):  # type: ignore[no-untyped-def]
+    def crash_after_first_chunk(
+        conn: sa.Connection, table: sa.Table, records: list[dict[str, Any]]
+    ) -> None:
         calls["n"] += 1
         real_insert(conn, table, records[:5000])  # part of the file reaches the database...
         raise RuntimeError("disk full")  # ...then the process fails

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from tests.ingest.test_ingest import MANAGERS_CAMEL, _rows, write_csv
 from watchtower.clock import FixedClock
 from watchtower.config import ConfigError, Settings, load_settings
-from watchtower.ingest import run_ingest
+from watchtower.ingest import IngestSummary, run_ingest
 from watchtower.ingest.discover import LandingFile, readiness, scan
 from watchtower.ingest.steps import ingest_file
 from watchtower.store import open_store
@@ -48,7 +48,7 @@ def _records(n: int) -> list[dict[str, str]]:
 
 def _count(engine: sa.Engine, table: sa.Table) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar())
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
 def test_readiness_is_a_marker_or_a_settled_file() -> None:
@@ -70,7 +70,7 @@ def test_a_half_written_file_waits_and_loads_once_complete_and_settled(tmp_path:
     _touch(path)
     engine = open_store(f"sqlite:///{tmp_path / 'wt.db'}")
 
-    def run(wall: FixedClock):  # type: ignore[no-untyped-def]
+    def run(wall: FixedClock) -> IngestSummary:
         return run_ingest(engine, landing, clock=CLOCK, settle_seconds=60, wall_clock=wall)
 
     first = run(_at(5))
@@ -189,7 +189,7 @@ def test_the_dry_run_lists_waiting_files(settings: Settings, tmp_path: Path) -> 
     _touch(path)
     strict = Settings(**{**settings.__dict__, "landing_settle_seconds": 60.0})
     summary = run_landing_validation(
-        strict, landing, today=CLOCK.today(), build_docs=False, wall_clock=_at(3)
+        None, strict, landing, today=CLOCK.today(), build_docs=False, wall_clock=_at(3)
     )
     assert summary.files == 0 and len(summary.waiting) == 1 and str(path) in summary.waiting[0]
 

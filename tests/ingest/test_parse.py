@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -162,7 +163,7 @@ def test_report_known_from_submission_and_event_from_reported_date() -> None:
     assert parsed.frame["known_from"].iloc[0].date() == dt.date(2024, 5, 1)
 
 
-def test_source_and_date_from_folder_or_name(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_source_and_date_from_folder_or_name(tmp_path: Path) -> None:
     assert source_of(tmp_path / "funds" / "x.csv", tmp_path) == "funds"
     assert source_of(tmp_path / "managers_2024-06-30.json", tmp_path) == "managers"
     assert source_of(tmp_path / "whatever.csv", tmp_path) is None

@@ -16,8 +16,10 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import openpyxl
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
@@ -25,7 +27,8 @@ from typer.testing import CliRunner
 from tests.ingest.test_ingest import MANAGERS_CAMEL, _rows, write_csv
 from watchtower.clock import FixedClock
 from watchtower.config import Settings
-from watchtower.ingest import run_ingest, run_readmit
+from watchtower.contract import Source
+from watchtower.ingest import parse, run_ingest, run_readmit, shapes
 from watchtower.ingest import steps as ingest_steps
 from watchtower.ingest.discover import scan
 from watchtower.ingest.readers import safe_header, safe_message
@@ -38,14 +41,16 @@ CLOCK = FixedClock(dt.datetime(2024, 12, 1, 8, 0))
 DEEP = 100_000
 
 
-def _batches(engine: sa.Engine) -> list[sa.Row]:
+def _batches(engine: sa.Engine) -> list[sa.Row[Any]]:
     with engine.connect() as conn:
         return list(conn.execute(sa.select(batches).order_by(batches.c.id)))
 
 
 def _snapshots(engine: sa.Engine) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(manager_snapshots)).scalar())
+        return int(
+            conn.execute(sa.select(sa.func.count()).select_from(manager_snapshots)).scalar_one()
+        )
 
 
 def _good(landing: Path, day: str = "2024-06-30", n: int = 3) -> Path:
@@ -143,7 +148,7 @@ def test_the_dry_run_reports_deep_json_in_one_line(settings: Settings, tmp_path:
     landing = tmp_path / "landing"
     _deep_files(landing)
     _good(landing)
-    summary = run_landing_validation(settings, landing, today=CLOCK.today(), build_docs=False)
+    summary = run_landing_validation(None, settings, landing, today=CLOCK.today(), build_docs=False)
     assert summary.files_failed == 4 and summary.files_ok == 1
     failed = {r.message for r in summary.results if r.status == "failed"}
     assert failed == {"JSON nested deeper than 64 levels"}
@@ -278,14 +283,16 @@ def test_any_error_reading_a_file_is_a_failed_batch_and_the_run_goes_on(
     poison = _good(landing, "2024-01-31")
     parse_poison = _good(landing, "2024-02-29")
     _good(landing, "2024-06-30")
-    real_read, real_parse = ingest_steps.read_parts, ingest_steps.parse_frame
+    # the functions the ingest step calls (the step imports them from these modules), wrapped
+    # where it looks them up (its own module)
+    real_read, real_parse = shapes.read_parts, parse.parse_frame
 
-    def read_parts(path, data, **kw):  # type: ignore[no-untyped-def]
+    def read_parts(path: Path, data: bytes, **kw: Any) -> list[shapes.Part]:
         if path == poison:
             raise KeyError("db_password=hunter2")
         return real_read(path, data, **kw)
 
-    def parse_frame(source, raw, **kw):  # type: ignore[no-untyped-def]
+    def parse_frame(source: Source, raw: pd.DataFrame, **kw: Any) -> parse.ParsedFile:
         if kw.get("file_date") == dt.date(2024, 2, 29):
             raise ValueError("cell value: hunter2")
         return real_parse(source, raw, **kw)

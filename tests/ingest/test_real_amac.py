@@ -19,6 +19,7 @@ from watchtower import pipeline
 from watchtower.cli import app
 from watchtower.clock import FixedClock
 from watchtower.config import Settings
+from watchtower.ingest import IngestSummary
 from watchtower.store import open_store
 from watchtower.store.schema import (
     batches,
@@ -44,8 +45,12 @@ def real_landing(tmp_path: Path) -> Path:
     return landing
 
 
+#: The settings of a store holding the real files, and what ingesting them gave.
+Ingested = tuple[Settings, IngestSummary]
+
+
 @pytest.fixture(scope="module")
-def ingested(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, object]:
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> Ingested:
     tmp = tmp_path_factory.mktemp("real")
     from watchtower.config import load_settings
 
@@ -62,7 +67,7 @@ def count(settings: Settings, table: sa.Table, *where: sa.ColumnElement[bool]) -
         )
 
 
-def test_every_real_file_ingests_with_nothing_rejected_or_failed(ingested) -> None:  # type: ignore[no-untyped-def]
+def test_every_real_file_ingests_with_nothing_rejected_or_failed(ingested: Ingested) -> None:
     settings, summary = ingested
     refused = [r for r in summary.results if r.status in ("failed", "rejected")]
     assert refused == [], refused
@@ -103,7 +108,7 @@ def test_every_real_file_ingests_with_nothing_rejected_or_failed(ingested) -> No
         )
 
 
-def test_six_daily_snapshots_of_the_84_shaanxi_managers(ingested) -> None:  # type: ignore[no-untyped-def]
+def test_six_daily_snapshots_of_the_84_shaanxi_managers(ingested: Ingested) -> None:
     settings, _ = ingested
     engine = open_store(settings.db_url)
     with engine.connect() as conn:
@@ -134,7 +139,7 @@ def test_six_daily_snapshots_of_the_84_shaanxi_managers(ingested) -> None:  # ty
     assert one.manager_has_product is True
 
 
-def test_list_row_capital_placeholders_are_unknown(ingested) -> None:  # type: ignore[no-untyped-def]
+def test_list_row_capital_placeholders_are_unknown(ingested: Ingested) -> None:
     settings, _ = ingested
     assert count(settings, manager_snapshots) > 0
     assert count(settings, manager_snapshots, manager_snapshots.c.paid_in_capital.is_not(None)) == 0
@@ -157,7 +162,7 @@ def test_list_row_capital_placeholders_are_unknown(ingested) -> None:  # type: i
     assert detail.actual_controller == "庞珺"
 
 
-def test_funds_link_to_managers_by_amac_id(ingested) -> None:  # type: ignore[no-untyped-def]
+def test_funds_link_to_managers_by_amac_id(ingested: Ingested) -> None:
     settings, _ = ingested
     engine = open_store(settings.db_url)
     with engine.connect() as conn:
@@ -190,7 +195,7 @@ def test_funds_link_to_managers_by_amac_id(ingested) -> None:  # type: ignore[no
     )
 
 
-def test_deregistrations_are_matched_and_classified(ingested) -> None:  # type: ignore[no-untyped-def]
+def test_deregistrations_are_matched_and_classified(ingested: Ingested) -> None:
     settings, _ = ingested
     engine = open_store(settings.db_url)
     with engine.connect() as conn:
@@ -205,7 +210,7 @@ def test_deregistrations_are_matched_and_classified(ingested) -> None:  # type: 
     assert all(r.match_method in ("register_no", "org_code", "name", "none") for r in rows)
 
 
-def test_the_real_office_move_is_a_change_event_once(ingested, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_real_office_move_is_a_change_event_once(ingested: Ingested, tmp_path: Path) -> None:
     settings, summary = ingested
     engine = open_store(settings.db_url)
     with engine.connect() as conn:
@@ -305,6 +310,7 @@ def test_a_refused_file_waits_for_readmission_after_an_alias_is_added(
         smtp=settings.smtp,
     )
     refused = first.results[0].batch_id
+    assert refused is not None  # a rejected file is recorded as a batch
     results = pipeline.readmit(fixed, [refused], clock=CLOCK)
     assert [r.status for r in results[0].results] == ["loaded"]
     engine = open_store(settings.db_url)

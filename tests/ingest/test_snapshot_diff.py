@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from tests.hostile import CONTROLS
 from watchtower.ingest.snapshot_diff import (
     EVENT_COLUMNS,
     EVENT_TYPE_ZH,
@@ -423,7 +424,7 @@ def test_fund_liquidation() -> None:
 
 
 def test_hostile_name_is_escaped_in_the_description() -> None:
-    hostile = "恶意\n公司\x1b[31m红色\r\u202e"
+    hostile = CONTROLS
     frame = _m(
         [
             {"snapshot_date": "2026-01-01", "manager_name": "正常公司"},

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from tests.hostile import CONTROL_NAME
 from watchtower import pipeline
 from watchtower.cli import app
 from watchtower.config import Settings, load_settings
@@ -26,7 +27,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real_amac"
 OLD_OFFICE = "陕西省西安市雁塔区曲江新区万众国际A座1501-3"
 NEW_OFFICE = "陕西省西安市雁塔区曲江新区曲江环球中心101609室"
 HOSTILE_NO = "P1999999"
-HOSTILE = "恶意\n公司\x1b[31m红色\r\u202e反转"
+HOSTILE = CONTROL_NAME
 SCORED_NO = "P1005988"
 REQUIRED = (
     "register_no",
@@ -57,7 +58,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     engine = open_store(settings.db_url)
     now = dt.datetime(2026, 5, 21, 8, 0)
     with engine.begin() as conn:
-        batch = conn.execute(
+        key = conn.execute(
             batches.insert().values(
                 source="managers",
                 file_name="hostile.csv",
@@ -66,7 +67,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
                 status="loaded",
                 ingested_at=now,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert key is not None  # one row inserted: its key
+        batch = key[0]
         conn.execute(
             manager_snapshots.insert().values(
                 batch_id=batch,

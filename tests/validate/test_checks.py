@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from great_expectations.expectations.expectation import (
+    ColumnMapExpectation,
+    ColumnPairMapExpectation,
+)
 from great_expectations.expectations.registry import get_expectation_impl
 
 from watchtower.validate import expectations
@@ -34,14 +38,19 @@ def test_custom_gx_expectations_are_built_from_their_checks() -> None:
     for check in custom:
         cls = get_expectation_impl(check.type)
         assert cls.__module__ == expectations.__name__ and cls.__doc__ == check.doc
-        assert cls.map_metric == check.metric
         if isinstance(check, ColumnCheck):
+            assert issubclass(cls, ColumnMapExpectation)
+            assert cls.map_metric == check.metric
             instance = cls(column="x")
             assert cls.success_keys == ("mostly", *check.params)
             for name, (_, default) in check.params.items():
                 assert getattr(instance, name) == default
         else:
-            assert cls(column_A="a", column_B="b").ignore_row_if == check.ignore_row_if
+            assert issubclass(cls, ColumnPairMapExpectation)
+            assert cls.map_metric == check.metric
+            pair = cls(column_A="a", column_B="b")
+            # a field of the class built from the check at import, not of GX's base class
+            assert pair.ignore_row_if == check.ignore_row_if  # type: ignore[attr-defined]
     builtins = [c for c in CHECKS.values() if isinstance(c, GxCheck)]
     assert {c.type for c in builtins}.isdisjoint(c.type for c in custom)
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.validate.conftest import KNOWN, clean, typed, with_row
 from watchtower.config import Settings
-from watchtower.contract import SOURCES
+from watchtower.contract import SOURCES, Source
 from watchtower.validate import validate_frame
 
 CASES = [
@@ -167,7 +167,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("source", SOURCES)
-def test_clean_data_passes(source: str, settings: Settings) -> None:
+def test_clean_data_passes(source: Source, settings: Settings) -> None:
     result = validate_frame(source, clean(source), settings=settings, known_managers=KNOWN)
     assert result.rejected is None
     assert result.failures == {}
@@ -177,7 +177,7 @@ def test_clean_data_passes(source: str, settings: Settings) -> None:
 
 @pytest.mark.parametrize(("source", "override", "expectation", "words"), CASES)
 def test_expectation_fails_on_the_breaking_row(
-    source: str, override: dict[str, object], expectation: str, words: str, settings: Settings
+    source: Source, override: dict[str, object], expectation: str, words: str, settings: Settings
 ) -> None:
     frame = with_row(source, 20, 7, **override)
     result = validate_frame(source, frame, settings=settings, known_managers=KNOWN)

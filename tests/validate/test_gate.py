@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import great_expectations as gx
 import numpy as np
@@ -69,7 +70,10 @@ def test_custom_expectations_run_in_a_gx_suite() -> None:
     result = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(
         suite, result_format="BASIC"
     )
-    counts = {r.expectation_config.type: r.result["unexpected_count"] for r in result.results}
+    counts = {}
+    for r in result.results:
+        assert r.expectation_config is not None  # each result names what it checked
+        counts[r.expectation_config.type] = r.result["unexpected_count"]
     assert counts == {
         "expect_column_values_to_be_valid_uscc": 1,
         "expect_column_values_to_be_valid_register_no": 1,
@@ -94,7 +98,7 @@ def test_every_failing_row_is_caught_in_a_million_rows(settings: Settings) -> No
     assert result.rejected is None
 
 
-def _landing(tmp_path, files: dict[str, bytes]):  # type: ignore[no-untyped-def]
+def _landing(tmp_path: Path, files: dict[str, bytes]) -> Path:
     root = tmp_path / "landing"
     for name, data in files.items():
         path = root / name
@@ -127,7 +131,9 @@ ADVERSARIAL = [
 ]
 
 
-def test_ingest_quarantines_with_reasons_and_stores_results(tmp_path, settings: Settings) -> None:
+def test_ingest_quarantines_with_reasons_and_stores_results(
+    tmp_path: Path, settings: Settings
+) -> None:
     """Identity faults are quarantined; odd but usable values load with their flags."""
     csv = _managers_csv(ADVERSARIAL, n_clean=60)
     root = _landing(tmp_path, {"managers/managers_2024-06-30.csv": csv})
@@ -168,7 +174,7 @@ def test_ingest_quarantines_with_reasons_and_stores_results(tmp_path, settings: 
     assert (settings.data_docs_dir / "index.html").exists()
 
 
-def test_rejected_batch_keeps_data_in_force(tmp_path, settings: Settings) -> None:
+def test_rejected_batch_keeps_data_in_force(tmp_path: Path, settings: Settings) -> None:
     good = _landing(tmp_path, {"managers/managers_2024-06-30.csv": _managers_csv([])})
     pipeline.ingest(settings, good)
     bad_rows = [f"X{3000000 + i},坏{i},,2015-01-01,2016-01-01,100,1000" for i in range(11)]
@@ -191,7 +197,7 @@ def test_rejected_batch_keeps_data_in_force(tmp_path, settings: Settings) -> Non
         assert conn.execute(sa.select(validation_runs.c.rejected)).scalars().all() == [False, True]
 
 
-def test_dry_run_reports_files_and_loads_nothing(tmp_path, settings: Settings) -> None:
+def test_dry_run_reports_files_and_loads_nothing(tmp_path: Path, settings: Settings) -> None:
     gb = _managers_csv(["P2000009,某某投资管理（上海）有限公司,,2015-01-01,2016-01-01,1,2"])
     root = _landing(
         tmp_path,
@@ -217,7 +223,7 @@ def test_dry_run_reports_files_and_loads_nothing(tmp_path, settings: Settings) -
     assert not (settings.home / "watchtower.db").exists()  # nothing loaded, no store made
 
 
-def test_quality_prints_pass_rates(tmp_path, settings: Settings) -> None:
+def test_quality_prints_pass_rates(tmp_path: Path, settings: Settings) -> None:
     root = _landing(tmp_path, {"managers/managers_2024-06-30.csv": _managers_csv(ADVERSARIAL[:1])})
     pipeline.ingest(settings, root)
     result = CliRunner().invoke(app, ["quality", "--json"])
@@ -245,7 +251,7 @@ def test_clean_frames_of_every_source_store_results(settings: Settings) -> None:
     engine = open_store(settings.db_url)
     v = validate_frame("funds", clean("funds"), settings=settings, known_managers=KNOWN)
     with engine.begin() as conn:
-        batch_id = conn.execute(
+        key = conn.execute(
             batches.insert().values(
                 source="funds",
                 file_name="f",
@@ -257,8 +263,9 @@ def test_clean_frames_of_every_source_store_results(settings: Settings) -> None:
                 rows_quarantined=0,
                 ingested_at=pd.Timestamp("2024-07-01").to_pydatetime(),
             )
-        ).inserted_primary_key[0]
-        store_results(conn, batch_id, v)
+        ).inserted_primary_key
+        assert key is not None  # one row inserted: its key
+        store_results(conn, key[0], v)
     with engine.connect() as conn:
         n = conn.execute(sa.select(sa.func.count()).select_from(validation_results)).scalar()
     assert n == len(v.results)

@@ -16,6 +16,11 @@ from watchtower.config import Settings
 runner = CliRunner()
 
 
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig") as f:  # closed: an open file warns when collected
+        return list(csv.DictReader(f))
+
+
 def test_alerts_commands(settings: Settings, tmp_path: Path) -> None:
     build_world(settings)
     r = runner.invoke(app, ["warn", "--as-of", str(AS_OF)])
@@ -32,8 +37,8 @@ def test_alerts_commands(settings: Settings, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "cannot go to acknowledged" in r.output
     r = runner.invoke(app, ["alerts", "ack", "P3000001"])
     assert r.exit_code != 0  # --by is required
-    r = runner.invoke(app, ["alerts", "close", "P3000001", "--as", "confirmed", "--by", "王科长",
-                            "--note", "已移交稽查"])  # fmt: skip
+    close = ["alerts", "close", "P3000001", "--as", "confirmed"]
+    r = runner.invoke(app, [*close, "--by", "王科长", "--note", "已移交稽查"])
     assert r.exit_code == 0 and "closed (confirmed)" in r.output, r.output
     r = runner.invoke(app, ["alerts", "show", "P3000001"])
     assert r.exit_code == 0
@@ -42,23 +47,22 @@ def test_alerts_commands(settings: Settings, tmp_path: Path) -> None:
     out = tmp_path / "alerts.csv"
     r = runner.invoke(app, ["alerts", "export", str(out), "--all"])
     assert r.exit_code == 0, r.output
-    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
+    rows = _csv_rows(out)
     by_reg = {x["register_no"]: x for x in rows}
     assert by_reg["P3000001"]["resolution"] == "confirmed"
     assert by_reg["P3000004"]["manager_name"].startswith("'@SUM")  # neutralized
     r = runner.invoke(app, ["alerts", "export", str(out), "--as-of", str(AS_OF)])
     assert r.exit_code == 0
-    assert "P3000004" not in {
-        x["register_no"] for x in csv.DictReader(out.open(encoding="utf-8-sig"))
-    }
+    assert "P3000004" not in {x["register_no"] for x in _csv_rows(out)}
     r = runner.invoke(app, ["alerts", "show", "P7777777"])
     assert r.exit_code == 2 and "no alert" in r.output
 
 
 def test_digest_command_renders_and_points_at_html(settings: Settings) -> None:
     build_world(settings)
-    r = runner.invoke(app, ["digest", "--as-of", str(AS_OF), "--to", "me@example.org",
-                            "--lang", "en", "--json"])  # fmt: skip
+    r = runner.invoke(
+        app, ["digest", "--as-of", str(AS_OF), "--to", "me@example.org", "--lang", "en", "--json"]
+    )
     assert r.exit_code == 0, r.output
     s = json.loads(r.output)
     # the outbox names files by a hash of (recipient, period, subscription), never the address

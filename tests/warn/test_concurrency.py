@@ -38,9 +38,10 @@ def _check(engine: sa.Engine) -> None:
             .group_by(alerts.c.register_no)
         ).all()
         opens = c.execute(
-            sa.select(sa.func.count()).select_from(alert_events)
+            sa.select(sa.func.count())
+            .select_from(alert_events)
             .where(alert_events.c.action == "open")
-        ).scalar()  # fmt: skip
+        ).scalar()
         tiers = c.execute(sa.select(sa.func.count()).select_from(manager_tiers)).scalar()
     expected = sum(1 for i in range(MANAGERS) if 30 + i >= 40)
     assert len(per_manager) == expected

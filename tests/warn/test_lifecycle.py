@@ -4,6 +4,7 @@ transitions, labels, the append-only audit trail, and one open alert per manager
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -30,13 +31,14 @@ def events(engine: sa.Engine, reg: str) -> list[tuple[str, str | None, str | Non
         return [
             (r.action, r.from_tier, r.to_tier)
             for r in c.execute(
-                sa.select(alert_events).where(alert_events.c.register_no == reg)
+                sa.select(alert_events)
+                .where(alert_events.c.register_no == reg)
                 .order_by(alert_events.c.id)
             )
-        ]  # fmt: skip
+        ]
 
 
-def open_alerts(engine: sa.Engine) -> dict[str, dict]:
+def open_alerts(engine: sa.Engine) -> dict[str, dict[str, Any]]:
     with engine.connect() as c:
         return {
             r["register_no"]: dict(r)
@@ -52,11 +54,14 @@ def engine(settings: Settings) -> sa.Engine:
 def test_open_escalate_deescalate_and_rerun_is_idempotent(
     settings: Settings, engine: sa.Engine
 ) -> None:
-    insert_scores(engine, [
-        score_row("P1000001", 60, as_of=day(0)),
-        score_row("P1000002", 20, as_of=day(0)),
-        score_row("P1000003", 5, as_of=day(0), rule_hits=["blacklist"]),
-    ])  # fmt: skip
+    insert_scores(
+        engine,
+        [
+            score_row("P1000001", 60, as_of=day(0)),
+            score_row("P1000002", 20, as_of=day(0)),
+            score_row("P1000003", 5, as_of=day(0), rule_hits=["blacklist"]),
+        ],
+    )
     s = pipeline.warn(settings, day(0), clock=CLOCK)
     assert (s.scored, s.opened, s.tiers["red"], s.tiers["yellow"]) == (3, 2, 1, 1)
     again = pipeline.warn(settings, day(0), clock=CLOCK)
@@ -72,24 +77,30 @@ def test_open_escalate_deescalate_and_rerun_is_idempotent(
     insert_scores(engine, [score_row("P1000001", 60, as_of=day(3))])  # second run: steps down
     assert pipeline.warn(settings, day(3), clock=CLOCK).deescalated == 1
     assert events(engine, "P1000001") == [
-        ("open", None, "yellow"), ("escalate", "yellow", "red"), ("deescalate", "red", "yellow"),
-    ]  # fmt: skip
+        ("open", None, "yellow"),
+        ("escalate", "yellow", "red"),
+        ("deescalate", "red", "yellow"),
+    ]
     a = open_alerts(engine)["P1000001"]
     assert (a["tier"], a["peak_tier"], a["status"], a["opened_as_of"]) == (
-        "yellow", "red", "new", day(0),
-    )  # fmt: skip
+        "yellow",
+        "red",
+        "new",
+        day(0),
+    )
 
 
 def test_auto_resolve_after_quiet_period_but_not_while_investigating(
     settings: Settings, engine: sa.Engine
 ) -> None:
-    insert_scores(engine, [
-        score_row("P1000011", 75, as_of=day(0)), score_row("P1000012", 75, as_of=day(0)),
-    ])  # fmt: skip
+    insert_scores(
+        engine, [score_row("P1000011", 75, as_of=day(0)), score_row("P1000012", 75, as_of=day(0))]
+    )
     pipeline.warn(settings, day(0), clock=CLOCK)
     with engine.begin() as c:
-        transition(c, "P1000012", "investigating", by="李监管", note="on site visit",
-                   as_of=day(1), now=NOW)  # fmt: skip
+        transition(
+            c, "P1000012", "investigating", by="李监管", note="on site visit", as_of=day(1), now=NOW
+        )
     # Nothing scored for 13 days: still open; on day 14 (quiet_days) the first is resolved.
     assert pipeline.warn(settings, day(13), clock=CLOCK).auto_resolved == 0
     s = pipeline.warn(settings, day(14), clock=CLOCK)
@@ -100,8 +111,11 @@ def test_auto_resolve_after_quiet_period_but_not_while_investigating(
             c.execute(sa.select(alerts).where(alerts.c.register_no == "P1000011")).mappings().one()
         )
     assert (row["status"], row["resolution"], row["closed_by"], row["open_key"]) == (
-        "closed", "resolved", "watchtower", None,
-    )  # fmt: skip
+        "closed",
+        "resolved",
+        "watchtower",
+        None,
+    )
     assert events(engine, "P1000011")[-1][0] == "auto_resolve"
 
 
@@ -122,27 +136,43 @@ def test_manual_transitions_labels_and_invalid_changes(
         with pytest.raises(AlertError, match="--by"):
             transition(c, a["id"], "investigating", by=" ", note=None, as_of=day(0), now=NOW)
         transition(c, a["id"], "investigating", by="王科长", note="调取材料", as_of=day(1), now=NOW)
-        closed = transition(c, a["id"], "closed", by="王科长", note="已立案", as_of=day(2),
-                            now=NOW, resolution="confirmed")  # fmt: skip
+        closed = transition(
+            c,
+            a["id"],
+            "closed",
+            by="王科长",
+            note="已立案",
+            as_of=day(2),
+            now=NOW,
+            resolution="confirmed",
+        )
         assert (closed["status"], closed["open_key"], closed["resolution"]) == (
-            "closed", None, "confirmed",
-        )  # fmt: skip
+            "closed",
+            None,
+            "confirmed",
+        )
         with pytest.raises(AlertError, match="closed"):
             transition(c, a["id"], "acknowledged", by="王科长", note=None, as_of=day(2), now=NOW)
         with pytest.raises(AlertError, match="no alert"):
             transition(c, "P9999999", "acknowledged", by="x", note=None, as_of=day(2), now=NOW)
         label = c.execute(sa.select(alert_labels)).mappings().one()
     assert (label["register_no"], label["label"], label["labelled_by"]) == (
-        "P1000021", "confirmed", "王科长",
-    )  # fmt: skip
+        "P1000021",
+        "confirmed",
+        "王科长",
+    )
     assert [e[0] for e in events(engine, "P1000021")] == [
-        "open", "acknowledge", "investigate", "close",
-    ]  # fmt: skip
+        "open",
+        "acknowledge",
+        "investigate",
+        "close",
+    ]
     with engine.connect() as c:
         who = c.execute(
-            sa.select(alert_events.c.actor, alert_events.c.note, alert_events.c.at)
-            .where(alert_events.c.action == "close")
-        ).one()  # fmt: skip
+            sa.select(alert_events.c.actor, alert_events.c.note, alert_events.c.at).where(
+                alert_events.c.action == "close"
+            )
+        ).one()
     assert who.actor == "王科长" and "已立案" in who.note and who.at == NOW
     # The manager is still red the next day: a new alert opens (a new case, not the old one).
     insert_scores(engine, [score_row("P1000021", 88, as_of=day(3))])
@@ -155,8 +185,16 @@ def test_false_positive_snoozes_reopening_at_the_same_tier(
     insert_scores(engine, [score_row("P1000031", 72, as_of=day(0))])
     pipeline.warn(settings, day(0), clock=CLOCK)
     with engine.begin() as c:
-        transition(c, "P1000031", "closed", by="赵", note="数据错误", as_of=day(0), now=NOW,
-                   resolution="false_positive")  # fmt: skip
+        transition(
+            c,
+            "P1000031",
+            "closed",
+            by="赵",
+            note="数据错误",
+            as_of=day(0),
+            now=NOW,
+            resolution="false_positive",
+        )
     insert_scores(engine, [score_row("P1000031", 72, as_of=day(1))])
     assert pipeline.warn(settings, day(1), clock=CLOCK).opened == 0
     insert_scores(engine, [score_row("P1000031", 90, as_of=day(2))])
@@ -246,20 +284,24 @@ def test_bulk_lifecycle_across_chunks_keeps_ids_events_and_states_aligned(
         ids = dict(c.execute(sa.select(alerts.c.register_no, alerts.c.id)).all())
         opens = dict(
             c.execute(
-                sa.select(alert_events.c.register_no, alert_events.c.alert_id)
-                .where(alert_events.c.action == "open")
+                sa.select(alert_events.c.register_no, alert_events.c.alert_id).where(
+                    alert_events.c.action == "open"
+                )
             ).all()
-        )  # fmt: skip
+        )
     assert opens == ids and sorted(ids, key=ids.__getitem__) == regs
     with engine.begin() as c:
         transition(c, regs[1], "investigating", by="李", note=None, as_of=day(0), now=NOW)
         transition(c, regs[2], "acknowledged", by="李", note=None, as_of=day(0), now=NOW)
     # days 1-2: the first manager escalates, the second drops out (after the hysteresis run)
     for d in (1, 2):
-        insert_scores(engine, [
-            score_row(r, 95 if i == 0 else 10 if i == 1 else 45 + (i % 50), as_of=day(d))
-            for i, r in enumerate(regs)
-        ])  # fmt: skip
+        insert_scores(
+            engine,
+            [
+                score_row(r, 95 if i == 0 else 10 if i == 1 else 45 + (i % 50), as_of=day(d))
+                for i, r in enumerate(regs)
+            ],
+        )
         s = pipeline.warn(settings, day(d), clock=CLOCK)
         assert (s.opened, s.escalated, s.deescalated) == (0, int(d == 1), 0)
     a = open_alerts(engine)
@@ -272,8 +314,9 @@ def test_bulk_lifecycle_across_chunks_keeps_ids_events_and_states_aligned(
     assert events(engine, regs[2])[-1] == ("auto_resolve", "blue", "blue")
     with engine.connect() as c:
         closed = c.execute(
-            sa.select(alert_events.c.alert_id, alert_events.c.from_status)
-            .where(alert_events.c.action == "auto_resolve")
-        ).all()  # fmt: skip
+            sa.select(alert_events.c.alert_id, alert_events.c.from_status).where(
+                alert_events.c.action == "auto_resolve"
+            )
+        ).all()
     assert sorted(i for i, _ in closed) == sorted(v for k, v in ids.items() if k != regs[1])
     assert {st for _, st in closed} == {"new", "acknowledged"}

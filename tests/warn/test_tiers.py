@@ -29,9 +29,17 @@ POLICY = TierPolicy(
 
 @pytest.mark.parametrize(
     ("score", "tier"),
-    [(100, "red"), (85, "red"), (84.99, "orange"), (70, "orange"), (55, "yellow"),
-     (40, "blue"), (39.9, None), (0, None)],
-)  # fmt: skip
+    [
+        (100, "red"),
+        (85, "red"),
+        (84.99, "orange"),
+        (70, "orange"),
+        (55, "yellow"),
+        (40, "blue"),
+        (39.9, None),
+        (0, None),
+    ],
+)
 def test_thresholds(score: float, tier: str | None) -> None:
     assert tier_for_score(score, POLICY.thresholds) == tier
 
@@ -108,8 +116,12 @@ def test_repository_policy_loads_and_aligns_with_rules(tmp_path: Path) -> None:
     policy = load_policy(MODELS)
     assert policy.overrides["blacklist"] == "red"
     assert policy.thresholds["red"] > policy.thresholds["blue"]
-    # a tier_floor in rules.yaml is honoured, the higher tier winning
-    (tmp_path / "tiers.yaml").write_text((MODELS / "tiers.yaml").read_text("utf-8"), "utf-8")
+    # a tier_floor in rules.yaml is honoured, the higher tier winning (here an override
+    # raising the rule's orange to red)
+    shipped = (MODELS / "tiers.yaml").read_text("utf-8")
+    raised = shipped.replace("\noverrides:\n", "\noverrides:\n  blacklist: red\n")
+    assert raised != shipped
+    (tmp_path / "tiers.yaml").write_text(raised, "utf-8")
     (tmp_path / "rules.yaml").write_text(
         "rules:\n  - id: paid_in_low\n    tier_floor: yellow\n"
         "  - id: blacklist\n    tier_floor: orange\n",
@@ -117,6 +129,29 @@ def test_repository_policy_loads_and_aligns_with_rules(tmp_path: Path) -> None:
     )
     p = load_policy(tmp_path)
     assert p.overrides["paid_in_low"] == "yellow" and p.overrides["blacklist"] == "red"
+
+
+def test_a_floor_declared_twice_is_refused(tmp_path: Path) -> None:
+    # the shipped files declare each floor once: the blacklist's red is its rule's tier_floor
+    assert "blacklist" not in (MODELS / "tiers.yaml").read_text("utf-8")
+    assert rule_floors(MODELS / "rules.yaml")["blacklist"] == "red"
+    shipped = (MODELS / "tiers.yaml").read_text("utf-8")
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - id: blacklist\n    tier_floor: red\n", "utf-8"
+    )
+    for tier in ("red", "orange"):  # the same floor again, or a lower one that never applies
+        text = shipped.replace("\noverrides:\n", f"\noverrides:\n  blacklist: {tier}\n")
+        (tmp_path / "tiers.yaml").write_text(text, "utf-8")
+        with pytest.raises(PolicyError, match=rf"tiers.yaml: overrides blacklist: {tier} \("):
+            load_policy(tmp_path)
+    # raising a rule's floor, or flooring an id no rule floors, is the policy's to do
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - id: blacklist\n    tier_floor: orange\n", "utf-8"
+    )
+    text = shipped.replace("\noverrides:\n", "\noverrides:\n  blacklist: red\n")
+    (tmp_path / "tiers.yaml").write_text(text, "utf-8")
+    assert load_policy(tmp_path).overrides["blacklist"] == "red"
+    assert load_policy(tmp_path).overrides["lost_contact"] == "red"
 
 
 def test_bad_policy_is_refused() -> None:

@@ -8,8 +8,6 @@ import json
 import os
 import re
 import sys
-from dataclasses import asdict, is_dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,6 +15,7 @@ from typer.core import TyperGroup
 
 from watchtower.config import ConfigError, Settings, load_settings
 from watchtower.text import terminal_text
+from watchtower.values import plain_json
 
 #: As-of days outside this range are refused where they are parsed: nothing Watchtower
 #: knows is older than AMAC's registry (2014), and date arithmetic on 0001-01-01 or
@@ -113,18 +112,6 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _plain(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return {k: _plain(v) for k, v in asdict(value).items()}
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dt.date | Path):
-        return str(value)
-    return value
-
-
 # JSON leaves these raw with ensure_ascii=False; written as \uXXXX the value is the same.
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -132,6 +119,6 @@ _JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e
 def print_json(value: Any) -> None:
     """``value`` as JSON, Chinese kept readable; C1 and bidi controls escaped (JSON escapes
     C0 itself), so a name cannot reorder what a terminal shows."""
-    text = json.dumps(_plain(value), ensure_ascii=False, indent=2)
+    text = json.dumps(plain_json(value), ensure_ascii=False, indent=2)
     sys.stdout.write(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text))
     sys.stdout.write("\n")

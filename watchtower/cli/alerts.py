@@ -292,10 +292,24 @@ def alerts_export(
     day = _day(as_of)
     rows = pipeline.alerts_open_on(settings_for(db), None if all_ else day)
     cols = [
-        "id", "register_no", "manager_name", "province", "city", "status", "tier", "peak_tier",
-        "score", "opened_as_of", "last_as_of", "last_signal_as_of", "resolution",
-        "closed_as_of", "closed_by", "rule_hits", "top_reasons",
-    ]  # fmt: skip
+        "id",
+        "register_no",
+        "manager_name",
+        "province",
+        "city",
+        "status",
+        "tier",
+        "peak_tier",
+        "score",
+        "opened_as_of",
+        "last_as_of",
+        "last_signal_as_of",
+        "resolution",
+        "closed_as_of",
+        "closed_by",
+        "rule_hits",
+        "top_reasons",
+    ]
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)

@@ -79,10 +79,16 @@ def digest(
     settings = settings_for(db)
     try:
         s = pipeline.digest(
-            settings, _day(as_of), send=send, to=to, cadence=cadence.value if cadence else None,
-            language=lang.value, min_tier=min_tier.value, clock=SystemClock(),
+            settings,
+            _day(as_of),
+            send=send,
+            to=to,
+            cadence=cadence.value if cadence else None,
+            language=lang.value,
+            min_tier=min_tier.value,
+            clock=SystemClock(),
             retry_failed=retry_failed,
-        )  # fmt: skip
+        )
     except ConfigError as exc:  # tiers.yaml, subscriptions.yaml: one line with the file
         fail(str(exc))
         return

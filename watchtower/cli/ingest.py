@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from tqdm import tqdm
@@ -12,6 +13,9 @@ from tqdm import tqdm
 from watchtower import pipeline
 from watchtower.cli._app import DbOption, JsonOption, app, fail, print_json, settings_for
 from watchtower.text import terminal_text as esc
+
+if TYPE_CHECKING:
+    from watchtower.ingest.discover import LandingFile
 
 
 @app.command()
@@ -60,8 +64,11 @@ def ingest(
     if not folder.is_dir():
         fail(f"landing folder not found: {folder}")
 
-    def bar(files):  # type: ignore[no-untyped-def]
-        return tqdm(list(files), desc="ingest", unit="file", disable=quiet, leave=False)
+    def bar(files: Iterable[LandingFile]) -> Iterable[LandingFile]:
+        shown: Iterable[LandingFile] = tqdm(  # tqdm has no types
+            list(files), desc="ingest", unit="file", disable=quiet, leave=False
+        )
+        return shown
 
     summary = pipeline.ingest(
         settings, folder, progress=bar, received=received.date() if received else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,6 +26,9 @@ from watchtower.text import terminal_text
 
 if TYPE_CHECKING:  # annotations only: the validate package loads Great Expectations' suites
     from watchtower.validate import DriftRow, RefusedBatch
+
+if TYPE_CHECKING:
+    from watchtower.ingest.discover import LandingFile
 
 
 @app.command("validate")
@@ -49,8 +53,11 @@ def validate(
     if not landing_dir.is_dir():
         fail(f"landing folder not found: {landing_dir}")
 
-    def bar(files):  # type: ignore[no-untyped-def]
-        return tqdm(list(files), desc="validate", unit="file", disable=quiet, leave=False)
+    def bar(files: Iterable[LandingFile]) -> Iterable[LandingFile]:
+        shown: Iterable[LandingFile] = tqdm(  # tqdm has no types
+            list(files), desc="validate", unit="file", disable=quiet, leave=False
+        )
+        return shown
 
     summary = pipeline.validate_landing(
         settings, landing_dir, today=SystemClock().today(), build_docs=not no_docs, progress=bar

@@ -50,6 +50,7 @@ from watchtower.detect.registry import (  # noqa: E402
     load_model,
     promote,
     register_model,
+    register_trained,
     rollback,
 )
 from watchtower.detect.training import (  # noqa: E402
@@ -73,13 +74,19 @@ __all__ += [
     "load_model",
     "promote",
     "register_model",
+    "register_trained",
     "rollback",
     "train_model",
     "walk_forward",
 ]
 
 # the steps the step layer calls (watchtower.detect.steps) and the reads beside them
-from watchtower.detect._scoring import export_scores  # noqa: E402
+from watchtower.detect._scoring import (  # noqa: E402
+    export_scores,
+    features_at,
+    load_incidents,
+    rule_hits_fn,
+)
 from watchtower.detect.challenger import ModelComparison, compare_challenger  # noqa: E402
 from watchtower.detect.config import DetectConfigError  # noqa: E402
 from watchtower.detect.registry import get_model, sign_model  # noqa: E402
@@ -100,7 +107,10 @@ __all__ += [
     "TrainSummary",
     "compare_challenger",
     "export_scores",
+    "features_at",
     "get_model",
+    "load_incidents",
+    "rule_hits_fn",
     "run_day",
     "run_scoring",
     "run_training",

@@ -7,6 +7,9 @@
   from ``models/detectors.yaml`` (``model_id`` ``config-<sha12>``), so a fresh install scores.
 - Scores are written idempotently: re-running a day replaces that day's rows of the managers
   scored (a partition run replaces only its partition).
+- A partition's feature rows are read with a SQL condition on the manager type
+  (``watchtower.store.features.load_features(partition=...)``), never read whole and
+  filtered, unless the partition holds pooled managers (see ``steps.run_scoring``).
 """
 
 from __future__ import annotations
@@ -78,6 +81,8 @@ def features_at(
     *,
     created_at: dt.datetime | None = None,
     store: bool = True,
+    partition: str | None = None,
+    managers: int | None = None,
 ) -> pd.DataFrame:
     """The feature frame of ``day`` (index register_no, metadata + float features).
 
@@ -86,6 +91,11 @@ def features_at(
     computed from history known by ``day`` (and stored when ``store``, stamped
     ``created_at``). So a correction known by ``day`` that arrived after the snapshot was
     stored recomputes it, and a correction received later leaves it alone.
+
+    ``partition`` (with ``managers``, how many managers it has on ``day``): only that
+    partition's rows, read from the store with a SQL condition on the manager type when its
+    snapshot is fresh and holds exactly ``managers`` rows (fewer: not computed yet; more: a
+    manager whose type was corrected since), else computed and stored for that partition.
     """
     from watchtower.features import compute_features, list_partitions
     from watchtower.store.features import (
@@ -100,21 +110,27 @@ def features_at(
     with engine.connect() as conn:
         knowledge = knowledge_of(conn, day)
         fresh = fresh_partitions(conn, day, version, knowledge)
-    if fresh:
-        stored = load_features(engine, day, version, features=list(catalog.names))
+    names = list(catalog.names)
+    if partition is not None:
+        if "" in fresh or partition in fresh:
+            part = load_features(engine, day, version, features=names, partition=partition)
+            if managers is None or len(part) == managers:
+                return part
+    elif fresh:
+        stored = load_features(engine, day, version, features=names)
         if not stored.empty:
             have = {_partition_slug(t) for t in stored["manager_type"]}
             wanted = set(list_partitions(engine, day))
             if have >= wanted and ("" in fresh or fresh >= wanted):
                 return stored
-    frame = compute_features(engine, day, catalog=catalog)
+    frame = compute_features(engine, day, catalog=catalog, partition=partition)
     if store and not frame.empty:
         from watchtower.clock import SystemClock
 
         stamp = created_at or SystemClock().now()
         with engine.begin() as conn:
             store_features(conn, day, frame, version, created_at=stamp)
-            record_feature_run(conn, day, version, knowledge, created_at=stamp)
+            record_feature_run(conn, day, version, knowledge, partition=partition, created_at=stamp)
     return frame
 
 
@@ -323,9 +339,19 @@ def export_scores(
     frame = read_scores(engine, start, end)
     out.parent.mkdir(parents=True, exist_ok=True)
     header = [
-        "register_no", "manager_name", "as_of", "score", "tier", "rule_score", "anomaly_score",
-        "supervised_score", "rule_hits", "reasons_zh", "reasons_en", "model_id",
-    ]  # fmt: skip
+        "register_no",
+        "manager_name",
+        "as_of",
+        "score",
+        "tier",
+        "rule_score",
+        "anomaly_score",
+        "supervised_score",
+        "rule_hits",
+        "reasons_zh",
+        "reasons_en",
+        "model_id",
+    ]
     with out.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)

@@ -10,31 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-import yaml
 
 from watchtower.config import Settings
+from watchtower.values import finite_float
 
 __all__ = [
-    "DEFAULT_PROMOTE_MARGIN",
     "ModelComparison",
     "compare_challenger",
     "comparison_days",
     "decide_promotion",
     "mean_auc",
     "per_day_aucs",
-    "promote_margin",
 ]
-
-#: Promote a challenger when its mean AUC beats the champion's by at least this much
-#: (models/detectors.yaml ``retrain.promote_margin`` overrides it).
-DEFAULT_PROMOTE_MARGIN = 0.01
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +58,7 @@ def comparison_days(as_of: dt.date, horizon_days: int) -> list[dt.date]:
 
 def mean_auc(aucs: Iterable[object]) -> float | None:
     """The mean of the days' AUCs that exist (a day without an incident has none)."""
-    values = [v for v in (_num(a) for a in aucs) if v is not None]
+    values = [v for v in (finite_float(a) for a in aucs) if v is not None]
     return sum(values) / len(values) if values else None
 
 
@@ -88,13 +80,6 @@ def decide_promotion(
     )
 
 
-def promote_margin(detectors_yaml: Path) -> float:
-    """``retrain.promote_margin`` of models/detectors.yaml, else the default."""
-    raw = yaml.safe_load(detectors_yaml.read_text(encoding="utf-8"))
-    retrain = (raw or {}).get("retrain") or {}
-    return float(retrain.get("promote_margin", DEFAULT_PROMOTE_MARGIN))
-
-
 def compare_challenger(
     engine: sa.Engine, settings: Settings, as_of: dt.date, challenger_id: str
 ) -> ModelComparison:
@@ -107,13 +92,13 @@ def compare_challenger(
     champion was changed by hand: promote one, then compare).
     """
     from watchtower.detect._scoring import features_at, load_catalog, load_incidents, rule_hits_fn
-    from watchtower.detect.config import load_detect_config
+    from watchtower.detect.config import load_detect_config, load_promote_margin
     from watchtower.detect.registry import RegistryError, champion, get_model, load_model
     from watchtower.detect.training import evaluate_model
 
     detectors = settings.models_dir / "detectors.yaml"
     config = load_detect_config(detectors)
-    margin = promote_margin(detectors)
+    margin = load_promote_margin(detectors)
     get_model(engine, challenger_id)  # raises RegistryError for an unknown id
     current = champion(engine)
     horizon = config.horizon_days
@@ -181,17 +166,8 @@ def per_day_aucs(
     return [
         {
             "as_of": str(r["as_of"]),
-            "challenger_auc": _num(r.get("auc")),
-            "champion_auc": _num(c.get("auc")),
+            "challenger_auc": finite_float(r.get("auc")),
+            "champion_auc": finite_float(c.get("auc")),
         }
         for r, c in zip(challenger, champion, strict=False)
     ]
-
-
-def _num(value: object) -> float | None:
-    """A metric as a float, None when missing or NaN."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,18 @@ import yaml
 from watchtower.config import ConfigError
 from watchtower.detect.detectors import COMBINATIONS, DETECTOR_KINDS, RiskEnsemble
 
-__all__ = ["DetectConfig", "DetectorSpec", "load_detect_config"]
+__all__ = [
+    "DEFAULT_PROMOTE_MARGIN",
+    "DetectConfig",
+    "DetectConfigError",
+    "DetectorSpec",
+    "load_detect_config",
+    "load_promote_margin",
+]
+
+#: Promote a challenger when its mean AUC beats the champion's by at least this much
+#: (models/detectors.yaml ``retrain.promote_margin`` overrides it).
+DEFAULT_PROMOTE_MARGIN = 0.01
 
 
 class DetectConfigError(ConfigError):
@@ -101,7 +113,7 @@ class DetectConfig:
 
 #: The keys of models/detectors.yaml, per section (None: the top level); anything else is
 #: refused, as in the other loaders: a misspelt key would silently keep its default.
-#: ``retrain`` is read by the retraining step (``promote_margin``).
+#: ``retrain`` is read by :func:`load_promote_margin` for the retraining step.
 _KEYS: dict[str | None, tuple[str, ...]] = {
     None: (
         "version",
@@ -164,9 +176,8 @@ def _section(path: Path, raw: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
-def load_detect_config(path: Path | str) -> DetectConfig:
-    """Read and validate ``models/detectors.yaml``; raises DetectConfigError with the cause."""
-    path = Path(path)
+def _read(path: Path) -> dict[str, Any]:
+    """The YAML mapping of ``path``, every key checked (the one read of the file)."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as exc:
@@ -175,13 +186,30 @@ def load_detect_config(path: Path | str) -> DetectConfig:
         raise DetectConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise DetectConfigError(f"{path}: expected a mapping at the top")
-    peer, pre = _section(path, raw, "peer_group"), _section(path, raw, "preprocess")
-    ens, sup = _section(path, raw, "ensemble"), _section(path, raw, "supervised")
-    w, rs = _section(path, raw, "weights"), _section(path, raw, "reasons")
+    for name in ("peer_group", "preprocess", "ensemble", "supervised", "weights", "reasons"):
+        _section(path, raw, name)  # a section that is no mapping, before its keys are checked
     _check_keys(path, raw)
-    defaults = DetectConfig()
+    return raw
+
+
+def load_promote_margin(path: Path | str) -> float:
+    """``retrain.promote_margin`` of ``models/detectors.yaml`` (how much higher a challenger's
+    mean AUC must be to replace the champion), else :data:`DEFAULT_PROMOTE_MARGIN`."""
+    path = Path(path)
+    retrain = _section(path, _read(path), "retrain")
+    value = retrain.get("promote_margin", DEFAULT_PROMOTE_MARGIN)
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise DetectConfigError(
+            f"{path}: retrain.promote_margin must be a number, got {value!r}"
+        ) from exc
+
+
+def _detector_specs(path: Path, items: list[Any]) -> list[DetectorSpec]:
+    """``ensemble.detectors``: each a known kind whose params its class accepts; unique names."""
     specs: list[DetectorSpec] = []
-    for i, item in enumerate(ens.get("detectors") or []):
+    for i, item in enumerate(items):
         if not isinstance(item, dict) or "kind" not in item:
             raise DetectConfigError(f"{path}: ensemble.detectors[{i}] needs a 'kind'")
         kind = str(item["kind"])
@@ -199,24 +227,55 @@ def load_detect_config(path: Path | str) -> DetectConfig:
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise DetectConfigError(f"{path}: detector names must be unique, got {names}")
-    combination = str(ens.get("combination", defaults.combination))
-    if combination not in COMBINATIONS:
-        raise DetectConfigError(
-            f"{path}: ensemble.combination must be one of {', '.join(COMBINATIONS)}"
-        )
-    neutral = str(pre.get("neutral_features", defaults.neutral_features))
-    if neutral not in ("ignore", "two_sided"):
-        raise DetectConfigError(f"{path}: preprocess.neutral_features: ignore or two_sided")
-    pool = str(pre.get("pool", defaults.pool) or "none")
-    if pool not in ("category_max", "none"):
-        raise DetectConfigError(f"{path}: preprocess.pool: category_max or none")
+    return specs
+
+
+def _one_of(path: Path, value: str, allowed: Collection[str], message: str) -> str:
+    if value not in allowed:
+        raise DetectConfigError(f"{path}: {message}")
+    return value
+
+
+def load_detect_config(path: Path | str) -> DetectConfig:
+    """Read and validate ``models/detectors.yaml``; raises DetectConfigError with the cause."""
+    path = Path(path)
+    raw = _read(path)
+    peer, pre = _section(path, raw, "peer_group"), _section(path, raw, "preprocess")
+    ens, sup = _section(path, raw, "ensemble"), _section(path, raw, "supervised")
+    w, rs = _section(path, raw, "weights"), _section(path, raw, "reasons")
+    defaults = DetectConfig()
+    specs = _detector_specs(path, ens.get("detectors") or [])
+    combination = _one_of(
+        path,
+        str(ens.get("combination", defaults.combination)),
+        COMBINATIONS,
+        f"ensemble.combination must be one of {', '.join(COMBINATIONS)}",
+    )
+    neutral = _one_of(
+        path,
+        str(pre.get("neutral_features", defaults.neutral_features)),
+        ("ignore", "two_sided"),
+        "preprocess.neutral_features: ignore or two_sided",
+    )
+    pool = _one_of(
+        path,
+        str(pre.get("pool", defaults.pool) or "none"),
+        ("category_max", "none"),
+        "preprocess.pool: category_max or none",
+    )
     enabled = str(sup.get("enabled", defaults.supervised_enabled)).lower()
-    enabled = {"yes": "true", "no": "false"}.get(enabled, enabled)
-    if enabled not in ("auto", "true", "false"):
-        raise DetectConfigError(f"{path}: supervised.enabled: auto, true or false")
-    estimator = str(sup.get("estimator", defaults.supervised_estimator))
-    if estimator not in ("logistic", "gradient_boosting"):
-        raise DetectConfigError(f"{path}: supervised.estimator: logistic or gradient_boosting")
+    enabled = _one_of(
+        path,
+        {"yes": "true", "no": "false"}.get(enabled, enabled),
+        ("auto", "true", "false"),
+        "supervised.enabled: auto, true or false",
+    )
+    estimator = _one_of(
+        path,
+        str(sup.get("estimator", defaults.supervised_estimator)),
+        ("logistic", "gradient_boosting"),
+        "supervised.estimator: logistic or gradient_boosting",
+    )
     points = (raw.get("rules") or {}).get("severity_points") or defaults.severity_points
     try:
         rs_points = {int(k): float(v) for k, v in points.items()}

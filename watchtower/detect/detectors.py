@@ -35,6 +35,8 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from watchtower._compat.pyod_numba import use_cached_kernels
+
 __all__ = [
     "COMBINATIONS",
     "DETECTOR_KINDS",
@@ -48,41 +50,6 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
-
-#: pyod's numba kernels (module, function) compiled without ``cache=True``: every new process
-#: pays the compilation (HBOS ~4 s). :func:`_use_cached_kernels` recompiles the same Python
-#: functions with numba's on-disk cache, so only the first process of a machine compiles.
-_NUMBA_KERNELS: tuple[tuple[str, str], ...] = (
-    ("pyod.models.hbos", "_calculate_outlier_scores"),
-    ("pyod.utils.stat_models", "ecdf_terminate_equals_inplace"),
-)
-_SWAPPED: set[tuple[str, str]] = set()
-
-
-def _use_cached_kernels() -> None:
-    """Swap pyod's numba kernels for the same functions compiled with ``cache=True``.
-
-    Same Python function, same types, same numba flags: the machine code and therefore the
-    scores are identical; only the compile moves to the first process (cache in the package's
-    ``__pycache__``, else numba's user-wide cache dir or ``NUMBA_CACHE_DIR``). Silently keeps
-    pyod's own dispatcher when numba cannot cache (no writable cache location)."""
-    import importlib
-
-    for module_name, name in _NUMBA_KERNELS:
-        if (module_name, name) in _SWAPPED:
-            continue
-        _SWAPPED.add((module_name, name))
-        module = importlib.import_module(module_name)
-        py_func = getattr(getattr(module, name, None), "py_func", None)
-        if py_func is None:
-            continue
-        try:
-            from numba import njit
-
-            cached = njit(cache=True)(py_func)
-        except Exception:  # no cache locator: keep the uncached kernel
-            continue
-        setattr(module, name, cached)
 
 
 def _robust_center_scale(X: Array) -> tuple[Array, Array]:
@@ -113,7 +80,8 @@ def directional_deviations(
     return np.clip(folded, 0.0, clip).astype(np.float64)
 
 
-class BaseRiskDetector(BaseEstimator, metaclass=ABCMeta):
+# scikit-learn ships no type stubs, so BaseEstimator is Any to mypy.
+class BaseRiskDetector(BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
     """Shared base: directional standardization, score statistics, threshold, labels.
 
     Parameters
@@ -300,7 +268,7 @@ class _TransductivePyod(BaseRiskDetector):
         raise NotImplementedError
 
     def _fit_scores(self, Z: Array) -> None:
-        _use_cached_kernels()
+        use_cached_kernels()  # pyod's kernels, compiled once per machine, not per process
         self.model_ = self._pyod_model()(contamination=self.contamination).fit(Z)
 
     def _score(self, Z: Array) -> Array:
@@ -352,7 +320,7 @@ class HBOSDetector(BaseRiskDetector):
     def _fit_scores(self, Z: Array) -> None:
         from pyod.models.hbos import HBOS
 
-        _use_cached_kernels()
+        use_cached_kernels()  # pyod's kernels, compiled once per machine, not per process
 
         self.model_ = HBOS(
             n_bins=self.n_bins, alpha=self.alpha, tol=self.tol, contamination=self.contamination

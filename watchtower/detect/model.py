@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,7 @@ from watchtower.detect.supervised import SupervisedLayer
 __all__ = [
     "DIRECTION_SIGN",
     "META_COLUMNS",
+    "PARTITION_KEY",
     "POOLED",
     "CatalogView",
     "RiskModel",
@@ -49,11 +50,16 @@ __all__ = [
     "feature_columns",
     "peer_deviations",
     "peer_groups",
+    "peer_label",
+    "whole_peer_groups",
 ]
 
 DIRECTION_SIGN: dict[str, int] = {"higher_is_riskier": 1, "lower_is_riskier": -1, "neutral": 0}
 META_COLUMNS: tuple[str, ...] = CONTRACT_META_COLUMNS  # the feature frame's metadata
 POOLED = "*"  # peer group label of managers compared with everyone
+#: The metadata column the scheduler's partitions are cut along (manager type): a partition
+#: is a set of whole peer groups only when the peer key is this column.
+PARTITION_KEY = "manager_type"
 
 RuleHitsFn = Callable[[pd.DataFrame], Mapping[str, Sequence[Hit]]]
 
@@ -67,21 +73,40 @@ def feature_columns(features: pd.DataFrame) -> list[str]:
     ]
 
 
+def peer_label(value: object, size: int, min_size: int) -> object:
+    """The peer group of the ``size`` managers whose peer key is ``value``: the value itself,
+    or :data:`POOLED` when it is missing or the group is smaller than ``min_size``."""
+    if value is None or value == POOLED or (isinstance(value, float) and math.isnan(value)):
+        return POOLED
+    return value if size >= min_size else POOLED
+
+
 def peer_groups(features: pd.DataFrame, key: str | None, min_size: int) -> pd.Series:
     """Peer group label per manager: the ``key`` column's value, or :data:`POOLED` for
-    managers of small (or unknown) groups. Index: the frame's index."""
+    managers of small (or unknown) groups (:func:`peer_label`). Index: the frame's index."""
     if key is None or key not in features.columns:
         return pd.Series(POOLED, index=features.index, dtype=object)
     raw = features[key].astype(object).where(features[key].notna(), POOLED)
-    sizes = raw.map(raw.value_counts())
-    return raw.where(sizes >= min_size, POOLED).astype(object)
+    labels = {v: peer_label(v, int(n), min_size) for v, n in raw.value_counts().items()}
+    return raw.map(labels).astype(object)
+
+
+def whole_peer_groups(sizes: Mapping[Any, int], key: str | None, min_size: int) -> bool:
+    """True when managers whose :data:`PARTITION_KEY` values have these ``sizes`` (value ->
+    managers on the day) form peer groups of their own: the peer key is that column and no
+    value is pooled. Their scores then depend on their own rows only (each group's statistics
+    and ensemble are fitted on the group); a pooled manager is compared with everyone."""
+    if key != PARTITION_KEY:
+        return False
+    return all(peer_label(v, n, min_size) != POOLED for v, n in sizes.items())
 
 
 def _group_members(groups: pd.Series, label: object) -> np.ndarray:
     """Rows the group's statistics are computed on: everyone for the pooled group."""
     if label == POOLED:
         return np.ones(len(groups), dtype=bool)
-    return (groups == label).to_numpy()
+    members: np.ndarray = (groups == label).to_numpy()
+    return members
 
 
 def peer_deviations(
@@ -197,11 +222,16 @@ class RiskModel:
         return deviations.T.groupby(cats, sort=True).max().T
 
     def anomaly(
-        self, features: pd.DataFrame, deviations: tuple[pd.DataFrame, pd.Series] | None = None
+        self,
+        features: pd.DataFrame,
+        deviations: tuple[pd.DataFrame, pd.Series] | None = None,
+        *,
+        only: Collection[object] | None = None,
     ) -> pd.DataFrame:
         """Per manager: ``peer_group``, ``anomaly_z`` (combined standardized ensemble score
         within the group) and ``anomaly_score`` in [0, 100]. The ensemble is fitted per peer
-        group on the group's deviations (already robust-scaled and folded)."""
+        group on the group's deviations (already robust-scaled and folded). ``only``: the
+        peer groups to fit and score (others are left at 0), each exactly as without it."""
         if deviations is None:
             dev, _, groups = self.deviations(features)
         else:
@@ -209,6 +239,8 @@ class RiskModel:
         X = self.detector_input(dev).to_numpy(dtype=float)
         z = np.zeros(len(features))
         for label in pd.unique(groups):
+            if only is not None and label not in only:
+                continue
             fit_rows = _group_members(groups, label)
             rows = (groups == label).to_numpy()
             if fit_rows.sum() < 3 or X.shape[1] == 0:
@@ -263,6 +295,8 @@ class RiskModel:
         self,
         features: pd.DataFrame,
         hits: Mapping[str, Sequence[Hit]] | None = None,
+        *,
+        only: np.ndarray | None = None,
     ) -> pd.DataFrame:
         """Score one day's feature frame (index register_no).
 
@@ -271,10 +305,18 @@ class RiskModel:
         metadata columns, ``peer_group``, ``score``, ``rule_score``, ``anomaly_score``,
         ``supervised_score`` (NaN without the layer), ``rule_hits`` (list of codes) and
         ``reasons`` (list of dicts, see watchtower.detect.reasons).
+
+        ``only`` (a boolean mask of the frame's rows): return those rows only, the others
+        serving as their peers; the ensembles of peer groups without such a row are not
+        fitted. The rows returned equal the same rows scored without ``only``: each group
+        kept is fitted and scored on all its members, and the other components are per row.
         """
         cfg = self.config
         dev, med, groups = self.deviations(features)
-        anom = self.anomaly(features, (dev, groups))
+        fit = None if only is None else set(pd.unique(groups[only]))
+        anom = self.anomaly(features, (dev, groups), only=fit)
+        if only is not None:
+            features, dev, med, anom = features[only], dev[only], med[only], anom[only]
         sup = self.supervised_scores(dev)
         hit_lists = {r: list(hits.get(r, ())) if hits is not None else [] for r in features.index}
         rules = pd.Series(

@@ -30,7 +30,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import sqlalchemy as sa
@@ -38,6 +38,9 @@ import sqlalchemy as sa
 from watchtower.clock import Clock
 from watchtower.config import ConfigError, Settings, load_settings
 from watchtower.store.models import model_events, models
+
+if TYPE_CHECKING:  # training imports the model stack; the registry needs only the type
+    from watchtower.detect.training import TrainResult
 
 __all__ = [
     "ModelKeyError",
@@ -56,6 +59,7 @@ __all__ = [
     "promote",
     "record_hmac",
     "register_model",
+    "register_trained",
     "rollback",
     "sign_model",
 ]
@@ -320,6 +324,39 @@ def register_model(
     return record
 
 
+def register_trained(
+    engine: sa.Engine,
+    artifacts_dir: Path,
+    trained: TrainResult,
+    *,
+    params: dict[str, Any],
+    clock: Clock,
+    metrics: dict[str, Any] | None = None,
+    note: str | None = None,
+    actor: str | None = None,
+    key: bytes | None = None,
+) -> ModelRecord:
+    """Register a training result as a ``challenger`` (:func:`register_model`): its model, its
+    window, its data fingerprint and its metrics (``metrics`` added to them, e.g. a
+    walk-forward evaluation), ``params`` the detector configuration it was trained with."""
+    return register_model(
+        engine,
+        artifacts_dir,
+        trained.model,
+        feature_set_version=trained.model.feature_set_version,
+        train_start=trained.train_start,
+        train_end=trained.train_end,
+        params=params,
+        data_fingerprint=trained.data_fingerprint,
+        metrics={**trained.metrics, **(metrics or {})},
+        kind=trained.model.kind,
+        clock=clock,
+        note=note,
+        actor=actor,
+        key=key,
+    )
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -446,22 +483,7 @@ def load_artifact(
     if record is None:
         problems.append(f"{p} has no sha256 recorded in the registry (not a registered model)")
     else:
-        actual = file_sha256(p)
-        if actual != record.artifact_sha256:
-            problems.append(
-                f"{p} has sha256 {actual[:12]}..., the registry recorded "
-                f"{record.artifact_sha256[:12]}..."
-            )
-        try:
-            k = key if key is not None else model_key(artifacts_dir=artifacts_dir)
-        except ModelKeyError as exc:
-            if not trust:
-                raise
-            problems.append(f"its signature cannot be checked ({exc})")
-        else:
-            signed = _signature_problem(record, k)
-            if signed:
-                problems.append(signed)
+        problems += _record_problems(p, record, artifacts_dir=artifacts_dir, trust=trust, key=key)
     if problems:
         text = "; ".join(problems)
         if not trust:
@@ -471,6 +493,31 @@ def load_artifact(
             )
         _loud(f"loading {name}, UNVERIFIED, because trust was given: {text}")
     return joblib.load(p)
+
+
+def _record_problems(
+    p: Path, record: ModelRecord, *, artifacts_dir: Path, trust: bool, key: bytes | None
+) -> list[str]:
+    """What is wrong between the file ``p`` and its registry record: its hash, the record's
+    signature. A missing key raises unless ``trust`` (then it is one more problem)."""
+    problems = []
+    actual = file_sha256(p)
+    if actual != record.artifact_sha256:
+        problems.append(
+            f"{p} has sha256 {actual[:12]}..., the registry recorded "
+            f"{record.artifact_sha256[:12]}..."
+        )
+    try:
+        k = key if key is not None else model_key(artifacts_dir=artifacts_dir)
+    except ModelKeyError as exc:
+        if not trust:
+            raise
+        problems.append(f"its signature cannot be checked ({exc})")
+    else:
+        signed = _signature_problem(record, k)
+        if signed:
+            problems.append(signed)
+    return problems
 
 
 def load_model(

@@ -31,12 +31,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from watchtower.config import ConfigError
 from watchtower.detect.reasons import RuleHit
 from watchtower.values import finite_float
-from watchtower.warn.policy import TIERS, check_floor
+from watchtower.warn.policy import TIERS, check_floor, read_rule_file
 
 __all__ = [
     "OPS",
@@ -201,6 +200,19 @@ def _condition(
     if not isinstance(raw, Mapping) or not raw:
         raise RuleError(f"{where}: a condition is a mapping (all/any/not or feature/op/value)")
     keys = set(raw)
+    if keys & {"all", "any", "not"}:
+        return _combination(where, raw, keys, params, known)
+    return _leaf(where, raw, keys, params, known)
+
+
+def _combination(
+    where: str,
+    raw: Mapping[str, Any],
+    keys: set[str],
+    params: Mapping[str, float],
+    known: set[str] | None,
+) -> Condition:
+    """``all``/``any`` of a non-empty list of conditions, or ``not`` one condition."""
     for kind in ("all", "any"):
         if kind in keys:
             if keys != {kind} or not isinstance(raw[kind], list) or not raw[kind]:
@@ -210,12 +222,19 @@ def _condition(
                 for i, c in enumerate(raw[kind])
             )
             return Condition(kind=kind, children=children)
-    if "not" in keys:
-        if keys != {"not"}:
-            raise RuleError(f"{where}: 'not' takes one condition and nothing beside it")
-        return Condition(
-            kind="not", children=(_condition(f"{where}.not", raw["not"], params, known),)
-        )
+    if keys != {"not"}:
+        raise RuleError(f"{where}: 'not' takes one condition and nothing beside it")
+    return Condition(kind="not", children=(_condition(f"{where}.not", raw["not"], params, known),))
+
+
+def _leaf(
+    where: str,
+    raw: Mapping[str, Any],
+    keys: set[str],
+    params: Mapping[str, float],
+    known: set[str] | None,
+) -> Condition:
+    """``feature op value`` or ``feature op param``."""
     allowed = {"feature", "op", "value", "param"}
     unknown = sorted(keys - allowed)
     if unknown:
@@ -237,12 +256,15 @@ def _condition(
         if raw["param"] not in params:
             raise RuleError(f"{where}: unknown param {raw['param']!r}; declared: {sorted(params)}")
         return Condition(kind="leaf", feature=feature, op=op, param=str(raw["param"]))
-    value = raw["value"]
+    return Condition(kind="leaf", feature=feature, op=op, value=_number(where, raw["value"]))
+
+
+def _number(where: str, value: Any) -> float:
     if isinstance(value, bool):
         value = float(value)
     if not isinstance(value, int | float):
         raise RuleError(f"{where}: value {value!r} must be a number (bool features are 1/0)")
-    return Condition(kind="leaf", feature=feature, op=op, value=float(value))
+    return float(value)
 
 
 def _check_template(
@@ -363,12 +385,7 @@ def load_rules(path: str | Path, *, features: Iterable[str] | None = None) -> Ru
     file (``../features``) when it exists. Raises :class:`RuleError`.
     """
     path = Path(path)
-    if not path.exists():
-        raise RuleError(f"{path}: rule file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise RuleError(f"{path}: not valid YAML: {exc}") from exc
+    data = read_rule_file(path, RuleError)
     if features is None:
         from watchtower.features import computed_features, load_catalog
 

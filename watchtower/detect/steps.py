@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from watchtower.clock import Clock
 from watchtower.config import Settings
+from watchtower.contract import PARTITION_SLUGS
 from watchtower.detect._scoring import (
     features_at,
     load_catalog,
@@ -21,8 +22,10 @@ from watchtower.detect._scoring import (
     write_scores,
 )
 from watchtower.detect.config import load_detect_config
-from watchtower.detect.registry import champion, promote, register_model
+from watchtower.detect.model import whole_peer_groups
+from watchtower.detect.registry import champion, promote, register_trained
 from watchtower.detect.training import train_model
+from watchtower.features import manager_type_counts, partition_of_type
 
 __all__ = [
     "RunSummary",
@@ -100,17 +103,11 @@ def run_training(
         supervised=supervised,
         progress=progress,
     )
-    record = register_model(
+    record = register_trained(
         engine,
         settings.artifacts_dir,
-        result.model,
-        feature_set_version=result.model.feature_set_version,
-        train_start=result.train_start,
-        train_end=result.train_end,
+        result,
         params=config.to_dict(),
-        data_fingerprint=result.data_fingerprint,
-        metrics=result.metrics,
-        kind=result.model.kind,
         clock=clock,
         note=note,
         actor=actor,
@@ -141,23 +138,38 @@ def run_scoring(
     trust: bool = False,
     model_path: Path | None = None,
 ) -> ScoreSummary:
-    """Score every manager known on ``as_of`` (rows of one ``partition`` only, if given)
+    """Score every manager known on ``as_of`` (those of one ``partition`` only, if given)
     and replace that day's risk_scores rows for them.
 
-    The peer-group ensembles are always fitted on the day's full cross-section, so a
-    partition's scores equal the same rows of an unpartitioned run; features of missing
-    partitions are computed. The clock stamps ``created_at`` only.
+    A partition's scores equal the same rows of an unpartitioned run. Which rows it reads is
+    decided from the day's manager counts per type (no feature row read): a partition whose
+    types are each a peer group of their own (at least ``peer_min_size`` managers, the peer
+    key being the manager type) reads only its own feature rows, as its groups' statistics
+    and ensembles are fitted on those rows alone. The one exception is a partition with
+    pooled managers (a type under the minimum size, or an unknown type; every partition when
+    the peer key is not the manager type): pooled managers are compared with everyone, so it
+    reads the whole day's cross-section, and still writes only its own rows. Features the
+    partition needs and the store lacks are computed. The clock stamps ``created_at`` only.
     """
     ctx = scoring_context(settings, engine, trust=trust, model_path=model_path)
     now = clock.now()
-    frame = features_at(engine, ctx.catalog, as_of, created_at=now)
+    keep: np.ndarray | None = None  # rows of the frame to write (None: all)
+    if partition is None:
+        frame = features_at(engine, ctx.catalog, as_of, created_at=now)
+    else:
+        sizes = _partition_sizes(engine, as_of, partition)
+        if whole_peer_groups(sizes, ctx.config.peer_key, ctx.config.peer_min_size):
+            count = sum(sizes.values())
+            frame = features_at(
+                engine, ctx.catalog, as_of, created_at=now, partition=partition, managers=count
+            )
+        else:  # pooled managers: their peers are the whole cross-section
+            frame = features_at(engine, ctx.catalog, as_of, created_at=now)
+            keep = np.array([partition_of_type(t) == partition for t in frame["manager_type"]])
     model = ctx.model_for(frame, as_of)
-    scored = model.score(frame, ctx.rule_hits(frame) if ctx.rule_hits else None)
-    if partition is not None:
-        from watchtower.detect._scoring import _partition_slug
-
-        keep = np.array([_partition_slug(t) == partition for t in scored["manager_type"]])
-        scored = scored[keep] if len(scored) else scored
+    mine = frame if keep is None else frame[keep]
+    hits = ctx.rule_hits(mine) if ctx.rule_hits else None  # rules read a manager's own row
+    scored = model.score(frame, hits, only=keep)
     n = write_scores(
         engine,
         as_of,
@@ -178,6 +190,15 @@ def run_scoring(
         max_score=round(float(scores.max()), 3) if scores is not None else 0.0,
         at_least_50=int((scores >= 50).sum()) if scores is not None else 0,
     )
+
+
+def _partition_sizes(engine: sa.Engine, as_of: dt.date, partition: str) -> dict[str | None, int]:
+    """Managers per manager type of ``partition`` known on ``as_of`` (a grouped count of the
+    day's managers, no feature read). Raises ValueError for a slug that is no partition."""
+    if partition not in PARTITION_SLUGS:
+        raise ValueError(f"unknown partition {partition!r}; one of {', '.join(PARTITION_SLUGS)}")
+    counts = manager_type_counts(engine, as_of)
+    return {t: n for t, n in counts.items() if partition_of_type(t) == partition}
 
 
 def run_day(

@@ -75,7 +75,8 @@ def label_snapshot(
     )
 
 
-class SupervisedLayer(BaseEstimator, ClassifierMixin):
+# scikit-learn ships no type stubs, so its base classes are Any to mypy.
+class SupervisedLayer(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
     """A classifier over deviation columns, remembering which columns it was fitted on.
 
     ``predict_risk(D)`` gives P(incident within the horizon) in [0, 1] per row of ``D``.

@@ -157,9 +157,8 @@ class SendResult:
 def failed_rows(conn: sa.Connection, recipient: str | None = None) -> list[dict[str, object]]:
     """Outbox rows given up on (state failed), oldest first."""
     q = sa.select(
-        outbox.c.id, outbox.c.recipient, outbox.c.period_key, outbox.c.attempts,
-        outbox.c.last_error,
-    ).where(outbox.c.status == "failed")  # fmt: skip
+        outbox.c.id, outbox.c.recipient, outbox.c.period_key, outbox.c.attempts, outbox.c.last_error
+    ).where(outbox.c.status == "failed")
     if recipient:
         q = q.where(outbox.c.recipient == recipient)
     return [dict(r) for r in conn.execute(q.order_by(outbox.c.id)).mappings()]

@@ -233,17 +233,31 @@ def _context(data: DigestData) -> dict[str, Any]:
     }
 
 
+#: The CSV attachment's columns, as keys of LABELS (the header is in the digest's language).
+_CSV_COLUMNS = (
+    "section",
+    "alert_id",
+    "register_no",
+    "manager",
+    "legal_rep",
+    "province",
+    "city",
+    "tier",
+    "previous_tier",
+    "score",
+    "trend",
+    "status",
+    "opened",
+    "closed",
+    "reasons",
+)
+
+
 def _csv(data: DigestData) -> bytes:
     L = LABELS[data.language]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(
-        [
-            L["section"], L["alert_id"], L["register_no"], L["manager"], L["legal_rep"],
-            L["province"], L["city"], L["tier"], L["previous_tier"], L["score"], L["trend"],
-            L["status"], L["opened"], L["closed"], L["reasons"],
-        ]
-    )  # fmt: skip
+    w.writerow([L[column] for column in _CSV_COLUMNS])
     for key in SECTIONS:
         for a in data.sections.get(key, []):
             row: list[object] = [

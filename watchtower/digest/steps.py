@@ -145,9 +145,15 @@ def run_digest(
                 queued += 1
                 continue
             data = collect_digest(
-                conn, sub, as_of=as_of, cadence=sub.cadence, period=period, policy=policy,
-                address=address, places=places,
-            )  # fmt: skip
+                conn,
+                sub,
+                as_of=as_of,
+                cadence=sub.cadence,
+                period=period,
+                policy=policy,
+                address=address,
+                places=places,
+            )
         worth_sending = data.is_news or (
             (sub.cadence == "weekly" or sub.alert_ids is not None) and data.alert_count > 0
         )

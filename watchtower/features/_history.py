@@ -11,14 +11,16 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
 
+from watchtower._compat.pandas_rows import rows_to_array
 from watchtower.contract import (
     DISCLOSURE_COUNTS,
     DISCLOSURE_PERIODS,
@@ -26,6 +28,7 @@ from watchtower.contract import (
     UNKNOWN_PARTITION,
     camel_to_snake,
 )
+from watchtower.store.bulk import bind_values
 from watchtower.store.schema import (
     change_events,
     events,
@@ -37,6 +40,7 @@ from watchtower.store.schema import (
 )
 
 EPOCH = pd.Timestamp("1970-01-01")
+IntArray = npt.NDArray[np.int64]
 
 #: Fund states after which no more periodic reports are expected.
 TERMINAL_STATES = ("正常清算", "提前清算", "投顾协议已终止", "非正常清算")
@@ -119,12 +123,14 @@ def minus(as_of: dt.date, window: str) -> dt.date:
     n, unit = int(window[:-1]), window[-1]
     if unit == "d":
         return as_of - dt.timedelta(days=n)
-    return (pd.Timestamp(as_of) - pd.DateOffset(months=n)).date()
+    start: dt.date = (pd.Timestamp(as_of) - pd.DateOffset(months=n)).date()
+    return start
 
 
 def day_number(d: dt.date) -> int:
     """Days since 1970-01-01."""
-    return (d - EPOCH.date()).days
+    days: int = (d - EPOCH.date()).days  # EPOCH is a pandas Timestamp: untyped here
+    return days
 
 
 def to_days(values: pd.Series) -> pd.Series:
@@ -134,14 +140,12 @@ def to_days(values: pd.Series) -> pd.Series:
 
 
 def _fetch(conn: sa.Connection, stmt: sa.Select[tuple[object, ...]], width: int) -> np.ndarray:
-    """Run ``stmt`` on the raw DBAPI cursor; the rows as one 2-D object array (rows x
-    ``width``). SQLAlchemy's per-row result processing costs more than the query at national
-    scale. Values come back as the driver gives them (SQLite: dates as ISO text, booleans as
-    0/1); the column helpers below coerce them."""
+    """Run ``stmt`` on the DBAPI cursor (SQLAlchemy's documented raw-cursor route); the rows as
+    one 2-D object array (rows x ``width``). SQLAlchemy's per-row result processing costs more
+    than the query at national scale. Values come back as the driver gives them (SQLite: dates
+    as ISO text, booleans as 0/1); the column helpers below coerce them."""
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.construct_params()
-    if conn.dialect.name == "sqlite":  # sqlite3's date adapter is deprecated: bind ISO text
-        params = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in params.items()}
+    params = bind_values(conn.dialect, compiled.construct_params())
     bound: Any = (
         tuple(params[k] for k in compiled.positiontup or ()) if compiled.positional else params
     )
@@ -151,20 +155,7 @@ def _fetch(conn: sa.Connection, stmt: sa.Select[tuple[object, ...]], width: int)
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    if not rows:
-        return np.empty((0, width), dtype=object)
-    return _rows_to_array(rows)
-
-
-def _rows_to_array(rows: Sequence[Any]) -> np.ndarray:
-    """DBAPI row tuples -> 2-D object array. pandas' own helper (what ``pandas.read_sql``
-    uses) is ~5x faster than ``np.array(rows, dtype=object)`` (national reports: 0.2 s vs
-    1 s); it is private, hence the fallback."""
-    try:
-        from pandas._libs.lib import to_object_array_tuples
-    except ImportError:  # pragma: no cover - a pandas without the helper
-        return np.array(rows, dtype=object)
-    return to_object_array_tuples(rows if isinstance(rows, list) else list(rows))
+    return rows_to_array(rows, width)
 
 
 def _frame(
@@ -258,6 +249,11 @@ class History:
     products: pd.DataFrame = field(default_factory=lambda: empty_products())
     events_known: bool = True
     windows: Mapping[str, str] = field(default_factory=dict)
+    #: Values derived once from this History and shared by the engine's feature groups (the
+    #: submitted reports): owned by the object, they live and die with it, so a derived value
+    #: can never be served for another History. Not an argument: ``dataclasses.replace`` gives
+    #: the copy (other data) a new, empty memo.
+    memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 def _latest_join(
@@ -363,34 +359,54 @@ _MANAGER_NUMBERS = (
 )
 
 
-def read_managers(conn: sa.Connection, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(latest snapshot per manager, 12-month change sequence) as known on ``as_of``."""
+def _manager_sequence(
+    conn: sa.Connection,
+    as_of: dt.date,
+    names: tuple[str, ...],
+    days: tuple[tuple[str, str], ...],
+) -> pd.DataFrame:
+    """Manager snapshot rows known on ``as_of`` (columns ``names``): the newest snapshot known
+    12 months before, then every row known since, sorted so that a manager's last row is its
+    latest snapshot as known on ``as_of``."""
     t = manager_snapshots
-    cols = [t.c[c] for c in _MANAGER_COLS]
+    cols = [t.c[c] for c in names]
     w0 = minus(as_of, "12m")
     base, on_base = _latest_join(t, "register_no", w0)
     stmt_base = sa.select(*cols).join(base, on_base)
     kf = _unindexed(t.c.known_from, conn)
     stmt_recent = sa.select(*cols).where(kf > w0, kf <= as_of)
-    width = len(_MANAGER_COLS)
+    width = len(names)
     data = np.concatenate([_fetch(conn, stmt_base, width), _fetch(conn, stmt_recent, width)])
-    seq = _typed(
-        data,
-        _MANAGER_COLS,
-        text=_MANAGER_TEXT,
-        numbers=_MANAGER_NUMBERS,
-        days=(
-            ("known_day", "known_from"),
-            ("snapshot_day", "snapshot_date"),
-            ("register_day", "register_date"),
-        ),
-    )
+    seq = _typed(data, names, text=_MANAGER_TEXT, numbers=_MANAGER_NUMBERS, days=days)
     seq = seq[seq["register_no"].notna()]
-    seq = seq.sort_values(
+    return seq.sort_values(
         ["register_no", "snapshot_day", "known_day", "id"], kind="mergesort", na_position="first"
     ).reset_index(drop=True)
+
+
+_ORDER_DAYS = (("known_day", "known_from"), ("snapshot_day", "snapshot_date"))
+
+
+def read_managers(conn: sa.Connection, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(latest snapshot per manager, 12-month change sequence) as known on ``as_of``."""
+    seq = _manager_sequence(
+        conn, as_of, _MANAGER_COLS, (*_ORDER_DAYS, ("register_day", "register_date"))
+    )
     latest = seq.drop_duplicates("register_no", keep="last").set_index("register_no")
     return latest, seq
+
+
+#: What deciding a manager's type needs: its key, the ordering columns and the type.
+_TYPE_COLS = ("id", "known_from", "register_no", "primary_invest_type", "snapshot_date")
+
+
+def read_manager_types(conn: sa.Connection, as_of: dt.date) -> pd.Series:
+    """``primary_invest_type`` per manager known on ``as_of`` (index register_no, missing
+    where unknown): the types :func:`read_managers` gives, from the same rows but five
+    narrow columns, so deciding partitions costs a fraction of reading the managers."""
+    seq = _manager_sequence(conn, as_of, _TYPE_COLS, _ORDER_DAYS)
+    latest = seq.drop_duplicates("register_no", keep="last").set_index("register_no")
+    return latest["primary_invest_type"]
 
 
 def read_funds(conn: sa.Connection, as_of: dt.date, managers: pd.DataFrame) -> pd.DataFrame:
@@ -595,7 +611,9 @@ def read_events(
         .drop_duplicates("uscc")
         .set_index("uscc")["register_no"]
     )
-    e["register_no"] = e["register_no"].fillna(e["uscc"].map(by_uscc))
+    # An empty mapping maps to float NaN; cast so that fillna gets the column's own str dtype.
+    linked = e["uscc"].map(by_uscc).astype(e["register_no"].dtype)
+    e["register_no"] = e["register_no"].fillna(linked)
     return e[e["register_no"].notna()].reset_index(drop=True)
 
 
@@ -855,7 +873,7 @@ def derived_due(kind: np.ndarray, pidx: np.ndarray) -> np.ndarray:
     ).astype("float64")
 
 
-def _ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ymd(days: np.ndarray) -> tuple[IntArray, IntArray, IntArray]:
     d = days.astype("int64").astype("datetime64[D]")
     months = d.astype("datetime64[M]")
     mi = months.astype("int64")

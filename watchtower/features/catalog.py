@@ -101,13 +101,7 @@ def _feature(where: str, raw: Any) -> FeatureSpec:
         raise CatalogError(f"{where}: a feature must be a mapping, got {type(raw).__name__}")
     name = raw.get("name")
     where = f"{where} ({name})" if name else where
-    unknown = sorted(set(raw) - set(_REQUIRED) - set(_OPTIONAL))
-    if unknown:
-        allowed = ", ".join((*_REQUIRED, *_OPTIONAL))
-        raise CatalogError(f"{where}: unknown key(s) {unknown}; allowed: {allowed}")
-    missing = [k for k in _REQUIRED if raw.get(k) in (None, "")]
-    if missing:
-        raise CatalogError(f"{where}: missing required key(s) {missing}")
+    _check_feature_keys(where, raw)
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise CatalogError(f"{where}: name {name!r} must be snake_case ([a-z][a-z0-9_]*)")
     checks: list[tuple[str, tuple[str, ...]]] = [
@@ -124,13 +118,7 @@ def _feature(where: str, raw: Any) -> FeatureSpec:
     window = str(raw["window"])
     if not _WINDOW_RE.match(window):
         raise CatalogError(f"{where}: window {window!r} must be 'none' or like '90d', '12m'")
-    reason = raw["reason"]
-    if not isinstance(reason, Mapping) or set(reason) != {"zh", "en"}:
-        raise CatalogError(f"{where}: reason must be a mapping with exactly the keys zh and en")
-    for lang in ("zh", "en"):
-        if not isinstance(reason[lang], str) or not reason[lang].strip():
-            raise CatalogError(f"{where}: reason.{lang} must be a non-empty string")
-        _check_template(f"{where} reason.{lang}", reason[lang], 0.5)
+    reason = _reason(where, raw["reason"])
     peer_of = raw.get("peer_of")
     peer_relative = bool(raw.get("peer_relative", peer_of is not None))
     if peer_relative != (peer_of is not None):
@@ -152,6 +140,27 @@ def _feature(where: str, raw: Any) -> FeatureSpec:
         peer_relative=peer_relative,
         peer_of=peer_of,
     )
+
+
+def _check_feature_keys(where: str, raw: Mapping[str, Any]) -> None:
+    unknown = sorted(set(raw) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        allowed = ", ".join((*_REQUIRED, *_OPTIONAL))
+        raise CatalogError(f"{where}: unknown key(s) {unknown}; allowed: {allowed}")
+    missing = [k for k in _REQUIRED if raw.get(k) in (None, "")]
+    if missing:
+        raise CatalogError(f"{where}: missing required key(s) {missing}")
+
+
+def _reason(where: str, reason: Any) -> Mapping[str, str]:
+    """A feature's ``reason``: a zh and an en template, each formatting ``{value}``."""
+    if not isinstance(reason, Mapping) or set(reason) != {"zh", "en"}:
+        raise CatalogError(f"{where}: reason must be a mapping with exactly the keys zh and en")
+    for lang in ("zh", "en"):
+        if not isinstance(reason[lang], str) or not reason[lang].strip():
+            raise CatalogError(f"{where}: reason.{lang} must be a non-empty string")
+        _check_template(f"{where} reason.{lang}", reason[lang], 0.5)
+    return reason
 
 
 def _files(path: Path) -> list[Path]:
@@ -190,27 +199,12 @@ def parse_catalog(
             raise CatalogError(
                 f"{label}: unknown top-level key(s) {unknown}; allowed: version, features"
             )
-        doc_version = data.get("version")
-        if doc_version is not None:
-            doc_version = str(doc_version)
-            if not _VERSION_RE.match(doc_version):
-                raise CatalogError(f"{label}: version {doc_version!r} must look like 1.0.0")
-            if version is not None and doc_version != version:
-                raise CatalogError(f"{label}: version {doc_version} differs from {version}")
-            version = doc_version
+        version = _document_version(label, data.get("version"), version)
         features = data.get("features") or []
         if not isinstance(features, list):
             raise CatalogError(f"{label}: 'features' must be a list")
         for i, raw in enumerate(features):
-            where = f"{label} features[{i}]"
-            spec = _feature(where, raw)
-            fixed = (fixed_windows or {}).get(spec.name)
-            if fixed is not None and spec.window != fixed:
-                raise CatalogError(
-                    f"{where} ({spec.name}): window {spec.window!r}, but the engine computes "
-                    f"{spec.name} over {fixed!r} only (set window: {fixed}, or make its window "
-                    "adjustable in watchtower/features/engine.py DEFAULT_WINDOWS)"
-                )
+            spec = _document_feature(f"{label} features[{i}]", raw, fixed_windows or {})
             if spec.name in seen:
                 raise CatalogError(
                     f"{label}: duplicate feature name {spec.name!r} (first in {seen[spec.name]})"
@@ -221,6 +215,38 @@ def parse_catalog(
         raise CatalogError("catalog: missing 'version' (e.g. version: \"1.0.0\")")
     if not specs:
         raise CatalogError("catalog: no features declared")
+    _check_peers(specs)
+    if computable is not None:
+        _check_computable(specs, set(computable))
+    return Catalog(version=version, features=tuple(specs))
+
+
+def _document_version(label: str, raw: Any, version: str | None) -> str | None:
+    """The catalog's version after reading one document's (all documents agree)."""
+    if raw is None:
+        return version
+    doc_version = str(raw)
+    if not _VERSION_RE.match(doc_version):
+        raise CatalogError(f"{label}: version {doc_version!r} must look like 1.0.0")
+    if version is not None and doc_version != version:
+        raise CatalogError(f"{label}: version {doc_version} differs from {version}")
+    return doc_version
+
+
+def _document_feature(where: str, raw: Any, fixed_windows: Mapping[str, str]) -> FeatureSpec:
+    spec = _feature(where, raw)
+    fixed = fixed_windows.get(spec.name)
+    if fixed is not None and spec.window != fixed:
+        raise CatalogError(
+            f"{where} ({spec.name}): window {spec.window!r}, but the engine computes "
+            f"{spec.name} over {fixed!r} only (set window: {fixed}, or make its window "
+            "adjustable in watchtower/features/engine.py DEFAULT_WINDOWS)"
+        )
+    return spec
+
+
+def _check_peers(specs: list[FeatureSpec]) -> None:
+    """A peer percentile names a declared, non-peer base feature and shares its window."""
     by_name = {s.name: s for s in specs}
     for s in specs:
         if s.peer_of is None:
@@ -235,22 +261,23 @@ def parse_catalog(
                 f"feature {s.name}: window {s.window!r} differs from its base {base.name}'s "
                 f"{base.window!r} (a percentile of {base.name} has its window: set {base.window})"
             )
-    if computable is not None:
-        computable = set(computable)
-        declared = {s.name for s in specs if s.peer_of is None}
-        not_computable = sorted(declared - computable)
-        if not_computable:
-            raise CatalogError(
-                f"catalog declares feature(s) the engine cannot compute: {not_computable} "
-                "(fix the name or add the computation in watchtower/features/engine.py)"
-            )
-        undeclared = sorted(computable - declared)
-        if undeclared:
-            raise CatalogError(
-                f"the engine computes feature(s) the catalog does not declare: {undeclared} "
-                "(declare them in features/*.yaml)"
-            )
-    return Catalog(version=version, features=tuple(specs))
+
+
+def _check_computable(specs: list[FeatureSpec], computable: set[str]) -> None:
+    """Declared non-peer features and the engine's computed ones match one to one."""
+    declared = {s.name for s in specs if s.peer_of is None}
+    not_computable = sorted(declared - computable)
+    if not_computable:
+        raise CatalogError(
+            f"catalog declares feature(s) the engine cannot compute: {not_computable} "
+            "(fix the name or add the computation in watchtower/features/engine.py)"
+        )
+    undeclared = sorted(computable - declared)
+    if undeclared:
+        raise CatalogError(
+            f"the engine computes feature(s) the catalog does not declare: {undeclared} "
+            "(declare them in features/*.yaml)"
+        )
 
 
 def load_catalog(path: str | Path, *, check_engine: bool = True) -> Catalog:

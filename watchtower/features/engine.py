@@ -437,7 +437,6 @@ _KINDS = ("monthly", "quarterly", "annual")
 _BAD_OPINIONS = ("保留意见", "否定意见", "无法表示意见")
 
 
-_SUBMITTED_CACHE: dict[int, tuple[History, pd.DataFrame]] = {}
 #: Report columns the groups read from :func:`_submitted` (besides first_sub and due_eff).
 _SUBMITTED_COLUMNS = (
     "fund_no",
@@ -458,9 +457,9 @@ def _submitted(h: History) -> pd.DataFrame:
     """One row per (fund, report type, period) submitted by D, ordered by (fund_no,
     report_type, pidx): :data:`_SUBMITTED_COLUMNS` of the newest row known, ``first_sub``: the
     earliest submission day, ``due_eff``: the stated due date, else the regulatory one."""
-    cached = _SUBMITTED_CACHE.get(id(h))
-    if cached is not None and cached[0] is h:
-        return cached[1]
+    cached: pd.DataFrame | None = h.memo.get("submitted")
+    if cached is not None:  # the groups of one run share it
+        return cached
     r = h.reports
     d = day_number(h.as_of)
     submitted = r["submitted_day"].to_numpy()
@@ -492,8 +491,7 @@ def _submitted(h: History) -> pd.DataFrame:
     due_eff = np.where(np.isnan(due), s["due_derived"].to_numpy()[newest], due)
     s = s[list(_SUBMITTED_COLUMNS)].take(newest).reset_index(drop=True)
     s = s.assign(first_sub=first, due_eff=due_eff)
-    _SUBMITTED_CACHE.clear()  # one History at a time: the groups of one run share it
-    _SUBMITTED_CACHE[id(h)] = (h, s)
+    h.memo["submitted"] = s
     return s
 
 
@@ -670,7 +668,8 @@ def _panel(q: pd.DataFrame, col: str, cols: list[int], ffill: bool) -> pd.DataFr
 
 def _lookup(keys: pd.Index, link: pd.Series) -> np.ndarray:
     """``link[key]`` for each key (NaN where absent); ``link`` has a unique index."""
-    return link.reindex(keys).to_numpy()
+    values: np.ndarray = link.reindex(keys).to_numpy()
+    return values
 
 
 def _by_manager(wide: pd.DataFrame, link: pd.Series, idx: pd.Index) -> pd.DataFrame:
@@ -1020,8 +1019,12 @@ def history_as_of(
     partition: str | None = None,
     windows: Mapping[str, str] | None = None,
 ) -> History:
-    """Read what was known on ``as_of`` (one peer group's funds/reports/events if asked).
-    ``windows``: feature name -> declared window (the catalog's)."""
+    """Read what was known on ``as_of`` (one partition's funds/reports/events if asked).
+    ``windows``: feature name -> declared window (the catalog's).
+
+    The partition is applied after reading, not in SQL: funds link to their manager by
+    name where they carry no registerNo and reports through their fund, links resolved
+    here in Python; and shared addresses and coverage are store-wide anyway."""
     windows = dict(windows or {})
 
     def start(names: Iterable[str]) -> dt.date:
@@ -1103,7 +1106,7 @@ def compute_features(
         if list(part.columns) != list(names):  # guard: a group computes what it declares
             raise RuntimeError(f"{fn.__name__} returned {list(part.columns)}, declared {names}")
         parts.append(part)
-    _SUBMITTED_CACHE.clear()
+    h.memo.clear()  # the groups are done: free what they shared before assembling the frame
     values = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=idx)
     values = values.astype("float64")
     meta = _metadata(managers.reindex(idx))

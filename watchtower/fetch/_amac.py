@@ -116,25 +116,8 @@ class FetchOptions:
     fetch_date: dt.date | None = None  # default: the clock's today
 
     def __post_init__(self) -> None:
-        unknown = [w for w in self.what if w not in WHAT_CHOICES]
-        if unknown or not self.what:
-            raise FetchConfigError(
-                f"--what takes a comma-separated list of {', '.join(WHAT_CHOICES)}; "
-                f"got {','.join(self.what) or '(nothing)'}"
-            )
-        for detail, needs in (("manager-details", "managers"), ("fund-details", "funds")):
-            if detail in self.what and needs not in self.what:
-                raise FetchConfigError(f"{detail} takes its ids from the {needs} list: add {needs}")
-        if self.page_size < 1:
-            raise FetchConfigError(f"page size must be at least 1, not {self.page_size}")
-        if self.max_pages is not None and self.max_pages < 1:
-            raise FetchConfigError(f"max pages must be at least 1, not {self.max_pages}")
-        if self.max_details is not None and self.max_details < 0:
-            raise FetchConfigError(f"max details must be 0 or more, not {self.max_details}")
-        if not self.rate > 0:
-            raise FetchConfigError(f"rate must be above 0 requests per second, not {self.rate}")
-        if self.retries < 0:
-            raise FetchConfigError(f"retries must be 0 or more, not {self.retries}")
+        self._check_what()
+        self._check_limits()
         if (
             self.registered_from is not None
             and self.registered_to is not None
@@ -146,6 +129,29 @@ class FetchOptions:
             )
         if not self.base_url.startswith(("http://", "https://")):
             raise FetchConfigError(f"base URL must start with http:// or https://: {self.base_url}")
+
+    def _check_what(self) -> None:
+        unknown = [w for w in self.what if w not in WHAT_CHOICES]
+        if unknown or not self.what:
+            raise FetchConfigError(
+                f"--what takes a comma-separated list of {', '.join(WHAT_CHOICES)}; "
+                f"got {','.join(self.what) or '(nothing)'}"
+            )
+        for detail, needs in (("manager-details", "managers"), ("fund-details", "funds")):
+            if detail in self.what and needs not in self.what:
+                raise FetchConfigError(f"{detail} takes its ids from the {needs} list: add {needs}")
+
+    def _check_limits(self) -> None:
+        if self.page_size < 1:
+            raise FetchConfigError(f"page size must be at least 1, not {self.page_size}")
+        if self.max_pages is not None and self.max_pages < 1:
+            raise FetchConfigError(f"max pages must be at least 1, not {self.max_pages}")
+        if self.max_details is not None and self.max_details < 0:
+            raise FetchConfigError(f"max details must be 0 or more, not {self.max_details}")
+        if not self.rate > 0:
+            raise FetchConfigError(f"rate must be above 0 requests per second, not {self.rate}")
+        if self.retries < 0:
+            raise FetchConfigError(f"retries must be 0 or more, not {self.retries}")
 
     @property
     def root_url(self) -> str:
@@ -424,7 +430,7 @@ class _Http:
     def _backoff(self, attempt: int) -> float:
         # Exponential with "equal jitter": at least half the step, so retries from many
         # clients spread out without ever retrying at once.
-        step = min(self._options.backoff_max, self._options.backoff_base * 2**attempt)
+        step = min(self._options.backoff_max, self._options.backoff_base * 2.0**attempt)
         return step / 2 + self._rng.uniform(0, step / 2)
 
     def send(

@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, Literal
 
 from watchtower.contract import DISCLOSURE_PERIODS, FIELDS, Source
 
@@ -509,7 +509,7 @@ def _own_id(root: _Node, kind: str) -> str | None:
     return None
 
 
-def _detect(pairs: list[_Pair]) -> str:
+def _detect(pairs: list[_Pair]) -> Literal["manager_details", "fund_details"]:
     found = {p.label for p in pairs}
     hits = {source: len(found & labels) for source, labels in _EXCLUSIVE.items()}
     manager, fund = hits["manager_details"], hits["fund_details"]
@@ -522,7 +522,9 @@ def _detect(pairs: list[_Pair]) -> str:
     return "manager_details" if manager > fund else "fund_details"
 
 
-def parse_detail_html(html: str) -> tuple[str, dict[str, str | None]]:
+def parse_detail_html(
+    html: str,
+) -> tuple[Literal["manager_details", "fund_details"], dict[str, str | None]]:
     """Read one AMAC detail page into (source, flat record of canonical text values).
 
     The source is "manager_details" or "fund_details", told by which page-specific labels the
@@ -545,43 +547,63 @@ def parse_detail_html(html: str) -> tuple[str, dict[str, str | None]]:
             continue
         printed, name = labels[pair.label]
         if name in _TIP_FIELDS:
-            items = _tip_items(pair.value, pair.rest)
-            tips.setdefault(name, []).extend(items)
-            continue
-        if name == "executives":
+            tips.setdefault(name, []).extend(_tip_items(pair.value, pair.rest))
+        elif name == "executives":
             if pair.value is not None:
                 executives = (executives or []) + _executives_from_table(pair.value)
-            continue
-        if name == "shareholders":
+        elif name == "shareholders":
             if pair.value is not None:
                 shareholders = (shareholders or []) + _shareholders(pair.value)
-            continue
-        value = _clean(pair.value.text()) if pair.value is not None else None
-        if name == "website" and value is None and pair.value is not None:
-            value = _first_href(pair.value)
-        if name == "managerName" and source == "fund_details" and record["managerAmacId"] is None:
-            record["managerAmacId"] = _link_id(pair.value, "manager")
-        is_weak = printed in _WEAK_LABELS
-        if record.get(name) is not None and (value is None or is_weak or name not in weak):
-            continue  # first strong value wins; weak labels and placeholders never override
-        record[name] = value
-        if is_weak:
-            weak.add(name)
         else:
-            weak.discard(name)
+            _take_value(record, weak, pair, printed, name, source)
 
     for info, items in tips.items():
         record[info] = _tip_info(items)
         record[_TIP_FIELDS[info]] = _tip_json(items)
     if source == "manager_details":
-        if executives is None:
-            executives = _executives_from_pairs(pairs) or None
-        if executives is not None:
-            record["executives"] = json.dumps(executives, ensure_ascii=False)
-        if shareholders is not None:
-            record["shareholders"] = json.dumps(shareholders, ensure_ascii=False)
+        _take_people(record, pairs, executives, shareholders)
     record["amacId"] = _own_id(root, "manager" if source == "manager_details" else "fund")
     return source, expand_composites(record)
+
+
+def _take_value(
+    record: dict[str, str | None],
+    weak: set[str],
+    pair: _Pair,
+    printed: str,
+    name: str,
+    source: str,
+) -> None:
+    """Record one labelled text value: the first strong value wins; weak labels and
+    placeholders never override one (``weak``: the fields holding a weak label's value)."""
+    value = _clean(pair.value.text()) if pair.value is not None else None
+    if name == "website" and value is None and pair.value is not None:
+        value = _first_href(pair.value)
+    if name == "managerName" and source == "fund_details" and record["managerAmacId"] is None:
+        record["managerAmacId"] = _link_id(pair.value, "manager")
+    is_weak = printed in _WEAK_LABELS
+    if record.get(name) is not None and (value is None or is_weak or name not in weak):
+        return
+    record[name] = value
+    if is_weak:
+        weak.add(name)
+    else:
+        weak.discard(name)
+
+
+def _take_people(
+    record: dict[str, str | None],
+    pairs: list[_Pair],
+    executives: list[dict[str, str | None]] | None,
+    shareholders: list[dict[str, str | None]] | None,
+) -> None:
+    """A manager page's executives (a table, else label/value pairs) and shareholders."""
+    if executives is None:
+        executives = _executives_from_pairs(pairs) or None
+    if executives is not None:
+        record["executives"] = json.dumps(executives, ensure_ascii=False)
+    if shareholders is not None:
+        record["shareholders"] = json.dumps(shareholders, ensure_ascii=False)
 
 
 def _first_href(node: _Node) -> str | None:
@@ -639,6 +661,22 @@ def flatten_crawler_detail(record: Mapping[str, Any]) -> dict[str, str | None]:
     """
     if not isinstance(record, Mapping):
         raise TypeError(f"crawler record must be a mapping, got {type(record).__name__}")
+    out: dict[str, str | None] = {}
+    for key, value in _merge_nested(record).items():
+        name = key
+        if name == "executives":
+            value = _crawler_executives(value)
+        text = _as_text(value)
+        if name in out and out[name] is not None and text is None:
+            continue
+        out[name] = text
+    if not out.get("amacId") and (linked := _manager_id_from_url(out)) is not None:
+        out["amacId"] = linked
+    return out
+
+
+def _merge_nested(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The list row with the nested detail parse's non-empty values over it."""
     merged: dict[str, Any] = {
         k: v for k, v in record.items() if k not in ("parsed_detail", "detail")
     }
@@ -648,22 +686,16 @@ def flatten_crawler_detail(record: Mapping[str, Any]) -> dict[str, str | None]:
             for key, value in nested.items():
                 if value not in (None, "", [], {}) or key not in merged:
                     merged[key] = value
-    out: dict[str, str | None] = {}
-    for key, value in merged.items():
-        name = key
-        if name == "executives":
-            value = _crawler_executives(value)
-        text = _as_text(value)
-        if name in out and out[name] is not None and text is None:
-            continue
-        out[name] = text
-    if not out.get("amacId"):
-        for url_key in ("detailUrl", "url"):
-            match = _ID_LINK.search(out.get(url_key) or "")
-            if match and match.group(1) == "manager":
-                out["amacId"] = match.group(2)
-                break
-    return out
+    return merged
+
+
+def _manager_id_from_url(record: Mapping[str, str | None]) -> str | None:
+    """The manager id in the record's detail page link (detailUrl, else url), if any."""
+    for url_key in ("detailUrl", "url"):
+        match = _ID_LINK.search(record.get(url_key) or "")
+        if match and match.group(1) == "manager":
+            return match.group(2)
+    return None
 
 
 # --------------------------------------------------------------------------- composites
@@ -782,6 +814,18 @@ def expand_composites(record: Mapping[str, str | None]) -> dict[str, str | None]
     for key in ("subscribedCapital", "paidInCapital"):
         if key in out:
             out[key] = _capital(out[key])
+    _expand_disclosures(out)
+    for info_key, tips_key in _TIP_FIELDS.items():
+        if info_key not in out:
+            continue
+        info = out[info_key]
+        if out.get(tips_key) is None:
+            out[tips_key] = json.dumps(tip_categories(info), ensure_ascii=False) if info else None
+    return out
+
+
+def _expand_disclosures(out: dict[str, str | None]) -> None:
+    """Each *Disclosure text's counts into {prefix}Due/OnTime/Missing, unless already given."""
     for text_key, prefix in _DISCLOSURE_FIELDS.items():
         if text_key not in out:
             continue
@@ -790,10 +834,3 @@ def expand_composites(record: Mapping[str, str | None]) -> dict[str, str | None]
             key = prefix + suffix
             if out.get(key) is None:
                 out[key] = value
-    for info_key, tips_key in _TIP_FIELDS.items():
-        if info_key not in out:
-            continue
-        info = out[info_key]
-        if out.get(tips_key) is None:
-            out[tips_key] = json.dumps(tip_categories(info), ensure_ascii=False) if info else None
-    return out

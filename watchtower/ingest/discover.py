@@ -103,8 +103,9 @@ def source_of(path: Path, root: Path) -> Source | None:
     else a word in the name (``pof_manager_query.json``). Only a hint: the shape decides."""
     rel = path.relative_to(root)
     for part in reversed(rel.parts[:-1]):
-        if part.lower() in SOURCES:
-            return part.lower()  # type: ignore[return-value]
+        named = next((s for s in SOURCES if s == part.lower()), None)
+        if named is not None:
+            return named
     stem = path.name.lower()
     for source in sorted(SOURCES, key=len, reverse=True):
         if stem.startswith(source):
@@ -174,6 +175,58 @@ def _passed_over(name: str) -> bool:
     )
 
 
+def _folders_to_walk(folder: Path, names: list[str], real_root: str, out: LandingScan) -> list[str]:
+    """The subfolders to walk into: no hidden ones, no symlinks (one leading outside the
+    landing folder is refused; one inside is walked where its target lies)."""
+    kept = []
+    for name in names:
+        if name.startswith((".", "_")):
+            continue
+        entry = folder / name
+        if entry.is_symlink():
+            if not _inside(os.path.realpath(entry), real_root):
+                out.refused.append(
+                    Passed(entry, "a folder symlink leading outside the landing folder")
+                )
+            continue
+        kept.append(name)
+    return kept
+
+
+def _regular_file(path: Path, real_root: str, out: LandingScan) -> os.stat_result | None:
+    """The file's status, following a symlink that stays inside the landing folder; None
+    (and the reason in ``out.refused``) for anything else."""
+    try:
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            if not _inside(os.path.realpath(path), real_root):
+                out.refused.append(Passed(path, "a symlink leading outside the landing folder"))
+                return None
+            info = os.stat(path)
+    except OSError:
+        out.refused.append(Passed(path, "a symlink to nothing, or a file gone"))
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        out.refused.append(Passed(path, "not a regular file"))
+        return None
+    return info
+
+
+def _settled(
+    path: Path, info: os.stat_result, now: dt.datetime, settle_seconds: float, out: LandingScan
+) -> bool:
+    """Whether the file is ready to read (else it waits, with why, in ``out.waiting``)."""
+    modified = dt.datetime.fromtimestamp(info.st_mtime, dt.UTC).replace(tzinfo=None)
+    ready, why = readiness(
+        age_seconds=(now - modified).total_seconds(),
+        marked=os.path.exists(f"{path}{MARKER_SUFFIX}"),
+        settle_seconds=settle_seconds,
+    )
+    if not ready:
+        out.waiting.append(Passed(path, why or "still being written"))
+    return ready
+
+
 def scan(root: Path, *, settle_seconds: float = 0.0, now: dt.datetime | None = None) -> LandingScan:
     """Every candidate file under ``root`` (see the module docstring), sorted by source order,
     snapshot date, landing time, then path.
@@ -188,49 +241,18 @@ def scan(root: Path, *, settle_seconds: float = 0.0, now: dt.datetime | None = N
     out = LandingScan()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         folder = Path(dirpath)
-        kept = []
-        for name in sorted(dirnames):
-            if name.startswith((".", "_")):
-                continue
-            entry = folder / name
-            if entry.is_symlink():
-                if not _inside(os.path.realpath(entry), real_root):
-                    out.refused.append(
-                        Passed(entry, "a folder symlink leading outside the landing folder")
-                    )
-                continue  # inside: its target is walked where it lies
-            kept.append(name)
-        dirnames[:] = kept
+        dirnames[:] = _folders_to_walk(folder, sorted(dirnames), real_root, out)
         rel_folders = folder.relative_to(root).parts
         for name in sorted(filenames):
             if _passed_over(name):
                 continue
             path = folder / name
-            try:
-                info = os.lstat(path)
-                if stat.S_ISLNK(info.st_mode):
-                    if not _inside(os.path.realpath(path), real_root):
-                        out.refused.append(
-                            Passed(path, "a symlink leading outside the landing folder")
-                        )
-                        continue
-                    info = os.stat(path)
-            except OSError:
-                out.refused.append(Passed(path, "a symlink to nothing, or a file gone"))
-                continue
-            if not stat.S_ISREG(info.st_mode):
-                out.refused.append(Passed(path, "not a regular file"))
+            info = _regular_file(path, real_root, out)
+            if info is None:
                 continue
             if settle_seconds > 0:
                 assert now is not None
-                modified = dt.datetime.fromtimestamp(info.st_mtime, dt.UTC).replace(tzinfo=None)
-                ready, why = readiness(
-                    age_seconds=(now - modified).total_seconds(),
-                    marked=os.path.exists(f"{path}{MARKER_SUFFIX}"),
-                    settle_seconds=settle_seconds,
-                )
-                if not ready:
-                    out.waiting.append(Passed(path, why or "still being written"))
+                if not _settled(path, info, now, settle_seconds, out):
                     continue
             when = date_of(name)
             for part in reversed(rel_folders):

@@ -309,6 +309,10 @@ def _empty_column(f: Field, index: pd.Index) -> pd.Series:
     return pd.Series(missing, index=index, dtype=dtype)
 
 
+#: Flags the rows where ``bad`` is true: (bad, check, what is wrong with the value).
+_Flag = Callable[[pd.Series, str, str], None]
+
+
 def _parse_column(parsed: ParsedFile, f: Field, values: pd.Series, factor: float) -> pd.Series:
     def flag(bad: pd.Series, check: str, what: str) -> None:
         rows = bad.index[bad.to_numpy(dtype=bool)]
@@ -321,15 +325,7 @@ def _parse_column(parsed: ParsedFile, f: Field, values: pd.Series, factor: float
         flag(bad, "date", "is not a date (YYYY-MM-DD, YYYY/MM/DD, YYYY年MM月DD日 or epoch ms)")
         return out
     if f.kind in ("money", "float", "int"):
-        numbers, bad = parse_numbers(values)
-        flag(bad, "number", "is not a number")
-        if f.kind == "money":
-            return numbers * factor
-        if f.kind == "int":
-            fractional = numbers.notna() & (numbers != np.floor(numbers.fillna(0)))
-            flag(fractional, "integer", "is not a whole number")
-            return numbers.where(~fractional).round().astype("Int64")
-        return numbers
+        return _parse_number_column(f, values, factor, flag)
     if f.kind == "bool":
         out, bad = parse_bools(values)
         flag(bad, "boolean", "is not a yes/no value (true/false, 是/否, 1/0, Y/N)")
@@ -344,6 +340,24 @@ def _parse_column(parsed: ParsedFile, f: Field, values: pd.Series, factor: float
         periods, bad = _by_unique(values, _parse_period_text, "object")
         flag(bad, "period", "is not a period (2024-09, 2024Q3, 2024)")
         return periods
+    return _parse_text_column(f, values)
+
+
+def _parse_number_column(f: Field, values: pd.Series, factor: float, flag: _Flag) -> pd.Series:
+    """money (times the file's unit ``factor``), float, or int (a fraction is flagged)."""
+    numbers, bad = parse_numbers(values)
+    flag(bad, "number", "is not a number")
+    if f.kind == "money":
+        return numbers * factor
+    if f.kind == "int":
+        fractional = numbers.notna() & (numbers != np.floor(numbers.fillna(0)))
+        flag(fractional, "integer", "is not a whole number")
+        return numbers.where(~fractional).round().astype("Int64")
+    return numbers
+
+
+def _parse_text_column(f: Field, values: pd.Series) -> pd.Series:
+    """code (NFKC, no spaces, upper case), enum (an alias to its value), or plain text."""
     if f.kind == "code":
         clean = _clean(values, nfkc=True)
         return clean.map(lambda v: v.replace(" ", "").upper() if isinstance(v, str) else None)

@@ -199,7 +199,7 @@ def _html_part(data: bytes) -> Part:
         raise ReadError(f"not an AMAC detail page: {exc}") from exc
     frame = frame_from_records([record])
     frame.index = pd.RangeIndex(1, 2)
-    return Part(None, frame, source)  # type: ignore[arg-type]
+    return Part(None, frame, source)
 
 
 def _part(

@@ -315,7 +315,8 @@ def _manager_field_events(day: pd.DataFrame) -> list[pd.DataFrame]:
         return _steps(groups, ~pd.isna(canon))
 
     def reported(new: np.ndarray, old: np.ndarray) -> np.ndarray:
-        return np.maximum(known_from[new], known_from[old])
+        later: np.ndarray = np.maximum(known_from[new], known_from[old])
+        return later
 
     canon_cache: dict[str, np.ndarray] = {}
     for rule in _TEXT_RULES:

@@ -379,34 +379,78 @@ def ingest_file(
         why = "changed while being read (still being written?): read by a later run"
         return [FileResult(printable_path(path), landing.source, "waiting", message=why)]
     digest = file_content_key(path, landing) if data is None else content_key(data, landing)
-    with engine.connect() as conn:
-        seen = conn.execute(sa.select(batches.c.id).where(batches.c.loaded_hash == digest)).first()
-    if seen is not None:
-        message = f"same content already loaded as batch {seen.id}"
-        # the batch id says which batch holds this content (readmit records it)
-        return [
-            FileResult(
-                printable_path(path),
-                landing.source,
-                "skipped",
-                message=message,
-                batch_id=int(seen.id),
-            )
-        ]
+    if (loaded := _loaded_before(engine, digest, landing)) is not None:
+        return [loaded]
     if not readmit and (refused := _refused_before(engine, digest, landing)) is not None:
         return [refused]
-    parts: Iterator[Part]
     try:
-        if data is None:
-            parts = stream_parts(path, hint=landing.source, aliases=aliases, limits=limits)
-        else:
-            listed = read_parts(path, data, hint=landing.source, aliases=aliases, limits=limits)
-            del data  # the parts hold what is needed
-            # a bundle's lists in the contract's order: managers before the funds linking to them
-            order: dict[str, int] = {source: i for i, source in enumerate(SOURCES)}
-            parts = iter(sorted(listed, key=lambda p: order.get(p.source or "", len(order))))
+        parts = _parts(landing, data, aliases=aliases, limits=limits)
+        del data  # the parts hold what is needed
     except Exception as exc:  # any failure to read this one file: a failed batch, go on
         return [_record_refusal(engine, landing, digest, clock, describe_error(exc))]
+    return _ingest_parts(
+        engine,
+        landing,
+        parts,
+        digest,
+        clock=clock,
+        validator=validator,
+        known_managers=known_managers,
+        index=index,
+        aliases=aliases,
+        readmit=readmit,
+        only_part=only_part,
+        received=received,
+    )
+
+
+def _loaded_before(engine: sa.Engine, digest: str, landing: LandingFile) -> FileResult | None:
+    """A skip result when a batch holds this content already, else None."""
+    with engine.connect() as conn:
+        seen = conn.execute(sa.select(batches.c.id).where(batches.c.loaded_hash == digest)).first()
+    if seen is None:
+        return None
+    message = f"same content already loaded as batch {seen.id}"
+    # the batch id says which batch holds this content (readmit records it)
+    return FileResult(
+        printable_path(landing.path),
+        landing.source,
+        "skipped",
+        message=message,
+        batch_id=int(seen.id),
+    )
+
+
+def _parts(
+    landing: LandingFile, data: bytes | None, *, aliases: Aliases | None, limits: ReadLimits
+) -> Iterator[Part]:
+    """The file's parts: streamed chunks (``data`` None), or every list of a whole file in
+    the contract's order (managers before the funds linking to them)."""
+    path = landing.path
+    if data is None:
+        return stream_parts(path, hint=landing.source, aliases=aliases, limits=limits)
+    listed = read_parts(path, data, hint=landing.source, aliases=aliases, limits=limits)
+    order: dict[str, int] = {source: i for i, source in enumerate(SOURCES)}
+    return iter(sorted(listed, key=lambda p: order.get(p.source or "", len(order))))
+
+
+def _ingest_parts(
+    engine: sa.Engine,
+    landing: LandingFile,
+    parts: Iterator[Part],
+    digest: str,
+    *,
+    clock: Clock,
+    validator: Validator | None,
+    known_managers: set[str] | None,
+    index: ManagerIndex | None,
+    aliases: Aliases | None,
+    readmit: bool,
+    only_part: str | None,
+    received: dt.date | None,
+) -> list[FileResult]:
+    """One batch per part (``only_part``: that one only), each in its own transaction."""
+    path = landing.path
     results = []
     while True:
         try:
@@ -511,24 +555,8 @@ def _ingest_part(
 ) -> FileResult:
     path = landing.path
     where = LandingFile(path, part.source, landing.file_date)
-    if part.key is not None or part.chunk is not None:
-        with engine.connect() as conn:
-            seen = conn.execute(
-                sa.select(batches.c.id).where(batches.c.loaded_hash == digest)
-            ).first()
-        if seen is not None:
-            return FileResult(
-                printable_path(path),
-                part.source,
-                "skipped",
-                message=f"same content already loaded as batch {seen.id}",
-                batch_id=int(seen.id),
-                part=part.key,
-                chunk=part.chunk,
-            )
-        # a list or chunk refused before is skipped, like a whole file, until re-admitted
-        if not readmit and (refused := _refused_before(engine, digest, where)) is not None:
-            return replace(refused, part=part.key, chunk=part.chunk)
+    if (seen := _part_seen_before(engine, where, part, digest, readmit=readmit)) is not None:
+        return seen
     if part.source is None:
         return _record_refusal(
             engine,
@@ -566,31 +594,109 @@ def _ingest_part(
             chunk=part.chunk,
         )
 
-    failures = {row: list(fs) for row, fs in parsed.failures.items()}
-    outcome = GateOutcome()
-    if validator is not None:
-        good = parsed.frame.drop(index=list(failures))
-        good = good.assign(
-            file_date=pd.Timestamp(landing.file_date) if landing.file_date else pd.NaT
-        )
-        outcome = validator(source, good, frozenset(known_managers or ()))
-        for row, fs in outcome.failures.items():
-            failures.setdefault(int(row), []).extend(fs)
-
+    failures, outcome = _gate(source, parsed, landing, validator, known_managers)
     rows_read = len(parsed.frame)
     bad_rows = sorted(failures)
     rejected = safe_message(outcome.rejected) if outcome.rejected else None
-    plan: VersionPlan | None = None
     good_frame = parsed.frame.drop(index=bad_rows)
-    if not rejected and source == "funds":
-        good_frame = link_funds(good_frame, index)
-    if not rejected and source == "cancellations":
-        good_frame = match_cancellations(good_frame, index)
+    if not rejected:
+        good_frame = _linked(source, good_frame, index)
     flags = {r: fs for r, fs in outcome.flags.items() if r not in failures}
-    status = "rejected" if rejected else "loaded"
-    loaded = 0 if rejected else rows_read - len(bad_rows)
-    quarantined = 0 if rejected else len(bad_rows)
-    flagged = 0 if rejected else len(flags)
+    counts = _BatchCounts.of(rows_read, len(bad_rows), len(flags), rejected=rejected is not None)
+    written = _write_batch(
+        engine,
+        source,
+        where,
+        part,
+        digest,
+        clock=clock,
+        counts=counts,
+        rows_read=rows_read,
+        message=rejected,
+        outcome=outcome,
+        rows=None if rejected else _Rows(parsed, good_frame, failures, flags),
+        received=received,
+    )
+    if written is None:  # another run loaded the same content meanwhile
+        return FileResult(
+            printable_path(path),
+            source,
+            "skipped",
+            message="same content loaded concurrently by another run",
+            part=part.key,
+            chunk=part.chunk,
+        )
+    batch_id, plan = written
+    if not rejected:
+        _remember_managers(source, good_frame, index, known_managers)
+    return FileResult(
+        printable_path(path),
+        source,
+        counts.status,
+        rows_read=rows_read,
+        rows_loaded=counts.loaded,
+        rows_quarantined=counts.quarantined,
+        message=rejected,
+        batch_id=batch_id,
+        rows_flagged=counts.flagged,
+        rows_rejected=counts.rejected,
+        part=part.key,
+        rows_unchanged=plan.unchanged if plan else 0,
+        rows_corrected=plan.later if plan else 0,
+        chunk=part.chunk,
+    )
+
+
+@dataclass(frozen=True)
+class _BatchCounts:
+    """A batch's status and row counts: a rejected batch loads, quarantines and flags
+    nothing, and counts every row read as rejected."""
+
+    status: str
+    loaded: int
+    quarantined: int
+    flagged: int
+    rejected: int
+
+    @classmethod
+    def of(cls, rows_read: int, bad_rows: int, flagged: int, *, rejected: bool) -> _BatchCounts:
+        if rejected:
+            return cls("rejected", 0, 0, 0, rows_read)
+        return cls("loaded", rows_read - bad_rows, bad_rows, flagged, 0)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """A parsed batch's rows: ``good`` to load, ``failures`` quarantined, ``flags`` odd."""
+
+    parsed: ParsedFile
+    good: pd.DataFrame
+    failures: dict[int, list[RowFailure]]
+    flags: dict[int, list[RowFailure]]
+
+
+def _write_batch(
+    engine: sa.Engine,
+    source: Source,
+    where: LandingFile,
+    part: Part,
+    digest: str,
+    *,
+    clock: Clock,
+    counts: _BatchCounts,
+    rows_read: int,
+    message: str | None,
+    outcome: GateOutcome,
+    rows: _Rows | None,
+    received: dt.date,
+) -> tuple[int, VersionPlan | None] | None:
+    """Write the batch, its validation results and its rows (None for a rejected batch) in
+    one transaction.
+
+    The batch id and the version plan; None when another run loaded the same content
+    meanwhile. A failure of the store raises StoreFailure, a value it refuses DataError.
+    """
+    plan: VersionPlan | None = None
     try:
         with engine.begin() as conn:
             batch_id = _insert_batch(
@@ -598,72 +704,125 @@ def _ingest_part(
                 where,
                 digest,
                 clock,
-                status=status,
+                status=counts.status,
                 rows_read=rows_read,
-                rows_loaded=loaded,
-                rows_quarantined=quarantined,
-                rows_rejected=rows_read if rejected else 0,
-                rows_flagged=flagged,
-                message=rejected,
+                rows_loaded=counts.loaded,
+                rows_quarantined=counts.quarantined,
+                rows_rejected=counts.rejected,
+                rows_flagged=counts.flagged,
+                message=message,
                 part=part.key,
             )
             if outcome.store is not None:
                 outcome.store(conn, batch_id)
-            if not rejected:
-                records = _records(source, good_frame, batch_id, flags)
-                records, plan = _apply_versions(
-                    conn, source, records, landing.file_date, received, parsed.columns_found
+            if rows is not None:
+                plan = _store_rows(
+                    conn,
+                    source,
+                    where,
+                    batch_id,
+                    rows.parsed,
+                    rows.good,
+                    failures=rows.failures,
+                    flags=rows.flags,
+                    drift=outcome.drift,
+                    received=received,
                 )
-                insert_rows(conn, HISTORY[source], records)
-                conn.execute(
-                    batches.update()
-                    .where(batches.c.id == batch_id)
-                    .values(
-                        received=received,
-                        known_from_min=min((r["known_from"] for r in records), default=None),
-                        rows_unchanged=plan.unchanged,
-                        rows_corrected=plan.later,
-                    )
-                )
-                insert_rows(conn, quarantine, _quarantine_records(parsed, failures, batch_id))
-                _count_drift(conn, source, outcome.drift, batch_id, where)
     except IntegrityError as clash:
         # Another run loaded the same content meanwhile: the unique loaded_hash refused ours.
-        with engine.connect() as conn:
-            if conn.execute(sa.select(batches.c.id).where(batches.c.loaded_hash == digest)).first():
-                return FileResult(
-                    printable_path(path),
-                    source,
-                    "skipped",
-                    message="same content loaded concurrently by another run",
-                    part=part.key,
-                    chunk=part.chunk,
-                )
+        if _loaded_before(engine, digest, where) is not None:
+            return None
         raise StoreFailure(clash) from None
     except sa.exc.DataError:
         raise  # a value the store refuses (the content's fault): the caller records a failure
     except Exception as exc:
         raise StoreFailure(exc) from None
-    if not rejected and source in ("managers", "manager_details"):
-        index.add_frame(good_frame)
+    return batch_id, plan
+
+
+def _part_seen_before(
+    engine: sa.Engine, where: LandingFile, part: Part, digest: str, *, readmit: bool
+) -> FileResult | None:
+    """A list or chunk of a file loaded before, or refused before (and not being
+    re-admitted), is skipped like a whole file: its skip result, else None."""
+    if part.key is None and part.chunk is None:
+        return None  # the whole file: checked by the caller already
+    seen = _loaded_before(engine, digest, where)
+    if seen is None and not readmit:
+        seen = _refused_before(engine, digest, where)
+    return None if seen is None else replace(seen, part=part.key, chunk=part.chunk)
+
+
+def _linked(source: Source, frame: pd.DataFrame, index: ManagerIndex) -> pd.DataFrame:
+    """Funds linked to their managers, cancellations matched to theirs; others as they are."""
+    if source == "funds":
+        return link_funds(frame, index)
+    if source == "cancellations":
+        return match_cancellations(frame, index)
+    return frame
+
+
+def _remember_managers(
+    source: Source, frame: pd.DataFrame, index: ManagerIndex, known_managers: set[str] | None
+) -> None:
+    """Managers just loaded, for the funds and cancellations of the same run to link to."""
+    if source in ("managers", "manager_details"):
+        index.add_frame(frame)
         if known_managers is not None and source == "managers":
-            known_managers.update(good_frame["register_no"].dropna().astype(str))
-    return FileResult(
-        printable_path(path),
-        source,
-        status,
-        rows_read=rows_read,
-        rows_loaded=loaded,
-        rows_quarantined=quarantined,
-        message=rejected,
-        batch_id=batch_id,
-        rows_flagged=flagged,
-        rows_rejected=rows_read if rejected else 0,
-        part=part.key,
-        rows_unchanged=plan.unchanged if plan else 0,
-        rows_corrected=plan.later if plan else 0,
-        chunk=part.chunk,
+            known_managers.update(frame["register_no"].dropna().astype(str))
+
+
+def _gate(
+    source: Source,
+    parsed: ParsedFile,
+    landing: LandingFile,
+    validator: Validator | None,
+    known_managers: set[str] | None,
+) -> tuple[dict[int, list[RowFailure]], GateOutcome]:
+    """The rows to quarantine (the parser's and the gate's) and what the gate decided."""
+    failures = {row: list(fs) for row, fs in parsed.failures.items()}
+    if validator is None:
+        return failures, GateOutcome()
+    good = parsed.frame.drop(index=list(failures))
+    good = good.assign(file_date=pd.Timestamp(landing.file_date) if landing.file_date else pd.NaT)
+    outcome = validator(source, good, frozenset(known_managers or ()))
+    for row, fs in outcome.failures.items():
+        failures.setdefault(int(row), []).extend(fs)
+    return failures, outcome
+
+
+def _store_rows(
+    conn: sa.Connection,
+    source: Source,
+    where: LandingFile,
+    batch_id: int,
+    parsed: ParsedFile,
+    good_frame: pd.DataFrame,
+    *,
+    failures: dict[int, list[RowFailure]],
+    flags: dict[int, list[RowFailure]],
+    drift: list[tuple[str, str, int]],
+    received: dt.date,
+) -> VersionPlan:
+    """A loaded batch's rows (new versions only), its quarantine and its drift counts."""
+    records = _records(source, good_frame, batch_id, flags)
+    records, plan = _apply_versions(
+        conn, source, records, where.file_date, received, parsed.columns_found
     )
+    insert_rows(conn, HISTORY[source], records)
+    conn.execute(
+        batches.update()
+        .where(batches.c.id == batch_id)
+        .values(
+            received=received,
+            known_from_min=min((r["known_from"] for r in records), default=None),
+            rows_unchanged=plan.unchanged,
+            rows_corrected=plan.later,
+        )
+    )
+    insert_rows(conn, quarantine, _quarantine_records(parsed, failures, batch_id))
+    _count_drift(conn, source, drift, batch_id, where)
+    return plan
 
 
 def _apply_versions(
@@ -848,7 +1007,8 @@ def _db_values(column: pd.Series) -> list[Any]:
     values[missing] = None
     if column.dtype.kind in "iub" or str(column.dtype) in ("Int64", "boolean"):
         return [v if v is None else v.item() if isinstance(v, np.generic) else v for v in values]
-    return values.tolist()
+    python_values: list[Any] = values.tolist()
+    return python_values
 
 
 _JSON_KINDS = ("json",)
@@ -858,7 +1018,7 @@ def _records(
     source: Source, frame: pd.DataFrame, batch_id: int, flags: dict[int, list[RowFailure]]
 ) -> list[dict[str, Any]]:
     json_columns = [f.column for f in FIELDS[source] if f.kind in _JSON_KINDS]
-    derived = [c.name for c in DERIVED_COLUMNS.get(source, ())]
+    derived = [name for name, _ in DERIVED_COLUMNS.get(source, ())]
     plain = [f.column for f in FIELDS[source] if f.kind not in _JSON_KINDS]
     columns = [*plain, *derived, "known_from"]
     lists = [_db_values(frame[c]) for c in columns]

@@ -18,6 +18,7 @@ from watchtower.managers._profile import (
     SnapshotChange,
     Tier,
     latest_known_day,
+    latest_snapshot_day,
     manager_profile,
 )
 
@@ -34,5 +35,6 @@ __all__ = [
     "SnapshotChange",
     "Tier",
     "latest_known_day",
+    "latest_snapshot_day",
     "manager_profile",
 ]

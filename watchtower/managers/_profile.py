@@ -574,3 +574,11 @@ def manager_profile(
         reasons=reasons,
         funds=funds,
     )
+
+
+def latest_snapshot_day(engine: sa.Engine | sa.Connection) -> dt.date | None:
+    """The latest day a manager snapshot is known from (None: no snapshot yet): the newest
+    cut-off a model can be trained with."""
+    with _connection(engine) as conn:
+        day = conn.execute(sa.select(sa.func.max(manager_snapshots.c.known_from))).scalar()
+    return day

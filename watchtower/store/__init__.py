@@ -10,6 +10,7 @@ from watchtower.store.engine import (
     create_engine,
     current_revisions,
     open_store,
+    store_exists,
     store_failure,
     upgrade,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "open_store",
     "schema",
     "scoring",
+    "store_exists",
     "store_failure",
     "upgrade",
     "validation",

@@ -1,13 +1,15 @@
-"""Bulk inserts without SQLAlchemy's per-row statement machinery."""
+"""Bulk inserts and bound values without SQLAlchemy's per-row statement machinery, through
+public APIs only: compiled statements, the types' own bind processors, the DBAPI cursor."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["IN_CHUNK", "insert_many"]
+__all__ = ["IN_CHUNK", "bind_values", "insert_many"]
 
 #: Keys per ``IN (...)`` list: keeps every query under each backend's bound-parameter limit
 #: (SQLite's is the lowest). The one chunk size of every keyed read and delete.
@@ -41,9 +43,28 @@ def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str
     params: list[Any] = list(zip(*columns, strict=True))
     if not compiled.positional:
         params = [dict(zip(order, p, strict=True)) for p in params]
-    cursor = conn.connection.cursor()
-    try:
-        for i in range(0, len(params), 5000):
-            cursor.executemany(str(compiled), params[i : i + 5000])
-    finally:
-        cursor.close()
+    # exec_driver_sql: the compiled text and the processed values straight to the cursor's
+    # executemany, with SQLAlchemy's events and its wrapping of driver errors (sa.exc.*)
+    sql = str(compiled)
+    for i in range(0, len(params), 5000):
+        conn.exec_driver_sql(sql, params[i : i + 5000])
+
+
+def bind_values(dialect: sa.Dialect, params: Mapping[str, Any]) -> dict[str, Any]:
+    """A compiled statement's bound values (``construct_params()``) as the dialect sends them
+    to the driver: dates and datetimes through the dialect's own ``Date`` / ``DateTime`` bind
+    processors (SQLite: ISO text, as sqlite3's own date adapters are deprecated), every other
+    value as it is. Lets a caller run the compiled text on the DBAPI cursor with the values
+    SQLAlchemy would have sent."""
+    procs = {
+        kind: sa_type.dialect_impl(dialect).bind_processor(dialect)
+        for kind, sa_type in ((dt.datetime, sa.DateTime()), (dt.date, sa.Date()))
+    }
+    out = dict(params)
+    for key, value in out.items():
+        # datetime first: a datetime is also a date
+        kind = dt.datetime if isinstance(value, dt.datetime) else dt.date
+        proc = procs[kind] if isinstance(value, dt.date) else None
+        if proc is not None:
+            out[key] = proc(value)
+    return out

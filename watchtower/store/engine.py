@@ -35,6 +35,7 @@ __all__ = [
     "describe_store_error",
     "head_revisions",
     "open_store",
+    "store_exists",
     "store_failure",
     "upgrade",
 ]
@@ -84,6 +85,16 @@ def store_failure(exc: BaseException) -> str | None:
         return None
     orig = str(getattr(exc, "orig", None) or exc).strip()
     return f"the store failed: {orig.splitlines()[0] if orig else type(exc).__name__}"
+
+
+def store_exists(db_url: str) -> bool:
+    """Whether there is a store at ``db_url`` to read: False for a SQLite file not created yet
+    (or one in memory), True for a server (asked when opened). A dry run reads the store only
+    when it exists, so it never creates one."""
+    url = sa.make_url(db_url)
+    if url.drivername.startswith("sqlite"):
+        return bool(url.database) and Path(str(url.database)).exists()
+    return True
 
 
 def create_engine(db_url: str) -> sa.Engine:

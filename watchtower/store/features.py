@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from watchtower.contract import META_COLUMNS
+from watchtower.contract import META_COLUMNS, PARTITION_SLUGS, PARTITIONS, UNKNOWN_PARTITION
 from watchtower.store.bulk import IN_CHUNK, insert_many
 from watchtower.store.schema import metadata
 
@@ -161,18 +162,33 @@ def fresh_partitions(conn: sa.Connection, as_of: dt.date, version: str, knowledg
     }
 
 
+def partition_condition(column: sa.ColumnElement[Any], partition: str) -> sa.ColumnElement[bool]:
+    """SQL condition on a manager-type ``column``: the type belongs to ``partition`` (a slug
+    of :data:`~watchtower.contract.PARTITION_SLUGS`; ``unknown``: missing or unrecognised),
+    so a partition's rows are selected by the database, not filtered after reading them all."""
+    if partition not in PARTITION_SLUGS:
+        raise ValueError(f"unknown partition {partition!r}; one of {', '.join(PARTITION_SLUGS)}")
+    if partition == UNKNOWN_PARTITION:
+        return sa.or_(column.is_(None), column.not_in(list(PARTITIONS)))
+    types = [t for t, slug in PARTITIONS.items() if slug == partition]
+    return column.in_(types)
+
+
 def load_features(
     engine: sa.Engine | sa.Connection,
     as_of: dt.date,
     version: str | None = None,
     *,
     features: Sequence[str] | None = None,
+    partition: str | None = None,
 ) -> pd.DataFrame:
     """The stored snapshot of ``as_of`` as the frame :func:`store_features` was given.
 
     ``version`` None takes the newest version stored for that day (by creation time). The
     frame is indexed by register_no (sorted), metadata columns first, then float64 features
     (order of ``features`` if given, else as stored). Empty frame when nothing is stored.
+    ``partition``: only the rows of managers of that partition's types (read with a SQL
+    condition, see :func:`partition_condition`).
     """
     t = feature_snapshots
     conn_ctx = engine.connect() if isinstance(engine, sa.Engine) else None
@@ -187,9 +203,12 @@ def load_features(
             ).scalar_one_or_none()
             if version is None:
                 return pd.DataFrame(index=pd.Index([], name="register_no", dtype="str"))
+        where = [t.c.as_of == as_of, t.c.feature_set_version == version]
+        if partition is not None:
+            where.append(partition_condition(t.c.manager_type, partition))
         rows = conn.execute(
             sa.select(t.c.register_no, *[t.c[c] for c in SNAPSHOT_META], t.c["values"])
-            .where(t.c.as_of == as_of, t.c.feature_set_version == version)
+            .where(*where)
             .order_by(t.c.register_no)
         ).fetchall()
     finally:

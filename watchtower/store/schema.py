@@ -102,16 +102,17 @@ def _sql_type(f: Field) -> sa.types.TypeEngine[Any]:
     return sa.Text()
 
 
-#: Columns the loader adds to a source's rows beside the contract's fields.
-DERIVED_COLUMNS: dict[Source, tuple[sa.Column[Any], ...]] = {
+#: Columns the loader adds to a source's rows beside the contract's fields, as (name, type):
+#: each history table builds its own ``sa.Column`` from them (a Column belongs to one table).
+DERIVED_COLUMNS: dict[Source, tuple[tuple[str, sa.types.TypeEngine[Any]], ...]] = {
     # how the fund was tied to its manager: register_no | manager_id | manager_name | none
-    "funds": (sa.Column("link_method", sa.String(16)), sa.Column("link_evidence", sa.Text)),
+    "funds": (("link_method", sa.String(16)), ("link_evidence", sa.Text())),
     # register_no holds the matched manager; match_method says how (org_code | name | none);
     # kind: voluntary (主动注销, a terminal state) | incident (forced: a harm label)
     "cancellations": (
-        sa.Column("match_method", sa.String(16)),
-        sa.Column("cancel_kind", sa.String(16)),
-        sa.Column("reason_class", sa.String(32)),
+        ("match_method", sa.String(16)),
+        ("cancel_kind", sa.String(16)),
+        ("reason_class", sa.String(32)),
     ),
 }
 
@@ -124,7 +125,7 @@ def _history_table(source: Source) -> sa.Table:
         sa.Column("known_from", sa.Date, nullable=False, index=True),
     ]
     cols += [sa.Column(f.column, _sql_type(f)) for f in FIELDS[source]]
-    cols += [c._copy() for c in DERIVED_COLUMNS.get(source, ())]
+    cols += [sa.Column(name, type_) for name, type_ in DERIVED_COLUMNS.get(source, ())]
     cols.append(sa.Column("extra", sa.JSON(none_as_null=True)))  # unknown columns, kept as read
     # data-quality flags of a loaded row: {field: ["check: reason", ...]} (odd but usable)
     cols.append(sa.Column("dq_flags", sa.JSON(none_as_null=True)))

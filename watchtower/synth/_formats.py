@@ -174,36 +174,12 @@ def plant_defects(
     plan: list[tuple[int, str, str]] = []
     for r in rows.tolist():
         kind = kinds[int(rng.integers(len(kinds)))]
-        if kind == "bad_date":
-            field = dates[int(rng.integers(len(dates)))]
-        elif kind == "empty_key":
-            field = _key_column(source, style)[0]
-        elif kind == "bad_code":
-            field = "registerNo"
-        elif kind == "negative_money":
-            field = money[int(rng.integers(len(money)))]
-        else:
-            field = ""
-        plan.append((r, kind, field))
+        plan.append((r, kind, _defect_field(kind, source, style, dates, money, rng)))
     reg_vals = out[reg_head].astype(object).tolist() if reg_head else [""] * n
     out = out.copy()
     for r, kind, field in plan:
-        if not field:
-            continue
-        head = heads[field]
-        if out[head].dtype != object:
-            out[head] = out[head].astype(object)
-        if kind == "bad_date":
-            out.at[r, head] = _BAD_DATES[int(rng.integers(len(_BAD_DATES)))]
-        elif kind == "empty_key":
-            out.at[r, head] = ""
-            if source == "events":
-                out.at[r, heads["uscc"]] = ""
-        elif kind == "bad_code":
-            out.at[r, head] = "P123"
-        elif kind == "negative_money":
-            v: Any = out.at[r, head]
-            out.at[r, head] = -abs(float(v)) if v is not None and v == v and v != "" else -100.0
+        if field:
+            _spoil(out, r, kind, heads, field, source, rng)
     dups = np.array([r for r, kind, _ in plan if kind == "duplicate"], dtype=np.int64)
     order = np.insert(np.arange(n), dups + 1, dups) if dups.size else np.arange(n)
     out = out.iloc[order].reset_index(drop=True)
@@ -213,6 +189,52 @@ def plant_defects(
         pos = r + shift + (1 if kind == "duplicate" else 0)
         defects.append(Defect(rel, pos, field, kind, str(reg_vals[r] or "")))
     return out, defects
+
+
+def _defect_field(
+    kind: str,
+    source: Source,
+    style: Style,
+    dates: list[str],
+    money: list[str],
+    rng: np.random.Generator,
+) -> str:
+    """The field a defect of ``kind`` spoils ("" for a duplicate row)."""
+    if kind == "bad_date":
+        return dates[int(rng.integers(len(dates)))]
+    if kind == "empty_key":
+        return _key_column(source, style)[0]
+    if kind == "bad_code":
+        return "registerNo"
+    if kind == "negative_money":
+        return money[int(rng.integers(len(money)))]
+    return ""
+
+
+def _spoil(
+    out: pd.DataFrame,
+    r: int,
+    kind: str,
+    heads: dict[str, str],
+    field: str,
+    source: Source,
+    rng: np.random.Generator,
+) -> None:
+    """Spoil ``field`` of row ``r`` in place as a defect of ``kind``."""
+    head = heads[field]
+    if out[head].dtype != object:
+        out[head] = out[head].astype(object)
+    if kind == "bad_date":
+        out.at[r, head] = _BAD_DATES[int(rng.integers(len(_BAD_DATES)))]
+    elif kind == "empty_key":
+        out.at[r, head] = ""
+        if source == "events":
+            out.at[r, heads["uscc"]] = ""
+    elif kind == "bad_code":
+        out.at[r, head] = "P123"
+    elif kind == "negative_money":
+        v: Any = out.at[r, head]
+        out.at[r, head] = -abs(float(v)) if v is not None and v == v and v != "" else -100.0
 
 
 def _json_records(out: pd.DataFrame) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ times. ``docs/synthetic-world.md`` lists every signal with its field and timing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -69,43 +69,53 @@ def _pick(w: World, items: tuple[str, ...]) -> str:
 
 
 def _describe(w: World, m: int, etype: str, sev: int, detail: str) -> str:
-    rng, name = w.rng, str(w.name[m])
-    amount = round(float(rng.lognormal(np.log(80 * sev**2), 0.8)), 2)
+    name = str(w.name[m])
+    amount = round(float(w.rng.lognormal(np.log(80 * sev**2), 0.8)), 2)  # drawn even if unused
     if detail:
         return detail
     if etype == "litigation":
-        if sev <= 2:
-            return (
-                f"{name}涉{_pick(w, V.LITIGATION_CAUSES_MILD)}一案，"
-                f"涉案金额{amount}万元，已立案受理。"
-            )
-        if sev == 3:
-            who = f"投资者{_person_of(w)}等{int(rng.integers(2, 30))}人"
-            return f"{who}诉{name}私募基金合同纠纷，涉案金额{amount}万元。"
-        return f"{name}被法院列为被执行人，执行标的{amount}万元。"
+        return _litigation(w, name, sev, amount)
     if etype == "enforcement":
-        reason = _pick(w, V.ENFORCEMENT_REASONS)
-        if sev <= 2:
-            return f"中国证券投资基金业协会对{name}发出书面关注函：{reason}。"
-        if sev == 3:
-            return f"{_csrc(w, m)}对{name}采取出具警示函的行政监管措施，原因：{reason}。"
-        return f"{_csrc(w, m)}对{name}采取责令改正的行政监管措施，原因：{reason}。"
+        return _enforcement(w, m, name, sev)
     if etype == "complaint":
-        issues = [t for t, s in V.COMPLAINT_ISSUES if abs(s - sev) <= 1]
-        return f"投资者投诉{name}旗下产品{_pick(w, tuple(issues))}。"
+        return f"投资者投诉{name}旗下产品{_pick_near(w, V.COMPLAINT_ISSUES, sev)}。"
     if etype == "business_abnormal":
         if sev <= 1:
             return f"{name}因未按规定公示年度报告，被列入经营异常名录。"
         why = "通过登记的住所或者经营场所无法联系"
         return f"{name}因{why}，被{w.reg_city[m]}市场监督管理局列入经营异常名录。"
     if etype == "negative_news":
-        topics = [t for t, s in V.NEWS_TOPICS if abs(s - sev) <= 1]
-        return f"媒体报道：{name}{_pick(w, tuple(topics))}。"
+        return f"媒体报道：{name}{_pick_near(w, V.NEWS_TOPICS, sev)}。"
     if etype == "executive_change":
         return f"{name}{_pick(w, V.EXEC_ROLES)}由{_person_of(w)}变更为{_person_of(w)}。"
     if etype == "controller_change":
         return f"{name}实际控制人由{_person_of(w)}变更为{_person_of(w)}。"
     return f"{name}办公地址变更。"
+
+
+def _pick_near(w: World, texts: Sequence[tuple[str, int]], sev: int) -> str:
+    """One of the texts whose severity is within one of ``sev``."""
+    return _pick(w, tuple(t for t, s in texts if abs(s - sev) <= 1))
+
+
+def _litigation(w: World, name: str, sev: int, amount: float) -> str:
+    if sev <= 2:
+        return (
+            f"{name}涉{_pick(w, V.LITIGATION_CAUSES_MILD)}一案，涉案金额{amount}万元，已立案受理。"
+        )
+    if sev == 3:
+        who = f"投资者{_person_of(w)}等{int(w.rng.integers(2, 30))}人"
+        return f"{who}诉{name}私募基金合同纠纷，涉案金额{amount}万元。"
+    return f"{name}被法院列为被执行人，执行标的{amount}万元。"
+
+
+def _enforcement(w: World, m: int, name: str, sev: int) -> str:
+    reason = _pick(w, V.ENFORCEMENT_REASONS)
+    if sev <= 2:
+        return f"中国证券投资基金业协会对{name}发出书面关注函：{reason}。"
+    if sev == 3:
+        return f"{_csrc(w, m)}对{name}采取出具警示函的行政监管措施，原因：{reason}。"
+    return f"{_csrc(w, m)}对{name}采取责令改正的行政监管措施，原因：{reason}。"
 
 
 def _person_of(w: World) -> str:
@@ -378,17 +388,28 @@ def _noise(w: World, m: int) -> str:
         kinds += ["late_report", "qualified_audit", "leverage", "staff_dip"]
     kind = kinds[int(rng.integers(len(kinds)))]
     day = int(rng.integers(max(w.start, int(w.register[m])), w.end))
-    if kind == "complaint":
-        add_event(w, m, day, "complaint", int(rng.integers(1, 3)))
-    elif kind == "litigation":
-        add_event(w, m, day, "litigation", int(rng.integers(1, 3)))
-    elif kind == "exec_change":
-        add_event(w, m, day, "executive_change", 2)
-    elif kind == "abnormal_minor":
-        add_event(w, m, day, "business_abnormal", 1)
-    elif kind == "news":
-        add_event(w, m, day, "negative_news", 2)
-    elif kind == "late_report":
+    if kind in _NOISE_EVENTS:
+        etype, severity = _NOISE_EVENTS[kind]
+        add_event(w, m, day, etype, int(rng.integers(1, 3)) if severity is None else severity)
+    else:
+        _fund_noise(w, m, kind, day)
+    return kind
+
+
+#: The noise signals that are one event: kind -> (event type, severity; None: 1 or 2 drawn).
+_NOISE_EVENTS: dict[str, tuple[str, int | None]] = {
+    "complaint": ("complaint", None),
+    "litigation": ("litigation", None),
+    "exec_change": ("executive_change", 2),
+    "abnormal_minor": ("business_abnormal", 1),
+    "news": ("negative_news", 2),
+}
+
+
+def _fund_noise(w: World, m: int, kind: str, day: int) -> None:
+    """A noise signal in the manager's first fund (its reports, audit, leverage) or staff."""
+    fs = w.funds_of(m)
+    if kind == "late_report":
         f = slice(fs.start, fs.start + 1)
         w.set_delays(f, day, day + 40, 12, 30, 1.0, kinds="mq")
     elif kind == "qualified_audit":
@@ -397,11 +418,10 @@ def _noise(w: World, m: int) -> str:
             w.audit[fs.start, cols[-1]] = 1
     elif kind == "leverage":
         cols = np.flatnonzero((w.pe >= day) & (w.pe < day + 100))
-        w.lev[fs.start, cols] += rng.uniform(0.5, 1.0)
+        w.lev[fs.start, cols] += w.rng.uniform(0.5, 1.0)
     elif kind == "staff_dip":
         qs = np.flatnonzero(w.snaps >= day)[:1]
         w.emp_factor[m, qs] *= 0.6
-    return kind
 
 
 PLANTERS: dict[str, Callable[[World, int], None]] = {
@@ -460,6 +480,19 @@ def plant_exits(w: World, rng: np.random.Generator) -> None:
     in the later 60% of the window (when all their funds are older than 90 days). Only exits
     inside the window are kept; the manager leaves the lists on its exit day.
     """
+    quitting = _wind_up_quitters(w, rng)
+    for m in range(w.n):
+        day, reason = _exit_of(w, m, bool(quitting[m]), rng)
+        if w.start <= day <= w.end and day > w.register[m]:
+            w.exits.append(Exit(m, day, reason))
+            w.gone_day[m] = min(int(w.gone_day[m]), day)
+            if reason == "voluntary":
+                w.family[m] = "voluntary_exit"
+
+
+def _wind_up_quitters(w: World, rng: np.random.Generator) -> np.ndarray:
+    """Draw the 4% who quit; the healthy ones among them wind up their funds early (when old
+    enough). Returns who quits."""
     quitting = rng.random(w.n) < 0.04
     for m in np.flatnonzero(quitting & (w.sc == "healthy")).tolist():
         fs = w.funds_of(m)
@@ -470,31 +503,27 @@ def plant_exits(w: World, rng: np.random.Generator) -> None:
         early = wind_up < w.f_liq_day[fs]
         w.f_liq_state[fs] = np.where(early, WS_NORMAL_LIQ, w.f_liq_state[fs])
         w.f_liq_day[fs] = np.where(early, wind_up, w.f_liq_day[fs])
-    for m in range(w.n):
-        sc = str(w.sc[m])
-        day, reason = NEVER, ""
-        if sc == "shell":
-            u = rng.random()
-            reason = "business_abnormal" if u < 0.5 else "no_product" if u < 0.8 else "lost_contact"
-            day = int(w.incident[m])
-        elif sc == "lost_contact":
-            if rng.random() < 0.7:
-                day, reason = int(w.incident[m]) + int(rng.integers(60, 241)), "lost_contact"
-        elif sc == "illegal_fundraising":
-            if rng.random() < 0.6 and w.blacklist_day[m] < NEVER:
-                day = int(w.blacklist_day[m]) + int(rng.integers(120, 361))
-                reason = "fundraising"
-        elif sc in ("healthy", "office_mover", "late_filer"):
-            fs = w.funds_of(m)
-            liq = w.f_liq_day[fs]
-            if liq.size and (liq < NEVER).all() and (quitting[m] or rng.random() < 0.5):
-                day = int(liq.max()) + int(rng.integers(60, 301))
-                reason = "voluntary"
-        if w.start <= day <= w.end and day > w.register[m]:
-            w.exits.append(Exit(m, day, reason))
-            w.gone_day[m] = min(int(w.gone_day[m]), day)
-            if reason == "voluntary":
-                w.family[m] = "voluntary_exit"
+    return quitting
+
+
+def _exit_of(w: World, m: int, quitting: bool, rng: np.random.Generator) -> tuple[int, str]:
+    """The day manager ``m`` would leave and why (NEVER, "" when it stays), by scenario."""
+    sc = str(w.sc[m])
+    if sc == "shell":
+        u = rng.random()
+        reason = "business_abnormal" if u < 0.5 else "no_product" if u < 0.8 else "lost_contact"
+        return int(w.incident[m]), reason
+    if sc == "lost_contact":
+        if rng.random() < 0.7:
+            return int(w.incident[m]) + int(rng.integers(60, 241)), "lost_contact"
+    elif sc == "illegal_fundraising":
+        if rng.random() < 0.6 and w.blacklist_day[m] < NEVER:
+            return int(w.blacklist_day[m]) + int(rng.integers(120, 361)), "fundraising"
+    elif sc in ("healthy", "office_mover", "late_filer"):
+        liq = w.f_liq_day[w.funds_of(m)]
+        if liq.size and (liq < NEVER).all() and (quitting or rng.random() < 0.5):
+            return int(liq.max()) + int(rng.integers(60, 301)), "voluntary"
+    return NEVER, ""
 
 
 __all__ = ["PLANTERS", "add_event", "plant_all", "plant_exits"]

@@ -49,7 +49,8 @@ def fund_state(w: World, days: IntA) -> IntA:
 
 
 def _active(state: IntA) -> BoolA:
-    return (state == WS_RUNNING) | (state == WS_DELAYED_LIQ)
+    active: BoolA = (state == WS_RUNNING) | (state == WS_DELAYED_LIQ)
+    return active
 
 
 #: The world's membership codes (0 普通, 1 观察, 2 特别/联席, 3 none) as the public list spells

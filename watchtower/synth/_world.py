@@ -200,7 +200,7 @@ class World:
     def progress(self, m: int, days: IntA) -> FloatA:
         """Share of the way from onset (0) to incident (1) at each day; negative before onset."""
         span = max(int(self.incident[m] - self.onset[m]), 1)
-        return (days - self.onset[m]) / span
+        return (days - int(self.onset[m])) / span
 
     def at_progress(self, m: int, p: float) -> int:
         return int(self.onset[m] + p * (self.incident[m] - self.onset[m]))
@@ -383,6 +383,34 @@ def _build_timeline(w: World) -> None:
     w.establish = w.register - est_gap
 
 
+def _office_city(rng: np.random.Generator, ci: int, shell: bool) -> int:
+    """The office's city: the registration city mostly; a shell always operates from a major
+    city in another province."""
+    if not (shell or rng.random() < 0.12):
+        return ci
+    oi = _MAJOR[int(rng.integers(len(_MAJOR)))]
+    while CITIES[oi].province == CITIES[ci].province and shell:
+        oi = _MAJOR[int(rng.integers(len(_MAJOR)))]
+    return oi
+
+
+_ZIHAO = tuple(dict.fromkeys(V.ZIHAO))
+
+
+def _unique_name(
+    rng: np.random.Generator, names: set[str], prefix: str, suffixes: tuple[str, ...]
+) -> tuple[str, str]:
+    """A two-character trade name (字号) and the full name, not in ``names`` (added to it)."""
+    while True:
+        short = _pick(rng, _ZIHAO) + _pick(rng, _ZIHAO)
+        if short[0] == short[1]:
+            continue
+        name = f"{prefix}{short}{_pick(rng, suffixes)}"
+        if name not in names:
+            names.add(name)
+            return short, name
+
+
 def _build_managers(w: World) -> None:
     rng, n, sc = w.rng, w.n, w.sc
     large, shell, new = sc == "large_firm", sc == "shell", sc == "new_manager"
@@ -400,7 +428,6 @@ def _build_managers(w: World) -> None:
     w.org = (rng.random(n) < np.where(mt == 1, 0.25, 0.08)).astype(np.int64)
     w.org[large] = 0
 
-    zihao = tuple(dict.fromkeys(V.ZIHAO))
     names: set[str] = set()
     usccs: set[str] = set()
     fields: dict[str, list[str]] = {
@@ -428,12 +455,7 @@ def _build_managers(w: World) -> None:
             ci = _PARK[int(rng.integers(len(_PARK)))]
         c = CITIES[ci]
         reg_addr, division = _address(rng, c)
-        # office: same city mostly; shells always operate from a major city elsewhere
-        oi = ci
-        if shell[m] or rng.random() < 0.12:
-            oi = _MAJOR[int(rng.integers(len(_MAJOR)))]
-            while CITIES[oi].province == c.province and shell[m]:
-                oi = _MAJOR[int(rng.integers(len(_MAJOR)))]
+        oi = _office_city(rng, ci, bool(shell[m]))
         oc = CITIES[oi]
         off_addr = reg_addr if oi == ci and rng.random() < 0.6 else _address(rng, oc)[0]
         # a possible second office (movers, some risky): another major city
@@ -441,18 +463,10 @@ def _build_managers(w: World) -> None:
         while mi == oi:
             mi = _MAJOR[int(rng.integers(len(_MAJOR)))]
         mc = CITIES[mi]
-        city_short = c.city.removesuffix("市")
         infix = _pick(rng, V.NAME_INFIX.get(c.city, ("",)))
         t, o = int(w.mtype[m]), int(w.org[m])
         suffixes = V.PARTNERSHIP_SUFFIX[t] if o else V.COMPANY_SUFFIX[t]
-        while True:
-            short = _pick(rng, zihao) + _pick(rng, zihao)
-            if short[0] == short[1]:
-                continue
-            name = f"{city_short}{infix}{short}{_pick(rng, suffixes)}"
-            if name not in names:
-                names.add(name)
-                break
+        short, name = _unique_name(rng, names, f"{c.city.removesuffix('市')}{infix}", suffixes)
         reg_year = 1970 + int(w.register[m]) // 365
         while True:
             code = _uscc(rng, division, new_style=reg_year >= 2016 or rng.random() < 0.2)

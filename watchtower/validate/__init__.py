@@ -13,6 +13,9 @@ Suites live in ``expectations/<source>.json`` (GX 1.x JSON); custom expectations
 :mod:`watchtower.validate.expectations`. See docs/data-quality.md.
 """
 
+from pathlib import Path
+from typing import Any
+
 from watchtower.ingest import RowFailure  # one type for parse and gate failures
 from watchtower.validate.results import (
     DriftRow,
@@ -32,8 +35,9 @@ from watchtower.validate.runner import (
 from watchtower.validate.steps import FileValidation, ValidationSummary, run_landing_validation
 
 
-def build_data_docs(*args, **kwargs):  # type: ignore[no-untyped-def]
-    """See :func:`watchtower.validate.docs.build_data_docs`."""
+def build_data_docs(*args: Any, **kwargs: Any) -> Path:
+    """See :func:`watchtower.validate.docs.build_data_docs` (imported when first used: GX's
+    Data Docs renderer is slow to import)."""
     from watchtower.validate.docs import build_data_docs as _build
 
     return _build(*args, **kwargs)

@@ -25,16 +25,25 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import pandas as pd
-from great_expectations.execution_engine import PandasExecutionEngine
+
+# Imported from the modules that define them: GX's package __init__ files re-export these
+# names implicitly, which mypy's strict mode (no implicit re-export) does not follow.
+from great_expectations.execution_engine.pandas_execution_engine import PandasExecutionEngine
 from great_expectations.expectations.expectation import (
     ColumnMapExpectation,
     ColumnPairMapExpectation,
 )
-from great_expectations.expectations.metrics.map_metric_provider import (
-    ColumnMapMetricProvider,
-    ColumnPairMapMetricProvider,
+from great_expectations.expectations.metrics.map_metric_provider.column_condition_partial import (
     column_condition_partial,
+)
+from great_expectations.expectations.metrics.map_metric_provider.column_map_metric_provider import (
+    ColumnMapMetricProvider,
+)
+from great_expectations.expectations.metrics.map_metric_provider.column_pair_condition_partial import (  # noqa: E501
     column_pair_condition_partial,
+)
+from great_expectations.expectations.metrics.map_metric_provider.column_pair_map_metric_provider import (  # noqa: E501
+    ColumnPairMapMetricProvider,
 )
 
 from watchtower.validate.checks import known_managers

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 
 from watchtower.config import Settings
 from watchtower.contract import FIELDS, Source
@@ -147,97 +148,28 @@ def validate_frame(
     with known_managers_set(known):
         gx_result = batch.validate(gx_suite(suite, expectations), result_format="BASIC")
 
-    failures: dict[int, list[RowFailure]] = {}
-    flags: dict[int, list[RowFailure]] = {}
-    drift: list[tuple[str, str, int]] = []
-    problems: list[str] = []  # reasons to reject the batch
-    quarantine_counts: list[tuple[int, ExpectationResult]] = []
-    failing = np.zeros(len(frame), dtype=bool)
+    found = _Findings(failing=np.zeros(len(frame), dtype=bool))
     by_index = {
         int(r.expectation_config.meta["wt_index"]): r
         for r in gx_result.results
         if r.expectation_config is not None
     }
     for i, e in enumerate(expectations):
-        r = by_index[i]
-        error = _gx_error(r.exception_info)
-        res = r.result or {}
         if e.table_level:
-            result = ExpectationResult(
-                e.type,
-                e.columns,
-                e.action,
-                1,
-                0 if r.success else 1,
-                bool(r.success),
-                _plain_kwargs(e),
-                error,
-            )
-            results.append(result)
-            if not r.success and e.action == "reject":
-                col = e.columns[0] if e.columns else "?"
-                problems.append(
-                    f"required column {row_rules.field_name(col)} ({col}) is missing "
-                    f"({e.type}); columns found: {', '.join(sorted(present)) or 'none'}"
-                )
-            continue
-        element = int(res.get("element_count", len(view)))
-        missing_count = int(res.get("missing_count", 0) or 0)
-        gx_count = int(res.get("unexpected_count", 0) or 0)
-        if error is not None:
-            results.append(
-                ExpectationResult(e.type, e.columns, e.action, 0, 0, False, _plain_kwargs(e), error)
-            )
-            problems.append(f"Great Expectations could not evaluate {_label(e)}: {error}")
-            continue
-        check = row_rules.check_for(e.type)
-        with known_managers_set(known):  # the same reference set GX's metric read
-            mask = check.unexpected(view, e.kwargs).reindex(view.index, fill_value=False)
-        count = int(mask.sum())
-        if count != gx_count:
-            problems.append(
-                f"internal check failed for {_label(e)}: GX counts {gx_count} failing rows, "
-                f"the row mask {count}; batch held back rather than risk losing rows"
-            )
-        result = ExpectationResult(
-            e.type,
-            e.columns,
-            e.action,
-            element - missing_count,
-            gx_count,
-            bool(r.success),
-            _plain_kwargs(e),
-        )
-        results.append(result)
-        if e.action not in ("quarantine", "flag") or count == 0:
-            continue
-        bad_rows = frame.index[mask.to_numpy(dtype=bool)]
-        field_ = row_rules.field_name(
-            e.columns[-1] if e.type.startswith("expect_column_pair") else e.columns[0]
-        )
-        reasons = check.reasons(frame, e.kwargs, bad_rows)
-        target = failures
-        if e.action == "flag":
-            target = flags
-            if e.type == "expect_column_values_to_be_in_set":
-                column = e.columns[0]
-                counts = frame.loc[bad_rows, column].astype(str).value_counts(sort=False)
-                drift += [(column, str(v), int(n)) for v, n in counts.items()]
+            results.append(_table_result(e, by_index[i], present, found))
         else:
-            quarantine_counts.append((count, result))
-            failing |= mask.to_numpy(dtype=bool)
-        for row, reason in zip(bad_rows.tolist(), reasons, strict=True):
-            target.setdefault(int(row), []).append(RowFailure(field_, e.type, reason))
+            results.append(_row_result(e, by_index[i], frame, view, known, found))
 
     rows = len(frame)
-    n_failing = int(failing.sum())
+    n_failing = int(found.failing.sum())
     if rows and n_failing / rows > suite.max_failure_share:
-        worst = sorted(quarantine_counts, key=lambda t: -t[0])[:3]
+        worst = sorted(found.quarantine_counts, key=lambda t: -t[0])[:3]
         detail = "; ".join(f"{_label_result(r)}: {n:,} rows ({n / rows:.1%})" for n, r in worst)
-        problems.append(
+        found.problems.append(
             f"{n_failing:,} of {rows:,} rows ({n_failing / rows:.1%}) fail the {suite.name} "
             f"suite, above its limit of {suite.max_failure_share:.0%}; worst: {detail}"
         )
+    failures, flags, drift, problems = found.failures, found.flags, found.drift, found.problems
     rejected = None
     if problems:
         rejected = f"batch rejected by suite {suite.name}: " + " | ".join(problems)
@@ -253,6 +185,112 @@ def validate_frame(
         flags=flags,
         drift=drift,
     )
+
+
+@dataclass
+class _Findings:
+    """What a frame's validation found so far: quarantined and flagged rows with their
+    reasons, enumerated values the contract does not list, reasons to reject the batch,
+    (count, result) of each quarantining expectation, and the rows any of them quarantines."""
+
+    failing: np.ndarray
+    failures: dict[int, list[RowFailure]] = field(default_factory=dict)
+    flags: dict[int, list[RowFailure]] = field(default_factory=dict)
+    drift: list[tuple[str, str, int]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    quarantine_counts: list[tuple[int, ExpectationResult]] = field(default_factory=list)
+
+
+def _table_result(
+    e: SuiteExpectation, r: ExpectationValidationResult, present: set[str], found: _Findings
+) -> ExpectationResult:
+    """A table-level expectation's result; a failed ``reject`` one names the missing column."""
+    if not r.success and e.action == "reject":
+        col = e.columns[0] if e.columns else "?"
+        found.problems.append(
+            f"required column {row_rules.field_name(col)} ({col}) is missing "
+            f"({e.type}); columns found: {', '.join(sorted(present)) or 'none'}"
+        )
+    return ExpectationResult(
+        e.type,
+        e.columns,
+        e.action,
+        1,
+        0 if r.success else 1,
+        bool(r.success),
+        _plain_kwargs(e),
+        _gx_error(r.exception_info),
+    )
+
+
+def _row_result(
+    e: SuiteExpectation,
+    r: ExpectationValidationResult,
+    frame: pd.DataFrame,
+    view: pd.DataFrame,
+    known: frozenset[str],
+    found: _Findings,
+) -> ExpectationResult:
+    """A row-level expectation's result, its failing rows from the check's exact mask (held
+    against GX's count), quarantined or flagged by its action."""
+    error = _gx_error(r.exception_info)
+    res = r.result or {}
+    element = int(res.get("element_count", len(view)))
+    missing_count = int(res.get("missing_count", 0) or 0)
+    gx_count = int(res.get("unexpected_count", 0) or 0)
+    if error is not None:
+        found.problems.append(f"Great Expectations could not evaluate {_label(e)}: {error}")
+        return ExpectationResult(e.type, e.columns, e.action, 0, 0, False, _plain_kwargs(e), error)
+    check = row_rules.check_for(e.type)
+    with known_managers_set(known):  # the same reference set GX's metric read
+        mask = check.unexpected(view, e.kwargs).reindex(view.index, fill_value=False)
+    count = int(mask.sum())
+    if count != gx_count:
+        found.problems.append(
+            f"internal check failed for {_label(e)}: GX counts {gx_count} failing rows, "
+            f"the row mask {count}; batch held back rather than risk losing rows"
+        )
+    result = ExpectationResult(
+        e.type,
+        e.columns,
+        e.action,
+        element - missing_count,
+        gx_count,
+        bool(r.success),
+        _plain_kwargs(e),
+    )
+    if e.action in ("quarantine", "flag") and count:
+        _record_rows(e, check, frame, mask, result, found)
+    return result
+
+
+def _record_rows(
+    e: SuiteExpectation,
+    check: row_rules.Check,
+    frame: pd.DataFrame,
+    mask: pd.Series,
+    result: ExpectationResult,
+    found: _Findings,
+) -> None:
+    """Each failing row's reason, under failures (quarantine) or flags (with the drift of an
+    enumerated column's unknown values)."""
+    bad_rows = frame.index[mask.to_numpy(dtype=bool)]
+    field_ = row_rules.field_name(
+        e.columns[-1] if e.type.startswith("expect_column_pair") else e.columns[0]
+    )
+    reasons = check.reasons(frame, e.kwargs, bad_rows)
+    target = found.failures
+    if e.action == "flag":
+        target = found.flags
+        if e.type == "expect_column_values_to_be_in_set":
+            column = e.columns[0]
+            counts = frame.loc[bad_rows, column].astype(str).value_counts(sort=False)
+            found.drift += [(column, str(v), int(n)) for v, n in counts.items()]
+    else:
+        found.quarantine_counts.append((int(mask.sum()), result))
+        found.failing |= mask.to_numpy(dtype=bool)
+    for row, reason in zip(bad_rows.tolist(), reasons, strict=True):
+        target.setdefault(int(row), []).append(RowFailure(field_, e.type, reason))
 
 
 def _gx_error(info: Any) -> str | None:

@@ -25,6 +25,7 @@ from watchtower.ingest.readers import (
     safe_message,
 )
 from watchtower.ingest.shapes import Part, check_size, read_parts, stream_parts, streams
+from watchtower.store.schema import manager_snapshots
 from watchtower.validate.runner import FrameValidation, validate_frame
 
 
@@ -67,6 +68,7 @@ class ValidationSummary:
 
 
 def run_landing_validation(
+    engine: sa.Engine | None,
     settings: Settings,
     landing_dir: Path,
     *,
@@ -78,10 +80,11 @@ def run_landing_validation(
     """Run ingest's reading, parsing and the suites over ``landing_dir``; load nothing.
 
     ``today`` stands in for a missing snapshot date, as the ingest date does. Managers known
-    to the store (read only, when it exists) and managers in the folder's managers files count
-    as known, as during ingest. Data docs are built into ``settings.data_docs_dir``. The landing
-    protocol and the read limits are ingest's: files still being written are ``waiting``,
-    symlinks leading outside the folder are refused unread, any read error is one line.
+    to the store (``engine``, read only; None while there is no store) and managers in the
+    folder's managers files count as known, as during ingest. Data docs are built into
+    ``settings.data_docs_dir``. The landing protocol and the read limits are ingest's: files
+    still being written are ``waiting``, symlinks leading outside the folder are refused
+    unread, any read error is one line.
     """
     if not landing_dir.is_dir():
         raise FileNotFoundError(f"landing folder not found: {landing_dir}")
@@ -90,7 +93,7 @@ def run_landing_validation(
     found = scan(landing_dir, settle_seconds=settle, now=now)
     files = found.files
     limits = ReadLimits(max_file_bytes=settings.landing_max_file_mb * 1024 * 1024)
-    known = set(_store_managers(settings))
+    known = _store_managers(engine)
     # Ingest loads managers first; so does the dry run.
     ordered = sorted(files, key=lambda f: (f.source != "managers", str(f.path)))
     results: list[FileValidation] = [
@@ -210,22 +213,10 @@ def _validate_part(
     )
 
 
-def _store_managers(settings: Settings) -> set[str]:
+def _store_managers(engine: sa.Engine | None) -> set[str]:
     """Register numbers in the store, read only; empty when there is no store yet."""
-    from watchtower.store.engine import create_engine
-    from watchtower.store.schema import manager_snapshots
-
-    url = sa.make_url(settings.db_url)
-    if url.drivername.startswith("sqlite") and (
-        not url.database or not Path(url.database).exists()
-    ):
+    if engine is None:
         return set()
-    engine = create_engine(settings.db_url)
-    try:
-        with engine.connect() as conn:
-            if not sa.inspect(conn).has_table(manager_snapshots.name):
-                return set()
-            rows = conn.execute(sa.select(manager_snapshots.c.register_no).distinct())
-            return {r for (r,) in rows if r}
-    finally:
-        engine.dispose()
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(manager_snapshots.c.register_no).distinct())
+        return {r for (r,) in rows if r}

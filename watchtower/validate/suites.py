@@ -29,9 +29,9 @@ from typing import Any, Literal
 import great_expectations as gx
 from great_expectations.core.batch_definition import BatchDefinition
 from great_expectations.data_context.types.base import ProgressBarsConfig
-from great_expectations.execution_engine import pandas_execution_engine
 
 import watchtower.validate.expectations  # noqa: F401  (registers the custom expectations)
+from watchtower._compat.gx_fingerprint import skip_batch_fingerprint
 from watchtower.config import ConfigError
 from watchtower.contract import SOURCES, Source
 
@@ -163,29 +163,31 @@ def gx_context() -> Any:
 
     Also turns off GX's batch fingerprint (an md5 over ``hash_pandas_object`` of the whole
     frame, ~3 s per million rows, used only as a batch marker): the store records the file's
-    sha256 already.
+    sha256 already (``watchtower._compat.gx_fingerprint``).
     """
-    pandas_execution_engine.HASH_THRESHOLD = 0
+    skip_batch_fingerprint()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
 
 
-def batch_definition(source: Source) -> BatchDefinition:
+def batch_definition(source: Source) -> BatchDefinition[None]:
     """A whole-dataframe batch definition for ``source`` on the cached context."""
     with _lock:
         return _batch_definition(source)
 
 
 @lru_cache(maxsize=8)
-def _batch_definition(source: Source) -> BatchDefinition:
+def _batch_definition(source: Source) -> BatchDefinition[None]:
     context = gx_context()
     try:
         datasource = context.data_sources.get("watchtower")
     except Exception:  # not created yet in this process
         datasource = context.data_sources.add_pandas("watchtower")
     asset = datasource.add_dataframe_asset(name=source)
-    return asset.add_batch_definition_whole_dataframe(f"{source}_file")
+    # A whole-dataframe definition has no partitioner (GX annotates the return unparametrised).
+    definition: BatchDefinition[None] = asset.add_batch_definition_whole_dataframe(f"{source}_file")
+    return definition
 
 
 def gx_suite(suite: Suite, expectations: tuple[SuiteExpectation, ...]) -> gx.ExpectationSuite:

@@ -8,7 +8,9 @@ A floor (the lowest tier a rule hit forces, whatever the score) is decided here,
   :func:`rule_floors`, whose :func:`check_floor` is also what the rule engine validates the key
   with);
 - ``overrides`` in ``models/tiers.yaml``: the supervisor's policy, which may only raise a
-  floor (the higher tier wins), also for an id no rule uses yet.
+  floor (the higher tier wins), also for an id no rule uses yet; an override repeating or
+  lowering its rule's floor is refused (:func:`check_overrides`), so no floor is declared
+  twice.
 
 A rule reason stored with a score carries the ``tier_floor`` of its rule as scored: a copy
 for the record (and for a hit the policy of the day does not know), never a third source.
@@ -33,10 +35,12 @@ __all__ = [
     "PolicyError",
     "TierPolicy",
     "check_floor",
+    "check_overrides",
     "higher",
     "load_policy",
     "merge_floors",
     "rank",
+    "read_rule_file",
     "rule_floors",
 ]
 
@@ -112,6 +116,20 @@ def check_floor(value: object) -> str | None:
     return str(value)
 
 
+def read_rule_file(path: Path, error: type[ConfigError] = PolicyError) -> Any:
+    """The YAML of ``models/rules.yaml``: the one read of that file, for the rule engine
+    (:func:`watchtower.detect.load_rules` validates every rule) and for :func:`rule_floors`
+    (only the floors). ``error``: what a missing or malformed file raises (the caller's)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise error(f"{path}: rule file not found") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}") from exc
+
+
 def rule_floors(rules_path: Path) -> dict[str, str]:
     """``tier_floor`` per rule id of ``models/rules.yaml`` (``{}`` without the file).
 
@@ -121,10 +139,7 @@ def rule_floors(rules_path: Path) -> dict[str, str]:
     does that, with the same :func:`check_floor`)."""
     if not rules_path.exists():
         return {}
-    try:
-        data = yaml.safe_load(rules_path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{rules_path}: not valid YAML: {exc}") from exc
+    data = read_rule_file(rules_path) or {}
     rules: Any = data.get("rules", data) if isinstance(data, dict) else data
     items: list[tuple[str, Any]] = []
     if isinstance(rules, dict):
@@ -150,6 +165,22 @@ def merge_floors(overrides: Mapping[str, str], floors: Mapping[str, str]) -> dic
     for rule_id, floor in floors.items():
         merged[rule_id] = higher(merged.get(rule_id), floor) or floor
     return merged
+
+
+def check_overrides(path: Path, overrides: Mapping[str, str], floors: Mapping[str, str]) -> None:
+    """Refuse an override that does not raise its rule's own floor: the same floor declared a
+    second time (or a lower one, which would never apply) is a second owner of one decision."""
+    twice = sorted(
+        f"{rule_id}: {tier} (rules.yaml: {floors[rule_id]})"
+        for rule_id, tier in overrides.items()
+        if rule_id in floors and tier in TIER_RANK and rank(tier) <= rank(floors[rule_id])
+    )
+    if twice:
+        raise PolicyError(
+            f"{path}: overrides {', '.join(twice)} do not raise the tier_floor the rule sets in "
+            "rules.yaml; a floor is set once, on its rule: remove the override (an override "
+            "may only raise a rule's floor, or set one for an id no rule floors)"
+        )
 
 
 #: The keys of models/tiers.yaml, per section (None: the top level); anything else is refused.
@@ -194,7 +225,9 @@ def load_policy(models_dir: Path) -> TierPolicy:
     alerts = data.get("alerts") or {}
     digest = data.get("digest") or {}
     declared = {str(k): str(v) for k, v in (data.get("overrides") or {}).items()}
-    overrides = merge_floors(declared, rule_floors(models_dir / "rules.yaml"))
+    floors = rule_floors(models_dir / "rules.yaml")
+    check_overrides(path, declared, floors)
+    overrides = merge_floors(declared, floors)
     try:
         return TierPolicy(
             version=str(data.get("version", "0")),

@@ -162,11 +162,18 @@ class Subscription:
             return f"name:{self.name}"
         content = json.dumps(
             [
-                self.recipient, sorted(self.districts), self.city_filter, self.min_tier,
-                self.cadence, self.language, self.weekday, self.everywhere, self.name,
+                self.recipient,
+                sorted(self.districts),
+                self.city_filter,
+                self.min_tier,
+                self.cadence,
+                self.language,
+                self.weekday,
+                self.everywhere,
+                self.name,
             ],
             ensure_ascii=False,
-        )  # fmt: skip
+        )
         return "sha256:" + hashlib.sha256(content.encode()).hexdigest()[:40]
 
 
@@ -316,6 +323,14 @@ def load_subscriptions(path: Path) -> tuple[list[Subscription], Delivery]:
     entries = data.get("subscribers") or []
     if not isinstance(entries, list):
         raise SubscriptionError(f"{path}:{list_line}: 'subscribers' must be a list")
+    subs = _subscribers(path, entries, list_line, lines)
+    return subs, _delivery(path, data.get("delivery") or {})
+
+
+def _subscribers(
+    path: Path, entries: list[Any], list_line: int | None, lines: list[int]
+) -> list[Subscription]:
+    """Each subscriber checked (named by its line); (recipient, cadence, name) is unique."""
     subs: list[Subscription] = []
     seen: dict[tuple[str, str, str], str] = {}
     for i, entry in enumerate(entries, start=1):
@@ -332,7 +347,10 @@ def load_subscriptions(path: Path) -> tuple[list[Subscription], Delivery]:
             )
         seen[identity] = f"line {line}"
         subs.append(sub)
-    d = data.get("delivery") or {}
+    return subs
+
+
+def _delivery(path: Path, d: Any) -> Delivery:
     if not isinstance(d, dict) or set(map(str, d)) - {"max_attempts", "reclaim_after_minutes"}:
         raise SubscriptionError(
             f"{path}: delivery takes max_attempts and reclaim_after_minutes only"
@@ -346,4 +364,4 @@ def load_subscriptions(path: Path) -> tuple[list[Subscription], Delivery]:
         raise SubscriptionError(f"{path}: delivery values must be whole numbers") from None
     if delivery.max_attempts < 1:
         raise SubscriptionError(f"{path}: delivery.max_attempts must be at least 1")
-    return subs, delivery
+    return delivery
