@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.console.world import build_console_world
-from tests.digest.world import NOW
+from tests.warn.scores import NOW
 from watchtower.config import Settings, load_settings
 from watchtower.console import create_app
 from watchtower.store import close_store

@@ -26,7 +26,7 @@ D1, D2 = dt.date(2024, 5, 31), dt.date(2024, 6, 14)
 # register_no -> snapshots [(known_from, snapshot_date, reg agg, reg prov, reg city, office
 # prov, office city)], and the (province, city) the scores carry
 S = tuple[dt.date, dt.date | None, str | None, str | None, str | None, str | None, str | None]
-WORLD: dict[str, tuple[list[S], tuple[str, str]]] = {
+WORLD: dict[str, tuple[list[S], tuple[str, str | None]]] = {
     # AMAC's aggregate names the district first
     "P4000001": ([(D1, D1, "深圳市", "广东省", "深圳市", "上海市", "上海市")], ("上海", "上海")),
     "P4000002": ([(D1, D1, None, "廣東省", "广州市", "广东", "广州")], ("广东", "广州")),
@@ -67,7 +67,7 @@ WORLD: dict[str, tuple[list[S], tuple[str, str]]] = {
 def _build(settings: Settings) -> sa.Engine:
     engine = open_store(settings.db_url)
     with engine.begin() as c:
-        batch = c.execute(
+        key = c.execute(
             batches.insert().values(
                 source="managers",
                 file_name="m.json",
@@ -79,7 +79,9 @@ def _build(settings: Settings) -> sa.Engine:
                 rows_quarantined=0,
                 ingested_at=NOW,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert key is not None  # one row inserted: its key
+        batch = key[0]
         n = 0
         for reg, (snaps, _) in WORLD.items():
             for known, snap_day, agg, prov, city, oprov, ocity in snaps:
@@ -119,15 +121,15 @@ def _check_same_places(engine: sa.Engine) -> None:
             )
         }
         for address in ("registered", "office"):
-            routed = manager_places(conn, stored, DAY, address)  # type: ignore[arg-type]
-            rows = list_alerts(conn, status="all", address=address)  # type: ignore[arg-type]
+            routed = manager_places(conn, stored, DAY, address)
+            rows = list_alerts(conn, status="all", address=address)
             assert {r["register_no"]: r["jurisdiction"] for r in rows} == {
                 reg: p.district for reg, p in routed.items()
             }, address
             for j in JURISDICTIONS:
                 got = {
                     r["register_no"]
-                    for r in list_alerts(conn, status="all", districts={j.zh}, address=address)  # type: ignore[arg-type]
+                    for r in list_alerts(conn, status="all", districts={j.zh}, address=address)
                 }
                 assert got == {reg for reg, p in routed.items() if p.district == j.zh}, (
                     address,
@@ -136,7 +138,7 @@ def _check_same_places(engine: sa.Engine) -> None:
                 assert got == {
                     reg
                     for reg in WORLD
-                    if manager_in_scope(conn, reg, districts={j.zh}, address=address)  # type: ignore[arg-type]
+                    if manager_in_scope(conn, reg, districts={j.zh}, address=address)
                 }, (address, j.zh)
         assert list_alerts(conn, status="all", districts=set()) == []
 

@@ -60,6 +60,63 @@ _RULE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _PLACE_COLUMNS = ("place_placed", "place_agg", "place_province", "place_city")
 
 
+def _status_clause(status: str) -> sa.ColumnElement[bool] | None:
+    """The WHERE clause of an alert status ("open": not yet closed; "all": none)."""
+    if status not in ALERT_STATUSES:
+        raise ValueError(f"unknown alert status {status!r}; one of {', '.join(ALERT_STATUSES)}")
+    if status == "open":
+        return alerts.c.open_key.is_not(None)
+    if status == "all":
+        return None
+    return alerts.c.status == status
+
+
+def _wanted_districts(
+    districts: Collection[str] | None, jurisdiction: str | None
+) -> frozenset[str] | None:
+    """The districts a query keeps: the user's scope narrowed to one asked-for district
+    (``None``: every district)."""
+    wanted = None if districts is None else frozenset(districts)
+    if not jurisdiction:
+        return wanted
+    district = normalize_jurisdiction(jurisdiction)
+    if district is None:
+        raise ValueError(
+            f"{jurisdiction!r} is not a district (辖区): one of the 31 provinces or "
+            "深圳, 大连, 宁波, 厦门, 青岛, in any spelling"
+        )
+    return frozenset({district}) if wanted is None else wanted & {district}
+
+
+def _rule_clause(rule: str) -> sa.ColumnElement[bool]:
+    if not _RULE.match(rule):
+        raise ValueError(f"{rule!r} is not a rule code")
+    # rule_hits is a JSON list of codes; its text holds each code quoted
+    return sa.cast(alerts.c.rule_hits, sa.Text).contains(f'"{rule}"', autoescape=True)
+
+
+def _search_clause(search: str) -> sa.ColumnElement[bool]:
+    text = search.strip()
+    return sa.or_(
+        alerts.c.manager_name.icontains(text, autoescape=True),
+        alerts.c.register_no.icontains(text, autoescape=True),
+    )
+
+
+def _region_clauses(
+    conn: sa.Connection, tier: str | None, province: str | None, city: str | None
+) -> list[sa.ColumnElement[bool]]:
+    """The clauses of the tier and the region (province, city) filters that are given."""
+    clauses: list[sa.ColumnElement[bool]] = []
+    if tier:
+        clauses.append(alerts.c.tier == tier)
+    if province:
+        clauses.append(_same_region(conn, alerts.c.province, province))
+    if city:
+        clauses.append(_same_region(conn, alerts.c.city, city))
+    return clauses
+
+
 def _filtered(
     conn: sa.Connection,
     columns: Sequence[sa.ColumnElement[Any] | sa.Table],
@@ -76,50 +133,27 @@ def _filtered(
     address: RoutingAddress,
 ) -> tuple[sa.Select[Any], Places]:
     """The select of ``columns`` over the alerts joined to their managers' places, with every
-    filter as a WHERE clause (nothing is filtered after the query)."""
-    if status not in ALERT_STATUSES:
-        raise ValueError(f"unknown alert status {status!r}; one of {', '.join(ALERT_STATUSES)}")
+    filter as a WHERE clause (nothing is filtered after the query). The clauses are built in
+    the filters' order: of two bad values, the error names the first (status, district, rule)."""
+    status_clause = _status_clause(status)
     where = places(address)
     p = where.subquery
     q = sa.select(*columns).select_from(
         alerts.outerjoin(p, p.c.register_no == alerts.c.register_no)
     )
-    if status == "open":
-        q = q.where(alerts.c.open_key.is_not(None))
-    elif status != "all":
-        q = q.where(alerts.c.status == status)
-    if tier:
-        q = q.where(alerts.c.tier == tier)
-    if province:
-        q = q.where(_same_region(conn, alerts.c.province, province))
-    if city:
-        q = q.where(_same_region(conn, alerts.c.city, city))
-    wanted = None if districts is None else frozenset(districts)
-    if jurisdiction:
-        district = normalize_jurisdiction(jurisdiction)
-        if district is None:
-            raise ValueError(
-                f"{jurisdiction!r} is not a district (辖区): one of the 31 provinces or "
-                "深圳, 大连, 宁波, 厦门, 青岛, in any spelling"
-            )
-        wanted = frozenset({district}) if wanted is None else wanted & {district}
+    clauses = [] if status_clause is None else [status_clause]
+    clauses += _region_clauses(conn, tier, province, city)
+    wanted = _wanted_districts(districts, jurisdiction)
     if wanted is not None:
-        q = q.where(scope_condition(conn, wanted, where, alerts.c.province, alerts.c.city))
+        clauses.append(scope_condition(conn, wanted, where, alerts.c.province, alerts.c.city))
     if rule:
-        if not _RULE.match(rule):
-            raise ValueError(f"{rule!r} is not a rule code")
-        # rule_hits is a JSON list of codes; its text holds each code quoted
-        q = q.where(sa.cast(alerts.c.rule_hits, sa.Text).contains(f'"{rule}"', autoescape=True))
+        clauses.append(_rule_clause(rule))
     if search and search.strip():
-        text = search.strip()
-        q = q.where(
-            sa.or_(
-                alerts.c.manager_name.icontains(text, autoescape=True),
-                alerts.c.register_no.icontains(text, autoescape=True),
-            )
-        )
+        clauses.append(_search_clause(search))
     if register_no:
-        q = q.where(alerts.c.register_no == register_no.strip().upper())
+        clauses.append(alerts.c.register_no == register_no.strip().upper())
+    for clause in clauses:
+        q = q.where(clause)
     return q, where
 
 
