@@ -48,7 +48,9 @@ def test_without_a_session_pages_redirect_and_the_api_answers_401(make_client: C
         assert r.status_code == 401 and r.json() == {"error": "not logged in"}, path
     r = c.post("/alerts/1/acknowledge", data={"csrf_token": "x"}, follow_redirects=False)
     assert r.status_code == 303  # nothing done without a session
-    assert c.get("/api/alerts", cookies={"wt_session": "forged.cookie.value"}).status_code == 401
+    # cookies go on the client (httpx deprecates per-request ones)
+    c.cookies.set("wt_session", "forged.cookie.value")
+    assert c.get("/api/alerts").status_code == 401
 
 
 def test_each_supervisor_sees_only_their_district_everywhere(
@@ -237,9 +239,12 @@ def test_logins_logouts_and_refusals_are_audited(
     c = make_client()
     csrf = login(c, "gd")
     cookie = c.cookies.get("wt_session")
+    assert cookie is not None
     assert c.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
     # the old cookie opens nothing: the session ended in the store, not just in the browser
-    assert c.get("/api/alerts", cookies={"wt_session": cookie}).status_code == 401
+    c.cookies.set("wt_session", cookie)
+    assert c.get("/api/alerts").status_code == 401
+    c.cookies.delete("wt_session")  # the browser forgets it again, as after the logout
     token = csrf_of(c.get("/login").text)
     c.post("/login", data={"username": "nobody", "password": PASSWORD, "csrf_token": token})
     audit = _audit(console_settings)

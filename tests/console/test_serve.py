@@ -63,3 +63,5 @@ def test_serve_answers_on_its_port(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        if server.stdout:  # an open pipe left to the collector is a ResourceWarning (an error)
+            server.stdout.close()
