@@ -293,20 +293,17 @@ def _render(
     lang = _language(request)
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
     other = "en" if lang == "zh" else "zh"
-    html = (
-        _console(request)
-        .templates.get_template(name)
-        .render(
-            {
-                "lang": lang,
-                "t": lambda key: message(lang, key),
-                "tier_label": lambda tier: _tier_label(lang, tier),
-                "user": s.user if s else None,
-                "csrf": s.csrf_token if s else "",
-                "switch_lang": f"{request.url.path}?{urlencode({**query, 'lang': other})}",
-                **context,
-            }
-        )
+    template = _console(request).templates.get_template(name)
+    html = template.render(
+        {
+            "lang": lang,
+            "t": lambda key: message(lang, key),
+            "tier_label": lambda tier: _tier_label(lang, tier),
+            "user": s.user if s else None,
+            "csrf": s.csrf_token if s else "",
+            "switch_lang": f"{request.url.path}?{urlencode({**query, 'lang': other})}",
+            **context,
+        }
     )
     response = HTMLResponse(html, status_code=status)
     _remember_language(request, response)
