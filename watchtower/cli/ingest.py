@@ -15,7 +15,7 @@ from watchtower.cli._app import DbOption, JsonOption, app, fail, print_json, set
 from watchtower.text import terminal_text as esc
 
 if TYPE_CHECKING:
-    from watchtower.ingest.discover import LandingFile
+    from watchtower.ingest import LandingFile
 
 
 @app.command()

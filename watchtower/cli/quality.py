@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # annotations only: the validate package loads Great Expectat
     from watchtower.validate import DriftRow, RefusedBatch
 
 if TYPE_CHECKING:
-    from watchtower.ingest.discover import LandingFile
+    from watchtower.ingest import LandingFile
 
 
 @app.command("validate")
