@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -48,3 +49,45 @@ def test_0009_gives_batches_stored_before_it_their_earliest_known_from(tmp_path:
     with engine.connect() as conn:
         first = conn.execute(sa.text("select known_from_min from batches")).scalar_one()
     assert str(first) == str(day)
+
+
+def test_0011_adds_the_console_to_a_store_with_alerts(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'before-console.db'}"
+    engine = sa.create_engine(url)
+    upgrade(engine, "0008")
+    now = dt.datetime(2024, 7, 1, 8, 0)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "insert into alerts (id, register_no, open_key, status, tier, peak_tier, score, "
+                "rule_hits, reasons, opened_as_of, last_as_of, last_signal_as_of, opened_at, "
+                "updated_at) values (1, 'P1', 'P1', 'new', 'red', 'red', 90, '[]', '[]', :d, :d, "
+                ":d, :t, :t)"
+            ),
+            {"d": dt.date(2024, 6, 30), "t": now},
+        )
+    engine.dispose()
+    engine = open_store(url)
+    with engine.begin() as conn:
+        assert conn.execute(sa.text("select assignee from alerts")).all() == [(None,)]
+        conn.execute(
+            sa.text("insert into console_audit (at, actor, action) values (:t, 'gd', 'login')"),
+            {"t": now},
+        )
+    for statement in ("update console_audit set actor = 'x'", "delete from console_audit"):
+        with engine.begin() as conn, pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            conn.execute(sa.text(statement))
+
+
+@pytest.mark.postgres
+def test_migrated_postgresql_schema_equals_the_declared_metadata(postgres_url: str) -> None:
+    engine = open_store(postgres_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+    with engine.begin() as conn:  # a row-level trigger: it needs a row to refuse
+        conn.execute(
+            sa.text("insert into console_audit (at, actor, action) values (now(), 'gd', 'login')")
+        )
+    with engine.begin() as conn, pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        conn.execute(sa.text("delete from console_audit"))

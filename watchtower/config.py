@@ -22,6 +22,11 @@
 - WATCHTOWER_MODEL_KEY (at least 32 characters) or WATCHTOWER_MODEL_KEY_FILE: the secret that
   signs model registry records (docs/model-registry.md); default the file
   $XDG_CONFIG_HOME/watchtower/model.key (~/.config/...), created 0600 on first use
+- WATCHTOWER_CONSOLE_SECRET (at least 32 characters): signs the console's cookies; default the
+  file console.secret beside the model key, created 0600 on first use (docs/console.md)
+- WATCHTOWER_CONSOLE_SECURE_COOKIES (1/true): mark the console's cookies Secure even when the
+  request reached it over plain HTTP (a TLS proxy in front that does not say so); off, and
+  they are Secure whenever the request is HTTPS
 """
 
 from __future__ import annotations
@@ -100,6 +105,10 @@ class Settings:
     #: landing protocol: seconds a file must be unmodified (or carry a .done marker) to be read
     landing_settle_seconds: float = 60.0
     landing_max_file_mb: int = 4096
+    #: The console's cookie secret when given in the environment, else None (a file beside
+    #: the model key, see watchtower.console.secret).
+    console_secret: str | None = field(default=None, repr=False)
+    console_secure_cookies: bool = False
 
     @property
     def features_dir(self) -> Path:
@@ -198,6 +207,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         register_province=env.get("WATCHTOWER_FETCH_REGISTER_PROVINCE") or None,
         what=what,
     )
+    secure = (env.get("WATCHTOWER_CONSOLE_SECURE_COOKIES") or "").strip().lower()
+    if secure not in ("", "0", "1", "true", "false", "yes", "no"):
+        raise ConfigError(
+            f"WATCHTOWER_CONSOLE_SECURE_COOKIES must be 1/true or 0/false, not {secure!r}"
+        )
     config_home = Path(env.get("XDG_CONFIG_HOME") or "~/.config").expanduser()
     key_file = env.get("WATCHTOWER_MODEL_KEY_FILE") or config_home / "watchtower" / "model.key"
     return Settings(
@@ -212,4 +226,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         model_key_file=Path(key_file).expanduser().resolve(),
         landing_settle_seconds=settle,
         landing_max_file_mb=max_mb,
+        console_secret=env.get("WATCHTOWER_CONSOLE_SECRET") or None,
+        console_secure_cookies=secure in ("1", "true", "yes"),
     )

@@ -27,7 +27,8 @@ The steps (names are the contract between the CLI, the DAGs and the areas):
 
 And the reads and registry commands of the CLI, each a query of its area: list_alerts,
 alert_with_trail, transition_alert, alerts_open_on, manager_profile, list_models, get_model,
-promote_model, rollback_model, sign_model, export_scores, upgrade_store.
+promote_model, rollback_model, sign_model, export_scores, upgrade_store; the console's
+accounts (add_user, list_users, disable_user, set_password) and its application (console_app).
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ from watchtower.ingest import IngestSummary, LandingFile, ReadmitResult, run_ing
 from watchtower.store import open_store
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from watchtower.console import User
     from watchtower.detect import (
         ModelComparison,
         ModelRecord,
@@ -587,14 +591,30 @@ def list_alerts(
     tier: str | None = None,
     province: str | None = None,
     city: str | None = None,
+    jurisdiction: str | None = None,
+    rule: str | None = None,
+    search: str | None = None,
 ) -> list[dict[str, Any]]:
     """Alerts of ``status`` (open, new, acknowledged, investigating, closed, all), of one
-    ``tier``, ``province`` and ``city`` if given (regions compared normalized), most severe
-    first."""
+    ``tier``, ``province`` and ``city`` if given (regions compared normalized), of one
+    district (``jurisdiction``, any spelling, placed as the digests route:
+    ``settings.digest.routing_address``), with one ``rule`` among their hits, matching
+    ``search`` in name or register number; most severe first. The console's queue is the
+    same query, with the user's districts as its scope."""
     from watchtower.warn import list_alerts as _list_alerts
 
     with _store(settings).connect() as conn:
-        return _list_alerts(conn, status=status, tier=tier, province=province, city=city)
+        return _list_alerts(
+            conn,
+            status=status,
+            tier=tier,
+            province=province,
+            city=city,
+            jurisdiction=jurisdiction,
+            rule=rule,
+            search=search,
+            address=settings.digest.routing_address,
+        )
 
 
 def alert_with_trail(settings: Settings, ref: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -727,3 +747,65 @@ def export_scores(
     from watchtower.detect import export_scores as _export
 
     return _export(_store(settings), out, start=start, end=end, top_reasons=top_reasons)
+
+
+# --- the console's accounts and application (watchtower.console) ---------------------------
+
+
+def add_user(
+    settings: Settings,
+    username: str,
+    role: str,
+    jurisdictions: Iterable[str],
+    password: str,
+    *,
+    actor: str,
+    clock: Clock | None = None,
+) -> User:
+    """Create a console account (role supervisor with its districts, analyst or admin), its
+    password hashed with argon2id; AccountError when anything is refused."""
+    from watchtower.console import run_add_user
+
+    now = (clock or SystemClock()).now()
+    return run_add_user(
+        _store(settings), username, role, jurisdictions, password, actor=actor, now=now
+    )
+
+
+def list_users(settings: Settings) -> list[User]:
+    """Every console account, by username (no password hashes)."""
+    from watchtower.console import list_users as _list_users
+
+    with _store(settings).connect() as conn:
+        return _list_users(conn)
+
+
+def disable_user(
+    settings: Settings, username: str, *, actor: str, clock: Clock | None = None
+) -> User:
+    """Disable a console account; its sessions end at once."""
+    from watchtower.console import run_disable_user
+
+    return run_disable_user(
+        _store(settings), username, actor=actor, now=(clock or SystemClock()).now()
+    )
+
+
+def set_password(
+    settings: Settings, username: str, password: str, *, actor: str, clock: Clock | None = None
+) -> User:
+    """Set a console account's password; its sessions end at once."""
+    from watchtower.console import run_set_password
+
+    return run_set_password(
+        _store(settings), username, password, actor=actor, now=(clock or SystemClock()).now()
+    )
+
+
+def console_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """The supervisor console's ASGI application on the configured store (``watchtower
+    serve`` runs it with uvicorn); the cookie secret is checked now, so a bad one is an
+    error before the server starts."""
+    from watchtower.console import create_app
+
+    return create_app(settings, clock=clock)

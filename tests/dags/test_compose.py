@@ -135,6 +135,27 @@ def test_ui_ports_are_published(compose: dict[str, Any]) -> None:
     assert 1025 in compose["services"]["mailpit"]["expose"]
 
 
+def test_the_console_runs_on_the_same_image_store_and_settings(compose: dict[str, Any]) -> None:
+    console = compose["services"]["console"]
+    worker = compose["services"]["airflow-worker"]
+    assert console["build"] == "." and console["image"] == worker["image"]
+    assert console["command"] == "watchtower serve --host 0.0.0.0"
+    # not through the image's entrypoint, which would run `airflow watchtower serve`
+    assert console["entrypoint"] == ["/usr/bin/dumb-init", "--"]
+    assert any(p.endswith(":8000") for p in console["ports"])
+    env = _env(console)
+    for key, value in _env(worker).items():
+        if key.startswith("WATCHTOWER_"):
+            assert env[key] == value, key  # the same store, config and routing as the DAGs
+    assert env["WATCHTOWER_CONSOLE_SECRET"].startswith("${WATCHTOWER_CONSOLE_SECRET:?")
+    assert "8000/login" in " ".join(console["healthcheck"]["test"])
+    assert console["restart"] == "always"
+    assert console["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert console["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    mounts = dict(_mount(v) for v in console["volumes"])
+    assert mounts["/opt/watchtower/models"] == "./models"
+
+
 def test_secrets_come_from_a_git_ignored_env_file(compose: dict[str, Any]) -> None:
     text = (REPO / "docker-compose.yml").read_text(encoding="utf-8")
     example = (REPO / ".env.example").read_text(encoding="utf-8")
@@ -148,6 +169,7 @@ def test_secrets_come_from_a_git_ignored_env_file(compose: dict[str, Any]) -> No
         "AIRFLOW_JWT_SECRET",
         "WATCHTOWER_MODEL_KEY",  # every worker must trust what another trained
         "WATCHTOWER_DIGEST_CATCH_ALL",  # unrouted alerts must reach somebody
+        "WATCHTOWER_CONSOLE_SECRET",  # the console's cookies are signed with it
     ):
         assert re.search(r"\$\{" + secret + r":\?", text), f"{secret} must be required"
     # No literal password in the compose file.

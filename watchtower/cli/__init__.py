@@ -25,6 +25,7 @@ AREAS: tuple[str, ...] = (
     "evaluate",
     "alerts",
     "digest",
+    "users",
     "core",
 )
 for _area in AREAS:

@@ -128,6 +128,17 @@ def alerts_list(
     tier: Annotated[TierOption | None, typer.Option(help="Only this tier.")] = None,
     province: Annotated[str | None, typer.Option(help="Only this province.")] = None,
     city: Annotated[str | None, typer.Option(help="Only this city.")] = None,
+    jurisdiction: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this district (辖区, any spelling), placed as the digests route "
+            "(WATCHTOWER_ROUTING_ADDRESS)."
+        ),
+    ] = None,
+    rule: Annotated[str | None, typer.Option(help="Only alerts hitting this rule.")] = None,
+    search: Annotated[
+        str | None, typer.Option(help="Only names or register numbers containing this.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many (0 = all).")] = 50,
     db: DbOption = None,
     json: JsonOption = False,
@@ -135,13 +146,20 @@ def alerts_list(
     """List alerts, most severe first."""
     from watchtower import pipeline
 
-    rows = pipeline.list_alerts(
-        settings_for(db),
-        status=status.value,
-        tier=tier.value if tier else None,
-        province=province,
-        city=city,
-    )
+    try:
+        rows = pipeline.list_alerts(
+            settings_for(db),
+            status=status.value,
+            tier=tier.value if tier else None,
+            province=province,
+            city=city,
+            jurisdiction=jurisdiction,
+            rule=rule,
+            search=search,
+        )
+    except ValueError as exc:  # a district that is none, a malformed rule code
+        fail(str(exc))
+        return
     total = len(rows)
     rows = rows[:limit] if limit else rows
     if json:

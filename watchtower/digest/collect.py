@@ -27,11 +27,7 @@ from watchtower.store.alerts import alert_events, alerts, manager_tiers
 from watchtower.store.schema import manager_snapshots
 from watchtower.warn.policy import TierPolicy, rank
 from watchtower.warn.routing import WEEKDAYS, Place, Subscription
-
-_ADDRESS_COLUMNS: dict[str, tuple[str, str, str]] = {
-    "registered": ("reg_adr_agg", "register_province", "register_city"),
-    "office": ("office_adr_agg", "office_province", "office_city"),
-}
+from watchtower.warn.scope import ADDRESS_COLUMNS as _ADDRESS_COLUMNS
 
 #: Still-open alerts listed in the mail body (all of them are in the CSV attachment).
 OPEN_SHOWN = {"daily": 10, "weekly": 25, "immediate": 0}
@@ -63,7 +59,8 @@ def manager_places(
     address (point in time: nothing known later). A manager whose snapshots all lack that
     address is in no known district (its alerts go to the catch-all); one with no snapshot
     known at all keeps the place its row carries (the scoring stage's, office address else
-    registered)."""
+    registered). The console's scope is the same rule in SQL
+    (:func:`watchtower.warn.scope.scope_condition`)."""
     regs = sorted(stored)
     agg_col, prov_col, city_col = (manager_snapshots.c[c] for c in _ADDRESS_COLUMNS[address])
     ms = manager_snapshots

@@ -3,7 +3,7 @@
 Every table of every stage hangs off :data:`metadata`; importing this package registers them.
 """
 
-from watchtower.store import alerts, features, models, schema, scoring, validation
+from watchtower.store import alerts, console, features, models, schema, scoring, validation
 from watchtower.store.engine import (
     StoreError,
     close_store,
@@ -22,6 +22,7 @@ __all__ = [
     "StoreError",
     "alerts",
     "close_store",
+    "console",
     "create_engine",
     "current_revisions",
     "features",

@@ -70,6 +70,8 @@ alerts = sa.Table(
     sa.Column("opened_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("closed_at", sa.DateTime),
+    # the console user a person assigned it to (migration 0011); NULL: nobody yet
+    sa.Column("assignee", sa.String(64)),
     sa.CheckConstraint(
         "(status = 'closed' AND open_key IS NULL) OR (status <> 'closed' AND open_key IS NOT NULL)",
         name="open_key_matches_status",
@@ -86,6 +88,7 @@ alert_events = sa.Table(
     sa.Column("at", sa.DateTime, nullable=False),  # when (clock)
     sa.Column("actor", sa.String(128), nullable=False),  # who ("watchtower" for the pipeline)
     # what: open | escalate | deescalate | acknowledge | investigate | close | auto_resolve
+    # | assign | note | reopen (the last three: the console, migration 0011)
     sa.Column("action", sa.String(32), nullable=False),
     sa.Column("from_status", sa.String(16)),
     sa.Column("to_status", sa.String(16)),

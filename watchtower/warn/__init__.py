@@ -1,16 +1,28 @@
 """Warn: tiers from scores (with hysteresis and rule overrides), the alert lifecycle with its
-audit trail, and routing by jurisdiction.
+audit trail (a person's changes: transition, assign, add_note, reopen), and routing by
+jurisdiction (in SQL for the readers' scope: :mod:`watchtower.warn.scope`).
 
 The step: :func:`run_warn` (:mod:`watchtower.warn.steps`); the reads of alerts and tiers:
 :mod:`watchtower.warn.queries`."""
 
-from watchtower.warn.lifecycle import TRANSITIONS, AlertError, get_alert, transition
+from watchtower.warn.lifecycle import (
+    TRANSITIONS,
+    AlertError,
+    add_note,
+    assign,
+    get_alert,
+    reopen,
+    transition,
+)
 from watchtower.warn.policy import TIER_LABELS, PolicyError, TierPolicy, load_policy, rank
 from watchtower.warn.queries import (
     alert_trail,
     alerts_open_on,
+    count_alerts_by_tier,
     days_to_warn,
+    get_alert_in_scope,
     list_alerts,
+    manager_in_scope,
     open_alerts_by_tier,
 )
 from watchtower.warn.routing import (
@@ -33,18 +45,24 @@ __all__ = [
     "TierPolicy",
     "WarnOrderError",
     "WarnSummary",
+    "add_note",
     "adhoc_subscription",
     "alert_trail",
     "alerts_open_on",
+    "assign",
     "assign_tier",
+    "count_alerts_by_tier",
     "days_to_warn",
     "get_alert",
+    "get_alert_in_scope",
     "list_alerts",
     "load_policy",
     "load_subscriptions",
+    "manager_in_scope",
     "normalize_region",
     "open_alerts_by_tier",
     "rank",
+    "reopen",
     "run_warn",
     "tier_for_score",
     "transition",

@@ -472,3 +472,116 @@ def transition(
         note=note,
     )
     return get_alert(conn, row["id"])
+
+
+def _person(by: str) -> str:
+    if not by or not by.strip():
+        raise AlertError("say who makes the change (--by)")
+    return by.strip()
+
+
+def assign(
+    conn: sa.Connection,
+    ref: str | int,
+    assignee: str | None,
+    *,
+    by: str,
+    note: str | None,
+    as_of: dt.date,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Give an open alert to ``assignee`` (a console user's name; None: to nobody), in the
+    audit trail (action ``assign``, the note says to whom). Whether the assignee may see the
+    alert is the caller's check. Returns the updated alert."""
+    actor = _person(by)
+    row = get_alert(conn, ref)
+    if row["status"] == "closed":
+        raise AlertError(f"alert {row['id']} is closed; reopen it first")
+    done = conn.execute(
+        alerts.update()
+        .where(alerts.c.id == row["id"], alerts.c.status == row["status"])
+        .values(assignee=assignee, updated_at=now)
+    ).rowcount
+    if not done:
+        raise AlertError(f"alert {row['id']} changed meanwhile; try again")
+    to = f"→ {assignee}" if assignee else "→ (nobody)"
+    _event(
+        conn,
+        row,
+        as_of=as_of,
+        at=now,
+        actor=actor,
+        action="assign",
+        note=f"{to}: {note}" if note else to,
+    )
+    return get_alert(conn, row["id"])
+
+
+def add_note(
+    conn: sa.Connection,
+    ref: str | int,
+    note: str,
+    *,
+    by: str,
+    as_of: dt.date,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Add a note to an alert's audit trail (action ``note``; any status). Returns the alert."""
+    actor = _person(by)
+    if not note or not note.strip():
+        raise AlertError("a note needs some text")
+    row = get_alert(conn, ref)
+    _event(conn, row, as_of=as_of, at=now, actor=actor, action="note", note=note.strip())
+    return row
+
+
+def reopen(
+    conn: sa.Connection,
+    ref: str | int,
+    *,
+    by: str,
+    note: str | None,
+    as_of: dt.date,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Reopen a closed alert (back to acknowledged: a person has seen it), in the audit
+    trail. Its outcome no longer holds, so its retraining label (if any) is withdrawn.
+    Refused while the manager has another open alert (one open alert a manager)."""
+    actor = _person(by)
+    row = get_alert(conn, ref)
+    if row["status"] != "closed":
+        raise AlertError(f"alert {row['id']} is {row['status']}, not closed")
+    other = conn.execute(
+        sa.select(alerts.c.id).where(alerts.c.open_key == row["register_no"])
+    ).scalar()
+    if other is not None:
+        raise AlertError(
+            f"manager {row['register_no']} has another open alert #{other}; work on that one"
+        )
+    done = conn.execute(
+        alerts.update()
+        .where(alerts.c.id == row["id"], alerts.c.status == "closed")
+        .values(
+            status="acknowledged",
+            open_key=row["register_no"],
+            resolution=None,
+            closed_as_of=None,
+            closed_by=None,
+            closed_at=None,
+            updated_at=now,
+        )
+    ).rowcount
+    if not done:
+        raise AlertError(f"alert {row['id']} changed meanwhile; try again")
+    conn.execute(alert_labels.delete().where(alert_labels.c.alert_id == row["id"]))
+    _event(
+        conn,
+        row,
+        as_of=as_of,
+        at=now,
+        actor=actor,
+        action="reopen",
+        to_status="acknowledged",
+        note=note,
+    )
+    return get_alert(conn, row["id"])

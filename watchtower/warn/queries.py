@@ -1,7 +1,8 @@
 """Read queries over the alerts and tiers: the lists and the audit trail the CLI shows and
 exports, the days still to warn and the open alerts per tier (the demo).
 
-Filters run in the database. Regions are compared in their normalized form
+Filters run in the database, the reader's scope (its districts) among them
+(:mod:`watchtower.warn.scope`). Regions are compared in their normalized form
 (:func:`~watchtower.warn.routing.normalize_region`: 广东省 = 广东); the store keeps the names as
 published, so the filter first finds the few distinct stored names that normalize alike, then
 selects by them.
@@ -10,26 +11,37 @@ selects by them.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
+from watchtower.config import RoutingAddress
+from watchtower.jurisdiction import normalize_jurisdiction
 from watchtower.store.alerts import TIERS, alert_events, alerts, manager_tiers
+from watchtower.store.schema import manager_snapshots
 from watchtower.store.scoring import risk_scores
 from watchtower.warn.policy import rank
 from watchtower.warn.routing import normalize_region
+from watchtower.warn.scope import Places, district_of, places, scope_condition
 
 __all__ = [
     "ALERT_STATUSES",
     "alert_trail",
     "alerts_open_on",
+    "count_alerts_by_tier",
     "days_to_warn",
+    "get_alert_in_scope",
     "list_alerts",
+    "manager_in_scope",
     "open_alerts_by_tier",
 ]
 
 #: ``list_alerts`` statuses: ``open`` (any status but closed), one status, or ``all``.
 ALERT_STATUSES = ("open", "new", "acknowledged", "investigating", "closed", "all")
+#: Most severe first: red, orange, yellow, blue (the order of every alert list).
+_SEVERITY = sa.case({t: -rank(t) for t in TIERS}, value=alerts.c.tier, else_=0)
 
 
 def _same_region(conn: sa.Connection, column: sa.Column[Any], name: str) -> sa.ColumnElement[bool]:
@@ -44,6 +56,107 @@ def _same_region(conn: sa.Connection, column: sa.Column[Any], name: str) -> sa.C
     return condition
 
 
+_RULE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_PLACE_COLUMNS = ("place_placed", "place_agg", "place_province", "place_city")
+
+
+def _status_clause(status: str) -> sa.ColumnElement[bool] | None:
+    """The WHERE clause of an alert status ("open": not yet closed; "all": none)."""
+    if status not in ALERT_STATUSES:
+        raise ValueError(f"unknown alert status {status!r}; one of {', '.join(ALERT_STATUSES)}")
+    if status == "open":
+        return alerts.c.open_key.is_not(None)
+    if status == "all":
+        return None
+    return alerts.c.status == status
+
+
+def _wanted_districts(
+    districts: Collection[str] | None, jurisdiction: str | None
+) -> frozenset[str] | None:
+    """The districts a query keeps: the user's scope narrowed to one asked-for district
+    (``None``: every district)."""
+    wanted = None if districts is None else frozenset(districts)
+    if not jurisdiction:
+        return wanted
+    district = normalize_jurisdiction(jurisdiction)
+    if district is None:
+        raise ValueError(
+            f"{jurisdiction!r} is not a district (辖区): one of the 31 provinces or "
+            "深圳, 大连, 宁波, 厦门, 青岛, in any spelling"
+        )
+    return frozenset({district}) if wanted is None else wanted & {district}
+
+
+def _rule_clause(rule: str) -> sa.ColumnElement[bool]:
+    if not _RULE.match(rule):
+        raise ValueError(f"{rule!r} is not a rule code")
+    # rule_hits is a JSON list of codes; its text holds each code quoted
+    return sa.cast(alerts.c.rule_hits, sa.Text).contains(f'"{rule}"', autoescape=True)
+
+
+def _search_clause(search: str) -> sa.ColumnElement[bool]:
+    text = search.strip()
+    return sa.or_(
+        alerts.c.manager_name.icontains(text, autoescape=True),
+        alerts.c.register_no.icontains(text, autoescape=True),
+    )
+
+
+def _region_clauses(
+    conn: sa.Connection, tier: str | None, province: str | None, city: str | None
+) -> list[sa.ColumnElement[bool]]:
+    """The clauses of the tier and the region (province, city) filters that are given."""
+    clauses: list[sa.ColumnElement[bool]] = []
+    if tier:
+        clauses.append(alerts.c.tier == tier)
+    if province:
+        clauses.append(_same_region(conn, alerts.c.province, province))
+    if city:
+        clauses.append(_same_region(conn, alerts.c.city, city))
+    return clauses
+
+
+def _filtered(
+    conn: sa.Connection,
+    columns: Sequence[sa.ColumnElement[Any] | sa.Table],
+    *,
+    status: str,
+    tier: str | None,
+    province: str | None,
+    city: str | None,
+    districts: Collection[str] | None,
+    jurisdiction: str | None,
+    rule: str | None,
+    search: str | None,
+    register_no: str | None,
+    address: RoutingAddress,
+) -> tuple[sa.Select[Any], Places]:
+    """The select of ``columns`` over the alerts joined to their managers' places, with every
+    filter as a WHERE clause (nothing is filtered after the query). The clauses are built in
+    the filters' order: of two bad values, the error names the first (status, district, rule)."""
+    status_clause = _status_clause(status)
+    where = places(address)
+    p = where.subquery
+    q = sa.select(*columns).select_from(
+        alerts.outerjoin(p, p.c.register_no == alerts.c.register_no)
+    )
+    clauses = [] if status_clause is None else [status_clause]
+    clauses += _region_clauses(conn, tier, province, city)
+    wanted = _wanted_districts(districts, jurisdiction)
+    if wanted is not None:
+        clauses.append(scope_condition(conn, wanted, where, alerts.c.province, alerts.c.city))
+    if rule:
+        clauses.append(_rule_clause(rule))
+    if search and search.strip():
+        clauses.append(_search_clause(search))
+    if register_no:
+        clauses.append(alerts.c.register_no == register_no.strip().upper())
+    for clause in clauses:
+        q = q.where(clause)
+    return q, where
+
+
 def list_alerts(
     conn: sa.Connection,
     *,
@@ -51,25 +164,158 @@ def list_alerts(
     tier: str | None = None,
     province: str | None = None,
     city: str | None = None,
+    districts: Collection[str] | None = None,
+    jurisdiction: str | None = None,
+    rule: str | None = None,
+    search: str | None = None,
+    register_no: str | None = None,
+    address: RoutingAddress = "registered",
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Alerts of ``status`` (see ALERT_STATUSES), of one ``tier``, ``province`` and ``city``
-    if given, most severe first (tier, then score, then register number)."""
-    if status not in ALERT_STATUSES:
-        raise ValueError(f"unknown alert status {status!r}; one of {', '.join(ALERT_STATUSES)}")
-    q = sa.select(alerts)
-    if status == "open":
-        q = q.where(alerts.c.open_key.is_not(None))
-    elif status != "all":
-        q = q.where(alerts.c.status == status)
-    if tier:
-        q = q.where(alerts.c.tier == tier)
-    if province:
-        q = q.where(_same_region(conn, alerts.c.province, province))
-    if city:
-        q = q.where(_same_region(conn, alerts.c.city, city))
-    rows = [dict(r) for r in conn.execute(q).mappings()]
-    rows.sort(key=lambda r: (-rank(r["tier"]), -r["score"], r["register_no"]))
-    return rows
+    if given, most severe first (tier, then score, then register number).
+
+    ``districts``: the reader's scope, canonical district names (None: every district);
+    ``jurisdiction``: only this district (any spelling); both place a manager by the digests'
+    routing rule on ``address`` (:mod:`watchtower.warn.scope`), in SQL. ``rule``: only alerts
+    whose latest rule hits hold it; ``search``: in the manager's name or register number;
+    ``register_no``: one manager's. Each row carries its manager's ``jurisdiction``."""
+    q, where = _filtered(
+        conn,
+        [alerts],
+        status=status,
+        tier=tier,
+        province=province,
+        city=city,
+        districts=districts,
+        jurisdiction=jurisdiction,
+        rule=rule,
+        search=search,
+        register_no=register_no,
+        address=address,
+    )
+    pc = where.subquery.c
+    q = q.add_columns(
+        pc.register_no.label("place_placed"),
+        pc.agg.label("place_agg"),
+        pc.province.label("place_province"),
+        pc.city.label("place_city"),
+    ).order_by(_SEVERITY, alerts.c.score.desc(), alerts.c.register_no, alerts.c.id)
+    if limit:
+        q = q.limit(limit)
+    out = []
+    for r in conn.execute(q).mappings():
+        row = {k: v for k, v in r.items() if k not in _PLACE_COLUMNS}
+        row["jurisdiction"] = district_of(r)
+        out.append(row)
+    return out
+
+
+def count_alerts_by_tier(
+    conn: sa.Connection,
+    *,
+    status: str = "open",
+    districts: Collection[str] | None = None,
+    jurisdiction: str | None = None,
+    rule: str | None = None,
+    search: str | None = None,
+    address: RoutingAddress = "registered",
+) -> dict[str, int]:
+    """How many alerts :func:`list_alerts` finds per tier with the same filters (every tier
+    present, 0 when none): the queue's counts."""
+    q, _ = _filtered(
+        conn,
+        [alerts.c.tier, sa.func.count()],
+        status=status,
+        tier=None,
+        province=None,
+        city=None,
+        districts=districts,
+        jurisdiction=jurisdiction,
+        rule=rule,
+        search=search,
+        register_no=None,
+        address=address,
+    )
+    counts = {str(t): int(n) for t, n in conn.execute(q.group_by(alerts.c.tier)).all()}
+    return {t: counts.get(t, 0) for t in TIERS}
+
+
+def get_alert_in_scope(
+    conn: sa.Connection,
+    alert_id: int,
+    *,
+    districts: Collection[str] | None,
+    address: RoutingAddress = "registered",
+) -> dict[str, Any] | None:
+    """One alert by id, with its manager's ``jurisdiction``, when it is in ``districts``
+    (None: any district); None when there is no such alert or it is outside the scope."""
+    q, where = _filtered(
+        conn,
+        [alerts],
+        status="all",
+        tier=None,
+        province=None,
+        city=None,
+        districts=districts,
+        jurisdiction=None,
+        rule=None,
+        search=None,
+        register_no=None,
+        address=address,
+    )
+    pc = where.subquery.c
+    q = q.add_columns(
+        pc.register_no.label("place_placed"),
+        pc.agg.label("place_agg"),
+        pc.province.label("place_province"),
+        pc.city.label("place_city"),
+    ).where(alerts.c.id == alert_id)
+    r = conn.execute(q).mappings().first()
+    if r is None:
+        return None
+    row = {k: v for k, v in r.items() if k not in _PLACE_COLUMNS}
+    row["jurisdiction"] = district_of(r)
+    return row
+
+
+def manager_in_scope(
+    conn: sa.Connection,
+    register_no: str,
+    *,
+    districts: Collection[str] | None,
+    address: RoutingAddress = "registered",
+) -> bool:
+    """True when the manager ``register_no`` is known (a snapshot or an alert) and, placed by
+    the routing rule, in ``districts`` (None: any district). A manager without a snapshot is
+    placed by its alerts' rows."""
+    reg = register_no.strip().upper()
+    where = places(address)
+    p = where.subquery
+    if districts is None:
+        known = sa.select(sa.literal(1)).where(
+            sa.or_(
+                sa.exists().where(manager_snapshots.c.register_no == reg),
+                sa.exists().where(alerts.c.register_no == reg),
+            )
+        )
+        return conn.execute(known).first() is not None
+    placed = sa.select(p.c.register_no).where(
+        p.c.register_no == reg,
+        scope_condition(conn, districts, where, None, None),
+    )
+    if conn.execute(placed).first() is not None:
+        return True
+    by_alert = (
+        sa.select(alerts.c.id)
+        .select_from(alerts.outerjoin(p, p.c.register_no == alerts.c.register_no))
+        .where(
+            alerts.c.register_no == reg,
+            scope_condition(conn, districts, where, alerts.c.province, alerts.c.city),
+        )
+        .limit(1)
+    )
+    return conn.execute(by_alert).first() is not None
 
 
 def alert_trail(conn: sa.Connection, alert_id: int) -> list[dict[str, Any]]:

@@ -1,0 +1,744 @@
+"""The supervisor console: an ASGI application (FastAPI) on the store everything else uses.
+
+Pages are server-rendered (Jinja2, autoescaped) and work without JavaScript; the one style
+sheet is served by the application (no CDN: supervisors' networks are closed). Every read goes
+through the package's query functions with the user's scope (their districts), which the
+database applies (:mod:`watchtower.warn.scope`); an alert or manager outside the scope is
+answered as one that does not exist (404). Every change is a form POST carrying the session's
+CSRF token, done by the same functions the CLI uses and written in the alert's audit trail
+under the user's name. Security headers on every response; see docs/console.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hmac
+import io
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from watchtower.clock import Clock, SystemClock
+from watchtower.config import RoutingAddress, Settings
+from watchtower.console.accounts import ThrottlePolicy, User
+from watchtower.console.messages import LANGUAGES, message
+from watchtower.console.queries import Session, list_users, session_of
+from watchtower.console.secret import console_secret
+from watchtower.console.steps import SESSION_HOURS, run_login, run_logout
+from watchtower.jurisdiction import JURISDICTIONS
+from watchtower.managers import manager_profile
+from watchtower.store import open_store
+from watchtower.store.alerts import RESOLUTIONS, TIERS
+from watchtower.text import neutralize_cell
+from watchtower.warn import (
+    TRANSITIONS,
+    AlertError,
+    add_note,
+    alert_trail,
+    assign,
+    count_alerts_by_tier,
+    get_alert_in_scope,
+    list_alerts,
+    manager_in_scope,
+    reopen,
+    transition,
+)
+from watchtower.warn.queries import ALERT_STATUSES
+
+__all__ = ["SECURITY_HEADERS", "create_app"]
+
+_HERE = Path(__file__).parent
+SESSION_COOKIE = "wt_session"
+LOGIN_CSRF_COOKIE = "wt_login_csrf"
+LANG_COOKIE = "wt_lang"
+#: Rows an HTML queue shows (the CSV and the API take more); the counts are of all of them.
+PAGE_ROWS = 500
+API_MAX_ROWS = 10000
+
+SECURITY_HEADERS: dict[str, str] = {
+    # no inline script or style anywhere: the pages need neither
+    "content-security-policy": (
+        "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; "
+        "object-src 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+}
+
+#: The page's action -> the alert status it moves to (closing also takes an outcome).
+_MOVES = {"acknowledge": "acknowledged", "investigate": "investigating", "close": "closed"}
+_ACTIONS = (*_MOVES, "reopen", "assign", "note")
+_CSV_COLUMNS = (
+    "id",
+    "register_no",
+    "manager_name",
+    "jurisdiction",
+    "province",
+    "city",
+    "tier",
+    "status",
+    "score",
+    "opened_as_of",
+    "last_as_of",
+    "assignee",
+    "rule_hits",
+    "top_reasons",
+)
+_API_FIELDS = (
+    "id",
+    "register_no",
+    "manager_name",
+    "jurisdiction",
+    "tier",
+    "status",
+    "score",
+    "opened_as_of",
+    "peak_tier",
+    "last_as_of",
+    "assignee",
+    "rule_hits",
+)
+
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers on every response (pages, API, static files,
+    errors), and ``Cache-Control: no-store`` on all but the style sheet (a page of alerts
+    must not stay in a shared cache or the browser's history)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = str(scope.get("path", "")).startswith("/static/")
+
+        async def with_headers(msg: Message) -> None:
+            if msg["type"] == "http.response.start":
+                headers = list(msg.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                for name, value in SECURITY_HEADERS.items():
+                    if name.encode() not in names:
+                        headers.append((name.encode(), value.encode()))
+                if not static and b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                msg["headers"] = headers
+            await send(msg)
+
+        await self.app(scope, receive, with_headers)
+
+
+class _LoginRequired(Exception):
+    """A page asked for without a session: answered by a redirect to the login page."""
+
+
+class _Unauthorized(Exception):
+    """An API call without a session: answered 401 (JSON)."""
+
+
+class _NotFound(Exception):
+    """Nothing there, or nothing the user may see (the same answer: 404)."""
+
+
+class _BadRequest(Exception):
+    """A filter or form value that is not one of the allowed ones (400)."""
+
+
+class _Forbidden(Exception):
+    """A POST without the session's CSRF token (403)."""
+
+
+def _safe_next(value: str | None) -> str:
+    """Where to go after the login: a path of this site only (no open redirect)."""
+    text = value or ""
+    if text.startswith("/") and not text.startswith("//") and "\\" not in text:
+        return text
+    return "/alerts"
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _tier_label(language: str, tier: str | None) -> str:
+    return message(language, tier) if tier else message(language, "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Console:
+    """What every request shares, built once by :func:`create_app` and kept in
+    ``app.state.console``: the settings, the store opened once, the clock, the login policy,
+    the routing address of the scope, the cookie signer and the templates."""
+
+    settings: Settings
+    engine: sa.Engine
+    clock: Clock
+    throttle: ThrottlePolicy | None
+    address: RoutingAddress
+    signer: URLSafeTimedSerializer
+    templates: Environment
+
+
+def _console(request: Request) -> _Console:
+    """The application's shared state (a FastAPI dependency)."""
+    console: _Console = request.app.state.console
+    return console
+
+
+Console = Annotated[_Console, Depends(_console)]
+
+
+# --- the request's language, cookies and forms --------------------------------------------
+
+
+def _language(request: Request) -> str:
+    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "zh"
+    return asked if asked in LANGUAGES else "zh"
+
+
+def _set_cookie(
+    request: Request, response: Response, name: str, value: str, max_age: int | None
+) -> None:
+    c = _console(request)
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=c.settings.console_secure_cookies or request.url.scheme == "https",
+        path="/",
+    )
+
+
+def _remember_language(request: Request, response: Response) -> None:
+    lang = request.query_params.get("lang")
+    if lang in LANGUAGES:
+        _set_cookie(request, response, LANG_COOKIE, lang, 365 * 24 * 3600)
+
+
+async def _form_of(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def _ip_of(request: Request) -> str:
+    return (request.client.host if request.client else "") or "-"
+
+
+# --- the session and CSRF -----------------------------------------------------------------
+
+
+def _session(request: Request) -> Session | None:
+    """The session of the request's signed cookie, if it is one and still open."""
+    c = _console(request)
+    signed = request.cookies.get(SESSION_COOKIE)
+    if not signed:
+        return None
+    try:
+        token = c.signer.loads(signed, max_age=SESSION_HOURS * 3600)
+    except BadSignature:
+        return None
+    if not isinstance(token, str):
+        return None
+    with c.engine.connect() as conn:
+        return session_of(conn, token, c.clock.now())
+
+
+def _page_session(request: Request) -> Session:
+    s = _session(request)
+    if s is None:
+        raise _LoginRequired
+    return s
+
+
+def _api_session(request: Request) -> Session:
+    s = _session(request)
+    if s is None:
+        raise _Unauthorized
+    return s
+
+
+def _check_csrf(expected: str | None, given: str | None) -> None:
+    if not expected or not given or not hmac.compare_digest(expected, given):
+        raise _Forbidden
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+
+def _render(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any],
+    *,
+    status: int = 200,
+    s: Session | None = None,
+) -> HTMLResponse:
+    lang = _language(request)
+    query = {k: v for k, v in request.query_params.items() if k != "lang"}
+    other = "en" if lang == "zh" else "zh"
+    template = _console(request).templates.get_template(name)
+    html = template.render(
+        {
+            "lang": lang,
+            "t": lambda key: message(lang, key),
+            "tier_label": lambda tier: _tier_label(lang, tier),
+            "user": s.user if s else None,
+            "csrf": s.csrf_token if s else "",
+            "switch_lang": f"{request.url.path}?{urlencode({**query, 'lang': other})}",
+            **context,
+        }
+    )
+    response = HTMLResponse(html, status_code=status)
+    _remember_language(request, response)
+    return response
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+async def _to_login(request: Request, exc: Exception) -> Response:
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?{urlencode({'next': path})}", status_code=303)
+
+
+async def _unauthorized(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": "not logged in"}, status_code=401)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": "not found"}, status_code=404)
+    text = message(_language(request), "not_found")
+    return _render(request, "error.html", {"text": text}, status=404, s=_session(request))
+
+
+async def _bad_request(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    return _render(request, "error.html", {"text": str(exc)}, status=400, s=_session(request))
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": "missing or wrong CSRF token"}, status_code=403)
+    return _render(
+        request, "error.html", {"text": message(_language(request), "forbidden")}, status=403
+    )
+
+
+# --- logging in and out -------------------------------------------------------------------
+
+_auth = APIRouter()
+
+
+def _login_page(
+    request: Request, next_path: str, *, error: str | None = None, status: int = 200
+) -> HTMLResponse:
+    token = secrets.token_urlsafe(32)
+    response = _render(
+        request,
+        "login.html",
+        {"login_csrf": token, "next": next_path, "error": error},
+        status=status,
+    )
+    _set_cookie(request, response, LOGIN_CSRF_COOKIE, _console(request).signer.dumps(token), 3600)
+    return response
+
+
+@_auth.get("/", response_model=None)
+def index() -> Response:
+    return RedirectResponse("/alerts", status_code=303)
+
+
+@_auth.get("/login", response_model=None)
+def login_form(request: Request) -> Response:
+    next_path = _safe_next(request.query_params.get("next"))
+    if _session(request) is not None:
+        return RedirectResponse(next_path, status_code=303)
+    return _login_page(request, next_path)
+
+
+def _login_csrf(c: _Console, request: Request) -> str | None:
+    """The login form's CSRF token as this site signed it into its cookie (none if not)."""
+    try:
+        expected = c.signer.loads(request.cookies.get(LOGIN_CSRF_COOKIE, ""), max_age=3600)
+    except BadSignature:
+        return None
+    return expected if isinstance(expected, str) else None
+
+
+@_auth.post("/login", response_model=None)
+async def login(request: Request, c: Console) -> Response:
+    form = await _form_of(request)
+    _check_csrf(_login_csrf(c, request), form.get("csrf_token"))
+    next_path = _safe_next(form.get("next"))
+    lang = _language(request)
+    result = run_login(
+        c.engine,
+        form.get("username", ""),
+        form.get("password", ""),
+        ip=_ip_of(request),
+        now=c.clock.now(),
+        policy=c.throttle,
+    )
+    if result.throttle.refused:
+        return _login_page(request, next_path, error=message(lang, "throttled"), status=429)
+    if result.token is None:
+        return _login_page(request, next_path, error=message(lang, "login_failed"), status=401)
+    response = RedirectResponse(next_path, status_code=303)
+    _set_cookie(
+        request, response, SESSION_COOKIE, c.signer.dumps(result.token), SESSION_HOURS * 3600
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+@_auth.post("/logout", response_model=None)
+async def logout(request: Request, c: Console) -> Response:
+    s = _page_session(request)
+    form = await _form_of(request)
+    _check_csrf(s.csrf_token, form.get("csrf_token"))
+    run_logout(c.engine, s.token_hash, s.user, ip=_ip_of(request), now=c.clock.now())
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# --- the queue ----------------------------------------------------------------------------
+
+_queue = APIRouter()
+
+
+def _filters(request: Request) -> dict[str, str | None]:
+    """The queue's filters from the query string; a tier or status not allowed is a 400."""
+    q = request.query_params
+    tier = q.get("tier") or None
+    status = q.get("status") or "open"
+    if tier is not None and tier not in TIERS:
+        raise _BadRequest(f"tier {tier!r}: one of {', '.join(TIERS)}")
+    if status not in ALERT_STATUSES:
+        raise _BadRequest(f"status {status!r}: one of {', '.join(ALERT_STATUSES)}")
+    return {
+        "tier": tier,
+        "status": status,
+        "jurisdiction": q.get("jurisdiction") or None,
+        "rule": q.get("rule") or None,
+        "search": (q.get("q") or "").strip()[:100] or None,
+    }
+
+
+def _api_limit(request: Request) -> int:
+    try:
+        return min(max(int(request.query_params.get("limit") or PAGE_ROWS), 1), API_MAX_ROWS)
+    except ValueError:
+        raise _BadRequest("limit must be a whole number") from None
+
+
+def _queue_rows(
+    c: _Console, user: User, f: Mapping[str, str | None], limit: int | None
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The user's queue under the filters ``f`` (at most ``limit`` rows) and its counts by
+    tier (of all its rows)."""
+    try:
+        with c.engine.connect() as conn:
+            rows = list_alerts(
+                conn,
+                status=f["status"] or "open",
+                tier=f["tier"],
+                districts=user.districts,
+                jurisdiction=f["jurisdiction"],
+                rule=f["rule"],
+                search=f["search"],
+                address=c.address,
+                limit=limit,
+            )
+            counts = count_alerts_by_tier(
+                conn,
+                status=f["status"] or "open",
+                districts=user.districts,
+                jurisdiction=f["jurisdiction"],
+                rule=f["rule"],
+                search=f["search"],
+                address=c.address,
+            )
+    except ValueError as exc:  # an unknown district or a malformed rule code
+        raise _BadRequest(str(exc)) from None
+    return rows, counts
+
+
+def _districts_of(user: User) -> list[str]:
+    scope = user.districts
+    return [j.zh for j in JURISDICTIONS if scope is None or j.zh in scope]
+
+
+@_queue.get("/alerts", response_model=None)
+def alerts_page(request: Request, c: Console) -> Response:
+    s = _page_session(request)
+    f = _filters(request)
+    rows, counts = _queue_rows(c, s.user, f, PAGE_ROWS)
+    csv_query = urlencode({k if k != "search" else "q": v for k, v in f.items() if v})
+    return _render(
+        request,
+        "alerts.html",
+        {
+            "rows": rows,
+            "counts": counts,
+            "total": sum(counts.values()),
+            "f": f,
+            "tiers": TIERS,
+            "statuses": ALERT_STATUSES,
+            "districts": _districts_of(s.user),
+            "csv_query": csv_query,
+            "page_rows": PAGE_ROWS,
+        },
+        s=s,
+    )
+
+
+@_queue.get("/api/alerts", response_model=None)
+def alerts_api(request: Request, c: Console) -> Response:
+    s = _api_session(request)
+    f = _filters(request)
+    rows, counts = _queue_rows(c, s.user, f, _api_limit(request))
+    return JSONResponse(
+        jsonable_encoder(
+            {
+                "alerts": [{k: r.get(k) for k in _API_FIELDS} for r in rows],
+                "counts": counts,
+                "total": sum(counts.values()),
+            }
+        )
+    )
+
+
+def _csv_values(row: Mapping[str, Any]) -> list[Any]:
+    """One alert as the CSV's cells: lists joined, the top three reasons, every cell made
+    safe for a spreadsheet."""
+    values = {
+        **row,
+        "rule_hits": " ".join(row.get("rule_hits") or []),
+        "top_reasons": "; ".join(
+            str(x.get("zh") or x.get("code") or "")
+            for x in (row.get("reasons") or [])[:3]
+            if isinstance(x, dict)
+        ),
+    }
+    return [neutralize_cell(_blank(values.get(col))) for col in _CSV_COLUMNS]
+
+
+@_queue.get("/alerts.csv", response_model=None)
+def alerts_csv(request: Request, c: Console) -> Response:
+    s = _page_session(request)
+    rows, _ = _queue_rows(c, s.user, _filters(request), None)
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(_CSV_COLUMNS)
+    for r in rows:
+        w.writerow(_csv_values(r))
+    name = f"watchtower-alerts-{c.clock.today():%Y%m%d}.csv"
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
+
+
+# --- one alert ----------------------------------------------------------------------------
+
+_alert = APIRouter()
+
+
+def _scoped_alert(c: _Console, conn: sa.Connection, user: User, alert_id: int) -> dict[str, Any]:
+    alert = get_alert_in_scope(conn, alert_id, districts=user.districts, address=c.address)
+    if alert is None:
+        raise _NotFound
+    return alert
+
+
+def _alert_page(
+    request: Request, s: Session, alert_id: int, *, error: str | None = None, status: int = 200
+) -> HTMLResponse:
+    c = _console(request)
+    with c.engine.connect() as conn:
+        alert = _scoped_alert(c, conn, s.user, alert_id)
+        trail = alert_trail(conn, alert_id)
+        colleagues = [
+            u.username for u in list_users(conn) if not u.disabled and u.sees(alert["jurisdiction"])
+        ]
+    return _render(
+        request,
+        "alert.html",
+        {
+            "a": alert,
+            "trail": trail,
+            "allowed": TRANSITIONS[alert["status"]],
+            "resolutions": RESOLUTIONS,
+            "colleagues": colleagues,
+            "error": error,
+        },
+        status=status,
+        s=s,
+    )
+
+
+@_alert.get("/alerts/{alert_id}", response_model=None)
+def alert_detail(request: Request, alert_id: int) -> Response:
+    return _alert_page(request, _page_session(request), alert_id)
+
+
+def _assignee(conn: sa.Connection, alert: Mapping[str, Any], form: Mapping[str, str]) -> str | None:
+    """Whom the form assigns the alert to (none: unassigned): an enabled colleague who sees
+    the alert's district, else an :class:`AlertError`."""
+    to = (form.get("assignee") or "").strip().lower() or None
+    if to is None:
+        return None
+    colleague = next((u for u in list_users(conn) if u.username == to), None)
+    if colleague is None or colleague.disabled or not colleague.sees(alert["jurisdiction"]):
+        raise AlertError(f"{to!r} cannot take this alert (not in its district)")
+    return to
+
+
+def _act(
+    c: _Console,
+    conn: sa.Connection,
+    s: Session,
+    alert_id: int,
+    action: str,
+    form: Mapping[str, str],
+) -> None:
+    """Do one of the page's actions on an alert in the user's scope (404 outside it), under
+    the user's name, in the alert's audit trail."""
+    alert = _scoped_alert(c, conn, s.user, alert_id)
+    note = (form.get("note") or "").strip()[:2000] or None
+    now = c.clock.now()
+    by = s.user.username
+    if action in _MOVES:
+        resolution = form.get("resolution") if action == "close" else None
+        transition(
+            conn,
+            alert_id,
+            _MOVES[action],
+            by=by,
+            note=note,
+            as_of=now.date(),
+            now=now,
+            resolution=resolution,
+        )
+    elif action == "reopen":
+        reopen(conn, alert_id, by=by, note=note, as_of=now.date(), now=now)
+    elif action == "note":
+        add_note(conn, alert_id, note or "", by=by, as_of=now.date(), now=now)
+    else:
+        to = _assignee(conn, alert, form)
+        assign(conn, alert_id, to, by=by, note=note, as_of=now.date(), now=now)
+
+
+@_alert.post("/alerts/{alert_id}/{action}", response_model=None)
+async def alert_action(request: Request, alert_id: int, action: str, c: Console) -> Response:
+    s = _page_session(request)
+    form = await _form_of(request)
+    _check_csrf(s.csrf_token, form.get("csrf_token"))
+    if action not in _ACTIONS:
+        raise _NotFound
+    try:
+        with c.engine.begin() as conn:
+            _act(c, conn, s, alert_id, action, form)
+    except AlertError as exc:
+        return _alert_page(request, s, alert_id, error=str(exc), status=409)
+    return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
+
+
+# --- one manager --------------------------------------------------------------------------
+
+_manager = APIRouter()
+
+
+def _scoped_manager(c: _Console, user: User, register_no: str) -> tuple[Any, list[dict[str, Any]]]:
+    reg = register_no.strip().upper()[:32]
+    with c.engine.connect() as conn:
+        if not manager_in_scope(conn, reg, districts=user.districts, address=c.address):
+            raise _NotFound
+        profile = manager_profile(conn, reg)
+        rows = list_alerts(
+            conn, status="all", register_no=reg, districts=user.districts, address=c.address
+        )
+    if profile is None and not rows:
+        raise _NotFound
+    return profile, rows
+
+
+@_manager.get("/managers/{register_no}", response_model=None)
+def manager_page(request: Request, register_no: str, c: Console) -> Response:
+    s = _page_session(request)
+    profile, rows = _scoped_manager(c, s.user, register_no)
+    return _render(
+        request,
+        "manager.html",
+        {"p": profile, "rows": rows, "register_no": register_no.strip().upper()},
+        s=s,
+    )
+
+
+@_manager.get("/api/managers/{register_no}", response_model=None)
+def manager_api(request: Request, register_no: str, c: Console) -> Response:
+    s = _api_session(request)
+    profile, rows = _scoped_manager(c, s.user, register_no)
+    body = {
+        "register_no": register_no.strip().upper(),
+        "profile": dataclasses.asdict(profile) if profile is not None else None,
+        "alerts": [{k: r.get(k) for k in _API_FIELDS} for r in rows],
+    }
+    return JSONResponse(jsonable_encoder(body))
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    throttle: ThrottlePolicy | None = None,
+) -> FastAPI:
+    """The console on ``settings``' store (opened once, through ``open_store``). ``clock``
+    dates sessions, attempts and actions (default the wall clock); ``throttle`` is the login
+    policy (default 5 failures in 15 minutes lock out for 15 minutes)."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, title="Watchtower console")
+    app.state.console = _Console(
+        settings=settings,
+        engine=open_store(settings.db_url),
+        clock=clock or SystemClock(),
+        throttle=throttle,
+        address=settings.digest.routing_address,
+        signer=URLSafeTimedSerializer(console_secret(settings), salt="watchtower-console"),
+        templates=Environment(
+            loader=FileSystemLoader(_HERE / "templates"),
+            autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        ),
+    )
+    app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+    app.add_middleware(SecurityHeaders)
+    app.add_exception_handler(_LoginRequired, _to_login)
+    app.add_exception_handler(_Unauthorized, _unauthorized)
+    app.add_exception_handler(_NotFound, _not_found)
+    app.add_exception_handler(_BadRequest, _bad_request)
+    app.add_exception_handler(_Forbidden, _forbidden)
+    for router in (_auth, _queue, _alert, _manager):
+        app.include_router(router)
+    return app
