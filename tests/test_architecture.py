@@ -168,6 +168,28 @@ def test_no_sql_in_the_cli_or_the_dags() -> None:
     assert found == {}, "query the store in the area's read functions, through watchtower.pipeline"
 
 
+#: The web layer holds connections for the area queries it calls (a request's transaction),
+#: so it may name SQLAlchemy's types; SQL itself (a statement built or executed) it may not.
+WEB_SQL = re.compile(
+    r"\b(select|insert|update|delete|text|bindparam)\(|\.execute\(|\.exec_driver_sql\("
+)
+WEB_LAYER = (ROOT / "console" / "app.py",)
+
+
+def test_no_sql_in_the_web_layer() -> None:
+    found = {
+        str(path.relative_to(ROOT.parent)): [
+            f"{n}: {line.strip()}"
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+            if WEB_SQL.search(line)
+        ]
+        for path in WEB_LAYER
+    }
+    assert {k: v for k, v in found.items() if v} == {}, "query in the area's queries module"
+    assert WEB_SQL.search("q = sa.select(alerts)") and WEB_SQL.search("conn.execute(q)")
+    assert not WEB_SQL.search("def _scoped_alert(c: _Console, conn: sa.Connection) -> None:")
+
+
 def test_the_sql_check_sees_sql() -> None:
     assert sql_in("import sqlalchemy as sa\nx = 1\nq = sa.select(t)") == [
         "1: import sqlalchemy as sa",
