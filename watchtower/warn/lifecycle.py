@@ -438,8 +438,7 @@ def transition(
     """Move an alert to ``to_status`` by a person. Closing needs a ``resolution`` (confirmed,
     false_positive, resolved). Raises :class:`AlertError` for an invalid change; returns the
     updated alert."""
-    if not by or not by.strip():
-        raise AlertError("say who makes the change (--by)")
+    actor = _person(by)
     row = get_alert(conn, ref)
     allowed = TRANSITIONS[row["status"]]
     if to_status not in allowed:
@@ -450,7 +449,7 @@ def transition(
     if to_status == "closed":
         if resolution not in RESOLUTIONS:
             raise AlertError(f"closing needs a resolution: {', '.join(RESOLUTIONS)}")
-        if not _close(conn, row, resolution, by.strip(), note, as_of, now):
+        if not _close(conn, row, resolution, actor, note, as_of, now):
             raise AlertError(f"alert {row['id']} changed meanwhile; try again")
         return get_alert(conn, row["id"])
     done = conn.execute(
@@ -466,7 +465,7 @@ def transition(
         row,
         as_of=as_of,
         at=now,
-        actor=by.strip(),
+        actor=actor,
         action=action,
         to_status=to_status,
         note=note,

@@ -157,6 +157,25 @@ def _filtered(
     return q, where
 
 
+def _with_places(q: sa.Select[Any], where: Places) -> sa.Select[Any]:
+    """``q`` with the columns :func:`district_of` places a manager by."""
+    pc = where.subquery.c
+    return q.add_columns(
+        pc.register_no.label("place_placed"),
+        pc.agg.label("place_agg"),
+        pc.province.label("place_province"),
+        pc.city.label("place_city"),
+    )
+
+
+def _with_jurisdiction(r: sa.RowMapping) -> dict[str, Any]:
+    """An alert row of a :func:`_with_places` select: the alert's columns and its manager's
+    ``jurisdiction`` (the place columns dropped)."""
+    row = {k: v for k, v in r.items() if k not in _PLACE_COLUMNS}
+    row["jurisdiction"] = district_of(r)
+    return row
+
+
 def list_alerts(
     conn: sa.Connection,
     *,
@@ -194,21 +213,12 @@ def list_alerts(
         register_no=register_no,
         address=address,
     )
-    pc = where.subquery.c
-    q = q.add_columns(
-        pc.register_no.label("place_placed"),
-        pc.agg.label("place_agg"),
-        pc.province.label("place_province"),
-        pc.city.label("place_city"),
-    ).order_by(_SEVERITY, alerts.c.score.desc(), alerts.c.register_no, alerts.c.id)
+    q = _with_places(q, where).order_by(
+        _SEVERITY, alerts.c.score.desc(), alerts.c.register_no, alerts.c.id
+    )
     if limit:
         q = q.limit(limit)
-    out = []
-    for r in conn.execute(q).mappings():
-        row = {k: v for k, v in r.items() if k not in _PLACE_COLUMNS}
-        row["jurisdiction"] = district_of(r)
-        out.append(row)
-    return out
+    return [_with_jurisdiction(r) for r in conn.execute(q).mappings()]
 
 
 def count_alerts_by_tier(
@@ -264,19 +274,11 @@ def get_alert_in_scope(
         register_no=None,
         address=address,
     )
-    pc = where.subquery.c
-    q = q.add_columns(
-        pc.register_no.label("place_placed"),
-        pc.agg.label("place_agg"),
-        pc.province.label("place_province"),
-        pc.city.label("place_city"),
-    ).where(alerts.c.id == alert_id)
+    q = _with_places(q, where).where(alerts.c.id == alert_id)
     r = conn.execute(q).mappings().first()
     if r is None:
         return None
-    row = {k: v for k, v in r.items() if k not in _PLACE_COLUMNS}
-    row["jurisdiction"] = district_of(r)
-    return row
+    return _with_jurisdiction(r)
 
 
 def manager_in_scope(
