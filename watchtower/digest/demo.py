@@ -13,7 +13,8 @@ DEMO_RECIPIENT = "demo@watchtower.localhost"
 
 @dataclass(frozen=True)
 class DemoAlerts:
-    """Warn runs made, open alerts per tier, digests queued, and one HTML digest to open."""
+    """Days warned here (those the backtest left), open alerts per tier, digests queued, and
+    one HTML digest to open."""
 
     warn_days: int
     open_by_tier: dict[str, int] = field(default_factory=dict)
@@ -22,8 +23,14 @@ class DemoAlerts:
 
     def describe(self) -> str:
         tiers = ", ".join(f"{t} {n}" for t, n in self.open_by_tier.items())
+        # the backtest warns its days itself: only the days it left are warned here
+        warned = (
+            f"{self.warn_days} more days warned"
+            if self.warn_days
+            else "every day already warned by the backtest"
+        )
         return (
-            f"{self.warn_days} warn runs; open alerts: {tiers}; {self.digests} digests in the "
+            f"{warned}; open alerts: {tiers}; {self.digests} digests in the "
             f"outbox; open {self.html_path}"
         )
 
