@@ -12,7 +12,8 @@ Over a period (days ``start`` to ``end``, both included) the figures are of the 
   person closed (the quiet period's automatic closing is not a person's work), to closing:
   median and 90th percentile (:func:`percentile`, linear between ranks);
 - precision per tier from the outcomes: confirmed / (confirmed + false alarm); *explained*
-  (``resolved``) is counted apart and in neither;
+  (``resolved`` by a person; the quiet period's closing is not an outcome) is counted apart
+  and in neither;
 - overdue now (on the as-of day, whatever the period): the open alerts overdue to close and to
   acknowledge (:func:`~watchtower.warn.service.overdue`), per tier;
 - per district (for readers of every district): opened, confirmed and overdue now.
@@ -170,7 +171,10 @@ def _counts(
         sa.func.sum(_flag(_did("investigate"))).label("investigated"),
         sa.func.sum(_flag(closed_as == "confirmed")).label("confirmed"),
         sa.func.sum(_flag(closed_as == "false_positive")).label("false_positive"),
-        sa.func.sum(_flag(closed_as == "resolved")).label("explained"),
+        # explained by a person: the quiet period's closing is no one's judgement
+        sa.func.sum(
+            _flag(sa.and_(closed_as == "resolved", alerts.c.closed_by != SYSTEM_ACTOR))
+        ).label("explained"),
     ]
     places = _place_columns(q)
     grouped = q.with_only_columns(alerts.c.tier, *places, *sums).group_by(alerts.c.tier, *places)
