@@ -17,6 +17,7 @@ from tests.console.world import GUANGDONG, SHANGHAI, login
 from watchtower.console import app as console_app
 from watchtower.store import open_store
 from watchtower.store.alerts import alerts
+from watchtower.text import neutralize_cell
 
 Client = Callable[..., TestClient]
 
@@ -97,20 +98,19 @@ def test_the_csv_goes_through_the_neutralising_writer(
     assert ("district", "广东") in {(r["group"], r["name"]) for r in everyone}
     # every cell, of this export and the queue's, passes the one writer's neutralising
     seen: list[Any] = []
-    real = console_app.neutralize_cell
 
-    def spy(value: Any) -> str:
+    def spy(value: Any) -> object:
         seen.append(value)
-        return real(value)
+        return neutralize_cell(value)
 
-    monkeypatch.setattr(console_app, "neutralize_cell", spy)
+    monkeypatch.setattr("watchtower.console.app.neutralize_cell", spy)
     body = gd.get("/metrics.csv").text.lstrip("\ufeff")
     cells = sum(len(r) for r in list(csv.reader(io.StringIO(body)))[1:])
     assert len(seen) == cells == 5 * len(console_app._METRICS_COLUMNS)
     seen.clear()
     body = gd.get("/alerts.csv?status=all").text.lstrip("\ufeff")
     assert len(seen) == sum(len(r) for r in list(csv.reader(io.StringIO(body)))[1:]) > 0
-    assert console_app.neutralize_cell("=1+1") == "'=1+1"  # what the writer does to a formula
+    assert neutralize_cell("=1+1") == "'=1+1"  # what the writer does to a formula
 
 
 def test_overdue_markers_and_filter_follow_the_clock(
@@ -126,8 +126,12 @@ def test_overdue_markers_and_filter_follow_the_clock(
         "total": 0,
     }
     with open_store(console_settings.db_url).connect() as conn:
-        ids = {reg: i for i, reg in conn.execute(alerts.select().with_only_columns(
-            alerts.c.id, alerts.c.register_no))}  # fmt: skip
+        ids = {
+            reg: i
+            for i, reg in conn.execute(
+                alerts.select().with_only_columns(alerts.c.id, alerts.c.register_no)
+            )
+        }
     # one red alert acknowledged today; two days on, the other red one is late
     r = gd.post(f"/alerts/{ids['P3000001']}/acknowledge", data={"csrf_token": csrf})
     assert r.status_code == 200

@@ -108,9 +108,15 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
             conn.execute(alerts.insert().values(**_row(n, province, tier, opened)))
             for status, resolution, when in moves:
                 transition(
-                    conn, n, status, by=BY, note=None, as_of=when.date(), now=when,
+                    conn,
+                    n,
+                    status,
+                    by=BY,
+                    note=None,
+                    as_of=when.date(),
+                    now=when,
                     resolution=resolution,
-                )  # fmt: skip
+                )
         # the quiet period closes alert 9: not a person's work, no outcome anyone judged
         closed = _at(5, 20)
         conn.execute(
@@ -123,7 +129,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
                 closed_as_of=closed.date(),
                 closed_by="watchtower",
                 closed_at=closed,
-            )  # fmt: skip
+            )
         )
         conn.execute(
             alert_events.insert().values(
@@ -137,7 +143,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
                 to_status="closed",
                 from_tier="blue",
                 to_tier="blue",
-            )  # fmt: skip
+            )
         )
     yield engine
     close_store(url)
