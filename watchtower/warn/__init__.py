@@ -1,5 +1,5 @@
 """Warn: tiers from scores (with hysteresis and rule overrides), the alert lifecycle with its
-audit trail (a person's changes: transition, assign, add_note, reopen), and routing by
+audit trail (a person's changes: transition, assign, add_note, reopen, snooze, unsnooze), and routing by
 jurisdiction (in SQL for the readers' scope: :mod:`watchtower.warn.scope`).
 
 The step: :func:`run_warn` (:mod:`watchtower.warn.steps`); the reads of alerts and tiers:
@@ -12,15 +12,19 @@ from watchtower.warn.lifecycle import (
     assign,
     get_alert,
     reopen,
+    snooze,
     transition,
+    unsnooze,
 )
 from watchtower.warn.policy import TIER_LABELS, PolicyError, TierPolicy, load_policy, rank
 from watchtower.warn.queries import (
     alert_trail,
+    alerts_in_scope,
     alerts_open_on,
     count_alerts_by_tier,
     days_to_warn,
     get_alert_in_scope,
+    latest_warn_day,
     list_alerts,
     manager_in_scope,
     open_alerts_by_tier,
@@ -48,6 +52,7 @@ __all__ = [
     "add_note",
     "adhoc_subscription",
     "alert_trail",
+    "alerts_in_scope",
     "alerts_open_on",
     "assign",
     "assign_tier",
@@ -55,6 +60,7 @@ __all__ = [
     "days_to_warn",
     "get_alert",
     "get_alert_in_scope",
+    "latest_warn_day",
     "list_alerts",
     "load_policy",
     "load_subscriptions",
@@ -64,6 +70,8 @@ __all__ = [
     "rank",
     "reopen",
     "run_warn",
+    "snooze",
     "tier_for_score",
     "transition",
+    "unsnooze",
 ]

@@ -44,11 +44,13 @@ __all__ = [
     "Signal",
     "StoredTier",
     "TierRow",
+    "asleep",
     "decide_day_tiers",
     "decide_lifecycle",
     "snooze_since",
     "snoozed_ranks",
     "why",
+    "woken_by",
 ]
 
 
@@ -212,6 +214,7 @@ class AlertState(NamedTuple):
     score: float
     last_as_of: dt.date
     last_signal_as_of: dt.date | None
+    snoozed_until: dt.date | None = None  # a person's snooze (see :func:`asleep`)
 
 
 class FalsePositive(NamedTuple):
@@ -241,11 +244,14 @@ class Refresh:
 
 @dataclass(frozen=True, slots=True)
 class Escalate:
-    """``alert`` goes up to ``signal.tier`` (refreshed as :class:`Refresh` does)."""
+    """``alert`` goes up to ``signal.tier`` (refreshed as :class:`Refresh` does). ``woken``:
+    the day the alert was snoozed until, when it was still asleep (the escalation ends the
+    snooze at once); None when it was awake."""
 
     alert: AlertState
     signal: Signal
     peak_tier: str
+    woken: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +287,23 @@ def why(signal: Signal) -> str:
     """The audit note of an open, escalate or de-escalate decision."""
     rules = ", ".join(signal.rule_hits) or "-"
     return f"score {signal.score:.1f}; rules: {rules}"
+
+
+def asleep(snoozed_until: dt.date | None, day: dt.date | None) -> bool:
+    """Whether an alert a person snoozed until ``snoozed_until`` is still asleep on ``day``:
+    until the day itself, exclusive (on it, it is back in the queue). ``day`` is the store's
+    latest warn as-of day (the queue's) or the warn run's own day; None (no warn run yet):
+    nothing sleeps. A snooze expires by itself: nothing needs to clear the column.
+    :func:`watchtower.warn.queries.list_alerts` applies the same rule in SQL."""
+    return snoozed_until is not None and day is not None and snoozed_until > day
+
+
+def woken_by(alert: AlertState, signal_rank: int, as_of: dt.date) -> dt.date | None:
+    """The snooze an escalation of ``alert`` to a tier of rank ``signal_rank`` ends on
+    ``as_of`` (its day), if the alert is asleep and the tier higher; else None."""
+    if signal_rank > rank(alert.tier) and asleep(alert.snoozed_until, as_of):
+        return alert.snoozed_until
+    return None
 
 
 def snooze_since(as_of: dt.date, policy: TierPolicy) -> dt.date | None:
@@ -323,6 +346,8 @@ def decide_lifecycle(
       :func:`snoozed_ranks`).
     - An alert last changed by a later day is left alone: a replay of an older day never
       rewinds a newer state.
+    - An escalation of an alert a person snoozed (asleep on ``as_of``, :func:`asleep`) wakes
+      it: :attr:`Escalate.woken` names the snooze it ends.
     - Idempotent: deciding again on the state the changes produce changes no tier and opens
       nothing (refreshes write the same values).
     """
@@ -351,8 +376,10 @@ def decide_lifecycle(
             changes.append(Refresh(current, s, alerting=True))
             continue
         peak = higher(current.peak_tier, s.tier) or s.tier
-        up = tier_rank > rank(current.tier)
-        changes.append(Escalate(current, s, peak) if up else Deescalate(current, s, peak))
+        if tier_rank > rank(current.tier):
+            changes.append(Escalate(current, s, peak, woken_by(current, tier_rank, as_of)))
+        else:
+            changes.append(Deescalate(current, s, peak))
     # Quiet alerts, as they stand after today's changes: a tier today is no quiet day (and
     # quiet_days >= 1, so alerts opened or signalled today never qualify).
     cutoff = as_of - dt.timedelta(days=policy.quiet_days)
