@@ -19,7 +19,6 @@ from watchtower.warn.lifecycle import (
 from watchtower.warn.policy import TIER_LABELS, PolicyError, TierPolicy, load_policy, rank
 from watchtower.warn.queries import (
     alert_trail,
-    alerts_in_scope,
     alerts_open_on,
     count_alerts_by_tier,
     days_to_warn,
@@ -52,7 +51,6 @@ __all__ = [
     "add_note",
     "adhoc_subscription",
     "alert_trail",
-    "alerts_in_scope",
     "alerts_open_on",
     "assign",
     "assign_tier",

@@ -32,7 +32,6 @@ __all__ = [
     "alerts_open_on",
     "count_alerts_by_tier",
     "days_to_warn",
-    "alerts_in_scope",
     "get_alert_in_scope",
     "latest_warn_day",
     "list_alerts",
@@ -341,36 +340,6 @@ def get_alert_in_scope(
     if r is None:
         return None
     return _with_jurisdiction(r)
-
-
-def alerts_in_scope(
-    conn: sa.Connection,
-    alert_ids: Collection[int],
-    *,
-    districts: Collection[str] | None,
-    address: RoutingAddress = "registered",
-) -> dict[int, dict[str, Any]]:
-    """The alerts of ``alert_ids`` that are in ``districts`` (None: any district), by id, with
-    their managers' ``jurisdiction``, in one query: an id missing from the answer does not
-    exist or is outside the scope (a bulk action refuses it)."""
-    if not alert_ids:
-        return {}
-    q, where = _filtered(
-        conn,
-        [alerts],
-        status="all",
-        tier=None,
-        province=None,
-        city=None,
-        districts=districts,
-        jurisdiction=None,
-        rule=None,
-        search=None,
-        register_no=None,
-        address=address,
-    )
-    q = _with_places(q, where).where(alerts.c.id.in_(sorted(set(alert_ids))))
-    return {int(r["id"]): _with_jurisdiction(r) for r in conn.execute(q).mappings()}
 
 
 def manager_in_scope(
