@@ -61,7 +61,7 @@ from watchtower.warn import (
 )
 from watchtower.warn.decide import asleep
 from watchtower.warn.lifecycle import MAX_SNOOZE_DAYS
-from watchtower.warn.queries import ALERT_STATUSES, ASSIGNEE_NONE
+from watchtower.warn.queries import ALERT_STATUSES
 
 __all__ = ["SECURITY_HEADERS", "create_app"]
 
@@ -510,9 +510,7 @@ def _colleagues(conn: sa.Connection, user: User) -> list[str]:
     """The enabled accounts that see at least one of ``user``'s districts: whom the queue's
     bulk form offers to assign to (each alert is checked again for its own district)."""
     mine = _districts_of(user)
-    return [
-        u.username for u in list_users(conn) if not u.disabled and any(u.sees(d) for d in mine)
-    ]
+    return [u.username for u in list_users(conn) if not u.disabled and any(u.sees(d) for d in mine)]
 
 
 def _queue_page(

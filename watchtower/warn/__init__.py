@@ -1,6 +1,6 @@
 """Warn: tiers from scores (with hysteresis and rule overrides), the alert lifecycle with its
-audit trail (a person's changes: transition, assign, add_note, reopen, snooze, unsnooze), and routing by
-jurisdiction (in SQL for the readers' scope: :mod:`watchtower.warn.scope`).
+audit trail (a person's changes: transition, assign, add_note, reopen, snooze, unsnooze), and
+routing by jurisdiction (in SQL for the readers' scope: :mod:`watchtower.warn.scope`).
 
 The step: :func:`run_warn` (:mod:`watchtower.warn.steps`); the reads of alerts and tiers:
 :mod:`watchtower.warn.queries`."""

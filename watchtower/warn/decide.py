@@ -329,6 +329,16 @@ def snoozed_ranks(
     return out
 
 
+def _tier_change(current: AlertState, s: Signal, as_of: dt.date) -> Escalate | Deescalate:
+    """The change of an open alert whose manager has another tier today (``s.tier``)."""
+    assert s.tier is not None  # alerting: at least min_tier
+    peak = higher(current.peak_tier, s.tier) or s.tier
+    tier_rank = rank(s.tier)
+    if tier_rank > rank(current.tier):
+        return Escalate(current, s, peak, woken_by(current, tier_rank, as_of))
+    return Deescalate(current, s, peak)
+
+
 def decide_lifecycle(
     open_alerts: Mapping[str, AlertState],
     signals: Iterable[Signal],
@@ -375,11 +385,7 @@ def decide_lifecycle(
         if s.tier == current.tier:
             changes.append(Refresh(current, s, alerting=True))
             continue
-        peak = higher(current.peak_tier, s.tier) or s.tier
-        if tier_rank > rank(current.tier):
-            changes.append(Escalate(current, s, peak, woken_by(current, tier_rank, as_of)))
-        else:
-            changes.append(Deescalate(current, s, peak))
+        changes.append(_tier_change(current, s, as_of))
     # Quiet alerts, as they stand after today's changes: a tier today is no quiet day (and
     # quiet_days >= 1, so alerts opened or signalled today never qualify).
     cutoff = as_of - dt.timedelta(days=policy.quiet_days)
