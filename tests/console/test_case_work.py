@@ -21,7 +21,7 @@ from tests.warn.scores import insert_scores, score_row
 from watchtower import pipeline
 from watchtower.config import Settings
 from watchtower.store import open_store
-from watchtower.store.alerts import alert_events, alerts
+from watchtower.store.alerts import alert_events, alert_labels, alerts
 
 Client = Callable[..., TestClient]
 
@@ -205,6 +205,34 @@ def test_assignee_and_age_filters_on_the_page_the_api_and_the_csv(
     sh = make_client()
     login(sh, "sh")
     assert _regs(sh, "assignee=me") == [] and _regs(sh, "assignee=gd") == []
+
+
+def test_closing_as_explained_leaves_no_label(
+    make_client: Client, console_settings: Settings
+) -> None:
+    """Outcomes as labels: confirmed risk and false alarm are kept in alert_labels (the one a
+    positive, the other a negative); explained (resolved) is neither."""
+    ids = _ids(console_settings)
+    gd = make_client()
+    csrf = login(gd, "gd")
+    outcomes = {"P3000001": "resolved", "P3000002": "confirmed", "P3000003": "false_positive"}
+    for reg, outcome in outcomes.items():
+        r = gd.post(
+            f"/alerts/{ids[reg]}/close",
+            data={"csrf_token": csrf, "resolution": outcome},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, reg
+    with open_store(console_settings.db_url).connect() as c:
+        q = sa.select(alert_labels.c.register_no, alert_labels.c.label)
+        labels = {str(reg): str(label) for reg, label in c.execute(q)}
+        q = sa.select(alerts.c.register_no, alerts.c.resolution)
+        closed = {reg: res for reg, res in c.execute(q.where(alerts.c.register_no.in_(outcomes)))}
+    assert closed == outcomes
+    assert {k: v for k, v in labels.items() if k in outcomes} == {
+        "P3000002": "confirmed",
+        "P3000003": "false_positive",
+    }
 
 
 _FORM = {"content-type": "application/x-www-form-urlencoded"}
