@@ -5,6 +5,7 @@ snooze, unsnooze and wake in the audit trail. And the queue's assignee and age f
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -157,7 +158,7 @@ def test_snooze_leaves_the_queue_until_its_day_and_escalation_wakes_at_once(
 def test_snooze_and_unsnooze_refuse_what_they_cannot_do(settings: Settings) -> None:
     engine = open_store(settings.db_url)
     _warn(settings, 0, {"P2200001": 60})
-    kw = {"by": "王科长", "note": None, "as_of": D0, "now": NOW}
+    kw: dict[str, Any] = {"by": "王科长", "note": None, "as_of": D0, "now": NOW}
     with engine.begin() as c:
         for until in (day(0), day(-1), day(366)):
             with pytest.raises(AlertError, match="snooze until a day after"):
@@ -216,7 +217,7 @@ def test_assignee_and_age_filters_are_sql_where_clauses(settings: Settings) -> N
     _warn(settings, 2, {"P2400001": 90, "P2400002": 80, "P2400003": 60})
     _warn(settings, 5, {"P2400001": 90, "P2400002": 80, "P2400003": 60, "P2400004": 60})
     with engine.begin() as c:
-        kw = {"by": "王科长", "note": None, "as_of": D0, "now": NOW}
+        kw: dict[str, Any] = {"by": "王科长", "note": None, "as_of": D0, "now": NOW}
         assign(c, "P2400001", "gd", **kw)
         assign(c, "P2400003", "ana", **kw)
         assert _regs(list_alerts(c, assignee="gd")) == ["P2400001"]
