@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlencode
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -20,6 +21,7 @@ from tests.digest.world import AS_OF, CLOCK
 from tests.warn.scores import insert_scores, score_row
 from watchtower import pipeline
 from watchtower.config import Settings
+from watchtower.console import AccountError
 from watchtower.store import open_store
 from watchtower.store.alerts import alert_events, alert_labels, alerts
 
@@ -241,3 +243,12 @@ _FORM = {"content-type": "application/x-www-form-urlencoded"}
 def _encode(pairs: list[tuple[str, str]]) -> bytes:
     """A form body with repeated fields (checkboxes of one name), as a browser sends it."""
     return urlencode(pairs).encode()
+
+
+def test_the_filter_words_are_no_usernames(console_settings: Settings) -> None:
+    """``assignee=me`` and ``assignee=none`` mean the user and nobody: no account takes them."""
+    for name in ("me", "None", " ME "):
+        with pytest.raises(AccountError, match="assignee filter"):
+            pipeline.add_user(
+                console_settings, name, "analyst", [], "a passphrase long enough", actor="t"
+            )
