@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from watchtower.store import metadata, open_store
+from watchtower.store.alerts import alerts
 from watchtower.store.engine import upgrade
 
 
@@ -77,6 +78,46 @@ def test_0011_adds_the_console_to_a_store_with_alerts(tmp_path: Path) -> None:
     for statement in ("update console_audit set actor = 'x'", "delete from console_audit"):
         with engine.begin() as conn, pytest.raises(sa.exc.DatabaseError, match="append-only"):
             conn.execute(sa.text(statement))
+
+
+def _alert_before_snooze(engine: sa.Engine) -> None:
+    """The store at 0011 (the console) with one open alert, as before snoozing existed."""
+    upgrade(engine, "0011")
+    now = dt.datetime(2024, 7, 1, 8, 0)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "insert into alerts (id, register_no, open_key, status, tier, peak_tier, score, "
+                "rule_hits, reasons, opened_as_of, last_as_of, last_signal_as_of, opened_at, "
+                "updated_at, assignee) values (1, 'P1', 'P1', 'new', 'red', 'red', 90, '[]', "
+                "'[]', :d, :d, :d, :t, :t, 'gd')"
+            ),
+            {"d": dt.date(2024, 6, 30), "t": now},
+        )
+    engine.dispose()
+
+
+def _snooze_column_works(engine: sa.Engine) -> None:
+    """After 0012: the old alert is awake, and a snooze day is stored as a date."""
+    with engine.begin() as conn:
+        assert conn.execute(sa.text("select assignee, snoozed_until from alerts")).all() == [
+            ("gd", None)
+        ]
+        conn.execute(sa.text("update alerts set snoozed_until = :d"), {"d": dt.date(2024, 7, 8)})
+        until = conn.execute(sa.select(alerts.c.snoozed_until)).scalar_one()
+    assert until == dt.date(2024, 7, 8)
+
+
+def test_0012_adds_the_snooze_day_to_a_store_with_alerts(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'before-snooze.db'}"
+    _alert_before_snooze(sa.create_engine(url))
+    _snooze_column_works(open_store(url))
+
+
+@pytest.mark.postgres
+def test_0012_adds_the_snooze_day_on_postgresql(postgres_url: str) -> None:
+    _alert_before_snooze(sa.create_engine(postgres_url))
+    _snooze_column_works(open_store(postgres_url))
 
 
 @pytest.mark.postgres

@@ -26,10 +26,10 @@ The steps (names are the contract between the CLI, the DAGs and the areas):
 - as_of_days(start, end, freq)               -> the one calendar (backtest, backfill DAG)
 
 And the reads and registry commands of the CLI, each a query of its area: list_alerts,
-alert_metrics, alert_with_trail, transition_alert, alerts_open_on, manager_profile,
-list_models, get_model, promote_model, rollback_model, sign_model, export_scores,
-upgrade_store; the console's
-accounts (add_user, list_users, disable_user, set_password) and its application (console_app).
+alert_metrics, alert_with_trail, transition_alert, snooze_alert, unsnooze_alert,
+alerts_open_on, manager_profile, list_models, get_model, promote_model, rollback_model,
+sign_model, export_scores, upgrade_store; the console's accounts (add_user, list_users,
+disable_user, set_password) and its application (console_app).
 """
 
 from __future__ import annotations
@@ -595,13 +595,16 @@ def list_alerts(
     jurisdiction: str | None = None,
     rule: str | None = None,
     search: str | None = None,
+    assignee: str | None = None,
+    min_age_days: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Alerts of ``status`` (open, new, acknowledged, investigating, closed, all), of one
-    ``tier``, ``province`` and ``city`` if given (regions compared normalized), of one
+    """Alerts of ``status`` (open, snoozed, new, acknowledged, investigating, closed, all),
+    of one ``tier``, ``province`` and ``city`` if given (regions compared normalized), of one
     district (``jurisdiction``, any spelling, placed as the digests route:
     ``settings.digest.routing_address``), with one ``rule`` among their hits, matching
-    ``search`` in name or register number; most severe first. The console's queue is the
-    same query, with the user's districts as its scope."""
+    ``search`` in name or register number, given to ``assignee`` (``none``: nobody), opened
+    more than ``min_age_days`` before the latest warn day; most severe first. The console's
+    queue is the same query, with the user's districts as its scope."""
     from watchtower.warn import list_alerts as _list_alerts
 
     with _store(settings).connect() as conn:
@@ -615,6 +618,8 @@ def list_alerts(
             rule=rule,
             search=search,
             address=settings.digest.routing_address,
+            assignee=assignee,
+            min_age_days=min_age_days,
         )
 
 
@@ -687,6 +692,42 @@ def transition_alert(
             now=clock.now(),
             resolution=resolution,
         )
+
+
+def snooze_alert(
+    settings: Settings,
+    ref: str,
+    *,
+    until: dt.date,
+    by: str,
+    note: str | None = None,
+    clock: Clock | None = None,
+) -> dict[str, Any]:
+    """Snooze an open alert until ``until`` (a day after the store's latest warn day), in the
+    audit trail; the clock dates the change. Raises AlertError when it cannot be snoozed."""
+    from watchtower.warn import snooze
+
+    clock = clock or SystemClock()
+    with _store(settings).begin() as conn:
+        return snooze(
+            conn, ref, until=until, by=by, note=note, as_of=clock.today(), now=clock.now()
+        )
+
+
+def unsnooze_alert(
+    settings: Settings,
+    ref: str,
+    *,
+    by: str,
+    note: str | None = None,
+    clock: Clock | None = None,
+) -> dict[str, Any]:
+    """End an alert's snooze now, in the audit trail. Raises AlertError when it sleeps not."""
+    from watchtower.warn import unsnooze
+
+    clock = clock or SystemClock()
+    with _store(settings).begin() as conn:
+        return unsnooze(conn, ref, by=by, note=note, as_of=clock.today(), now=clock.now())
 
 
 def alerts_open_on(settings: Settings, day: dt.date | None) -> list[dict[str, Any]]:

@@ -127,3 +127,41 @@ def test_alerts_metrics_is_the_console_s_query(settings: Settings) -> None:
     assert "广东" not in r.output
     r = runner.invoke(app, ["alerts", "metrics", "--from", "2024-07-02", "--to", day])
     assert r.exit_code == 2 and "before it starts" in r.output
+
+
+def test_alerts_snooze_unsnooze_and_the_queue_filters(settings: Settings) -> None:
+    build_world(settings)  # warned up to AS_OF: the day snoozes and ages are judged on
+    until = str(AS_OF + dt.timedelta(days=7))
+    r = runner.invoke(app, ["alerts", "snooze", "P3000003", "--until", until, "--by", "王科长"])
+    assert r.exit_code == 0 and f"snoozed until {until}" in r.output, r.output
+    listed = {
+        a["register_no"]
+        for a in json.loads(runner.invoke(app, ["alerts", "list", "--json"]).output)
+    }
+    assert "P3000003" not in listed and "P3000001" in listed
+    r = runner.invoke(app, ["alerts", "list", "--status", "snoozed", "--json"])
+    assert [a["register_no"] for a in json.loads(r.output)] == ["P3000003"]
+    r = runner.invoke(app, ["alerts", "snooze", "P3000001", "--until", str(AS_OF), "--by", "x"])
+    assert r.exit_code == 2 and "snooze until a day after 2024-06-28" in r.output
+    r = runner.invoke(app, ["alerts", "snooze", "P3000001", "--until", "next week", "--by", "x"])
+    assert r.exit_code == 2  # not a date: typer refuses it
+    r = runner.invoke(app, ["alerts", "unsnooze", "P3000003", "--by", "王科长", "--note", "提前"])
+    assert r.exit_code == 0 and "awake" in r.output, r.output
+    r = runner.invoke(app, ["alerts", "unsnooze", "P3000003", "--by", "王科长"])
+    assert r.exit_code == 2 and "not snoozed" in r.output
+    show = runner.invoke(app, ["alerts", "show", "P3000003"]).output
+    assert "snooze" in show and "unsnooze" in show and "提前" in show
+
+    # --min-age-days counts from the latest warn day; --assignee takes a name or none
+    r = runner.invoke(app, ["alerts", "list", "--min-age-days", "1", "--json"])
+    old = {a["register_no"] for a in json.loads(r.output)}
+    assert old and "P3000007" not in old  # opened on AS_OF itself
+    assert all(a["opened_as_of"] < str(AS_OF - dt.timedelta(days=1)) for a in json.loads(r.output))
+    r = runner.invoke(app, ["alerts", "list", "--assignee", "none", "--json"])
+    assert {a["register_no"] for a in json.loads(r.output)} == listed | {"P3000003"}  # awake
+    r = runner.invoke(app, ["alerts", "list", "--assignee", "gd"])
+    assert r.exit_code == 0 and "no alerts" in r.output
+    r = runner.invoke(app, ["alerts", "list", "--assignee", "me"])
+    assert r.exit_code == 2 and "give the username" in r.output
+    r = runner.invoke(app, ["alerts", "list", "--min-age-days", "-1"])
+    assert r.exit_code == 2

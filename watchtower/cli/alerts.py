@@ -24,7 +24,7 @@ from watchtower.clock import SystemClock
 from watchtower.text import terminal_text as esc
 
 alerts_app = typer.Typer(
-    help="Alerts (预警): list, inspect, acknowledge, investigate, close, export, metrics.",
+    help="Alerts (预警): list, inspect, acknowledge, investigate, snooze, close, export, metrics.",
     no_args_is_help=True,
 )
 app.add_typer(alerts_app, name="alerts")
@@ -38,6 +38,7 @@ class Resolution(StrEnum):
 
 class StatusFilter(StrEnum):
     open = "open"
+    snoozed = "snoozed"
     new = "new"
     acknowledged = "acknowledged"
     investigating = "investigating"
@@ -140,13 +141,27 @@ def alerts_list(
     search: Annotated[
         str | None, typer.Option(help="Only names or register numbers containing this.")
     ] = None,
+    assignee: Annotated[
+        str | None,
+        typer.Option(help="Only alerts given to this console user ('none': to nobody)."),
+    ] = None,
+    min_age_days: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Only alerts opened more than this many days before the latest warn day."
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many (0 = all).")] = 50,
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """List alerts, most severe first."""
+    """List alerts, most severe first. The default (open) leaves out the alerts snoozed past
+    the latest warn day; --status snoozed lists them."""
     from watchtower import pipeline
 
+    if assignee and assignee.strip().lower() == "me":
+        fail("--assignee me is the console's word for the logged-in user; give the username")
+        return
     try:
         rows = pipeline.list_alerts(
             settings_for(db),
@@ -157,6 +172,8 @@ def alerts_list(
             jurisdiction=jurisdiction,
             rule=rule,
             search=search,
+            assignee=assignee,
+            min_age_days=min_age_days,
         )
     except ValueError as exc:  # a district that is none, a malformed rule code
         fail(str(exc))
@@ -274,6 +291,52 @@ def alerts_close(
 ) -> None:
     """Close an alert with its outcome."""
     _transition(ref, "closed", by, note, db, as_.value.replace("-", "_"))
+
+
+@alerts_app.command("snooze")
+def alerts_snooze(
+    ref: RefArgument,
+    until: Annotated[
+        dt.datetime,
+        typer.Option(
+            "--until",
+            formats=["%Y-%m-%d"],
+            help="Back in the queue on this day (after the latest warn day, within a year); "
+            "an escalation to a higher tier wakes it earlier.",
+        ),
+    ],
+    by: ByOption,
+    note: NoteOption = None,
+    db: DbOption = None,
+) -> None:
+    """Snooze an open alert until a day (暂缓): out of the default queue until then."""
+    from watchtower import pipeline
+    from watchtower.warn import AlertError
+
+    try:
+        a = pipeline.snooze_alert(
+            settings_for(db), ref, until=until.date(), by=by, note=note, clock=SystemClock()
+        )
+    except AlertError as exc:
+        fail(str(exc))
+        return
+    typer.echo(f"alert #{a['id']} {esc(a['register_no'])}: snoozed until {a['snoozed_until']}")
+
+
+@alerts_app.command("unsnooze")
+def alerts_unsnooze(
+    ref: RefArgument, by: ByOption, note: NoteOption = None, db: DbOption = None
+) -> None:
+    """End an alert's snooze now: back in the queue."""
+    from watchtower import pipeline
+    from watchtower.warn import AlertError
+
+    try:
+        a = pipeline.unsnooze_alert(settings_for(db), ref, by=by, note=note, clock=SystemClock())
+    except AlertError as exc:
+        fail(str(exc))
+        return
+    typer.echo(f"alert #{a['id']} {esc(a['register_no'])}: awake, {a['status']}")
 
 
 @alerts_app.command("export")

@@ -17,6 +17,7 @@ from watchtower.store.console import ROLES
 __all__ = [
     "MAX_PASSWORD",
     "MIN_PASSWORD",
+    "RESERVED_USERNAMES",
     "ROLES",
     "AccountError",
     "Attempt",
@@ -67,6 +68,11 @@ class User:
         """True when an alert or manager of ``district`` is in this user's scope."""
         scope = self.districts
         return scope is None or (district is not None and district in scope)
+
+
+#: Names no new account may take: the queue's assignee filter reads them as "the user
+#: asking" and "nobody" (``/alerts?assignee=me``, ``assignee=none``).
+RESERVED_USERNAMES = frozenset({"me", "none"})
 
 
 def normalize_username(name: str) -> str:

@@ -17,7 +17,7 @@ import datetime as dt
 import hmac
 import io
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -55,12 +55,17 @@ from watchtower.warn import (
     assign,
     count_alerts_by_tier,
     get_alert_in_scope,
+    latest_warn_day,
     list_alerts,
     load_service_levels,
     manager_in_scope,
     reopen,
+    snooze,
     transition,
+    unsnooze,
 )
+from watchtower.warn.decide import asleep
+from watchtower.warn.lifecycle import MAX_SNOOZE_DAYS
 from watchtower.warn.queries import ALERT_STATUSES
 
 __all__ = ["SECURITY_HEADERS", "create_app"]
@@ -89,7 +94,10 @@ SECURITY_HEADERS: dict[str, str] = {
 
 #: The page's action -> the alert status it moves to (closing also takes an outcome).
 _MOVES = {"acknowledge": "acknowledged", "investigate": "investigating", "close": "closed"}
-_ACTIONS = (*_MOVES, "reopen", "assign", "note")
+#: What the queue's bulk form may do to many alerts at once.
+_BULK_ACTIONS = ("acknowledge", "assign")
+#: The longest age filter, in days (ten years: older is a typing slip).
+_MAX_AGE_DAYS = 3650
 _CSV_COLUMNS = (
     "id",
     "register_no",
@@ -462,9 +470,13 @@ _queue = APIRouter()
 
 
 def _filters(request: Request) -> dict[str, str | None]:
-    """The queue's filters from the query string; a tier, status or overdue flag not allowed
-    is a 400."""
-    q = request.query_params
+    """The queue's filters from the query string (see :func:`_filters_of`)."""
+    return _filters_of(request.query_params)
+
+
+def _filters_of(q: Mapping[str, str]) -> dict[str, str | None]:
+    """The queue's filters from a query string or a form; a tier, status or age not allowed
+    is a 400. ``assignee`` stays as given (``me`` is the user: :func:`_queue_rows`)."""
     tier = q.get("tier") or None
     status = q.get("status") or "open"
     if tier is not None and tier not in TIERS:
@@ -473,6 +485,9 @@ def _filters(request: Request) -> dict[str, str | None]:
         raise _BadRequest(f"status {status!r}: one of {', '.join(ALERT_STATUSES)}")
     if q.get("overdue") not in (None, "", "0", "1"):
         raise _BadRequest("overdue: 1 (only overdue alerts) or 0")
+    age = (q.get("min_age_days") or "").strip() or None
+    if age is not None and not (age.isdigit() and int(age) <= _MAX_AGE_DAYS):
+        raise _BadRequest(f"min_age_days {age!r}: a whole number of days, 0 to {_MAX_AGE_DAYS}")
     return {
         "overdue": "1" if q.get("overdue") == "1" else None,
         "tier": tier,
@@ -480,7 +495,14 @@ def _filters(request: Request) -> dict[str, str | None]:
         "jurisdiction": q.get("jurisdiction") or None,
         "rule": q.get("rule") or None,
         "search": (q.get("q") or "").strip()[:100] or None,
+        "assignee": (q.get("assignee") or "").strip().lower()[:64] or None,
+        "min_age_days": age,
     }
+
+
+def _query_of(f: Mapping[str, str | None]) -> str:
+    """The query string of the filters ``f`` (the CSV link, the bulk form's way back)."""
+    return urlencode({k if k != "search" else "q": v for k, v in f.items() if v})
 
 
 def _api_limit(request: Request) -> int:
@@ -494,34 +516,28 @@ def _queue_rows(
     c: _Console, user: User, f: Mapping[str, str | None], limit: int | None
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """The user's queue under the filters ``f`` (at most ``limit`` rows, each marked
-    ``overdue`` or not) and its counts by tier (of all its rows)."""
+    ``overdue`` or not) and its counts by tier (of all its rows). The assignee ``me`` is the
+    user."""
     on = c.overdue_on()
     only = f["overdue"] == "1"
+    assignee = user.username if f["assignee"] == "me" else f["assignee"]
+    age = int(f["min_age_days"]) if f["min_age_days"] else None
+    common: dict[str, Any] = dict(
+        status=f["status"] or "open",
+        districts=user.districts,
+        jurisdiction=f["jurisdiction"],
+        rule=f["rule"],
+        search=f["search"],
+        address=c.address,
+        assignee=assignee,
+        min_age_days=age,
+    )
     try:
         with c.engine.connect() as conn:
             rows = list_alerts(
-                conn,
-                status=f["status"] or "open",
-                tier=f["tier"],
-                districts=user.districts,
-                jurisdiction=f["jurisdiction"],
-                rule=f["rule"],
-                search=f["search"],
-                address=c.address,
-                limit=limit,
-                overdue_on=on,
-                overdue_only=only,
+                conn, tier=f["tier"], limit=limit, overdue_on=on, overdue_only=only, **common
             )
-            counts = count_alerts_by_tier(
-                conn,
-                status=f["status"] or "open",
-                districts=user.districts,
-                jurisdiction=f["jurisdiction"],
-                rule=f["rule"],
-                search=f["search"],
-                address=c.address,
-                overdue_on=on if only else None,
-            )
+            counts = count_alerts_by_tier(conn, overdue_on=on if only else None, **common)
     except ValueError as exc:  # an unknown district or a malformed rule code
         raise _BadRequest(str(exc)) from None
     return rows, counts
@@ -532,12 +548,20 @@ def _districts_of(user: User) -> list[str]:
     return [j.zh for j in JURISDICTIONS if scope is None or j.zh in scope]
 
 
-@_queue.get("/alerts", response_model=None)
-def alerts_page(request: Request, c: Console) -> Response:
-    s = _page_session(request)
-    f = _filters(request)
+def _colleagues(conn: sa.Connection, user: User) -> list[str]:
+    """The enabled accounts that see at least one of ``user``'s districts: whom the queue's
+    bulk form offers to assign to (each alert is checked again for its own district)."""
+    mine = _districts_of(user)
+    return [u.username for u in list_users(conn) if not u.disabled and any(u.sees(d) for d in mine)]
+
+
+def _queue_page(
+    request: Request, c: _Console, s: Session, f: Mapping[str, str | None], **extra: Any
+) -> HTMLResponse:
     rows, counts = _queue_rows(c, s.user, f, PAGE_ROWS)
-    csv_query = urlencode({k if k != "search" else "q": v for k, v in f.items() if v})
+    with c.engine.connect() as conn:
+        colleagues = _colleagues(conn, s.user)
+        day = latest_warn_day(conn)
     return _render(
         request,
         "alerts.html",
@@ -549,11 +573,22 @@ def alerts_page(request: Request, c: Console) -> Response:
             "tiers": TIERS,
             "statuses": ALERT_STATUSES,
             "districts": _districts_of(s.user),
-            "csv_query": csv_query,
+            "csv_query": _query_of(f),
             "page_rows": PAGE_ROWS,
+            "colleagues": colleagues,
+            "warn_day": day,
+            "asleep": lambda until: asleep(until, day),
+            "bulk": None,
+            **extra,
         },
         s=s,
     )
+
+
+@_queue.get("/alerts", response_model=None)
+def alerts_page(request: Request, c: Console) -> Response:
+    s = _page_session(request)
+    return _queue_page(request, c, s, _filters(request))
 
 
 @_queue.get("/api/alerts", response_model=None)
@@ -633,6 +668,7 @@ def _alert_page(
         colleagues = [
             u.username for u in list_users(conn) if not u.disabled and u.sees(alert["jurisdiction"])
         ]
+        day = latest_warn_day(conn)
     return _render(
         request,
         "alert.html",
@@ -643,6 +679,11 @@ def _alert_page(
             "resolutions": RESOLUTIONS,
             "colleagues": colleagues,
             "error": error,
+            "warn_day": day,
+            "asleep": asleep(alert["snoozed_until"], day),
+            # the date input's bounds: what :func:`watchtower.warn.snooze` accepts
+            "snooze_min": day + dt.timedelta(days=1) if day else None,
+            "snooze_max": day + dt.timedelta(days=MAX_SNOOZE_DAYS) if day else None,
         },
         status=status,
         s=s,
@@ -666,6 +707,77 @@ def _assignee(conn: sa.Connection, alert: Mapping[str, Any], form: Mapping[str, 
     return to
 
 
+@dataclasses.dataclass(frozen=True)
+class _Act:
+    """One action of a person on one alert in their scope, as the page's forms ask for it."""
+
+    conn: sa.Connection
+    alert: dict[str, Any]
+    form: Mapping[str, str]
+    by: str
+    note: str | None
+    now: dt.datetime
+
+    @property
+    def day(self) -> dt.date:
+        return self.now.date()
+
+
+def _move(action: str) -> Callable[[_Act], object]:
+    def move(a: _Act) -> object:
+        resolution = a.form.get("resolution") if action == "close" else None
+        return transition(
+            a.conn,
+            a.alert["id"],
+            _MOVES[action],
+            by=a.by,
+            note=a.note,
+            as_of=a.day,
+            now=a.now,
+            resolution=resolution,
+        )
+
+    return move
+
+
+def _snooze_day(form: Mapping[str, str]) -> dt.date:
+    try:
+        return dt.date.fromisoformat((form.get("until") or "").strip())
+    except ValueError:
+        raise AlertError("snooze until a day: YYYY-MM-DD") from None
+
+
+#: The page's actions (``POST /alerts/{id}/{action}``), each through a lifecycle function.
+_ACTIONS: dict[str, Callable[[_Act], object]] = {
+    **{name: _move(name) for name in _MOVES},
+    "reopen": lambda a: reopen(a.conn, a.alert["id"], by=a.by, note=a.note, as_of=a.day, now=a.now),
+    "note": lambda a: add_note(
+        a.conn, a.alert["id"], a.note or "", by=a.by, as_of=a.day, now=a.now
+    ),
+    "assign": lambda a: assign(
+        a.conn,
+        a.alert["id"],
+        _assignee(a.conn, a.alert, a.form),
+        by=a.by,
+        note=a.note,
+        as_of=a.day,
+        now=a.now,
+    ),
+    "snooze": lambda a: snooze(
+        a.conn,
+        a.alert["id"],
+        until=_snooze_day(a.form),
+        by=a.by,
+        note=a.note,
+        as_of=a.day,
+        now=a.now,
+    ),
+    "unsnooze": lambda a: unsnooze(
+        a.conn, a.alert["id"], by=a.by, note=a.note, as_of=a.day, now=a.now
+    ),
+}
+
+
 def _act(
     c: _Console,
     conn: sa.Connection,
@@ -674,31 +786,12 @@ def _act(
     action: str,
     form: Mapping[str, str],
 ) -> None:
-    """Do one of the page's actions on an alert in the user's scope (404 outside it), under
-    the user's name, in the alert's audit trail."""
+    """Do one of the page's actions on an alert in the user's scope (404 outside it: the
+    scope is checked in SQL in the transaction of the change), under the user's name, in the
+    alert's audit trail."""
     alert = _scoped_alert(c, conn, s.user, alert_id)
     note = (form.get("note") or "").strip()[:2000] or None
-    now = c.clock.now()
-    by = s.user.username
-    if action in _MOVES:
-        resolution = form.get("resolution") if action == "close" else None
-        transition(
-            conn,
-            alert_id,
-            _MOVES[action],
-            by=by,
-            note=note,
-            as_of=now.date(),
-            now=now,
-            resolution=resolution,
-        )
-    elif action == "reopen":
-        reopen(conn, alert_id, by=by, note=note, as_of=now.date(), now=now)
-    elif action == "note":
-        add_note(conn, alert_id, note or "", by=by, as_of=now.date(), now=now)
-    else:
-        to = _assignee(conn, alert, form)
-        assign(conn, alert_id, to, by=by, note=note, as_of=now.date(), now=now)
+    _ACTIONS[action](_Act(conn, alert, form, s.user.username, note, c.clock.now()))
 
 
 @_alert.post("/alerts/{alert_id}/{action}", response_model=None)
@@ -714,6 +807,68 @@ async def alert_action(request: Request, alert_id: int, action: str, c: Console)
     except AlertError as exc:
         return _alert_page(request, s, alert_id, error=str(exc), status=409)
     return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
+
+
+@dataclasses.dataclass
+class _BulkResult:
+    """What a bulk action did: alerts changed, ids refused (no such alert or outside the
+    user's scope: nothing said about which), alerts whose change was not possible (e.g.
+    acknowledged already) with the first reason."""
+
+    done: int = 0
+    refused: int = 0
+    failed: int = 0
+    reason: str | None = None
+
+
+def _bulk_ids(values: list[str]) -> list[int]:
+    """The alert ids a bulk form checked (each once, in order); 400 for anything but ids, for
+    none and for more than a page holds."""
+    try:
+        ids = list(dict.fromkeys(int(v) for v in values))
+    except ValueError:
+        raise _BadRequest("alert ids are whole numbers") from None
+    if not ids or len(ids) > PAGE_ROWS:
+        raise _BadRequest(f"choose between 1 and {PAGE_ROWS} alerts")
+    return ids
+
+
+def _run_bulk(
+    c: _Console, s: Session, ids: list[int], action: str, form: Mapping[str, str]
+) -> _BulkResult:
+    """``action`` on each alert of ``ids``, one transaction each (one alert that cannot
+    change leaves the others done). Each id is checked against the user's scope in SQL inside
+    its transaction, as a single action is (:func:`_act`); one audit row per changed alert."""
+    result = _BulkResult()
+    fields = {"assignee": form.get("to") or "", "note": form.get("note") or ""}
+    for alert_id in ids:
+        try:
+            with c.engine.begin() as conn:
+                _act(c, conn, s, alert_id, action, fields)
+        except _NotFound:
+            result.refused += 1
+        except AlertError as exc:
+            result.failed += 1
+            result.reason = result.reason or str(exc)
+        else:
+            result.done += 1
+    return result
+
+
+@_alert.post("/alerts/bulk", response_model=None)
+async def alerts_bulk(request: Request, c: Console) -> Response:
+    """The queue's bulk form: acknowledge or assign the checked alerts; the queue again (its
+    filters from the form's hidden fields) with how many were done and refused."""
+    s = _page_session(request)
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    _check_csrf(s.csrf_token, fields.get("csrf_token"))
+    action = fields.get("action") or ""
+    if action not in _BULK_ACTIONS:
+        raise _BadRequest(f"action {action!r}: one of {', '.join(_BULK_ACTIONS)}")
+    f = _filters_of(fields)
+    ids = _bulk_ids([v for v in form.getlist("id") if isinstance(v, str)])
+    return _queue_page(request, c, s, f, bulk=_run_bulk(c, s, ids, action, fields))
 
 
 # --- one manager --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from watchtower.console.accounts import (
+    RESERVED_USERNAMES,
     AccountError,
     Throttle,
     ThrottlePolicy,
@@ -79,6 +80,10 @@ def run_add_user(
     """Create an account (see :mod:`watchtower.console.accounts` for what is checked);
     AccountError when the name is taken or anything is refused."""
     name = normalize_username(username)
+    if name in RESERVED_USERNAMES:
+        raise AccountError(
+            f"username {name!r} is a word of the queue's assignee filter; choose another"
+        )
     check_role(role)
     districts = check_jurisdictions(role, jurisdictions)
     check_password(password, name)

@@ -72,6 +72,9 @@ alerts = sa.Table(
     sa.Column("closed_at", sa.DateTime),
     # the console user a person assigned it to (migration 0011); NULL: nobody yet
     sa.Column("assignee", sa.String(64)),
+    # snoozed by a person until this day (migration 0012): out of the default queue while the
+    # store's latest warn day is before it; NULL or a day passed: awake (nothing clears it)
+    sa.Column("snoozed_until", sa.Date),
     sa.CheckConstraint(
         "(status = 'closed' AND open_key IS NULL) OR (status <> 'closed' AND open_key IS NOT NULL)",
         name="open_key_matches_status",
@@ -88,7 +91,8 @@ alert_events = sa.Table(
     sa.Column("at", sa.DateTime, nullable=False),  # when (clock)
     sa.Column("actor", sa.String(128), nullable=False),  # who ("watchtower" for the pipeline)
     # what: open | escalate | deescalate | acknowledge | investigate | close | auto_resolve
-    # | assign | note | reopen (the last three: the console, migration 0011)
+    # | assign | note | reopen (the console, migration 0011) | snooze | unsnooze | wake
+    # (migration 0012; wake: an escalation ended a snooze)
     sa.Column("action", sa.String(32), nullable=False),
     sa.Column("from_status", sa.String(16)),
     sa.Column("to_status", sa.String(16)),

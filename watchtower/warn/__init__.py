@@ -1,7 +1,7 @@
 """Warn: tiers from scores (with hysteresis and rule overrides), the alert lifecycle with its
-audit trail (a person's changes: transition, assign, add_note, reopen), and routing by
-jurisdiction (in SQL for the readers' scope: :mod:`watchtower.warn.scope`); service levels and
-what is overdue (:mod:`watchtower.warn.service`), and the oversight figures
+audit trail (a person's changes: transition, assign, add_note, reopen, snooze, unsnooze), and
+routing by jurisdiction (in SQL for the readers' scope: :mod:`watchtower.warn.scope`); service
+levels and what is overdue (:mod:`watchtower.warn.service`), and the oversight figures
 (:mod:`watchtower.warn.metrics`).
 
 The step: :func:`run_warn` (:mod:`watchtower.warn.steps`); the reads of alerts and tiers:
@@ -14,7 +14,9 @@ from watchtower.warn.lifecycle import (
     assign,
     get_alert,
     reopen,
+    snooze,
     transition,
+    unsnooze,
 )
 from watchtower.warn.metrics import (
     AlertMetrics,
@@ -31,6 +33,7 @@ from watchtower.warn.queries import (
     count_alerts_by_tier,
     days_to_warn,
     get_alert_in_scope,
+    latest_warn_day,
     list_alerts,
     manager_in_scope,
     open_alerts_by_tier,
@@ -80,6 +83,7 @@ __all__ = [
     "days_to_warn",
     "get_alert",
     "get_alert_in_scope",
+    "latest_warn_day",
     "list_alerts",
     "load_policy",
     "load_service_levels",
@@ -92,6 +96,8 @@ __all__ = [
     "rank",
     "reopen",
     "run_warn",
+    "snooze",
     "tier_for_score",
     "transition",
+    "unsnooze",
 ]

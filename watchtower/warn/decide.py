@@ -44,11 +44,13 @@ __all__ = [
     "Signal",
     "StoredTier",
     "TierRow",
+    "asleep",
     "decide_day_tiers",
     "decide_lifecycle",
     "snooze_since",
     "snoozed_ranks",
     "why",
+    "woken_by",
 ]
 
 
@@ -212,6 +214,7 @@ class AlertState(NamedTuple):
     score: float
     last_as_of: dt.date
     last_signal_as_of: dt.date | None
+    snoozed_until: dt.date | None = None  # a person's snooze (see :func:`asleep`)
 
 
 class FalsePositive(NamedTuple):
@@ -241,11 +244,14 @@ class Refresh:
 
 @dataclass(frozen=True, slots=True)
 class Escalate:
-    """``alert`` goes up to ``signal.tier`` (refreshed as :class:`Refresh` does)."""
+    """``alert`` goes up to ``signal.tier`` (refreshed as :class:`Refresh` does). ``woken``:
+    the day the alert was snoozed until, when it was still asleep (the escalation ends the
+    snooze at once); None when it was awake."""
 
     alert: AlertState
     signal: Signal
     peak_tier: str
+    woken: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +289,23 @@ def why(signal: Signal) -> str:
     return f"score {signal.score:.1f}; rules: {rules}"
 
 
+def asleep(snoozed_until: dt.date | None, day: dt.date | None) -> bool:
+    """Whether an alert a person snoozed until ``snoozed_until`` is still asleep on ``day``:
+    until the day itself, exclusive (on it, it is back in the queue). ``day`` is the store's
+    latest warn as-of day (the queue's) or the warn run's own day; None (no warn run yet):
+    nothing sleeps. A snooze expires by itself: nothing needs to clear the column.
+    :func:`watchtower.warn.queries.list_alerts` applies the same rule in SQL."""
+    return snoozed_until is not None and day is not None and snoozed_until > day
+
+
+def woken_by(alert: AlertState, signal_rank: int, as_of: dt.date) -> dt.date | None:
+    """The snooze an escalation of ``alert`` to a tier of rank ``signal_rank`` ends on
+    ``as_of`` (its day), if the alert is asleep and the tier higher; else None."""
+    if signal_rank > rank(alert.tier) and asleep(alert.snoozed_until, as_of):
+        return alert.snoozed_until
+    return None
+
+
 def snooze_since(as_of: dt.date, policy: TierPolicy) -> dt.date | None:
     """First day of the false-positive snooze window ending ``as_of`` (None: no snooze)."""
     if policy.false_positive_snooze_days <= 0:
@@ -306,6 +329,16 @@ def snoozed_ranks(
     return out
 
 
+def _tier_change(current: AlertState, s: Signal, as_of: dt.date) -> Escalate | Deescalate:
+    """The change of an open alert whose manager has another tier today (``s.tier``)."""
+    assert s.tier is not None  # alerting: at least min_tier
+    peak = higher(current.peak_tier, s.tier) or s.tier
+    tier_rank = rank(s.tier)
+    if tier_rank > rank(current.tier):
+        return Escalate(current, s, peak, woken_by(current, tier_rank, as_of))
+    return Deescalate(current, s, peak)
+
+
 def decide_lifecycle(
     open_alerts: Mapping[str, AlertState],
     signals: Iterable[Signal],
@@ -323,6 +356,8 @@ def decide_lifecycle(
       :func:`snoozed_ranks`).
     - An alert last changed by a later day is left alone: a replay of an older day never
       rewinds a newer state.
+    - An escalation of an alert a person snoozed (asleep on ``as_of``, :func:`asleep`) wakes
+      it: :attr:`Escalate.woken` names the snooze it ends.
     - Idempotent: deciding again on the state the changes produce changes no tier and opens
       nothing (refreshes write the same values).
     """
@@ -350,9 +385,7 @@ def decide_lifecycle(
         if s.tier == current.tier:
             changes.append(Refresh(current, s, alerting=True))
             continue
-        peak = higher(current.peak_tier, s.tier) or s.tier
-        up = tier_rank > rank(current.tier)
-        changes.append(Escalate(current, s, peak) if up else Deescalate(current, s, peak))
+        changes.append(_tier_change(current, s, as_of))
     # Quiet alerts, as they stand after today's changes: a tier today is no quiet day (and
     # quiet_days >= 1, so alerts opened or signalled today never qualify).
     cutoff = as_of - dt.timedelta(days=policy.quiet_days)

@@ -8,7 +8,14 @@ false positive also writes an ``alert_labels`` row for retraining.
 The system's changes of a warn run are decided by
 :func:`watchtower.warn.decide.decide_lifecycle` on plain data; this module reads the state it
 decides on and writes the changes in bulk (:func:`apply_signals`). A person's changes
-(:func:`transition`) are checked and written here, one alert at a time.
+(:func:`transition`, :func:`assign`, :func:`add_note`, :func:`reopen`, :func:`snooze`,
+:func:`unsnooze`) are checked and written here, one alert at a time, each through
+:func:`_apply_change` (compare and set, then the audit row).
+
+A snooze is a day on the alert (``snoozed_until``), not a status: the alert keeps its status
+and leaves the default queue while the store's latest warn day is before that day
+(:func:`watchtower.warn.decide.asleep`, the same rule in the queue's SQL), so it expires by
+itself; an escalation to a higher tier during a warn run ends it at once (action ``wake``).
 """
 
 from __future__ import annotations
@@ -31,14 +38,18 @@ from watchtower.warn.decide import (
     Refresh,
     Resolve,
     Signal,
+    asleep,
     decide_lifecycle,
     snooze_since,
     snoozed_ranks,
     why,
 )
-from watchtower.warn.policy import TierPolicy
+from watchtower.warn.policy import TIER_LABELS, TierPolicy
+from watchtower.warn.queries import latest_warn_day
 
 SYSTEM_ACTOR = "watchtower"
+#: The longest snooze, in days after the latest warn day (longer is closing it, not snoozing).
+MAX_SNOOZE_DAYS = 365
 _CHUNK = 5000  # rows per executemany
 _IDS = 500  # ids per IN (...) list
 
@@ -133,6 +144,7 @@ _STATE = (
     "score",
     "last_as_of",
     "last_signal_as_of",
+    "snoozed_until",
 )
 
 
@@ -225,6 +237,8 @@ def _update_values(
     if not isinstance(c, Refresh):
         values["tier"] = s.tier
         values["peak_tier"] = c.peak_tier
+    if isinstance(c, Escalate) and c.woken is not None:
+        values["snoozed_until"] = None  # the escalation ends the snooze at once
     values["_id"] = c.alert.id
     return values
 
@@ -263,7 +277,25 @@ def _audit_rows(
                     note=why(c.signal),
                 )
             )
+            if isinstance(c, Escalate) and c.woken is not None:
+                events.append(_wake_event(c, as_of, now))
     return events
+
+
+def _wake_event(c: Escalate, as_of: dt.date, now: dt.datetime) -> dict[str, Any]:
+    """The audit row of an escalation ending a snooze (after the escalation's own row: the
+    alert is at its new tier by then)."""
+    tier = c.signal.tier
+    return _state_event(
+        c.alert._replace(tier=tier or c.alert.tier, score=c.signal.score),
+        as_of=as_of,
+        at=now,
+        action="wake",
+        note=(
+            f"snoozed until {c.woken}; woken by the escalation to {tier}; "
+            f"等级升至{TIER_LABELS[tier]['zh'] if tier else '-'}色，暂缓提前结束"
+        ),
+    )
 
 
 def write_changes(
@@ -424,6 +456,44 @@ def get_alert(conn: sa.Connection, ref: str | int) -> dict[str, Any]:
     return dict(row)
 
 
+def _apply_change(
+    conn: sa.Connection,
+    row: Mapping[str, Any],
+    *,
+    values: Mapping[str, Any] | None,
+    actor: str,
+    action: str,
+    as_of: dt.date,
+    now: dt.datetime,
+    note: str | None,
+    to_status: str | None = None,
+) -> dict[str, Any]:
+    """A person's change of one alert: set ``values`` on it if it still has the status it was
+    read with (compare and set: a change made meanwhile, by a person or a warn run's
+    auto-resolution, is not overwritten; :class:`AlertError` asks to try again), then its
+    audit row (``action`` by ``actor``). ``values`` None: only the audit row (a note).
+    Returns the alert as it is now."""
+    if values is not None:
+        done = conn.execute(
+            alerts.update()
+            .where(alerts.c.id == row["id"], alerts.c.status == row["status"])
+            .values(**values, updated_at=now)
+        ).rowcount
+        if not done:
+            raise AlertError(f"alert {row['id']} changed meanwhile; try again")
+    _event(
+        conn,
+        row,
+        as_of=as_of,
+        at=now,
+        actor=actor,
+        action=action,
+        to_status=to_status,
+        note=note,
+    )
+    return get_alert(conn, row["id"])
+
+
 def transition(
     conn: sa.Connection,
     ref: str | int,
@@ -452,31 +522,31 @@ def transition(
         if not _close(conn, row, resolution, actor, note, as_of, now):
             raise AlertError(f"alert {row['id']} changed meanwhile; try again")
         return get_alert(conn, row["id"])
-    done = conn.execute(
-        alerts.update()
-        .where(alerts.c.id == row["id"], alerts.c.status == row["status"])
-        .values(status=to_status, updated_at=now)
-    ).rowcount
-    if not done:
-        raise AlertError(f"alert {row['id']} changed meanwhile; try again")
     action = {"acknowledged": "acknowledge", "investigating": "investigate"}[to_status]
-    _event(
+    return _apply_change(
         conn,
         row,
-        as_of=as_of,
-        at=now,
+        values={"status": to_status},
         actor=actor,
         action=action,
-        to_status=to_status,
+        as_of=as_of,
+        now=now,
         note=note,
+        to_status=to_status,
     )
-    return get_alert(conn, row["id"])
 
 
 def _person(by: str) -> str:
     if not by or not by.strip():
         raise AlertError("say who makes the change (--by)")
     return by.strip()
+
+
+def _open_alert(conn: sa.Connection, ref: str | int) -> dict[str, Any]:
+    row = get_alert(conn, ref)
+    if row["status"] == "closed":
+        raise AlertError(f"alert {row['id']} is closed; reopen it first")
+    return row
 
 
 def assign(
@@ -493,27 +563,18 @@ def assign(
     audit trail (action ``assign``, the note says to whom). Whether the assignee may see the
     alert is the caller's check. Returns the updated alert."""
     actor = _person(by)
-    row = get_alert(conn, ref)
-    if row["status"] == "closed":
-        raise AlertError(f"alert {row['id']} is closed; reopen it first")
-    done = conn.execute(
-        alerts.update()
-        .where(alerts.c.id == row["id"], alerts.c.status == row["status"])
-        .values(assignee=assignee, updated_at=now)
-    ).rowcount
-    if not done:
-        raise AlertError(f"alert {row['id']} changed meanwhile; try again")
+    row = _open_alert(conn, ref)
     to = f"→ {assignee}" if assignee else "→ (nobody)"
-    _event(
+    return _apply_change(
         conn,
         row,
-        as_of=as_of,
-        at=now,
+        values={"assignee": assignee},
         actor=actor,
         action="assign",
+        as_of=as_of,
+        now=now,
         note=f"{to}: {note}" if note else to,
     )
-    return get_alert(conn, row["id"])
 
 
 def add_note(
@@ -530,8 +591,16 @@ def add_note(
     if not note or not note.strip():
         raise AlertError("a note needs some text")
     row = get_alert(conn, ref)
-    _event(conn, row, as_of=as_of, at=now, actor=actor, action="note", note=note.strip())
-    return row
+    return _apply_change(
+        conn,
+        row,
+        values=None,
+        actor=actor,
+        action="note",
+        as_of=as_of,
+        now=now,
+        note=note.strip(),
+    )
 
 
 def reopen(
@@ -543,8 +612,8 @@ def reopen(
     as_of: dt.date,
     now: dt.datetime,
 ) -> dict[str, Any]:
-    """Reopen a closed alert (back to acknowledged: a person has seen it), in the audit
-    trail. Its outcome no longer holds, so its retraining label (if any) is withdrawn.
+    """Reopen a closed alert (back to acknowledged: a person has seen it, and awake), in the
+    audit trail. Its outcome no longer holds, so its retraining label (if any) is withdrawn.
     Refused while the manager has another open alert (one open alert a manager)."""
     actor = _person(by)
     row = get_alert(conn, ref)
@@ -557,30 +626,92 @@ def reopen(
         raise AlertError(
             f"manager {row['register_no']} has another open alert #{other}; work on that one"
         )
-    done = conn.execute(
-        alerts.update()
-        .where(alerts.c.id == row["id"], alerts.c.status == "closed")
-        .values(
+    reopened = _apply_change(
+        conn,
+        row,
+        values=dict(
             status="acknowledged",
             open_key=row["register_no"],
             resolution=None,
             closed_as_of=None,
             closed_by=None,
             closed_at=None,
-            updated_at=now,
-        )
-    ).rowcount
-    if not done:
-        raise AlertError(f"alert {row['id']} changed meanwhile; try again")
-    conn.execute(alert_labels.delete().where(alert_labels.c.alert_id == row["id"]))
-    _event(
-        conn,
-        row,
-        as_of=as_of,
-        at=now,
+            snoozed_until=None,
+        ),
         actor=actor,
         action="reopen",
-        to_status="acknowledged",
+        as_of=as_of,
+        now=now,
         note=note,
+        to_status="acknowledged",
     )
-    return get_alert(conn, row["id"])
+    conn.execute(alert_labels.delete().where(alert_labels.c.alert_id == row["id"]))
+    return reopened
+
+
+def snooze(
+    conn: sa.Connection,
+    ref: str | int,
+    *,
+    until: dt.date,
+    by: str,
+    note: str | None,
+    as_of: dt.date,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Snooze an open alert until ``until`` (exclusive: it is back in the queue on that day):
+    out of the default queue meanwhile, woken at once by an escalation to a higher tier
+    (:func:`watchtower.warn.decide.decide_lifecycle`). Days are the store's latest warn as-of
+    day (:func:`watchtower.warn.queries.latest_warn_day`), the day the queue judges snoozes
+    on: ``until`` must be after it and at most :data:`MAX_SNOOZE_DAYS` later. Snoozing a
+    snoozed alert moves its day. In the audit trail (action ``snooze``). Returns the alert."""
+    actor = _person(by)
+    row = _open_alert(conn, ref)
+    day = latest_warn_day(conn)
+    if day is None:
+        raise AlertError("no warn run yet: there is no day to snooze from")
+    if not day < until <= day + dt.timedelta(days=MAX_SNOOZE_DAYS):
+        raise AlertError(
+            f"snooze until a day after {day} (the latest warn day) and at most "
+            f"{MAX_SNOOZE_DAYS} days later, not {until}"
+        )
+    before = row["snoozed_until"]
+    what = f"until {until}" + (f" (was {before})" if asleep(before, day) else "")
+    return _apply_change(
+        conn,
+        row,
+        values={"snoozed_until": until},
+        actor=actor,
+        action="snooze",
+        as_of=as_of,
+        now=now,
+        note=f"{what}: {note}" if note else what,
+    )
+
+
+def unsnooze(
+    conn: sa.Connection,
+    ref: str | int,
+    *,
+    by: str,
+    note: str | None,
+    as_of: dt.date,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """End a snooze before its day: the alert is back in the queue at once, in the audit trail
+    (action ``unsnooze``). Refused for an alert that is not asleep. Returns the alert."""
+    actor = _person(by)
+    row = _open_alert(conn, ref)
+    if not asleep(row["snoozed_until"], latest_warn_day(conn)):
+        raise AlertError(f"alert {row['id']} is not snoozed")
+    what = f"was snoozed until {row['snoozed_until']}"
+    return _apply_change(
+        conn,
+        row,
+        values={"snoozed_until": None},
+        actor=actor,
+        action="unsnooze",
+        as_of=as_of,
+        now=now,
+        note=f"{what}: {note}" if note else what,
+    )

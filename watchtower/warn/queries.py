@@ -41,13 +41,17 @@ __all__ = [
     "count_alerts_by_tier",
     "days_to_warn",
     "get_alert_in_scope",
+    "latest_warn_day",
     "list_alerts",
     "manager_in_scope",
     "open_alerts_by_tier",
 ]
 
-#: ``list_alerts`` statuses: ``open`` (any status but closed), one status, or ``all``.
-ALERT_STATUSES = ("open", "new", "acknowledged", "investigating", "closed", "all")
+#: ``list_alerts`` statuses: ``open`` (not closed and not snoozed: the queue), ``snoozed``
+#: (not closed, snoozed), one status (snoozed or not), or ``all``.
+ALERT_STATUSES = ("open", "snoozed", "new", "acknowledged", "investigating", "closed", "all")
+#: ``list_alerts``' assignee filter: these two words, else a console user's name.
+ASSIGNEE_NONE = "none"
 #: Most severe first: red, orange, yellow, blue (the order of every alert list).
 _SEVERITY = sa.case({t: -rank(t) for t in TIERS}, value=alerts.c.tier, else_=0)
 
@@ -68,15 +72,55 @@ _RULE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _PLACE_COLUMNS = ("place_placed", "place_agg", "place_province", "place_city")
 
 
-def _status_clause(status: str) -> sa.ColumnElement[bool] | None:
-    """The WHERE clause of an alert status ("open": not yet closed; "all": none)."""
+def latest_warn_day(conn: sa.Connection) -> dt.date | None:
+    """The store's latest warn as-of day (None before the first warn run): the day snoozes
+    expire on and ages count from, for the queue and for the warn run alike (the data's
+    time, not the wall clock's: a replay behaves as production does)."""
+    day: dt.date | None = conn.execute(sa.select(sa.func.max(manager_tiers.c.as_of))).scalar()
+    return day
+
+
+def _asleep_clause(day: dt.date | None) -> sa.ColumnElement[bool]:
+    """:func:`watchtower.warn.decide.asleep` in SQL: snoozed until after ``day``."""
+    if day is None:
+        return sa.false()
+    return sa.and_(alerts.c.snoozed_until.is_not(None), alerts.c.snoozed_until > day)
+
+
+def _status_clause(status: str, day: dt.date | None) -> sa.ColumnElement[bool] | None:
+    """The WHERE clause of an alert status ("open": not closed and awake on ``day``;
+    "snoozed": not closed and asleep; "all": none)."""
     if status not in ALERT_STATUSES:
         raise ValueError(f"unknown alert status {status!r}; one of {', '.join(ALERT_STATUSES)}")
     if status == "open":
-        return alerts.c.open_key.is_not(None)
+        return sa.and_(alerts.c.open_key.is_not(None), sa.not_(_asleep_clause(day)))
+    if status == "snoozed":
+        return sa.and_(alerts.c.open_key.is_not(None), _asleep_clause(day))
     if status == "all":
         return None
     return alerts.c.status == status
+
+
+def _work_clauses(
+    assignee: str | None, min_age_days: int | None, day: dt.date | None
+) -> list[sa.ColumnElement[bool]]:
+    """The clauses of the assignee filter (a user's name, or ``none``: nobody's) and the age
+    filter (opened more than ``min_age_days`` before ``day``, the latest warn day)."""
+    clauses: list[sa.ColumnElement[bool]] = []
+    if assignee:
+        who = assignee.strip().lower()
+        if who == ASSIGNEE_NONE:
+            clauses.append(alerts.c.assignee.is_(None))
+        else:
+            clauses.append(alerts.c.assignee == who)
+    if min_age_days is not None:
+        if min_age_days < 0:
+            raise ValueError(f"an age is a number of days, not {min_age_days}")
+        if day is None:  # no warn run, no alert is any age
+            clauses.append(sa.false())
+        else:
+            clauses.append(alerts.c.opened_as_of < day - dt.timedelta(days=min_age_days))
+    return clauses
 
 
 def _wanted_districts(
@@ -140,12 +184,17 @@ def _filtered(
     register_no: str | None,
     address: RoutingAddress,
     overdue_on: OverdueOn | None = None,
+    assignee: str | None = None,
+    min_age_days: int | None = None,
 ) -> tuple[sa.Select[Any], Places]:
     """The select of ``columns`` over the alerts joined to their managers' places, with every
     filter as a WHERE clause (nothing is filtered after the query). The clauses are built in
     the filters' order: of two bad values, the error names the first (status, district, rule).
-    ``overdue_on``: only the alerts overdue on that day under those service levels."""
-    status_clause = _status_clause(status)
+    ``overdue_on``: only the alerts overdue on that day under those service levels. Snoozes
+    and ages are judged on the store's latest warn day (:func:`latest_warn_day`)."""
+    judged = status in ("open", "snoozed") or min_age_days is not None
+    day = latest_warn_day(conn) if judged else None
+    status_clause = _status_clause(status, day)
     where = places(address)
     p = where.subquery
     q = sa.select(*columns).select_from(
@@ -164,6 +213,7 @@ def _filtered(
         clauses.append(alerts.c.register_no == register_no.strip().upper())
     if overdue_on is not None:
         clauses.append(overdue_condition(overdue_on.levels, overdue_on.as_of))
+    clauses += _work_clauses(assignee, min_age_days, day)
     for clause in clauses:
         q = q.where(clause)
     return q, where
@@ -226,6 +276,8 @@ def list_alerts(
     limit: int | None = None,
     overdue_on: OverdueOn | None = None,
     overdue_only: bool = False,
+    assignee: str | None = None,
+    min_age_days: int | None = None,
 ) -> list[dict[str, Any]]:
     """Alerts of ``status`` (see ALERT_STATUSES), of one ``tier``, ``province`` and ``city``
     if given, most severe first (tier, then score, then register number).
@@ -234,10 +286,13 @@ def list_alerts(
     ``jurisdiction``: only this district (any spelling); both place a manager by the digests'
     routing rule on ``address`` (:mod:`watchtower.warn.scope`), in SQL. ``rule``: only alerts
     whose latest rule hits hold it; ``search``: in the manager's name or register number;
-    ``register_no``: one manager's. Each row carries its manager's ``jurisdiction`` and
-    ``acknowledged_at`` (when a person first took it up; None: nobody yet), and with
-    ``overdue_on`` its ``overdue`` (:func:`watchtower.warn.service.overdue`);
-    ``overdue_only`` keeps the overdue ones (in SQL: ``overdue_on`` is then required)."""
+    ``register_no``: one manager's; ``assignee``: a console user's (``none``: nobody's);
+    ``min_age_days``: opened more than this many days before the latest warn day. The
+    default ``open`` leaves out the alerts snoozed past the latest warn day (``snoozed``
+    lists them). Each row carries its manager's ``jurisdiction`` and ``acknowledged_at``
+    (when a person first took it up; None: nobody yet), and with ``overdue_on`` its
+    ``overdue`` (:func:`watchtower.warn.service.overdue`); ``overdue_only`` keeps the overdue
+    ones (in SQL: ``overdue_on`` is then required)."""
     if overdue_only and overdue_on is None:
         raise ValueError("overdue_only needs the service levels and the as-of day (overdue_on)")
     q, where = _filtered(
@@ -254,6 +309,8 @@ def list_alerts(
         register_no=register_no,
         address=address,
         overdue_on=overdue_on if overdue_only else None,
+        assignee=assignee,
+        min_age_days=min_age_days,
     )
     q = _with_places(q, where).order_by(
         _SEVERITY, alerts.c.score.desc(), alerts.c.register_no, alerts.c.id
@@ -273,6 +330,8 @@ def count_alerts_by_tier(
     search: str | None = None,
     address: RoutingAddress = "registered",
     overdue_on: OverdueOn | None = None,
+    assignee: str | None = None,
+    min_age_days: int | None = None,
 ) -> dict[str, int]:
     """How many alerts :func:`list_alerts` finds per tier with the same filters (every tier
     present, 0 when none): the queue's counts. ``overdue_on``: only the overdue ones."""
@@ -290,6 +349,8 @@ def count_alerts_by_tier(
         register_no=None,
         address=address,
         overdue_on=overdue_on,
+        assignee=assignee,
+        min_age_days=min_age_days,
     )
     counts = {str(t): int(n) for t, n in conn.execute(q.group_by(alerts.c.tier)).all()}
     return {t: counts.get(t, 0) for t in TIERS}
