@@ -62,8 +62,8 @@ def load_catalog(settings: Settings) -> Any:
 
 
 def load_incidents(engine: sa.Engine, as_of: dt.date) -> pd.DataFrame:
-    """Labels known on ``as_of`` (incidents and forced deregistrations): columns register_no,
-    incident_date, incident_type."""
+    """Labels known on ``as_of`` (incidents, forced deregistrations, alerts closed as a
+    confirmed risk): columns register_no, incident_date, incident_type."""
     with engine.connect() as conn:
         return incident_labels(conn, as_of)
 
