@@ -28,8 +28,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from watchtower.chart import ScorePoint, score_timeline_svg
 from watchtower.clock import Clock, SystemClock
 from watchtower.config import RoutingAddress, Settings
 from watchtower.console.accounts import ThrottlePolicy, User
@@ -37,8 +39,22 @@ from watchtower.console.messages import LANGUAGES, message
 from watchtower.console.queries import Session, list_users, session_of
 from watchtower.console.secret import console_secret
 from watchtower.console.steps import SESSION_HOURS, run_login, run_logout
+from watchtower.detect import load_detect_config
+from watchtower.features import load_catalog
 from watchtower.jurisdiction import JURISDICTIONS
-from watchtower.managers import manager_profile
+from watchtower.managers import (
+    FundState,
+    ManagerProfile,
+    PeerComparison,
+    RelatedManager,
+    TimelineEntry,
+    change_timeline,
+    manager_funds,
+    manager_profile,
+    peer_comparison,
+    related_managers,
+    score_history,
+)
 from watchtower.store import open_store
 from watchtower.store.alerts import RESOLUTIONS, TIERS
 from watchtower.text import neutralize_cell
@@ -51,6 +67,7 @@ from watchtower.warn import (
     count_alerts_by_tier,
     get_alert_in_scope,
     list_alerts,
+    load_policy,
     manager_in_scope,
     reopen,
     transition,
@@ -173,6 +190,16 @@ def _safe_next(value: str | None) -> str:
 
 def _blank(value: Any) -> Any:
     return "" if value is None else value
+
+
+def _num(value: Any) -> str:
+    """A number as a page shows it: whole numbers without decimals, others to four places
+    (trailing zeros dropped); anything else as it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
 def _tier_label(language: str, tier: str | None) -> str:
@@ -576,12 +603,15 @@ def _alert_page(
     request: Request, s: Session, alert_id: int, *, error: str | None = None, status: int = 200
 ) -> HTMLResponse:
     c = _console(request)
+    lang = _language(request)
     with c.engine.connect() as conn:
         alert = _scoped_alert(c, conn, s.user, alert_id)
         trail = alert_trail(conn, alert_id)
         colleagues = [
             u.username for u in list_users(conn) if not u.disabled and u.sees(alert["jurisdiction"])
         ]
+        points = score_history(conn, alert["register_no"])
+        peers = peer_comparison(conn, alert["register_no"], config=_detect_config(c))
     return _render(
         request,
         "alert.html",
@@ -592,6 +622,9 @@ def _alert_page(
             "resolutions": RESOLUTIONS,
             "colleagues": colleagues,
             "error": error,
+            "points": points,
+            "chart": _chart(c, lang, points),
+            "peers": _peers_json(c, peers),
         },
         status=status,
         s=s,
@@ -670,7 +703,80 @@ async def alert_action(request: Request, alert_id: int, action: str, c: Console)
 _manager = APIRouter()
 
 
-def _scoped_manager(c: _Console, user: User, register_no: str) -> tuple[Any, list[dict[str, Any]]]:
+def _detect_config(c: _Console) -> Any:
+    """The detectors' configuration (its peer groups), read when asked: a page shows what
+    the file says now."""
+    return load_detect_config(c.settings.models_dir / "detectors.yaml")
+
+
+def _chart(c: _Console, lang: str, points: list[ScorePoint]) -> Markup:
+    """The score and tier timeline as inline SVG (escaped and well-formed by construction:
+    :func:`watchtower.chart.score_timeline_svg`), in the page's language."""
+    thresholds = load_policy(c.settings.models_dir).thresholds
+    last = points[-1] if points else None
+    desc = message(lang, "chart_desc").format(
+        n=len(points),
+        first=points[0].as_of if points else "-",
+        last=last.as_of if last else "-",
+        score=f"{last.score:.1f}" if last else "-",
+        tier=_tier_label(lang, last.tier if last else None),
+    )
+    svg = score_timeline_svg(
+        points,
+        thresholds,
+        title=message(lang, "score_chart"),
+        desc=desc,
+        tier_label=lambda tier: _tier_label(lang, tier),
+        point_label=lambda p: f"{p.as_of} · {p.score:.1f} · {_tier_label(lang, p.tier)}",
+    )
+    return Markup(svg)  # built by ElementTree, which escapes every text and attribute
+
+
+def _labels(key: str, fallback: str) -> dict[str, str]:
+    """A message in both languages (the code itself where the catalogue has no entry)."""
+    return {lang: (text if (text := message(lang, key)) != key else fallback) for lang in LANGUAGES}
+
+
+def _entry_json(e: TimelineEntry) -> dict[str, Any]:
+    prefix = {"alert": "act_", "snapshot": "field_"}.get(e.kind, "ev_")
+    return {
+        **dataclasses.asdict(e),
+        "label": _labels(prefix + e.code, e.code),
+        "kind_label": _labels("kind_" + e.kind, e.kind),
+    }
+
+
+def _peers_json(c: _Console, peers: PeerComparison | None) -> dict[str, Any] | None:
+    """The peer comparison with each feature's labels from the catalog (zh, en)."""
+    if peers is None:
+        return None
+    catalog = load_catalog(c.settings.features_dir)
+    known = set(catalog.names)
+    out = dataclasses.asdict(peers)
+    for f in out["features"]:
+        spec = catalog[f["feature"]] if f["feature"] in known else None
+        name = f["feature"]
+        f["label"] = {"zh": spec.label_zh, "en": spec.label_en} if spec else _labels(name, name)
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _ManagerView:
+    """What the manager page and its API show, read as of the profile's day."""
+
+    register_no: str
+    profile: ManagerProfile | None
+    rows: list[dict[str, Any]]
+    points: list[ScorePoint]
+    timeline: list[TimelineEntry]
+    funds: list[FundState]
+    peers: PeerComparison | None
+    related: list[RelatedManager]
+
+
+def _manager_view(c: _Console, user: User, register_no: str) -> _ManagerView:
+    """Everything the manager page shows. A manager outside the user's scope, or unknown,
+    is :class:`_NotFound`; related managers are those in the user's scope."""
     reg = register_no.strip().upper()[:32]
     with c.engine.connect() as conn:
         if not manager_in_scope(conn, reg, districts=user.districts, address=c.address):
@@ -679,19 +785,57 @@ def _scoped_manager(c: _Console, user: User, register_no: str) -> tuple[Any, lis
         rows = list_alerts(
             conn, status="all", register_no=reg, districts=user.districts, address=c.address
         )
-    if profile is None and not rows:
-        raise _NotFound
-    return profile, rows
+        if profile is None and not rows:
+            raise _NotFound
+        day = profile.as_of if profile is not None else None
+        return _ManagerView(
+            register_no=reg,
+            profile=profile,
+            rows=rows,
+            points=score_history(conn, reg, day),
+            timeline=change_timeline(conn, profile) if profile is not None else [],
+            funds=manager_funds(conn, profile) if profile is not None else [],
+            peers=peer_comparison(conn, reg, config=_detect_config(c), as_of=day),
+            related=(
+                related_managers(conn, reg, districts=user.districts, address=c.address, as_of=day)
+                if day is not None
+                else []
+            ),
+        )
+
+
+def _manager_json(c: _Console, v: _ManagerView) -> dict[str, Any]:
+    """The manager view as the API's body (every label in both languages)."""
+    return {
+        "register_no": v.register_no,
+        "as_of": v.profile.as_of if v.profile is not None else None,
+        "profile": dataclasses.asdict(v.profile) if v.profile is not None else None,
+        "alerts": [{k: r.get(k) for k in _API_FIELDS} for r in v.rows],
+        "score_history": [dataclasses.asdict(p) for p in v.points],
+        "tier_thresholds": dict(load_policy(c.settings.models_dir).thresholds),
+        "timeline": [_entry_json(e) for e in v.timeline],
+        "funds": [dataclasses.asdict(f) for f in v.funds],
+        "peers": _peers_json(c, v.peers),
+        "related": [dataclasses.asdict(m) for m in v.related],
+    }
 
 
 @_manager.get("/managers/{register_no}", response_model=None)
 def manager_page(request: Request, register_no: str, c: Console) -> Response:
     s = _page_session(request)
-    profile, rows = _scoped_manager(c, s.user, register_no)
+    v = _manager_view(c, s.user, register_no)
+    body = _manager_json(c, v)
     return _render(
         request,
         "manager.html",
-        {"p": profile, "rows": rows, "register_no": register_no.strip().upper()},
+        {
+            "p": v.profile,
+            "rows": v.rows,
+            "register_no": v.register_no,
+            "v": body,
+            "points": v.points,
+            "chart": _chart(c, _language(request), v.points),
+        },
         s=s,
     )
 
@@ -699,13 +843,7 @@ def manager_page(request: Request, register_no: str, c: Console) -> Response:
 @_manager.get("/api/managers/{register_no}", response_model=None)
 def manager_api(request: Request, register_no: str, c: Console) -> Response:
     s = _api_session(request)
-    profile, rows = _scoped_manager(c, s.user, register_no)
-    body = {
-        "register_no": register_no.strip().upper(),
-        "profile": dataclasses.asdict(profile) if profile is not None else None,
-        "alerts": [{k: r.get(k) for k in _API_FIELDS} for r in rows],
-    }
-    return JSONResponse(jsonable_encoder(body))
+    return JSONResponse(jsonable_encoder(_manager_json(c, _manager_view(c, s.user, register_no))))
 
 
 def create_app(
@@ -732,6 +870,7 @@ def create_app(
             lstrip_blocks=True,
         ),
     )
+    app.state.console.templates.filters["num"] = _num
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(_LoginRequired, _to_login)
