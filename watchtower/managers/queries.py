@@ -323,10 +323,14 @@ def _facts(conn: sa.Connection, register_no: str, day: dt.date) -> dict[str, set
         manager_snapshots, day, "artificial_person_name", "register_address", "office_address"
     )
     det = _latest(manager_details, day, "artificial_person_name", "actual_controller", "executives")
-    s = conn.execute(sa.select(snap).where(snap.c.register_no == register_no)).mappings().first()
-    d = conn.execute(sa.select(det).where(det.c.register_no == register_no)).mappings().first()
-    s, d = s or {}, d or {}
-    pick = lambda *vs: {v for v in map(_known, vs) if v}  # noqa: E731
+    srow = conn.execute(sa.select(snap).where(snap.c.register_no == register_no)).mappings()
+    drow = conn.execute(sa.select(det).where(det.c.register_no == register_no)).mappings()
+    s: dict[str, Any] = dict(srow.first() or {})
+    d: dict[str, Any] = dict(drow.first() or {})
+
+    def pick(*values: Any) -> set[str]:
+        return {v for v in map(_known, values) if v}
+
     return {
         "legal_rep": pick(s.get("artificial_person_name"), d.get("artificial_person_name")),
         "controller": pick(d.get("actual_controller")),
@@ -362,11 +366,12 @@ def _link_conditions(
     return conds
 
 
-def _links_of(row: Mapping[str, Any], facts: Mapping[str, set[str]]) -> tuple[tuple[str, str], ...]:
+def _links_of(row: sa.RowMapping, facts: Mapping[str, set[str]]) -> tuple[tuple[str, str], ...]:
     """What a matched row shares with this manager (the SQL said it shares something)."""
     links: list[tuple[str, str]] = []
-    for rep in {_known(row["snap_rep"]), _known(row["det_rep"])} & facts["legal_rep"]:
-        links.append(("legal_rep", rep))
+    for rep in {_known(row["snap_rep"]), _known(row["det_rep"])}:
+        if rep is not None and rep in facts["legal_rep"]:
+            links.append(("legal_rep", rep))
     if _known(row["actual_controller"]) in facts["controller"]:
         links.append(("controller", str(row["actual_controller"]).strip()))
     for name in sorted(_names(row["executives"]) & facts["executive"]):
