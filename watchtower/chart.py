@@ -76,7 +76,8 @@ class ScorePoint:
     tier: str | None
 
 
-# The drawing's own units; the browser scales them to the page's width.
+# The drawing's own units; the browser scales them to the page's width (about 0.75 on a
+# 390 px phone, so the 12-13 unit labels stay legible there).
 _W, _H = 480.0, 220.0
 _LEFT, _RIGHT, _TOP, _BOTTOM = 34.0, 64.0, 10.0, 26.0
 
@@ -129,13 +130,13 @@ def _bands(svg: ET.Element, thresholds: Mapping[str, float], label: Callable[[st
             {
                 "x": _n(_W - _RIGHT + 4),
                 "y": _n((top + bottom) / 2 + 4),
-                "font-size": "11",
+                "font-size": "13",
                 "fill": TIER_COLORS[tier][0],
             },
         )
         text.text = f"{label(tier)} {low:g}"
         tick = ET.SubElement(
-            g, "text", {"x": _n(_LEFT - 4), "y": _n(bottom + 4), "font-size": "10"}
+            g, "text", {"x": _n(_LEFT - 4), "y": _n(bottom + 4), "font-size": "12"}
         )
         tick.set("text-anchor", "end")
         tick.text = f"{low:g}"
@@ -158,12 +159,12 @@ def _axes(svg: ET.Element, points: Sequence[ScorePoint], x: Callable[[dt.date], 
     days = [points[0].as_of] if len(points) == 1 else [points[0].as_of, points[-1].as_of]
     for i, day in enumerate(days):
         anchor = "middle" if len(days) == 1 else ("start" if i == 0 else "end")
-        t = ET.SubElement(g, "text", {"x": _n(x(day)), "y": _n(_H - 8), "font-size": "11"})
+        t = ET.SubElement(g, "text", {"x": _n(x(day)), "y": _n(_H - 8), "font-size": "12"})
         t.set("text-anchor", anchor)
         t.text = day.isoformat()
     for score in (0, 100):
         t = ET.SubElement(g, "text", {"x": _n(_LEFT - 4), "y": _n(_y(score) + 4)})
-        t.set("font-size", "10")
+        t.set("font-size", "12")
         t.set("text-anchor", "end")
         t.text = str(score)
 

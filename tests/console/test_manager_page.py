@@ -229,3 +229,22 @@ def test_related_managers_as_known_on_a_day(world: Settings) -> None:
         after = related_managers(conn, "P3000001", districts=["广东"], as_of=CHANGED)
     assert before == []  # 张三丰 is nobody else's representative; nothing else known yet
     assert [m.register_no for m in after] == ["P3000002", "P3000003", "P3000005"]
+
+
+@pytest.mark.postgres
+def test_related_managers_and_peers_on_postgresql(postgres_url: str, settings: Settings) -> None:
+    from dataclasses import replace
+
+    from tests.digest.world import build_world
+
+    engine = build_world(replace(settings, db_url=postgres_url))
+    add_manager_world(engine)
+    with engine.connect() as conn:
+        related = related_managers(conn, "P3000001", districts=["广东"], as_of=CHANGED)
+        peers = peer_comparison(conn, "P3000001", config=DetectConfig())
+    assert {m.register_no: m.links for m in related} == {
+        "P3000002": (("legal_rep", NEW_REP),),
+        "P3000003": (("controller", CONTROLLER),),
+        "P3000005": (("executive", EXECUTIVE),),  # matched in the JSON text, as on SQLite
+    }
+    assert peers is not None and peers.group_size == len(PAID_IN)
