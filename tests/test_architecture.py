@@ -514,6 +514,7 @@ CONFIG_READERS = {
     "watchtower.warn.policy": "models/tiers.yaml; models/rules.yaml (read_rule_file, for "
     "the rule engine and the floors)",
     "watchtower.warn.routing": "models/subscriptions.yaml",
+    "watchtower.warn.service": "models/service_levels.yaml",
     "watchtower.features.catalog": "features/*.yaml",
     "watchtower.ingest.aliases": "expectations/aliases.yaml",
     "watchtower.validate.suites": "expectations/<source>.json",

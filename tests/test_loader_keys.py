@@ -2,7 +2,7 @@
 
 A misspelt key that is ignored silently keeps a default: the loaders turn it into a
 :class:`~watchtower.config.ConfigError` (one line in the CLI) instead. One test per loader:
-rules, catalog, detectors, tiers, subscriptions, aliases, expectation suites.
+rules, catalog, detectors, tiers, service levels, subscriptions, aliases, expectation suites.
 """
 
 from __future__ import annotations
@@ -100,6 +100,17 @@ def test_tiers(tmp_path: Path) -> None:
     data["hysteresis"]["down_run"] = 3
     path = _yaml(tmp_path / "tiers.yaml", data)
     _refused(lambda: load_policy(tmp_path), path, "['down_run']", "hysteresis", "allowed:")
+
+
+def test_service_levels(tmp_path: Path) -> None:
+    from watchtower.warn.service import load_service_levels
+
+    data = _shipped("service_levels.yaml")
+    data["tiers"]["red"]["acknowledge_day"] = 2
+    path = _yaml(tmp_path / "service_levels.yaml", data)
+    _refused(lambda: load_service_levels(tmp_path), path, "['acknowledge_day']", "allowed:")
+    path = _yaml(tmp_path / "service_levels.yaml", _shipped("service_levels.yaml") | {"tier": {}})
+    _refused(lambda: load_service_levels(tmp_path), path, "['tier']", "allowed:")
 
 
 def test_subscriptions(tmp_path: Path) -> None:

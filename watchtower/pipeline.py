@@ -26,8 +26,9 @@ The steps (names are the contract between the CLI, the DAGs and the areas):
 - as_of_days(start, end, freq)               -> the one calendar (backtest, backfill DAG)
 
 And the reads and registry commands of the CLI, each a query of its area: list_alerts,
-alert_with_trail, transition_alert, alerts_open_on, manager_profile, list_models, get_model,
-promote_model, rollback_model, sign_model, export_scores, upgrade_store; the console's
+alert_metrics, alert_with_trail, transition_alert, alerts_open_on, manager_profile,
+list_models, get_model, promote_model, rollback_model, sign_model, export_scores,
+upgrade_store; the console's
 accounts (add_user, list_users, disable_user, set_password) and its application (console_app).
 """
 
@@ -65,7 +66,7 @@ if TYPE_CHECKING:
     from watchtower.fetch import FetchSummary
     from watchtower.managers import ManagerProfile
     from watchtower.validate import DriftRow, QualityRow, RefusedBatch, ValidationSummary
-    from watchtower.warn import WarnSummary
+    from watchtower.warn import AlertMetrics, WarnSummary
 
 
 def _store(settings: Settings) -> sa.Engine:
@@ -613,6 +614,38 @@ def list_alerts(
             jurisdiction=jurisdiction,
             rule=rule,
             search=search,
+            address=settings.digest.routing_address,
+        )
+
+
+def alert_metrics(
+    settings: Settings,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    jurisdiction: str | None = None,
+    clock: Clock | None = None,
+) -> AlertMetrics:
+    """The oversight figures of every district (or one ``jurisdiction``) over the alerts
+    opened from ``start`` to ``end`` (default: the 90 days up to the clock's day), overdue
+    judged on the clock's day under ``models/service_levels.yaml``: the console's /metrics,
+    the same query (``watchtower.warn.alert_metrics``)."""
+    from watchtower.warn import alert_metrics as _alert_metrics
+    from watchtower.warn import load_service_levels
+
+    today = (clock or SystemClock()).today()
+    end = end or today
+    start = start or end - dt.timedelta(days=89)
+    levels = load_service_levels(settings.models_dir)
+    with _store(settings).connect() as conn:
+        return _alert_metrics(
+            conn,
+            start=start,
+            end=end,
+            levels=levels,
+            as_of=today,
+            jurisdiction=jurisdiction,
+            by_district=True,
             address=settings.digest.routing_address,
         )
 

@@ -99,3 +99,31 @@ def test_warn_refuses_a_day_before_the_last_warned_day_in_one_line(settings: Set
     assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
     r = runner.invoke(app, ["warn", "--as-of", earlier, "--backfill"])
     assert r.exit_code == 0, r.output
+
+
+def test_alerts_metrics_is_the_console_s_query(settings: Settings) -> None:
+    build_world(settings)
+    day = "2024-07-01"  # the world's alerts were all raised then (the clock of build_world)
+    r = runner.invoke(app, ["alerts", "metrics", "--from", day, "--to", day, "--json"])
+    assert r.exit_code == 0, r.output
+    m = json.loads(r.output)
+    # eight managers, seven open and P3000004 closed as a false alarm (yellow)
+    assert m["total"]["opened"] == 8 and m["total"]["false_positive"] == 1
+    assert {t["tier"]: t["false_positive"] for t in m["tiers"]}["yellow"] == 1
+    assert m["total"]["precision"] == 0.0
+    # overdue is judged today (the wall clock): long past every closing deadline
+    assert m["total"]["overdue_close"] == 7 and m["total"]["overdue_acknowledge"] == 0
+    by = {d["jurisdiction"]: d["opened"] for d in m["districts"]}
+    assert by == {"广东": 5, "深圳": 1, "上海": 1, "北京": 1}
+    r = runner.invoke(
+        app, ["alerts", "metrics", "--from", day, "--to", day, "--jurisdiction", "Atlantis"]
+    )
+    assert r.exit_code == 2 and "not a district" in r.output
+    r = runner.invoke(
+        app, ["alerts", "metrics", "--from", day, "--to", day, "--jurisdiction", "上海市"]
+    )
+    assert r.exit_code == 0 and "opened 2024-07-01 .. 2024-07-01" in r.output, r.output
+    assert "上海: 1 opened, 0 confirmed, 1 overdue now" in r.output
+    assert "广东" not in r.output
+    r = runner.invoke(app, ["alerts", "metrics", "--from", "2024-07-02", "--to", day])
+    assert r.exit_code == 2 and "before it starts" in r.output

@@ -17,13 +17,14 @@ from watchtower.cli._app import (
     app,
     fail,
     print_json,
+    sane_day,
     settings_for,
 )
 from watchtower.clock import SystemClock
 from watchtower.text import terminal_text as esc
 
 alerts_app = typer.Typer(
-    help="Alerts (预警): list, inspect, acknowledge, investigate, close, export.",
+    help="Alerts (预警): list, inspect, acknowledge, investigate, close, export, metrics.",
     no_args_is_help=True,
 )
 app.add_typer(alerts_app, name="alerts")
@@ -322,3 +323,71 @@ def alerts_export(
             w.writerow([neutralize_cell(r[c] if r[c] is not None else "") for c in cols])
     scope = "all alerts" if all_ else f"alerts open on {day}"
     typer.echo(f"{len(rows)} {scope} -> {out}")
+
+
+def _days(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+@alerts_app.command("metrics")
+def alerts_metrics(
+    from_: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--from",
+            formats=["%Y-%m-%d"],
+            callback=sane_day,
+            help="First day of the period (alerts opened from then). Default: 89 days before --to.",
+        ),
+    ] = None,
+    to: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--to", formats=["%Y-%m-%d"], callback=sane_day, help="Last day. Default: today."
+        ),
+    ] = None,
+    jurisdiction: Annotated[
+        str | None, typer.Option(help="Only this district (辖区, any spelling).")
+    ] = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """The oversight figures (the console's /metrics): of the alerts opened in the period,
+    the funnel, days to acknowledge and to close (median, 90th percentile) and precision per
+    tier; overdue now under models/service_levels.yaml; per district."""
+    from watchtower import pipeline
+    from watchtower.config import ConfigError
+
+    try:
+        m = pipeline.alert_metrics(
+            settings_for(db),
+            start=from_.date() if from_ else None,
+            end=to.date() if to else None,
+            jurisdiction=jurisdiction,
+            clock=SystemClock(),
+        )
+    except (ValueError, ConfigError) as exc:  # a bad period or district, a bad levels file
+        fail(str(exc))
+        return
+    if json:
+        print_json(m)
+        return
+    typer.echo(f"alerts opened {m.start} .. {m.end}; overdue as of {m.as_of}")
+    typer.echo(
+        f"{'tier':<7}{'opened':>7}{'acked':>7}{'invest':>7}{'confirm':>8}{'false':>6}"
+        f"{'explain':>8}{'prec':>6}  {'ack med/p90':>12}  {'close med/p90':>13}  overdue ack/close"
+    )
+    for t in (*m.tiers, m.total):
+        precision = "-" if t.precision is None else f"{t.precision:.0%}"
+        typer.echo(
+            f"{t.tier:<7}{t.opened:>7}{t.acknowledged:>7}{t.investigated:>7}{t.confirmed:>8}"
+            f"{t.false_positive:>6}{t.explained:>8}{precision:>6}  "
+            f"{_days(t.acknowledge_median_days):>5} / {_days(t.acknowledge_p90_days):<4}  "
+            f"{_days(t.close_median_days):>6} / {_days(t.close_p90_days):<4}  "
+            f"{t.overdue_acknowledge} / {t.overdue_close}"
+        )
+    for d in m.districts or ():
+        typer.echo(
+            f"  {esc(d.jurisdiction or '(no district)')}: {d.opened} opened, "
+            f"{d.confirmed} confirmed, {d.overdue} overdue now"
+        )

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import hmac
 import io
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -61,13 +62,18 @@ from watchtower.text import neutralize_cell
 from watchtower.warn import (
     TRANSITIONS,
     AlertError,
+    AlertMetrics,
+    OverdueOn,
+    ServiceLevels,
     add_note,
+    alert_metrics,
     alert_trail,
     assign,
     count_alerts_by_tier,
     get_alert_in_scope,
     list_alerts,
     load_policy,
+    load_service_levels,
     manager_in_scope,
     reopen,
     transition,
@@ -83,6 +89,8 @@ LANG_COOKIE = "wt_lang"
 #: Rows an HTML queue shows (the CSV and the API take more); the counts are of all of them.
 PAGE_ROWS = 500
 API_MAX_ROWS = 10000
+#: The oversight page's default period: this many days up to today, both included.
+METRICS_DAYS = 90
 
 SECURITY_HEADERS: dict[str, str] = {
     # no inline script or style anywhere: the pages need neither
@@ -112,6 +120,7 @@ _CSV_COLUMNS = (
     "opened_as_of",
     "last_as_of",
     "assignee",
+    "overdue",
     "rule_hits",
     "top_reasons",
 )
@@ -128,7 +137,27 @@ _API_FIELDS = (
     "last_as_of",
     "assignee",
     "rule_hits",
+    "overdue",
 )
+#: The oversight CSV: one row per tier (and all tiers), then per district for readers of
+#: every district (their rows fill opened, confirmed and overdue).
+_METRICS_COUNTS = (
+    "opened",
+    "acknowledged",
+    "investigated",
+    "confirmed",
+    "false_positive",
+    "explained",
+    "precision",
+    "acknowledge_median_days",
+    "acknowledge_p90_days",
+    "close_median_days",
+    "close_p90_days",
+    "overdue_acknowledge",
+    "overdue_close",
+    "overdue",
+)
+_METRICS_COLUMNS = ("group", "name", *_METRICS_COUNTS, "from", "to", "as_of")
 
 
 class SecurityHeaders:
@@ -210,7 +239,8 @@ def _tier_label(language: str, tier: str | None) -> str:
 class _Console:
     """What every request shares, built once by :func:`create_app` and kept in
     ``app.state.console``: the settings, the store opened once, the clock, the login policy,
-    the routing address of the scope, the cookie signer and the templates."""
+    the routing address of the scope, the cookie signer, the templates and the service
+    levels (``models/service_levels.yaml``)."""
 
     settings: Settings
     engine: sa.Engine
@@ -219,6 +249,11 @@ class _Console:
     address: RoutingAddress
     signer: URLSafeTimedSerializer
     templates: Environment
+    service: ServiceLevels
+
+    def overdue_on(self) -> OverdueOn:
+        """What is overdue is judged on the clock's day (never the wall clock's)."""
+        return OverdueOn(self.service, self.clock.today())
 
 
 def _console(request: Request) -> _Console:
@@ -454,7 +489,8 @@ _queue = APIRouter()
 
 
 def _filters(request: Request) -> dict[str, str | None]:
-    """The queue's filters from the query string; a tier or status not allowed is a 400."""
+    """The queue's filters from the query string; a tier, status or overdue flag not allowed
+    is a 400."""
     q = request.query_params
     tier = q.get("tier") or None
     status = q.get("status") or "open"
@@ -462,7 +498,10 @@ def _filters(request: Request) -> dict[str, str | None]:
         raise _BadRequest(f"tier {tier!r}: one of {', '.join(TIERS)}")
     if status not in ALERT_STATUSES:
         raise _BadRequest(f"status {status!r}: one of {', '.join(ALERT_STATUSES)}")
+    if q.get("overdue") not in (None, "", "0", "1"):
+        raise _BadRequest("overdue: 1 (only overdue alerts) or 0")
     return {
+        "overdue": "1" if q.get("overdue") == "1" else None,
         "tier": tier,
         "status": status,
         "jurisdiction": q.get("jurisdiction") or None,
@@ -481,8 +520,10 @@ def _api_limit(request: Request) -> int:
 def _queue_rows(
     c: _Console, user: User, f: Mapping[str, str | None], limit: int | None
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """The user's queue under the filters ``f`` (at most ``limit`` rows) and its counts by
-    tier (of all its rows)."""
+    """The user's queue under the filters ``f`` (at most ``limit`` rows, each marked
+    ``overdue`` or not) and its counts by tier (of all its rows)."""
+    on = c.overdue_on()
+    only = f["overdue"] == "1"
     try:
         with c.engine.connect() as conn:
             rows = list_alerts(
@@ -495,6 +536,8 @@ def _queue_rows(
                 search=f["search"],
                 address=c.address,
                 limit=limit,
+                overdue_on=on,
+                overdue_only=only,
             )
             counts = count_alerts_by_tier(
                 conn,
@@ -504,6 +547,7 @@ def _queue_rows(
                 rule=f["rule"],
                 search=f["search"],
                 address=c.address,
+                overdue_on=on if only else None,
             )
     except ValueError as exc:  # an unknown district or a malformed rule code
         raise _BadRequest(str(exc)) from None
@@ -556,8 +600,8 @@ def alerts_api(request: Request, c: Console) -> Response:
 
 
 def _csv_values(row: Mapping[str, Any]) -> list[Any]:
-    """One alert as the CSV's cells: lists joined, the top three reasons, every cell made
-    safe for a spreadsheet."""
+    """One alert as the CSV's cells: lists joined, the top three reasons (the writer makes
+    every cell safe for a spreadsheet)."""
     values = {
         **row,
         "rule_hits": " ".join(row.get("rule_hits") or []),
@@ -567,24 +611,31 @@ def _csv_values(row: Mapping[str, Any]) -> list[Any]:
             if isinstance(x, dict)
         ),
     }
-    return [neutralize_cell(_blank(values.get(col))) for col in _CSV_COLUMNS]
+    return [values.get(col) for col in _CSV_COLUMNS]
+
+
+def _csv_response(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
+    """A CSV download (UTF-8 with BOM, for spreadsheets) of ``rows`` under ``header``; every
+    cell made safe for a spreadsheet (:func:`neutralize_cell`): the one writer of the
+    console's exports."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(header)
+    for row in rows:
+        w.writerow([neutralize_cell(_blank(v)) for v in row])
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @_queue.get("/alerts.csv", response_model=None)
 def alerts_csv(request: Request, c: Console) -> Response:
     s = _page_session(request)
     rows, _ = _queue_rows(c, s.user, _filters(request), None)
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(_CSV_COLUMNS)
-    for r in rows:
-        w.writerow(_csv_values(r))
     name = f"watchtower-alerts-{c.clock.today():%Y%m%d}.csv"
-    return Response(
-        "\ufeff" + out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="{name}"'},
-    )
+    return _csv_response(name, _CSV_COLUMNS, (_csv_values(r) for r in rows))
 
 
 # --- one alert ----------------------------------------------------------------------------
@@ -846,6 +897,103 @@ def manager_api(request: Request, register_no: str, c: Console) -> Response:
     return JSONResponse(jsonable_encoder(_manager_json(c, _manager_view(c, s.user, register_no))))
 
 
+# --- the oversight figures ----------------------------------------------------------------
+
+_oversight = APIRouter()
+
+
+def _day_param(request: Request, name: str, default: dt.date) -> dt.date:
+    value = (request.query_params.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _BadRequest(f"{name}: a date as YYYY-MM-DD") from None
+
+
+def _metrics_of(request: Request, c: _Console, user: User) -> tuple[AlertMetrics, str | None]:
+    """The figures of the user's scope over the asked-for period (``from``, ``to``; default
+    the last :data:`METRICS_DAYS` days), narrowed to ``jurisdiction``; per district for
+    readers of every district. A bad date, period or district is a 400."""
+    today = c.clock.today()
+    end = _day_param(request, "to", today)
+    start = _day_param(request, "from", end - dt.timedelta(days=METRICS_DAYS - 1))
+    jurisdiction = request.query_params.get("jurisdiction") or None
+    try:
+        with c.engine.connect() as conn:
+            m = alert_metrics(
+                conn,
+                start=start,
+                end=end,
+                levels=c.service,
+                as_of=today,
+                districts=user.districts,
+                jurisdiction=jurisdiction,
+                by_district=user.districts is None,
+                address=c.address,
+            )
+    except ValueError as exc:  # a period ending before it starts, an unknown district
+        raise _BadRequest(str(exc)) from None
+    return m, jurisdiction
+
+
+def _metrics_query(m: AlertMetrics, jurisdiction: str | None) -> str:
+    asked = {"from": m.start.isoformat(), "to": m.end.isoformat(), "jurisdiction": jurisdiction}
+    return urlencode({k: v for k, v in asked.items() if v})
+
+
+@_oversight.get("/metrics", response_model=None)
+def metrics_page(request: Request, c: Console) -> Response:
+    s = _page_session(request)
+    m, jurisdiction = _metrics_of(request, c, s.user)
+    return _render(
+        request,
+        "metrics.html",
+        {
+            "m": m,
+            "jurisdiction": jurisdiction,
+            "districts": _districts_of(s.user),
+            "levels": c.service.tiers,
+            "query": _metrics_query(m, jurisdiction),
+        },
+        s=s,
+    )
+
+
+def _metrics_body(m: AlertMetrics, levels: ServiceLevels) -> dict[str, Any]:
+    return {
+        **dataclasses.asdict(m),
+        "service_levels": {t: dataclasses.asdict(v) for t, v in levels.tiers.items()},
+    }
+
+
+@_oversight.get("/api/metrics", response_model=None)
+def metrics_api(request: Request, c: Console) -> Response:
+    s = _api_session(request)
+    m, _ = _metrics_of(request, c, s.user)
+    return JSONResponse(jsonable_encoder(_metrics_body(m, c.service)))
+
+
+def _metrics_rows(m: AlertMetrics) -> Iterable[list[Any]]:
+    """The figures as the CSV's rows (see :data:`_METRICS_COLUMNS`)."""
+    period = [m.start, m.end, m.as_of]
+    for t in (*m.tiers, m.total):
+        values = {**dataclasses.asdict(t), "overdue": t.overdue_acknowledge + t.overdue_close}
+        yield ["tier", t.tier, *(values[k] for k in _METRICS_COUNTS), *period]
+    for d in m.districts or ():
+        values = {"opened": d.opened, "confirmed": d.confirmed, "overdue": d.overdue}
+        yield ["district", d.jurisdiction, *(values.get(k) for k in _METRICS_COUNTS), *period]
+
+
+@_oversight.get("/metrics.csv", response_model=None)
+def metrics_csv(request: Request, c: Console) -> Response:
+    s = _page_session(request)
+    m, _ = _metrics_of(request, c, s.user)
+    name = f"watchtower-metrics-{m.start:%Y%m%d}-{m.end:%Y%m%d}.csv"
+    return _csv_response(name, _METRICS_COLUMNS, _metrics_rows(m))
+
+
 def create_app(
     settings: Settings,
     *,
@@ -853,8 +1001,9 @@ def create_app(
     throttle: ThrottlePolicy | None = None,
 ) -> FastAPI:
     """The console on ``settings``' store (opened once, through ``open_store``). ``clock``
-    dates sessions, attempts and actions (default the wall clock); ``throttle`` is the login
-    policy (default 5 failures in 15 minutes lock out for 15 minutes)."""
+    dates sessions, attempts and actions and is the day overdue alerts are judged on (default
+    the wall clock); ``throttle`` is the login policy (default 5 failures in 15 minutes lock
+    out for 15 minutes). The service levels are read now: a bad file stops the start."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, title="Watchtower console")
     app.state.console = _Console(
         settings=settings,
@@ -869,6 +1018,7 @@ def create_app(
             trim_blocks=True,
             lstrip_blocks=True,
         ),
+        service=load_service_levels(settings.models_dir),
     )
     app.state.console.templates.filters["num"] = _num
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
@@ -878,6 +1028,6 @@ def create_app(
     app.add_exception_handler(_NotFound, _not_found)
     app.add_exception_handler(_BadRequest, _bad_request)
     app.add_exception_handler(_Forbidden, _forbidden)
-    for router in (_auth, _queue, _alert, _manager):
+    for router in (_auth, _queue, _alert, _manager, _oversight):
         app.include_router(router)
     return app

@@ -148,6 +148,41 @@ MESSAGES: dict[str, dict[str, str]] = {
         "link_registered_address": "地址相同（其注册地址）",
         "link_office_address": "地址相同（其办公地址）",
         "as_of": "截至",
+        "metrics": "监管统计",
+        "metrics_title": "预警处置统计",
+        "overdue_only": "仅看超时",
+        "overdue_acknowledge": "超时未签收",
+        "overdue_close": "超时未办结",
+        "overdue_now": "当前超时",
+        "period": "统计期间",
+        "period_from": "起",
+        "period_to": "止",
+        "as_of_day": "超时按此日判断",
+        "funnel": "处置漏斗",
+        "funnel_note": (
+            "统计期间内开立的预警目前所处的状态；案件可跳过某一步（如未核查即确认风险）。"
+        ),
+        "m_opened": "开立预警",
+        "m_acknowledged": "已签收",
+        "m_investigated": "已核查",
+        "m_confirmed": "确认风险",
+        "m_false_positive": "误报",
+        "m_explained": "已解释",
+        "share_of_opened": "占开立",
+        "per_tier": "分等级",
+        "all_tiers": "合计",
+        "precision": "准确率",
+        "precision_note": "准确率 = 确认风险 ÷（确认风险 + 误报）；“已解释”单列，不计入准确率。",
+        "days_to_acknowledge": "签收用时（天）",
+        "days_to_close": "办结用时（天）",
+        "median": "中位数",
+        "p90": "90 分位",
+        "durations_note": "用时自开立起算；办结只计人工关闭（静默期自动关闭不计）。",
+        "service_level": "处置时限",
+        "service_level_days": "签收 {ack} 天 / 办结 {close} 天",
+        "service_levels_note": "处置时限为默认值，各局可在 models/service_levels.yaml 中自行设定。",
+        "by_jurisdiction": "分辖区",
+        "no_figures": "—",
     },
     "en": {
         "app": "Watchtower private fund manager early warning",
@@ -316,6 +351,50 @@ MESSAGES: dict[str, dict[str, str]] = {
         "link_registered_address": "same address (its registered one)",
         "link_office_address": "same address (its office)",
         "as_of": "as of",
+        "metrics": "Oversight",
+        "metrics_title": "Alert handling figures",
+        "overdue_only": "Overdue only",
+        "overdue_acknowledge": "overdue to acknowledge",
+        "overdue_close": "overdue to close",
+        "overdue_now": "Overdue now",
+        "period": "Period",
+        "period_from": "From",
+        "period_to": "To",
+        "as_of_day": "overdue judged on",
+        "funnel": "Funnel",
+        "funnel_note": (
+            "Alerts opened in the period, as they stand now; a case may "
+            "skip a step (closed as confirmed without an investigation)."
+        ),
+        "m_opened": "Opened",
+        "m_acknowledged": "Acknowledged",
+        "m_investigated": "Investigated",
+        "m_confirmed": "Closed as confirmed risk",
+        "m_false_positive": "False alarms",
+        "m_explained": "Explained",
+        "share_of_opened": "of opened",
+        "per_tier": "Per tier",
+        "all_tiers": "All tiers",
+        "precision": "Precision",
+        "precision_note": (
+            "Precision = confirmed ÷ (confirmed + false alarms); "
+            "explained outcomes are shown apart and counted in neither."
+        ),
+        "days_to_acknowledge": "Days to acknowledge",
+        "days_to_close": "Days to close",
+        "median": "median",
+        "p90": "90th percentile",
+        "durations_note": (
+            "Counted from the opening; closing by a person only (the "
+            "quiet period's automatic closing is left out)."
+        ),
+        "service_level": "Service level",
+        "service_level_days": "acknowledge {ack} d / close {close} d",
+        "service_levels_note": (
+            "The service levels are defaults; a bureau sets its own in models/service_levels.yaml."
+        ),
+        "by_jurisdiction": "By district",
+        "no_figures": "—",
     },
 }
 

@@ -24,7 +24,6 @@ import hmac
 import json
 import os
 import secrets
-import stat
 import subprocess
 import sys
 import warnings
@@ -37,6 +36,7 @@ import sqlalchemy as sa
 
 from watchtower.clock import Clock
 from watchtower.config import ConfigError, Settings, load_settings
+from watchtower.secretfile import SecretSpec, read_secret
 from watchtower.store.models import model_events, models
 
 if TYPE_CHECKING:  # training imports the model stack; the registry needs only the type
@@ -121,53 +121,26 @@ def model_key(settings: Settings | None = None, artifacts_dir: Path | None = Non
     the artifacts folder (``settings.artifacts_dir`` and ``artifacts_dir``).
     """
     settings = settings or load_settings()
-    if settings.model_key is not None:
-        text = settings.model_key.strip()
-        if len(text) < _MIN_KEY_CHARS:
-            raise ModelKeyError(
-                f"WATCHTOWER_MODEL_KEY must be at least {_MIN_KEY_CHARS} characters "
-                "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
-            )
-        return text.encode("utf-8")
     path = settings.model_key_file
-    for folder in (settings.artifacts_dir, artifacts_dir):
-        if folder is not None and path.is_relative_to(folder.expanduser().resolve()):
-            raise ModelKeyError(
-                f"the model key file {path} lies in the artifacts folder {folder}: keep it "
-                "where the artifacts' writers cannot reach (WATCHTOWER_MODEL_KEY_FILE)"
-            )
-    try:
-        if not path.exists():
-            _create_key_file(path)
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ModelKeyError(
-                f"the model key file {path} is open to group or others (mode "
-                f"{stat.S_IMODE(mode):o}): chmod 600 it, or set WATCHTOWER_MODEL_KEY"
-            )
-        text = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelKeyError(
-            f"cannot read or create the model key file {path} ({type(exc).__name__}: "
-            f"{exc.strerror if isinstance(exc, OSError) else 'not UTF-8'}): set "
-            "WATCHTOWER_MODEL_KEY or WATCHTOWER_MODEL_KEY_FILE"
-        ) from None
-    if len(text) < _MIN_KEY_CHARS:
-        raise ModelKeyError(
-            f"the model key file {path} holds fewer than {_MIN_KEY_CHARS} characters"
-        )
-    return text.encode("utf-8")
+    if settings.model_key is None:
+        for folder in (settings.artifacts_dir, artifacts_dir):
+            if folder is not None and path.is_relative_to(folder.expanduser().resolve()):
+                raise ModelKeyError(
+                    f"the model key file {path} lies in the artifacts folder {folder}: keep it "
+                    "where the artifacts' writers cannot reach (WATCHTOWER_MODEL_KEY_FILE)"
+                )
+    return read_secret(_KEY_SPEC, settings.model_key, path)
 
 
-def _create_key_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        # O_EXCL: two processes starting at once must not end up with two keys.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(secrets.token_hex(32) + "\n")
+_KEY_SPEC = SecretSpec(
+    what="the model key",
+    variable="WATCHTOWER_MODEL_KEY",
+    error=ModelKeyError,
+    new_value=lambda: secrets.token_hex(32),
+    min_chars=_MIN_KEY_CHARS,
+    example="python -c 'import secrets; print(secrets.token_hex(32))'",
+    file_hint=" or WATCHTOWER_MODEL_KEY_FILE",
+)
 
 
 def record_hmac(key: bytes, model_id: str, artifact_sha256: str, feature_set_version: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,9 +26,16 @@ from watchtower.store.scoring import risk_scores
 from watchtower.warn.policy import rank
 from watchtower.warn.routing import normalize_region
 from watchtower.warn.scope import Places, district_of, places, scope_condition
+from watchtower.warn.service import (
+    ServiceLevels,
+    acknowledged_at_column,
+    overdue,
+    overdue_condition,
+)
 
 __all__ = [
     "ALERT_STATUSES",
+    "OverdueOn",
     "alert_trail",
     "alerts_open_on",
     "count_alerts_by_tier",
@@ -131,10 +139,12 @@ def _filtered(
     search: str | None,
     register_no: str | None,
     address: RoutingAddress,
+    overdue_on: OverdueOn | None = None,
 ) -> tuple[sa.Select[Any], Places]:
     """The select of ``columns`` over the alerts joined to their managers' places, with every
     filter as a WHERE clause (nothing is filtered after the query). The clauses are built in
-    the filters' order: of two bad values, the error names the first (status, district, rule)."""
+    the filters' order: of two bad values, the error names the first (status, district, rule).
+    ``overdue_on``: only the alerts overdue on that day under those service levels."""
     status_clause = _status_clause(status)
     where = places(address)
     p = where.subquery
@@ -152,9 +162,33 @@ def _filtered(
         clauses.append(_search_clause(search))
     if register_no:
         clauses.append(alerts.c.register_no == register_no.strip().upper())
+    if overdue_on is not None:
+        clauses.append(overdue_condition(overdue_on.levels, overdue_on.as_of))
     for clause in clauses:
         q = q.where(clause)
     return q, where
+
+
+@dataclass(frozen=True)
+class OverdueOn:
+    """Service levels and the as-of day (the caller's clock) that decide what is overdue."""
+
+    levels: ServiceLevels
+    as_of: dt.date
+
+
+def _with_overdue(row: dict[str, Any], overdue_on: OverdueOn | None) -> dict[str, Any]:
+    """``row`` with ``overdue`` ("acknowledge", "close" or None) when the levels are known."""
+    if overdue_on is not None:
+        row["overdue"] = overdue(
+            tier=row["tier"],
+            status=row["status"],
+            opened_at=row["opened_at"],
+            acknowledged_at=row["acknowledged_at"],
+            levels=overdue_on.levels,
+            as_of=overdue_on.as_of,
+        )
+    return row
 
 
 def _with_places(q: sa.Select[Any], where: Places) -> sa.Select[Any]:
@@ -190,6 +224,8 @@ def list_alerts(
     register_no: str | None = None,
     address: RoutingAddress = "registered",
     limit: int | None = None,
+    overdue_on: OverdueOn | None = None,
+    overdue_only: bool = False,
 ) -> list[dict[str, Any]]:
     """Alerts of ``status`` (see ALERT_STATUSES), of one ``tier``, ``province`` and ``city``
     if given, most severe first (tier, then score, then register number).
@@ -198,10 +234,15 @@ def list_alerts(
     ``jurisdiction``: only this district (any spelling); both place a manager by the digests'
     routing rule on ``address`` (:mod:`watchtower.warn.scope`), in SQL. ``rule``: only alerts
     whose latest rule hits hold it; ``search``: in the manager's name or register number;
-    ``register_no``: one manager's. Each row carries its manager's ``jurisdiction``."""
+    ``register_no``: one manager's. Each row carries its manager's ``jurisdiction`` and
+    ``acknowledged_at`` (when a person first took it up; None: nobody yet), and with
+    ``overdue_on`` its ``overdue`` (:func:`watchtower.warn.service.overdue`);
+    ``overdue_only`` keeps the overdue ones (in SQL: ``overdue_on`` is then required)."""
+    if overdue_only and overdue_on is None:
+        raise ValueError("overdue_only needs the service levels and the as-of day (overdue_on)")
     q, where = _filtered(
         conn,
-        [alerts],
+        [alerts, acknowledged_at_column().label("acknowledged_at")],
         status=status,
         tier=tier,
         province=province,
@@ -212,13 +253,14 @@ def list_alerts(
         search=search,
         register_no=register_no,
         address=address,
+        overdue_on=overdue_on if overdue_only else None,
     )
     q = _with_places(q, where).order_by(
         _SEVERITY, alerts.c.score.desc(), alerts.c.register_no, alerts.c.id
     )
     if limit:
         q = q.limit(limit)
-    return [_with_jurisdiction(r) for r in conn.execute(q).mappings()]
+    return [_with_overdue(_with_jurisdiction(r), overdue_on) for r in conn.execute(q).mappings()]
 
 
 def count_alerts_by_tier(
@@ -230,9 +272,10 @@ def count_alerts_by_tier(
     rule: str | None = None,
     search: str | None = None,
     address: RoutingAddress = "registered",
+    overdue_on: OverdueOn | None = None,
 ) -> dict[str, int]:
     """How many alerts :func:`list_alerts` finds per tier with the same filters (every tier
-    present, 0 when none): the queue's counts."""
+    present, 0 when none): the queue's counts. ``overdue_on``: only the overdue ones."""
     q, _ = _filtered(
         conn,
         [alerts.c.tier, sa.func.count()],
@@ -246,6 +289,7 @@ def count_alerts_by_tier(
         search=search,
         register_no=None,
         address=address,
+        overdue_on=overdue_on,
     )
     counts = {str(t): int(n) for t, n in conn.execute(q.group_by(alerts.c.tier)).all()}
     return {t: counts.get(t, 0) for t in TIERS}
