@@ -40,7 +40,7 @@ from watchtower.console.messages import LANGUAGES, message
 from watchtower.console.queries import Session, list_users, session_of
 from watchtower.console.secret import console_secret
 from watchtower.console.steps import SESSION_HOURS, run_login, run_logout
-from watchtower.detect import load_detect_config
+from watchtower.detect import DetectConfig, load_detect_config
 from watchtower.features import load_catalog
 from watchtower.jurisdiction import JURISDICTIONS
 from watchtower.managers import (
@@ -239,8 +239,11 @@ def _tier_label(language: str, tier: str | None) -> str:
 class _Console:
     """What every request shares, built once by :func:`create_app` and kept in
     ``app.state.console``: the settings, the store opened once, the clock, the login policy,
-    the routing address of the scope, the cookie signer, the templates and the service
-    levels (``models/service_levels.yaml``)."""
+    the routing address of the scope, the cookie signer, the templates, the service
+    levels (``models/service_levels.yaml``), and what the manager page reads of the
+    configuration: the tier thresholds (``models/tiers.yaml``), the detectors' peer groups
+    (``models/detectors.yaml``) and the features' labels (``features/``; parsing the catalog
+    takes a fifth of a second, too long to repeat on every page)."""
 
     settings: Settings
     engine: sa.Engine
@@ -250,6 +253,9 @@ class _Console:
     signer: URLSafeTimedSerializer
     templates: Environment
     service: ServiceLevels
+    thresholds: Mapping[str, float]
+    detect: DetectConfig
+    feature_labels: Mapping[str, dict[str, str]]
 
     def overdue_on(self) -> OverdueOn:
         """What is overdue is judged on the clock's day (never the wall clock's)."""
@@ -662,7 +668,7 @@ def _alert_page(
             u.username for u in list_users(conn) if not u.disabled and u.sees(alert["jurisdiction"])
         ]
         points = score_history(conn, alert["register_no"])
-        peers = peer_comparison(conn, alert["register_no"], config=_detect_config(c))
+        peers = peer_comparison(conn, alert["register_no"], config=c.detect)
     return _render(
         request,
         "alert.html",
@@ -754,16 +760,9 @@ async def alert_action(request: Request, alert_id: int, action: str, c: Console)
 _manager = APIRouter()
 
 
-def _detect_config(c: _Console) -> Any:
-    """The detectors' configuration (its peer groups), read when asked: a page shows what
-    the file says now."""
-    return load_detect_config(c.settings.models_dir / "detectors.yaml")
-
-
 def _chart(c: _Console, lang: str, points: list[ScorePoint]) -> Markup:
     """The score and tier timeline as inline SVG (escaped and well-formed by construction:
     :func:`watchtower.chart.score_timeline_svg`), in the page's language."""
-    thresholds = load_policy(c.settings.models_dir).thresholds
     last = points[-1] if points else None
     desc = message(lang, "chart_desc").format(
         n=len(points),
@@ -774,7 +773,7 @@ def _chart(c: _Console, lang: str, points: list[ScorePoint]) -> Markup:
     )
     svg = score_timeline_svg(
         points,
-        thresholds,
+        c.thresholds,
         title=message(lang, "score_chart"),
         desc=desc,
         tier_label=lambda tier: _tier_label(lang, tier),
@@ -801,13 +800,10 @@ def _peers_json(c: _Console, peers: PeerComparison | None) -> dict[str, Any] | N
     """The peer comparison with each feature's labels from the catalog (zh, en)."""
     if peers is None:
         return None
-    catalog = load_catalog(c.settings.features_dir)
-    known = set(catalog.names)
     out = dataclasses.asdict(peers)
     for f in out["features"]:
-        spec = catalog[f["feature"]] if f["feature"] in known else None
         name = f["feature"]
-        f["label"] = {"zh": spec.label_zh, "en": spec.label_en} if spec else _labels(name, name)
+        f["label"] = dict(c.feature_labels.get(name) or _labels(name, name))
     return out
 
 
@@ -846,7 +842,7 @@ def _manager_view(c: _Console, user: User, register_no: str) -> _ManagerView:
             points=score_history(conn, reg, day),
             timeline=change_timeline(conn, profile) if profile is not None else [],
             funds=manager_funds(conn, profile) if profile is not None else [],
-            peers=peer_comparison(conn, reg, config=_detect_config(c), as_of=day),
+            peers=peer_comparison(conn, reg, config=c.detect, as_of=day),
             related=(
                 related_managers(conn, reg, districts=user.districts, address=c.address, as_of=day)
                 if day is not None
@@ -863,7 +859,7 @@ def _manager_json(c: _Console, v: _ManagerView) -> dict[str, Any]:
         "profile": dataclasses.asdict(v.profile) if v.profile is not None else None,
         "alerts": [{k: r.get(k) for k in _API_FIELDS} for r in v.rows],
         "score_history": [dataclasses.asdict(p) for p in v.points],
-        "tier_thresholds": dict(load_policy(c.settings.models_dir).thresholds),
+        "tier_thresholds": dict(c.thresholds),
         "timeline": [_entry_json(e) for e in v.timeline],
         "funds": [dataclasses.asdict(f) for f in v.funds],
         "peers": _peers_json(c, v.peers),
@@ -1019,6 +1015,12 @@ def create_app(
             lstrip_blocks=True,
         ),
         service=load_service_levels(settings.models_dir),
+        thresholds=dict(load_policy(settings.models_dir).thresholds),
+        detect=load_detect_config(settings.models_dir / "detectors.yaml"),
+        feature_labels={
+            f.name: {"zh": f.label_zh, "en": f.label_en}
+            for f in load_catalog(settings.features_dir).features
+        },
     )
     app.state.console.templates.filters["num"] = _num
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
