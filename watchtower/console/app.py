@@ -29,8 +29,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from watchtower.chart import ScorePoint, score_timeline_svg
 from watchtower.clock import Clock, SystemClock
 from watchtower.config import RoutingAddress, Settings
 from watchtower.console.accounts import ThrottlePolicy, User
@@ -38,8 +40,22 @@ from watchtower.console.messages import LANGUAGES, message
 from watchtower.console.queries import Session, list_users, session_of
 from watchtower.console.secret import console_secret
 from watchtower.console.steps import SESSION_HOURS, run_login, run_logout
+from watchtower.detect import DetectConfig, load_detect_config
+from watchtower.features import load_catalog
 from watchtower.jurisdiction import JURISDICTIONS
-from watchtower.managers import manager_profile
+from watchtower.managers import (
+    FundState,
+    ManagerProfile,
+    PeerComparison,
+    RelatedManager,
+    TimelineEntry,
+    change_timeline,
+    manager_funds,
+    manager_profile,
+    peer_comparison,
+    related_managers,
+    score_history,
+)
 from watchtower.store import open_store
 from watchtower.store.alerts import RESOLUTIONS, TIERS
 from watchtower.text import neutralize_cell
@@ -57,6 +73,7 @@ from watchtower.warn import (
     get_alert_in_scope,
     latest_warn_day,
     list_alerts,
+    load_policy,
     load_service_levels,
     manager_in_scope,
     reopen,
@@ -212,6 +229,16 @@ def _blank(value: Any) -> Any:
     return "" if value is None else value
 
 
+def _num(value: Any) -> str:
+    """A number as a page shows it: whole numbers without decimals, others to four places
+    (trailing zeros dropped); anything else as it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.4f}".rstrip("0").rstrip(".")
+
+
 def _tier_label(language: str, tier: str | None) -> str:
     return message(language, tier) if tier else message(language, "none")
 
@@ -220,8 +247,11 @@ def _tier_label(language: str, tier: str | None) -> str:
 class _Console:
     """What every request shares, built once by :func:`create_app` and kept in
     ``app.state.console``: the settings, the store opened once, the clock, the login policy,
-    the routing address of the scope, the cookie signer, the templates and the service
-    levels (``models/service_levels.yaml``)."""
+    the routing address of the scope, the cookie signer, the templates, the service
+    levels (``models/service_levels.yaml``), and what the manager page reads of the
+    configuration: the tier thresholds (``models/tiers.yaml``), the detectors' peer groups
+    (``models/detectors.yaml``) and the features' labels (``features/``; parsing the catalog
+    takes a fifth of a second, too long to repeat on every page)."""
 
     settings: Settings
     engine: sa.Engine
@@ -231,6 +261,9 @@ class _Console:
     signer: URLSafeTimedSerializer
     templates: Environment
     service: ServiceLevels
+    thresholds: Mapping[str, float]
+    detect: DetectConfig
+    feature_labels: Mapping[str, dict[str, str]]
 
     def overdue_on(self) -> OverdueOn:
         """What is overdue is judged on the clock's day (never the wall clock's)."""
@@ -662,6 +695,7 @@ def _alert_page(
     request: Request, s: Session, alert_id: int, *, error: str | None = None, status: int = 200
 ) -> HTMLResponse:
     c = _console(request)
+    lang = _language(request)
     with c.engine.connect() as conn:
         alert = _scoped_alert(c, conn, s.user, alert_id)
         trail = alert_trail(conn, alert_id)
@@ -669,6 +703,8 @@ def _alert_page(
             u.username for u in list_users(conn) if not u.disabled and u.sees(alert["jurisdiction"])
         ]
         day = latest_warn_day(conn)
+        points = score_history(conn, alert["register_no"])
+        peers = peer_comparison(conn, alert["register_no"], config=c.detect)
     return _render(
         request,
         "alert.html",
@@ -684,6 +720,9 @@ def _alert_page(
             # the date input's bounds: what :func:`watchtower.warn.snooze` accepts
             "snooze_min": day + dt.timedelta(days=1) if day else None,
             "snooze_max": day + dt.timedelta(days=MAX_SNOOZE_DAYS) if day else None,
+            "points": points,
+            "chart": _chart(c, lang, points),
+            "peers": _peers_json(c, peers),
         },
         status=status,
         s=s,
@@ -876,7 +915,70 @@ async def alerts_bulk(request: Request, c: Console) -> Response:
 _manager = APIRouter()
 
 
-def _scoped_manager(c: _Console, user: User, register_no: str) -> tuple[Any, list[dict[str, Any]]]:
+def _chart(c: _Console, lang: str, points: list[ScorePoint]) -> Markup:
+    """The score and tier timeline as inline SVG (escaped and well-formed by construction:
+    :func:`watchtower.chart.score_timeline_svg`), in the page's language."""
+    last = points[-1] if points else None
+    desc = message(lang, "chart_desc").format(
+        n=len(points),
+        first=points[0].as_of if points else "-",
+        last=last.as_of if last else "-",
+        score=f"{last.score:.1f}" if last else "-",
+        tier=_tier_label(lang, last.tier if last else None),
+    )
+    svg = score_timeline_svg(
+        points,
+        c.thresholds,
+        title=message(lang, "score_chart"),
+        desc=desc,
+        tier_label=lambda tier: _tier_label(lang, tier),
+        point_label=lambda p: f"{p.as_of} · {p.score:.1f} · {_tier_label(lang, p.tier)}",
+    )
+    return Markup(svg)  # built by ElementTree, which escapes every text and attribute
+
+
+def _labels(key: str, fallback: str) -> dict[str, str]:
+    """A message in both languages (the code itself where the catalogue has no entry)."""
+    return {lang: (text if (text := message(lang, key)) != key else fallback) for lang in LANGUAGES}
+
+
+def _entry_json(e: TimelineEntry) -> dict[str, Any]:
+    prefix = {"alert": "act_", "snapshot": "field_"}.get(e.kind, "ev_")
+    return {
+        **dataclasses.asdict(e),
+        "label": _labels(prefix + e.code, e.code),
+        "kind_label": _labels("kind_" + e.kind, e.kind),
+    }
+
+
+def _peers_json(c: _Console, peers: PeerComparison | None) -> dict[str, Any] | None:
+    """The peer comparison with each feature's labels from the catalog (zh, en)."""
+    if peers is None:
+        return None
+    out = dataclasses.asdict(peers)
+    for f in out["features"]:
+        name = f["feature"]
+        f["label"] = dict(c.feature_labels.get(name) or _labels(name, name))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _ManagerView:
+    """What the manager page and its API show, read as of the profile's day."""
+
+    register_no: str
+    profile: ManagerProfile | None
+    rows: list[dict[str, Any]]
+    points: list[ScorePoint]
+    timeline: list[TimelineEntry]
+    funds: list[FundState]
+    peers: PeerComparison | None
+    related: list[RelatedManager]
+
+
+def _manager_view(c: _Console, user: User, register_no: str) -> _ManagerView:
+    """Everything the manager page shows. A manager outside the user's scope, or unknown,
+    is :class:`_NotFound`; related managers are those in the user's scope."""
     reg = register_no.strip().upper()[:32]
     with c.engine.connect() as conn:
         if not manager_in_scope(conn, reg, districts=user.districts, address=c.address):
@@ -885,19 +987,57 @@ def _scoped_manager(c: _Console, user: User, register_no: str) -> tuple[Any, lis
         rows = list_alerts(
             conn, status="all", register_no=reg, districts=user.districts, address=c.address
         )
-    if profile is None and not rows:
-        raise _NotFound
-    return profile, rows
+        if profile is None and not rows:
+            raise _NotFound
+        day = profile.as_of if profile is not None else None
+        return _ManagerView(
+            register_no=reg,
+            profile=profile,
+            rows=rows,
+            points=score_history(conn, reg, day),
+            timeline=change_timeline(conn, profile) if profile is not None else [],
+            funds=manager_funds(conn, profile) if profile is not None else [],
+            peers=peer_comparison(conn, reg, config=c.detect, as_of=day),
+            related=(
+                related_managers(conn, reg, districts=user.districts, address=c.address, as_of=day)
+                if day is not None
+                else []
+            ),
+        )
+
+
+def _manager_json(c: _Console, v: _ManagerView) -> dict[str, Any]:
+    """The manager view as the API's body (every label in both languages)."""
+    return {
+        "register_no": v.register_no,
+        "as_of": v.profile.as_of if v.profile is not None else None,
+        "profile": dataclasses.asdict(v.profile) if v.profile is not None else None,
+        "alerts": [{k: r.get(k) for k in _API_FIELDS} for r in v.rows],
+        "score_history": [dataclasses.asdict(p) for p in v.points],
+        "tier_thresholds": dict(c.thresholds),
+        "timeline": [_entry_json(e) for e in v.timeline],
+        "funds": [dataclasses.asdict(f) for f in v.funds],
+        "peers": _peers_json(c, v.peers),
+        "related": [dataclasses.asdict(m) for m in v.related],
+    }
 
 
 @_manager.get("/managers/{register_no}", response_model=None)
 def manager_page(request: Request, register_no: str, c: Console) -> Response:
     s = _page_session(request)
-    profile, rows = _scoped_manager(c, s.user, register_no)
+    v = _manager_view(c, s.user, register_no)
+    body = _manager_json(c, v)
     return _render(
         request,
         "manager.html",
-        {"p": profile, "rows": rows, "register_no": register_no.strip().upper()},
+        {
+            "p": v.profile,
+            "rows": v.rows,
+            "register_no": v.register_no,
+            "v": body,
+            "points": v.points,
+            "chart": _chart(c, _language(request), v.points),
+        },
         s=s,
     )
 
@@ -905,13 +1045,7 @@ def manager_page(request: Request, register_no: str, c: Console) -> Response:
 @_manager.get("/api/managers/{register_no}", response_model=None)
 def manager_api(request: Request, register_no: str, c: Console) -> Response:
     s = _api_session(request)
-    profile, rows = _scoped_manager(c, s.user, register_no)
-    body = {
-        "register_no": register_no.strip().upper(),
-        "profile": dataclasses.asdict(profile) if profile is not None else None,
-        "alerts": [{k: r.get(k) for k in _API_FIELDS} for r in rows],
-    }
-    return JSONResponse(jsonable_encoder(body))
+    return JSONResponse(jsonable_encoder(_manager_json(c, _manager_view(c, s.user, register_no))))
 
 
 # --- the oversight figures ----------------------------------------------------------------
@@ -1036,7 +1170,14 @@ def create_app(
             lstrip_blocks=True,
         ),
         service=load_service_levels(settings.models_dir),
+        thresholds=dict(load_policy(settings.models_dir).thresholds),
+        detect=load_detect_config(settings.models_dir / "detectors.yaml"),
+        feature_labels={
+            f.name: {"zh": f.label_zh, "en": f.label_en}
+            for f in load_catalog(settings.features_dir).features
+        },
     )
+    app.state.console.templates.filters["num"] = _num
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(_LoginRequired, _to_login)

@@ -39,7 +39,7 @@ from watchtower.detect.rules import (
 __all__ += ["Rule", "RuleError", "RuleHits", "RuleSet", "evaluate_rules", "load_rules"]
 
 # risk model, training, registry and scoring steps (watchtower.detect, detectors engineer)
-from watchtower.detect.model import RiskModel  # noqa: E402
+from watchtower.detect.model import POOLED, RiskModel, peer_groups  # noqa: E402
 from watchtower.detect.reasons import RuleHit, build_reasons  # noqa: E402
 from watchtower.detect.registry import (  # noqa: E402
     ModelRecord,
@@ -61,6 +61,7 @@ from watchtower.detect.training import (  # noqa: E402
 )
 
 __all__ += [
+    "POOLED",
     "ModelRecord",
     "RegistryError",
     "RiskModel",
@@ -72,6 +73,7 @@ __all__ += [
     "evaluate_model",
     "list_models",
     "load_model",
+    "peer_groups",
     "promote",
     "register_model",
     "register_trained",

@@ -9,7 +9,8 @@ go through :func:`~watchtower.text.neutralize_cell`.
 The tier chart is a table of coloured cells, not SVG or an image: Gmail and Outlook drop
 inline SVG, Gmail drops ``data:`` images, and many government mail clients block attached
 images until the reader clicks; table cells with a background colour render in every client,
-on a phone, and with images off.
+on a phone, and with images off. The bars' scale and the tier colours are
+:mod:`watchtower.chart`'s, which also draws the console's score timeline.
 """
 
 from __future__ import annotations
@@ -21,17 +22,11 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from watchtower.chart import TIER_COLORS, tier_count_rows
 from watchtower.digest.model import SECTIONS, DigestAlert, DigestData, RenderedDigest
 from watchtower.store.alerts import TIERS
 from watchtower.text import neutralize_cell, terminal_text
 from watchtower.warn.policy import TIER_LABELS
-
-TIER_COLORS: dict[str, tuple[str, str]] = {  # background, text
-    "red": ("#c62828", "#ffffff"),
-    "orange": ("#e65100", "#ffffff"),
-    "yellow": ("#f9a825", "#1f2937"),
-    "blue": ("#1565c0", "#ffffff"),
-}
 
 LABELS: dict[str, dict[str, str]] = {
     "zh": {
@@ -183,20 +178,7 @@ def _context(data: DigestData) -> dict[str, Any]:
     open_shown = {"daily": 10, "weekly": 25}.get(data.cadence, 0)
     shown = dict(sections)
     shown["open"] = sections["open"][:open_shown]
-    peak = max((sum(c.counts.values()) for c in data.chart), default=0)
-    chart = [
-        {
-            "date": c.as_of.isoformat()[5:] if len(data.chart) > 1 else c.as_of.isoformat(),
-            "total": sum(c.counts.values()),
-            "bars": [
-                {"tier": t, "n": c.counts.get(t, 0), "pct": round(100 * c.counts[t] / peak, 1)}
-                for t in TIERS
-                if peak and c.counts.get(t)
-            ],
-            "rest": round(100 - 100 * sum(c.counts.values()) / peak, 1) if peak else 100,
-        }
-        for c in data.chart
-    ]
+    chart = tier_count_rows([(c.as_of, c.counts) for c in data.chart])
     juris = L["everywhere"] if data.jurisdiction == "*" else data.jurisdiction
     red_now = sum(1 for k in ("new", "escalated", "open") for a in sections[k] if a.tier == "red")
     subject = terminal_text(

@@ -168,6 +168,7 @@ class LinkedFund:
     put_on_record_date: dt.date | None
     link_method: str | None
     known_from: dt.date
+    fund_type: str | None = None  # not in the real list rows: see manager_funds
 
 
 @dataclass(frozen=True)
@@ -372,6 +373,7 @@ def _funds(conn: sa.Connection, regno: str, day: dt.date) -> tuple[LinkedFund, .
             put_on_record_date=r["put_on_record_date"],
             link_method=r["link_method"],
             known_from=r["known_from"],
+            fund_type=r["fund_type"],
         )
         for r in latest.values()
         if r["register_no"] == regno
