@@ -1,10 +1,12 @@
 """The console in a real browser (Debian's chromium), at a phone's and a desktop's width: a
-supervisor of 广东 logs in, filters the queue, opens a manager, and closes an alert; another
+supervisor of 广东 logs in, filters the queue, opens a manager, snoozes and closes an alert,
+and reads the oversight page; another
 district's manager answers 404; every action lands in the audit trail. Screenshots of each page
 are written under the test's temporary directory (``pytest --basetemp=DIR`` keeps them)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -117,23 +119,42 @@ def test_a_supervisor_works_an_alert_in_chromium(
         main = driver.find_element(By.TAG_NAME, "main").text
         assert other not in main and "未找到" in main  # the not-found page, nothing of it
 
-        # the alert page: close as a false alarm
+        # the alert page: snooze for a week, then close as a false alarm
         with open_store(console_settings.db_url).connect() as c:
             alert_id = c.execute(
                 sa.select(alerts.c.id).where(alerts.c.register_no == register_no)
             ).scalar_one()
         driver.get(f"{base}/alerts/{alert_id}")
+        assert driver.find_element(By.CSS_SELECTOR, "svg")  # the score and tier chart
         full_page_png(driver, shots / f"alert-{width}.png")
         _fits(driver, width)
+        snooze = driver.find_element(By.CSS_SELECTOR, f"form[action='/alerts/{alert_id}/snooze']")
+        until = snooze.find_element(By.NAME, "until")
+        first = dt.date.fromisoformat(str(until.get_attribute("min")))
+        # what a date picker does (typing into a date field follows the browser's locale)
+        driver.execute_script(
+            "arguments[0].value = arguments[1]", until, str(first + dt.timedelta(days=6))
+        )
+        snooze.find_element(By.NAME, "note").send_keys("等待材料")
+        _submit(driver, snooze.find_element(By.TAG_NAME, "button"), to=f"/alerts/{alert_id}")
+        assert str(first + dt.timedelta(days=6)) in driver.find_element(By.TAG_NAME, "main").text
+        driver.get(f"{base}/alerts")
+        assert register_no not in _queue_register_nos(driver)  # asleep: out of the queue
+        driver.get(f"{base}/alerts?status=snoozed")
+        assert _queue_register_nos(driver) == {register_no}
+        driver.get(f"{base}/alerts/{alert_id}")
         close = driver.find_element(By.CSS_SELECTOR, f"form[action='/alerts/{alert_id}/close']")
         Select(close.find_element(By.NAME, "resolution")).select_by_value("false_positive")
         close.find_element(By.NAME, "note").send_keys("checked with the bureau")
-        _submit(
-            driver,
-            close.find_element(By.CSS_SELECTOR, "button[type=submit]"),
-            to=f"/alerts/{alert_id}",
-        )
+        button = close.find_element(By.CSS_SELECTOR, "button[type=submit]")
+        _submit(driver, button, to=f"/alerts/{alert_id}")
         full_page_png(driver, shots / f"alert-closed-{width}.png")
+
+        # the oversight page counts the closing
+        driver.get(f"{base}/metrics")
+        assert "误报" in driver.find_element(By.TAG_NAME, "main").text
+        _fits(driver, width)
+        full_page_png(driver, shots / f"metrics-{width}.png")
 
     with open_store(console_settings.db_url).connect() as c:
         status = c.execute(sa.select(alerts.c.status).where(alerts.c.id == alert_id)).scalar_one()
@@ -142,7 +163,8 @@ def test_a_supervisor_works_an_alert_in_chromium(
     close_store(console_settings.db_url)
     assert status == "closed"
     assert ("gd", "login") in audit
-    assert trail[-1] == ("gd", "close", "false_positive: checked with the bureau")
+    assert [t[:2] for t in trail[-2:]] == [("gd", "snooze"), ("gd", "close")]
+    assert trail[-1][2] == "false_positive: checked with the bureau"
     for png in shots.iterdir():
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, png.name
