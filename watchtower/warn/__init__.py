@@ -27,6 +27,7 @@ from watchtower.warn.queries import (
 )
 from watchtower.warn.routing import (
     Subscription,
+    Webhook,
     adhoc_subscription,
     load_subscriptions,
     normalize_region,
@@ -45,6 +46,7 @@ __all__ = [
     "TierPolicy",
     "WarnOrderError",
     "WarnSummary",
+    "Webhook",
     "add_note",
     "adhoc_subscription",
     "alert_trail",
