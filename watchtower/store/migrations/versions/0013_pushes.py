@@ -36,7 +36,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("claimed_at", sa.DateTime(), nullable=True),
         sa.Column("sent_at", sa.DateTime(), nullable=True),
-        sa.ForeignKeyConstraint(["alert_id"], ["alerts.id"], name=op.f("fk_pushes_alert_id_alerts")),
+        sa.ForeignKeyConstraint(
+            ["alert_id"], ["alerts.id"], name=op.f("fk_pushes_alert_id_alerts")
+        ),
         sa.ForeignKeyConstraint(
             ["event_id"], ["alert_events.id"], name=op.f("fk_pushes_event_id_alert_events")
         ),
