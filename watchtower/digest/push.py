@@ -319,10 +319,7 @@ def classify(answer: HttpAnswer, fmt: str) -> Literal["sent", "transient", "perm
     if 200 <= answer.status < 300:
         if fmt == "json":
             return "sent"
-        try:
-            errcode = json.loads(answer.body).get("errcode", 0)
-        except (ValueError, AttributeError):
-            return "sent"  # not the robot's JSON: the 2xx is all we have
+        errcode = answer.errcode  # None: not the robot's JSON, the 2xx is all we have
         if errcode in (0, None):
             return "sent"
         return "transient" if errcode in _RATE_LIMITED else "permanent"

@@ -10,6 +10,7 @@ URL that redirects is a wrong URL, and following it would post the alert somewhe
 from __future__ import annotations
 
 import http.client
+import json
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -24,6 +25,16 @@ ANSWER_CHARS = 2000
 class HttpAnswer:
     status: int
     body: str  # its first ANSWER_CHARS characters
+
+    @property
+    def errcode(self) -> object:
+        """The ``errcode`` of a robot's JSON answer (WeCom and DingTalk answer 200 with
+        ``{"errcode": 0}``, or a non-zero code when they refuse); None when there is none."""
+        try:
+            parsed = json.loads(self.body)
+        except ValueError:
+            return None
+        return parsed.get("errcode") if isinstance(parsed, dict) else None
 
 
 class Poster(Protocol):
