@@ -313,7 +313,7 @@ def send_outbox(
         recipient=recipient,
         poster=poster or poster_for(),
         channels={hook.key: hook for sub in subs for hook in sub.webhooks},
-        sleep=sleep or time.sleep,
+        sleep=time.sleep if sleep is None else sleep,
     )
     if strict and summary.problems:
         raise DeliveryError(summary)

@@ -291,7 +291,11 @@ def _provinces(entry: dict[str, Any], where: str) -> tuple[str, ...]:
 
 def _webhook(item: Any, where: str) -> Webhook:
     if not isinstance(item, dict):
-        raise SubscriptionError(f"{where}: webhook takes {{url: ..., format: ...}}, not {item!r}")
+        # not the value itself: a bare URL would be printed with its robot key
+        raise SubscriptionError(
+            f"{where}: webhook takes {{url: ..., format: ...}} or a list of them, not a "
+            f"{type(item).__name__}"
+        )
     unknown = sorted(set(map(str, item)) - {"url", "format"})
     if unknown:
         raise SubscriptionError(f"{where}: webhook: unknown keys {unknown} (known: url, format)")
