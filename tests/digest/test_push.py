@@ -443,6 +443,9 @@ def test_webhooks_in_the_subscriptions_file(tmp_path: Path) -> None:
     cases = {
         "    cadence: daily\n    webhook: {url: 'https://x.cn/h'}\n": "cadence: immediate",
         "    cadence: immediate\n    webhook: {url: 'ftp://x.cn/h?key=SECRET'}\n": "http(s)",
+        "    cadence: immediate\n    webhook: {url: 'https://x.cn:99999/h?key=SECRET'}\n": (
+            "a bad port"
+        ),
         "    cadence: immediate\n    webhook: {url: 'https://x.cn/h', format: slack}\n": (
             "format 'slack' not one of wecom, dingtalk, json"
         ),

@@ -341,6 +341,8 @@ def _deliver(
         except OSError as exc:  # no answer: refused, reset, timed out
             last = _Outcome("transient", n + 1, error=f"{type(exc).__name__}: {exc}"[:500])
             continue
+        except ValueError as exc:  # a URL the client cannot post to: no retry helps
+            return _Outcome("permanent", n + 1, error=f"{type(exc).__name__}: {exc}"[:500])
         kind = classify(answer, hook.format)
         error = None if kind == "sent" else f"HTTP {answer.status}: {answer.body[:300]}"
         last = _Outcome(kind, n + 1, answer.status, answer.body, error)

@@ -301,6 +301,10 @@ def _webhook(item: Any, where: str) -> Webhook:
         raise SubscriptionError(f"{where}: webhook: unknown keys {unknown} (known: url, format)")
     url = _scalar(item, "url", f"{where}: webhook") or ""
     parts = urlsplit(url)
+    try:
+        _ = parts.port  # raises on a port that is no port
+    except ValueError:
+        raise SubscriptionError(f"{where}: webhook url {parts.hostname}: a bad port") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or " " in url:
         shown = parts.hostname or url[:40]  # never the whole URL: it may hold a robot key
         raise SubscriptionError(
