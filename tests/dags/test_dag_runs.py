@@ -211,13 +211,42 @@ def test_digest_dag_mails_the_digests_due_on_the_alerts_day(after_pipeline: Airf
 def test_digest_dag_pushes_each_red_alert_once_beside_the_mail(after_pipeline: AirflowEnv) -> None:
     env = after_pipeline
     db = env.db_url
+    # The small world turns nobody red on the run day: its riskiest open alert climbs to red
+    # as the warn step would record it (alerts row and its escalate event).
+    alert_id, register_no, tier, score = _rows(
+        db,
+        "SELECT id, register_no, tier, score FROM alerts WHERE status <> 'closed' "
+        "ORDER BY score DESC, id LIMIT 1",
+    )[0]
+    engine = sa.create_engine(db)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE alerts SET tier = 'red', peak_tier = 'red' WHERE id = :i"),
+            {"i": alert_id},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO alert_events (alert_id, register_no, as_of, at, actor, action, "
+                "from_tier, to_tier, score) VALUES (:i, :r, :d, :t, 'watchtower', 'escalate', "
+                ":f, 'red', :s)"
+            ),
+            {
+                "i": alert_id,
+                "r": register_no,
+                "d": RUN_DAY,
+                "t": dt.datetime(2024, 7, 1),
+                "f": tier,
+                "s": score,
+            },
+        )
+    engine.dispose()
     reds = _rows(
         db,
         "SELECT DISTINCT e.alert_id FROM alert_events e WHERE e.to_tier = 'red' "
         "AND e.action IN ('open', 'escalate') AND e.as_of = :d",
         d=RUN_DAY,
     )
-    assert reds, "the world's planted risk turns some manager red on the run day"
+    assert reds
     with webhook_server() as (base, hooks), smtp_server() as (port, inbox):
         config = _config_dir_with_subscriptions(
             env,

@@ -5,7 +5,8 @@ the 31 provinces or one of the five cities with a bureau of their own, in any sp
 of them is a set of districts. ``city`` narrows a district to one city, or, when it is itself
 a 计划单列市 (``city: 深圳``), names that district. The file is checked when it is loaded:
 unknown keys, a list where one value is expected, a district that is no district, and two
-entries with one identity are errors naming the file and the line.
+entries with one identity are errors naming the file and the line. An immediate subscriber
+may name ``webhook`` channels (:class:`Webhook`) that each red alert is pushed to.
 
 Routing places a manager by its registration district (supervision follows registration) or,
 with ``WATCHTOWER_ROUTING_ADDRESS=office``, by its office's; see
@@ -299,7 +300,11 @@ def _webhook(item: Any, where: str) -> Webhook:
     unknown = sorted(set(map(str, item)) - {"url", "format"})
     if unknown:
         raise SubscriptionError(f"{where}: webhook: unknown keys {unknown} (known: url, format)")
-    url = _scalar(item, "url", f"{where}: webhook") or ""
+    url = item.get("url")
+    if not isinstance(url, str) or _CONTROL.search(url):
+        # not echoed: it may hold the robot's key
+        raise SubscriptionError(f"{where}: webhook url must be one line of text")
+    url = url.strip()
     parts = urlsplit(url)
     try:
         _ = parts.port  # raises on a port that is no port
