@@ -5,13 +5,15 @@ DAG then renders, per subscription (models/subscriptions.yaml), the digests due 
 immediate (managers turned red), daily, and weekly (on the subscriber's weekday) — into the
 outbox, and sends what the outbox holds. Each (recipient, period, subscription) digest is
 rendered and sent exactly once, so a re-run changes nothing and a failed send is retried by the
-next run.
+next run. The immediate render also queues each red alert (new or escalated) for the webhooks
+its subscriptions name (WeCom, DingTalk, JSON), and the send task posts them, once per
+escalation, with retries (docs/delivery.md).
 
 Nothing fails silently: a render task fails while open alerts reach no subscriber and no
 catch-all recipient is set (WATCHTOWER_DIGEST_CATCH_ALL); the send task fails while a digest
-waits for a retry (SMTP down: the task retries) or was given up (``watchtower digest
---retry-failed`` queues it again). A failed task mails the data engineers with the alert or
-outbox ids. Wiring only.
+waits for a retry (SMTP or a webhook down: the task retries) or was given up or refused
+(``watchtower digest --retry-failed`` queues it again). A failed task mails the data engineers
+with the alert, outbox or push ids. Wiring only.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ CADENCES = ["immediate", "daily", "weekly"]
 
 @dag(
     dag_id="watchtower_digest",
-    description="On new alerts: render immediate/daily/weekly digests to the outbox, send",
+    description="On new alerts: render digests to the outbox, push reds to webhooks, send",
     schedule=[ALERTS],
     start_date=START_DATE,
     catchup=False,
@@ -52,8 +54,8 @@ def watchtower_digest() -> None:
     # digests that were rendered; the run is failed and mailed all the same.
     @task(trigger_rule="all_done")
     def send(**context: Any) -> dict[str, Any]:
-        """Send every pending digest of the outbox (SMTP from WATCHTOWER_SMTP_*); raises
-        while a digest waits for a retry or was given up."""
+        """Send every pending digest of the outbox (SMTP from WATCHTOWER_SMTP_*) and every
+        pending webhook push; raises while one waits for a retry or was given up."""
         from watchtower import pipeline
 
         return to_xcom(pipeline.send_outbox(load_settings(), run_as_of(context)))

@@ -523,6 +523,7 @@ CONFIG_READERS = {
 DATA_PARSERS = {
     "watchtower.features._history",
     "watchtower.fetch._amac",
+    "watchtower.digest.webhook",  # a webhook's answer (a robot's errcode)
     "watchtower.ingest.parse",
     "watchtower.ingest.readers",
     "watchtower.ingest.shapes",

@@ -27,6 +27,9 @@
 - WATCHTOWER_CONSOLE_SECURE_COOKIES (1/true): mark the console's cookies Secure even when the
   request reached it over plain HTTP (a TLS proxy in front that does not say so); off, and
   they are Secure whenever the request is HTTPS
+- WATCHTOWER_CONSOLE_URL (http(s)://host[:port][/prefix]): where supervisors open the console;
+  when set, every alert in the digests and the webhook pushes links to <url>/alerts/<id>;
+  unset, no link (docs/console.md)
 """
 
 from __future__ import annotations
@@ -109,6 +112,9 @@ class Settings:
     #: the model key, see watchtower.console.secret).
     console_secret: str | None = field(default=None, repr=False)
     console_secure_cookies: bool = False
+    #: The console's public address without a trailing slash (WATCHTOWER_CONSOLE_URL), for the
+    #: links in digests and pushes; None: no links.
+    console_url: str | None = None
 
     @property
     def features_dir(self) -> Path:
@@ -212,6 +218,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"WATCHTOWER_CONSOLE_SECURE_COOKIES must be 1/true or 0/false, not {secure!r}"
         )
+    console_url = console_url_setting(env.get("WATCHTOWER_CONSOLE_URL"))
     config_home = Path(env.get("XDG_CONFIG_HOME") or "~/.config").expanduser()
     key_file = env.get("WATCHTOWER_MODEL_KEY_FILE") or config_home / "watchtower" / "model.key"
     return Settings(
@@ -228,4 +235,24 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         landing_max_file_mb=max_mb,
         console_secret=env.get("WATCHTOWER_CONSOLE_SECRET") or None,
         console_secure_cookies=secure in ("1", "true", "yes"),
+        console_url=console_url,
     )
+
+
+# A link goes into HTML attributes and markdown ``[text](url)``: no whitespace, quotes, angle
+# brackets, parentheses or backslashes, and no query or fragment (``/alerts/<id>`` is appended).
+_CONSOLE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?")
+
+
+def console_url_setting(value: str | None) -> str | None:
+    """WATCHTOWER_CONSOLE_URL checked: an http(s) address, returned without its trailing
+    slash; blank -> None."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if not _CONSOLE_URL.fullmatch(text):
+        raise ConfigError(
+            "WATCHTOWER_CONSOLE_URL must be an http(s) address such as "
+            f"https://watchtower.example.gov.cn (no query, quotes or spaces), not {text!r}"
+        )
+    return text.rstrip("/")

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
         ScoreSummary,
         TrainSummary,
     )
-    from watchtower.digest import DigestSummary, Mailer, SendSummary
+    from watchtower.digest import DigestSummary, Mailer, Poster, SendSummary
     from watchtower.evaluate import BacktestSummary, EvaluationSummary
     from watchtower.features import FeatureSummary
     from watchtower.fetch import FetchSummary
@@ -194,20 +194,30 @@ def digest(
     mailer: Mailer | None = None,
     retry_failed: bool = False,
     strict: bool = False,
+    poster: Poster | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> DigestSummary:
     """Render the digests due on ``as_of`` (per subscription in models/subscriptions.yaml, or
     only those of ``cadence``) into the outbox (``settings.outbox_dir``: .eml + .html), then,
     with ``send``, send the outbox by SMTP (``settings.smtp``). Each (recipient, period,
     subscription) is rendered and sent once, however often this runs. ``to``: instead, one
     ad-hoc digest of every jurisdiction to that address (``cadence`` default daily,
-    ``language``, ``min_tier``). ``retry_failed``: first queue the given-up digests again.
-    ``mailer`` replaces SMTP (tests).
+    ``language``, ``min_tier``). ``retry_failed``: first queue the given-up digests (and
+    webhook pushes) again. ``mailer`` replaces SMTP, ``poster`` the webhooks' HTTP client and
+    ``sleep`` the pause between their retries (tests). The immediate subscriptions' webhooks
+    get each red alert of the day queued (and, with ``send``, posted) once.
 
     Open alerts no subscriber receives go to ``settings.digest.catch_all``; the summary's
     ``problems`` say what needs a person (such alerts without a catch-all, digests given up or
     waiting for a retry). ``strict`` (the DAG): raise :class:`DeliveryError` while there are
     any, so the task fails, retries and mails the data engineers."""
-    from watchtower.digest import DeliveryError, delivery_problems, requeue_failed, run_digest
+    from watchtower.digest import (
+        DeliveryError,
+        delivery_problems,
+        requeue_failed,
+        requeue_failed_pushes,
+        run_digest,
+    )
     from watchtower.warn import adhoc_subscription, load_policy, load_subscriptions
 
     engine = _store(settings)
@@ -219,7 +229,10 @@ def digest(
         subs = [
             adhoc_subscription(to, cadence=cadence or "daily", language=language, min_tier=min_tier)
         ]
-    requeued = requeue_failed(engine, now, recipient=to) if retry_failed else 0
+    requeued = 0
+    if retry_failed:
+        requeued = requeue_failed(engine, now, recipient=to)
+        requeued += 0 if to else requeue_failed_pushes(engine)
     summary = run_digest(
         engine,
         as_of=day,
@@ -232,10 +245,20 @@ def digest(
         adhoc=bool(to),
         address=settings.digest.routing_address,
         catch_all=settings.digest.catch_all,
+        console_url=settings.console_url,
     )
     summary = replace(summary, requeued=requeued)
     if send:
-        sent = send_outbox(settings, day, clock=clock, mailer=mailer, recipient=to, strict=False)
+        sent = send_outbox(
+            settings,
+            day,
+            clock=clock,
+            mailer=mailer,
+            recipient=to,
+            strict=False,
+            poster=poster,
+            sleep=sleep,
+        )
         summary = replace(
             summary,
             sent=sent.sent,
@@ -244,13 +267,13 @@ def digest(
             failed_total=sent.failed_total,
             failed_ids=list(sent.failed_ids),
             errors=list(sent.errors),
+            pushed=sent.pushed,
+            push_retry_later=sent.push_retry_later,
+            push_failed_ids=list(sent.push_failed_ids),
             problems=delivery_problems(
-                unrouted_ids=summary.unrouted_ids,
-                catch_all=summary.catch_all,
-                retry_later=sent.retry_later,
-                failed_ids=sent.failed_ids,
-                errors=sent.errors,
-            ),
+                unrouted_ids=summary.unrouted_ids, catch_all=summary.catch_all
+            )
+            + sent.problems,
         )
     if strict and summary.problems:
         raise DeliveryError(summary)
@@ -265,19 +288,23 @@ def send_outbox(
     mailer: Mailer | None = None,
     recipient: str | None = None,
     strict: bool = True,
+    poster: Poster | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> SendSummary:
-    """Send every pending digest in the outbox by SMTP (``settings.smtp``); failures stay
-    pending for the next call (up to ``delivery.max_attempts`` in subscriptions.yaml), then
-    are given up (state failed) until ``digest --retry-failed``. ``as_of`` is accepted for the
-    DAG's symmetry; the outbox is sent whatever its day.
+    """Send every pending digest in the outbox by SMTP (``settings.smtp``) and every pending
+    webhook push (:func:`watchtower.digest.poster_for`, or ``poster``; retries pause through
+    ``sleep``, default ``time.sleep``); failures stay pending for the next call (up to
+    ``delivery.max_attempts`` in subscriptions.yaml), then are given up (state failed) until
+    ``digest --retry-failed``. ``as_of`` is accepted for the DAG's symmetry; the outbox is sent
+    whatever its day. With ``recipient``, only that address's digests (no pushes).
 
     Raises :class:`DeliveryError` (carrying the summary) while a digest waits for a retry or
     is given up, so the Airflow task fails, retries and mails the data engineers; ``strict``
     False returns the summary instead."""
-    from watchtower.digest import DeliveryError, mailer_for, run_send
+    from watchtower.digest import DeliveryError, mailer_for, poster_for, run_send
     from watchtower.warn import load_subscriptions
 
-    _, delivery = load_subscriptions(settings.models_dir / "subscriptions.yaml")
+    subs, delivery = load_subscriptions(settings.models_dir / "subscriptions.yaml")
     summary = run_send(
         _store(settings),
         mailer or mailer_for(settings.smtp),
@@ -285,6 +312,9 @@ def send_outbox(
         delivery,
         (clock or SystemClock()).now(),
         recipient=recipient,
+        poster=poster or poster_for(),
+        channels={hook.key: hook for sub in subs for hook in sub.webhooks},
+        sleep=time.sleep if sleep is None else sleep,
     )
     if strict and summary.problems:
         raise DeliveryError(summary)

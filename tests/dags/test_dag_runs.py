@@ -7,7 +7,9 @@ on a throwaway SQLite Airflow metadata database and a throwaway Watchtower store
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import shutil
 from pathlib import Path
@@ -26,6 +28,8 @@ from tests.dags.conftest import (
     run_spec,
 )
 from tests.digest.smtp import smtp_server
+from tests.digest.webhooks import webhook_server
+from watchtower.jurisdiction import JURISDICTIONS
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
@@ -202,6 +206,90 @@ def test_digest_dag_mails_the_digests_due_on_the_alerts_day(after_pipeline: Airf
             "ops@example.gov.cn",
             "weekly@example.gov.cn",
         ]
+
+
+def test_digest_dag_pushes_each_red_alert_once_beside_the_mail(after_pipeline: AirflowEnv) -> None:
+    env = after_pipeline
+    db = env.db_url
+    # The small world turns nobody red on the run day: its riskiest open alert climbs to red
+    # as the warn step would record it (alerts row and its escalate event).
+    alert_id, register_no, tier, score = _rows(
+        db,
+        "SELECT id, register_no, tier, score FROM alerts WHERE status <> 'closed' "
+        "ORDER BY score DESC, id LIMIT 1",
+    )[0]
+    engine = sa.create_engine(db)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE alerts SET tier = 'red', peak_tier = 'red' WHERE id = :i"),
+            {"i": alert_id},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO alert_events (alert_id, register_no, as_of, at, actor, action, "
+                "from_tier, to_tier, score) VALUES (:i, :r, :d, :t, 'watchtower', 'escalate', "
+                ":f, 'red', :s)"
+            ),
+            {
+                "i": alert_id,
+                "r": register_no,
+                "d": RUN_DAY,
+                "t": dt.datetime(2024, 7, 1),
+                "f": tier,
+                "s": score,
+            },
+        )
+    engine.dispose()
+    reds = _rows(
+        db,
+        "SELECT DISTINCT e.alert_id FROM alert_events e WHERE e.to_tier = 'red' "
+        "AND e.action IN ('open', 'escalate') AND e.as_of = :d",
+        d=RUN_DAY,
+    )
+    assert reds
+    with webhook_server() as (base, hooks), smtp_server() as (port, inbox):
+        config = _config_dir_with_subscriptions(
+            env,
+            [
+                {
+                    "recipient": "duty@example.gov.cn",
+                    "province": [j.zh for j in JURISDICTIONS],  # the whole country
+                    "cadence": "immediate",
+                    "webhook": [
+                        {"url": f"{base}/wecom?key=K", "format": "wecom"},
+                        {"url": f"{base}/json", "format": "json"},
+                    ],
+                }
+            ],
+        )
+        run_env = {
+            "WATCHTOWER_CONFIG_DIR": str(config),
+            "WATCHTOWER_SMTP_HOST": "127.0.0.1",
+            "WATCHTOWER_SMTP_PORT": str(port),
+            "WATCHTOWER_DIGEST_CATCH_ALL": "ops@example.gov.cn",
+            "WATCHTOWER_CONSOLE_URL": "https://watchtower.example.gov.cn",
+        }
+        # Twice: a red alert is pushed once per escalation, however often the DAG runs.
+        first, second = env.dag_tests(
+            run_spec("watchtower_digest", env=run_env), run_spec("watchtower_digest", env=run_env)
+        )
+        _assert_success(first)
+        _assert_success(second)
+    (mail,) = [m.message for m in inbox.messages if m.rcpt_tos == ["duty@example.gov.cn"]]
+    (attachment,) = list(mail.iter_attachments())
+    rows = list(csv.reader(io.StringIO(attachment.get_content().lstrip("\ufeff"))))
+    mailed = sorted(int(r[1]) for r in rows[1:])  # the immediate mail's alert ids
+    pushed = sorted(p.json()["alert_id"] for p in hooks.to("/json"))
+    assert pushed and pushed == mailed  # the pushes and the mail agree, each alert once
+    assert set(pushed) <= {i for (i,) in reds}
+    assert len(hooks.to("/wecom")) == len(pushed)
+    assert all(
+        p.json()["console_url"]
+        == f"https://watchtower.example.gov.cn/alerts/{p.json()['alert_id']}"
+        for p in hooks.to("/json")
+    )
+    ledger = _rows(db, "SELECT status, attempts FROM pushes")
+    assert len(ledger) == 2 * len(pushed) and set(ledger) == {("sent", 1)}
 
 
 def test_backfill_dag_replays_past_days_point_in_time(after_pipeline: AirflowEnv) -> None:

@@ -115,16 +115,29 @@ def digest(
         )
         for e in s.errors:
             typer.secho(f"  send failed: {esc(e)}", fg=typer.colors.YELLOW, err=True)
+    _pushes(s.pushes_queued, s.pushed, s.push_retry_later, len(s.push_failed_ids))
     if s.html_paths:
         typer.echo(f"open in a browser: {s.html_paths[0]}")
     _problems(s.problems)
 
 
+def _pushes(queued: int, delivered: int, retry: int, failed: int) -> None:
+    """The webhook pushes' lines, when there were any."""
+    if queued:
+        typer.echo(f"webhook pushes queued: {queued}")
+    if delivered or retry or failed:
+        typer.echo(
+            f"webhook pushes: delivered {delivered}, kept for retry {retry}, refused or given "
+            f"up {failed}"
+        )
+
+
 @app.command()
 def send(db: DbOption = None, json: JsonOption = False) -> None:
-    """Send what the outbox holds by SMTP (WATCHTOWER_SMTP_*), as the DAG's send task does.
+    """Send what the outbox holds by SMTP (WATCHTOWER_SMTP_*) and the pending webhook pushes,
+    as the DAG's send task does.
 
-    Fails while a digest waits for a retry or was given up (digest --retry-failed)."""
+    Fails while a digest or push waits for a retry or was given up (digest --retry-failed)."""
     from watchtower import pipeline
 
     settings = settings_for(db)
@@ -141,6 +154,7 @@ def send(db: DbOption = None, json: JsonOption = False) -> None:
         f"sent {s.sent} of {s.pending_before} pending, kept for retry {s.retry_later}, given up "
         f"{s.failed} (given up in the outbox: {s.failed_total})"
     )
+    _pushes(0, s.pushed, s.push_retry_later, len(s.push_failed_ids))
     for e in s.errors:
         typer.secho(f"  send failed: {esc(e)}", fg=typer.colors.YELLOW, err=True)
     _problems(s.problems)

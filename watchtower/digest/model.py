@@ -64,6 +64,8 @@ class DigestData:
     open_total: int = 0
     #: The subscription's identity in the outbox (see Subscription.key).
     subscription_key: str = ""
+    #: WATCHTOWER_CONSOLE_URL: each alert links to <console_url>/alerts/<id>; None: no links.
+    console_url: str | None = None
 
     @property
     def alert_count(self) -> int:

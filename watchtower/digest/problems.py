@@ -17,9 +17,12 @@ def delivery_problems(
     retry_later: int = 0,
     failed_ids: Sequence[int] = (),
     errors: Sequence[str] = (),
+    push_waiting_ids: Sequence[int] = (),
+    push_failed_ids: Sequence[int] = (),
+    push_errors: Sequence[str] = (),
 ) -> list[str]:
     """One line per thing that needs a person (pure): unrouted alerts without a catch-all
-    recipient, digests waiting for a retry, digests given up."""
+    recipient, digests and webhook pushes waiting for a retry, given up or refused."""
     out = []
     if unrouted_ids and not catch_all:
         out.append(
@@ -34,5 +37,17 @@ def delivery_problems(
         out.append(
             f"{len(failed_ids)} digests were given up after their last attempt (outbox ids "
             f"{_ids(failed_ids)}): `watchtower digest --retry-failed` queues them again"
+        )
+    if push_waiting_ids:
+        first = f": {push_errors[0]}" if push_errors else ""
+        out.append(
+            f"{len(push_waiting_ids)} webhook pushes could not be delivered and wait for a "
+            f"retry (push ids {_ids(push_waiting_ids)}){first}"
+        )
+    if push_failed_ids:
+        out.append(
+            f"{len(push_failed_ids)} webhook pushes were refused or given up (push ids "
+            f"{_ids(push_failed_ids)}): fix the webhook, then `watchtower digest "
+            "--retry-failed` queues them again"
         )
     return out

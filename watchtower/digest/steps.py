@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -13,15 +14,18 @@ from watchtower.config import RoutingAddress
 from watchtower.digest.collect import collect_digest, period_for, run_places
 from watchtower.digest.outbox import already_queued, enqueue, send_pending
 from watchtower.digest.problems import delivery_problems
+from watchtower.digest.push import PushResult, Sleep, queue_pushes, send_pushes
 from watchtower.digest.queries import pending_count
 from watchtower.digest.render import render_digest
 from watchtower.digest.send import Mailer
+from watchtower.digest.webhook import Poster
 from watchtower.store.alerts import alerts
 from watchtower.warn.policy import TierPolicy
 from watchtower.warn.routing import (
     Delivery,
     Place,
     Subscription,
+    Webhook,
     catch_all_subscription,
     unrouted,
 )
@@ -36,6 +40,8 @@ class DigestSummary:
     to ``catch_all`` when set); ``requeued``: given-up digests queued again
     (``--retry-failed``); ``sent`` / ``retry_later`` / ``failed``: delivery, when sending,
     ``failed_total`` / ``failed_ids``: digests of the outbox given up and not queued again;
+    ``pushes_queued``: red alerts newly queued for the webhooks, ``pushed`` /
+    ``push_retry_later`` / ``push_failed_ids`` their delivery, when sending;
     ``problems``: one line each for what needs a person (the command fails while any)."""
 
     as_of: dt.date
@@ -57,12 +63,18 @@ class DigestSummary:
     queued_for: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    pushes_queued: int = 0
+    pushed: int = 0
+    push_retry_later: int = 0
+    push_failed_ids: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class SendSummary:
     """Outcome of sending the outbox: digests sent, kept for a retry, given up on (in this
-    send: ``failed``; in the outbox: ``failed_total`` / ``failed_ids``), and ``problems``."""
+    send: ``failed``; in the outbox: ``failed_total`` / ``failed_ids``), the webhook pushes
+    likewise (``pushed``, ``push_retry_later``, ``push_failed``; waiting for a retry:
+    ``push_waiting_ids``, failed in the ledger: ``push_failed_ids``), and ``problems``."""
 
     sent: int = 0
     retry_later: int = 0
@@ -73,6 +85,11 @@ class SendSummary:
     requeued: int = 0
     errors: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    pushed: int = 0
+    push_retry_later: int = 0
+    push_failed: int = 0
+    push_waiting_ids: list[int] = field(default_factory=list)
+    push_failed_ids: list[int] = field(default_factory=list)
 
 
 class DeliveryError(RuntimeError):
@@ -109,6 +126,7 @@ def run_digest(
     adhoc: bool = False,
     address: RoutingAddress = "registered",
     catch_all: str | None = None,
+    console_url: str | None = None,
 ) -> DigestSummary:
     """Queue the digests due on ``as_of`` for ``subscriptions`` (only those of ``cadence``
     when given). Ad-hoc digests (``adhoc``) are always rendered, whatever the weekday and
@@ -116,7 +134,11 @@ def run_digest(
 
     Every open alert that no subscription receives (at any cadence, for its tier; managers
     placed by ``address``) is listed in the summary and, when ``catch_all`` is set, queued in
-    that address's daily catch-all digest, whatever ``cadence`` this run renders."""
+    that address's daily catch-all digest, whatever ``cadence`` this run renders.
+
+    The immediate subscriptions' webhooks get their pushes queued too (not ad hoc; see
+    :func:`watchtower.digest.push.queue_pushes`). ``console_url``: every alert links to
+    ``<console_url>/alerts/<id>``."""
     out_dir = outbox_dir
     rendered = queued = nothing = not_due = 0
     paths: list[str] = []
@@ -131,6 +153,18 @@ def run_digest(
             placed = ((i, tier, places.get(reg, Place(None))) for i, tier, reg in open_alerts)
             lost = unrouted(placed, subscriptions)
     todo = [s for s in subscriptions if adhoc or not cadence or s.cadence == cadence]
+    pushes_queued = 0
+    if not adhoc:
+        pushes_queued = queue_pushes(
+            engine,
+            todo,
+            as_of=as_of,
+            policy=policy,
+            now=now,
+            address=address,
+            places=places,
+            console_url=console_url,
+        )
     if lost and catch_all:
         todo.append(catch_all_subscription(catch_all, lost))
     for sub in todo:
@@ -160,6 +194,7 @@ def run_digest(
         if not adhoc and not worth_sending:
             nothing += 1
             continue
+        data = replace(data, console_url=console_url)
         html = enqueue(engine, out_dir, data, render_digest(data), mail_from, now)
         if html is None:
             queued += 1
@@ -180,6 +215,7 @@ def run_digest(
         html_paths=paths,
         queued_for=queued_for,
         problems=delivery_problems(unrouted_ids=lost, catch_all=catch_all),
+        pushes_queued=pushes_queued,
     )
 
 
@@ -190,12 +226,21 @@ def run_send(
     delivery: Delivery,
     now: dt.datetime,
     recipient: str | None = None,
+    *,
+    poster: Poster | None = None,
+    channels: Mapping[str, Webhook] | None = None,
+    sleep: Sleep = time.sleep,
 ) -> SendSummary:
     """Send what the outbox holds (only ``recipient``'s when given; see
-    :func:`watchtower.digest.outbox.send_pending`) and say what needs a person."""
+    :func:`watchtower.digest.outbox.send_pending`), then, with a ``poster`` and not for one
+    ``recipient``, the pending webhook pushes to their ``channels`` (Webhook.key -> Webhook;
+    pauses between retries through ``sleep``), and say what needs a person."""
     with engine.connect() as conn:
         pending = pending_count(conn)
     result = send_pending(engine, mailer, mail_from, delivery, now, recipient=recipient)
+    pushed = PushResult()
+    if poster is not None and recipient is None:
+        pushed = send_pushes(engine, poster, channels or {}, delivery, now, sleep=sleep)
     return SendSummary(
         sent=result.sent,
         retry_later=result.retry_later,
@@ -203,8 +248,18 @@ def run_send(
         pending_before=pending,
         failed_total=result.failed_total,
         failed_ids=list(result.failed_ids),
-        errors=list(result.errors),
+        errors=[*result.errors, *pushed.errors],
         problems=delivery_problems(
-            retry_later=result.retry_later, failed_ids=result.failed_ids, errors=result.errors
+            retry_later=result.retry_later,
+            failed_ids=result.failed_ids,
+            errors=result.errors,
+            push_waiting_ids=pushed.waiting_ids,
+            push_failed_ids=pushed.failed_ids,
+            push_errors=pushed.errors,
         ),
+        pushed=pushed.sent,
+        push_retry_later=pushed.retry_later,
+        push_failed=pushed.failed,
+        push_waiting_ids=list(pushed.waiting_ids),
+        push_failed_ids=list(pushed.failed_ids),
     )

@@ -3,7 +3,16 @@
 Every table of every stage hangs off :data:`metadata`; importing this package registers them.
 """
 
-from watchtower.store import alerts, console, features, models, schema, scoring, validation
+from watchtower.store import (
+    alerts,
+    console,
+    features,
+    models,
+    pushes,
+    schema,
+    scoring,
+    validation,
+)
 from watchtower.store.engine import (
     StoreError,
     close_store,
@@ -29,6 +38,7 @@ __all__ = [
     "metadata",
     "models",
     "open_store",
+    "pushes",
     "schema",
     "scoring",
     "store_exists",

@@ -40,6 +40,7 @@ from watchtower.warn.queries import (
 )
 from watchtower.warn.routing import (
     Subscription,
+    Webhook,
     adhoc_subscription,
     load_subscriptions,
     normalize_region,
@@ -72,6 +73,7 @@ __all__ = [
     "TierPolicy",
     "WarnOrderError",
     "WarnSummary",
+    "Webhook",
     "add_note",
     "adhoc_subscription",
     "alert_metrics",

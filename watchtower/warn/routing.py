@@ -5,7 +5,8 @@ the 31 provinces or one of the five cities with a bureau of their own, in any sp
 of them is a set of districts. ``city`` narrows a district to one city, or, when it is itself
 a 计划单列市 (``city: 深圳``), names that district. The file is checked when it is loaded:
 unknown keys, a list where one value is expected, a district that is no district, and two
-entries with one identity are errors naming the file and the line.
+entries with one identity are errors naming the file and the line. An immediate subscriber
+may name ``webhook`` channels (:class:`Webhook`) that each red alert is pushed to.
 
 Routing places a manager by its registration district (supervision follows registration) or,
 with ``WATCHTOWER_ROUTING_ADDRESS=office``, by its office's; see
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -33,6 +35,10 @@ from watchtower.store.alerts import TIERS
 from watchtower.warn.policy import rank
 
 Cadence = Literal["immediate", "daily", "weekly"]
+WebhookFormat = Literal["wecom", "dingtalk", "json"]
+#: Robot-message formats of a webhook: WeCom (企业微信) and DingTalk (钉钉) group robots, or
+#: plain JSON for one's own systems.
+WEBHOOK_FORMATS: tuple[str, ...] = ("wecom", "dingtalk", "json")
 CADENCES: tuple[str, ...] = ("immediate", "daily", "weekly")
 LANGUAGES: tuple[str, ...] = ("zh", "en")
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -53,7 +59,17 @@ _SUFFIXES = (
 )
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_KEYS = ("recipient", "province", "city", "min_tier", "cadence", "language", "name", "weekday")
+_KEYS = (
+    "recipient",
+    "province",
+    "city",
+    "min_tier",
+    "cadence",
+    "language",
+    "name",
+    "weekday",
+    "webhook",
+)
 _SEPARATE = {j.zh: j.parent for j in JURISDICTIONS if j.parent}
 
 
@@ -75,6 +91,29 @@ def normalize_region(name: str | None) -> str:
 class Delivery:
     max_attempts: int = 8
     reclaim_after_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """One push channel of a subscription: a robot's or a system's URL and its message format.
+    The URL often carries the robot's secret (WeCom ``?key=``, DingTalk ``?access_token=``):
+    it is never stored or printed; the push ledger keeps :attr:`key` and :attr:`target`."""
+
+    url: str = field(repr=False)
+    format: WebhookFormat = "json"
+
+    @property
+    def key(self) -> str:
+        """The channel's identity in the push ledger (a hash: the URL holds a secret)."""
+        raw = f"{self.format}\x1f{self.url}"
+        return "sha256:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:40]
+
+    @property
+    def target(self) -> str:
+        """What may be shown of it: format, scheme, host and path, without query or login."""
+        parts = urlsplit(self.url)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{self.format} {parts.scheme}://{parts.hostname}{port}{parts.path}"
 
 
 @dataclass(frozen=True)
@@ -103,6 +142,9 @@ class Subscription:
     weekday: str = "fri"
     everywhere: bool = field(default=False)
     alert_ids: frozenset[int] | None = None
+    #: Push channels (immediate subscriptions only): each red alert, new or escalated, is
+    #: posted to each of them once (watchtower.digest.push).
+    webhooks: tuple[Webhook, ...] = ()
 
     @cached_property
     def _provinces(self) -> tuple[str, ...]:
@@ -248,6 +290,57 @@ def _provinces(entry: dict[str, Any], where: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def _webhook(item: Any, where: str) -> Webhook:
+    if not isinstance(item, dict):
+        # not the value itself: a bare URL would be printed with its robot key
+        raise SubscriptionError(
+            f"{where}: webhook takes {{url: ..., format: ...}} or a list of them, not a "
+            f"{type(item).__name__}"
+        )
+    unknown = sorted(set(map(str, item)) - {"url", "format"})
+    if unknown:
+        raise SubscriptionError(f"{where}: webhook: unknown keys {unknown} (known: url, format)")
+    url = item.get("url")
+    if not isinstance(url, str) or _CONTROL.search(url):
+        # not echoed: it may hold the robot's key
+        raise SubscriptionError(f"{where}: webhook url must be one line of text")
+    url = url.strip()
+    parts = urlsplit(url)
+    try:
+        _ = parts.port  # raises on a port that is no port
+    except ValueError:
+        raise SubscriptionError(f"{where}: webhook url {parts.hostname}: a bad port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in url:
+        shown = parts.hostname or url[:40]  # never the whole URL: it may hold a robot key
+        raise SubscriptionError(
+            f"{where}: webhook url must be an http(s) address, not {parts.scheme}://{shown}…"
+        )
+    fmt = (_scalar(item, "format", f"{where}: webhook") or "json").lower()
+    if fmt not in WEBHOOK_FORMATS:
+        raise SubscriptionError(
+            f"{where}: webhook format {fmt!r} not one of {', '.join(WEBHOOK_FORMATS)}"
+        )
+    return Webhook(url=url, format=fmt)  # type: ignore[arg-type]
+
+
+def _webhooks(entry: dict[str, Any], cadence: str, where: str) -> tuple[Webhook, ...]:
+    """``webhook``: one channel (a mapping) or a list of them; immediate subscriptions only
+    (a push is one red alert as it happens, not a digest)."""
+    value = entry.get("webhook")
+    if value is None or value == []:
+        return ()
+    if cadence != "immediate":
+        raise SubscriptionError(
+            f"{where}: webhook pushes red alerts as they turn red: give it to a subscriber "
+            "with cadence: immediate"
+        )
+    items = value if isinstance(value, list) else [value]
+    hooks = tuple(_webhook(item, where) for item in items)
+    if len({h.key for h in hooks}) < len(hooks):
+        raise SubscriptionError(f"{where}: the same webhook is named twice")
+    return hooks
+
+
 def _check(entry: dict[str, Any], where: str) -> Subscription:
     unknown = sorted(set(map(str, entry)) - set(_KEYS))
     if unknown:
@@ -286,6 +379,7 @@ def _check(entry: dict[str, Any], where: str) -> Subscription:
         language=values["language"][0],
         name=_scalar(entry, "name", where),
         weekday=values["weekday"][0],
+        webhooks=_webhooks(entry, values["cadence"][0], where),
     )
 
 
