@@ -24,6 +24,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from watchtower.digest._ledger import claim, claimable
 from watchtower.digest.model import DigestData, RenderedDigest
 from watchtower.digest.send import Mailer
 from watchtower.store.alerts import outbox
@@ -198,36 +199,14 @@ def send_pending(
     ones. Each row is claimed with a conditional UPDATE before sending, so two concurrent
     senders never send one digest twice."""
     stale = now - dt.timedelta(minutes=delivery.reclaim_after_minutes)
+    only = [outbox.c.recipient == recipient] if recipient else []
     with engine.connect() as conn:
-        rows = [
-            dict(r)
-            for r in conn.execute(
-                sa.select(outbox.c.id, outbox.c.status, outbox.c.attempts)
-                .where(
-                    sa.or_(
-                        outbox.c.status == "pending",
-                        sa.and_(outbox.c.status == "sending", outbox.c.claimed_at < stale),
-                    )
-                )
-                .where(outbox.c.recipient == recipient if recipient else sa.true())
-                .order_by(outbox.c.id)
-            ).mappings()
-        ]
+        rows = claimable(conn, outbox, stale, *only)
     sent = retry = failed = 0
     errors: list[str] = []
     for r in rows:
-        with engine.begin() as conn:
-            claimed = conn.execute(
-                outbox.update()
-                .where(
-                    outbox.c.id == r["id"],
-                    outbox.c.status == r["status"],
-                    outbox.c.attempts == r["attempts"],
-                )
-                .values(status="sending", attempts=r["attempts"] + 1, claimed_at=now)
-            ).rowcount
-            row = conn.execute(sa.select(outbox).where(outbox.c.id == r["id"])).mappings().one()
-        if not claimed:
+        row = claim(engine, outbox, r, now, attempts=r["attempts"] + 1)
+        if row is None:
             continue  # another sender has it
         try:
             message = Path(row["eml_path"]).read_bytes()

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from watchtower.config import RoutingAddress
+from watchtower.digest._ledger import claim, claimable
 from watchtower.digest.collect import collect_digest, period_for
 from watchtower.digest.model import DigestAlert
 from watchtower.digest.webhook import HttpAnswer, Poster
@@ -351,39 +352,6 @@ def _deliver(
     return last
 
 
-def _claimable(conn: sa.Connection, stale: dt.datetime) -> list[dict[str, Any]]:
-    return [
-        dict(r)
-        for r in conn.execute(
-            sa.select(pushes.c.id, pushes.c.status, pushes.c.attempts)
-            .where(
-                sa.or_(
-                    pushes.c.status == "pending",
-                    sa.and_(pushes.c.status == "sending", pushes.c.claimed_at < stale),
-                )
-            )
-            .order_by(pushes.c.id)
-        ).mappings()
-    ]
-
-
-def _claim(engine: sa.Engine, r: Mapping[str, Any], now: dt.datetime) -> dict[str, Any] | None:
-    """The row, claimed for this sender (conditional UPDATE), or None (another has it)."""
-    with engine.begin() as conn:
-        claimed = conn.execute(
-            pushes.update()
-            .where(
-                pushes.c.id == r["id"],
-                pushes.c.status == r["status"],
-                pushes.c.attempts == r["attempts"],
-            )
-            .values(status="sending", claimed_at=now)
-        ).rowcount
-        if not claimed:
-            return None
-        return dict(conn.execute(sa.select(pushes).where(pushes.c.id == r["id"])).mappings().one())
-
-
 def _record(
     engine: sa.Engine, row: Mapping[str, Any], out: _Outcome, delivery: Delivery, now: dt.datetime
 ) -> str:
@@ -432,11 +400,11 @@ def send_pushes(
     push whose channel is gone from the subscriptions is failed, never posted elsewhere."""
     stale = now - dt.timedelta(minutes=delivery.reclaim_after_minutes)
     with engine.connect() as conn:
-        rows = _claimable(conn, stale)
+        rows = claimable(conn, pushes, stale)
     counts = {"sent": 0, "pending": 0, "failed": 0}
     errors: list[str] = []
     for r in rows:
-        row = _claim(engine, r, now)
+        row = claim(engine, pushes, r, now)
         if row is None:
             continue
         hook = channels.get(row["channel_key"])
