@@ -24,6 +24,13 @@ def synth(
         typer.Option(formats=["%Y-%m-%d"], callback=sane_day, help="Last day of the world."),
     ] = dt.datetime(2024, 12, 31),
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 2024,
+    family: Annotated[
+        str,
+        typer.Option(
+            help="World family (docs/synthetic-world.md): development (tune on it) or a "
+            "locked_* family (report only, never tune on it)."
+        ),
+    ] = "development",
     force: Annotated[
         bool, typer.Option("--force", help="Write into OUT_DIR even if it is not empty.")
     ] = False,
@@ -35,7 +42,8 @@ def synth(
     incidents, in the formats supervisors receive (AMAC API pages with epoch-ms dates,
     GB18030 CSV with Chinese headers, XLSX, JSON Lines). Risky managers deteriorate over months
     before an incident; benign outliers are unusual but healthy. The ground truth is written
-    to OUT_DIR/_truth/ (ignored by ingest). Scenarios: docs/synthetic-world.md.
+    to OUT_DIR/_truth/ (ignored by ingest), with the world family in _truth/family.json.
+    Scenarios and families: docs/synthetic-world.md.
     """
     from watchtower.synth import write_world
 
@@ -50,6 +58,7 @@ def synth(
             start=start.date(),
             end=end.date(),
             seed=seed,
+            family=family,
             progress=None if as_json else lambda msg: typer.echo(msg, err=True),
         )
     except ValueError as exc:
@@ -60,7 +69,8 @@ def synth(
         return
     rows = ", ".join(f"{k} {v}" for k, v in summary.rows.items())
     typer.echo(
-        f"wrote {summary.files} files to {summary.out_dir}: {summary.managers} managers, "
+        f"wrote {summary.files} files to {summary.out_dir} (family {summary.family}): "
+        f"{summary.managers} managers, "
         f"{summary.funds} funds ({rows}); {summary.incidents} incidents, "
         f"{summary.benign_outliers} benign outliers; ground truth in {out_dir / '_truth'}"
     )

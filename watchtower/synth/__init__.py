@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,14 +47,20 @@ from watchtower.synth._tables import (
     report_batches,
     truth_frame,
 )
-from watchtower.synth._world import BENIGN, RISKY, World, build_world, simulate
+from watchtower.synth._world import BENIGN, EXTRA_BENIGN, RISKY, World, build_world, simulate
+from watchtower.synth.families import DEVELOPMENT, FAMILIES, WorldFamily, world_family
 
 __all__ = [
     "BENIGN",
+    "DEVELOPMENT",
+    "EXTRA_BENIGN",
+    "FAMILIES",
     "RISKY",
     "SynthSummary",
+    "WorldFamily",
     "available_memory",
     "check_world_size",
+    "world_family",
     "world_memory",
     "write_world",
 ]
@@ -131,6 +138,7 @@ class SynthSummary:
     files_by_source: dict[str, int] = field(default_factory=dict)
     deregistrations: int = 0
     voluntary_exits: int = 0
+    family: str = DEVELOPMENT.name
 
 
 def write_world(
@@ -140,6 +148,7 @@ def write_world(
     start: dt.date,
     end: dt.date,
     seed: int,
+    family: WorldFamily | str = DEVELOPMENT,
     progress: Callable[[str], None] | None = None,
 ) -> SynthSummary:
     """Generate a synthetic landing folder under ``out_dir``.
@@ -151,9 +160,13 @@ def write_world(
     monthly extraction files, quarterly event files and yearly incident files; money in 万元
     unless a header says 元. ``_truth/scenarios.csv`` holds the
     planted scenario of every manager, ``_truth/defects.csv`` the planted data-quality
-    defects. Deterministic in (managers, start, end, seed); never reads the clock.
-    Refuses (ValueError) a world larger than the machine's memory holds.
+    defects, ``_truth/family.json`` the world family drawn (``family``: a
+    :class:`WorldFamily` or its name in :data:`FAMILIES`; the development family by default,
+    whose worlds are the same bytes as before families existed). Deterministic in (managers,
+    start, end, seed, family); never reads the clock. Refuses (ValueError) a world larger
+    than the machine's memory holds, or an unknown family.
     """
+    preset = world_family(family) if isinstance(family, str) else family
     if managers < 1:
         raise ValueError("managers must be at least 1")
     if end <= start:
@@ -162,14 +175,15 @@ def write_world(
         raise ValueError("the window must contain at least one quarter end (snapshot date)")
     check_world_size(managers, start, end)
     say = progress or (lambda _msg: None)
-    w = build_world(managers, start, end, seed)
-    say(f"world: {w.n} managers, {w.f_mgr.size} funds, {w.pe.size} months")
+    w = build_world(managers, start, end, seed, preset)
+    say(f"world ({preset.name}): {w.n} managers, {w.f_mgr.size} funds, {w.pe.size} months")
     plant_all(w)
     simulate(w)
     plant_exits(w, np.random.default_rng([seed, 4099]))
     say(
         f"planted: {int(np.isin(w.sc, RISKY).sum())} risky, "
-        f"{int(np.isin(w.sc, BENIGN).sum())} benign outliers, {len(w.events)} events, "
+        f"{int(np.isin(w.sc, BENIGN + EXTRA_BENIGN).sum())} benign outliers, "
+        f"{len(w.events)} events, "
         f"{len(w.exits)} deregistrations"
     )
 
@@ -194,13 +208,17 @@ def write_world(
             if public.files.get(s)
         )
     )
-    builders: tuple[tuple[Source, Callable[[], list[Batch]]], ...] = (
-        ("managers", lambda: manager_batches(w, _export_snapshots(w))),
-        ("reports", lambda: report_batches(w)),
-        ("events", lambda: event_batches(w)),
-        ("incidents", lambda: incident_batches(w)),
+    # (source, the family's name for the feed, its builder): a family may omit a feed
+    builders: tuple[tuple[Source, str, Callable[[], list[Batch]]], ...] = (
+        ("managers", "manager_export", lambda: manager_batches(w, _export_snapshots(w))),
+        ("reports", "reports", lambda: report_batches(w)),
+        ("events", "events", lambda: event_batches(w)),
+        ("incidents", "incidents", lambda: incident_batches(w)),
     )
-    for src, build in builders:
+    for src, feed, build in builders:
+        if feed in preset.omit:
+            say(f"{src}: not delivered in family {preset.name} ({feed} omitted)")
+            continue
         batches = build()
         for k, batch in enumerate(batches):
             writer.write(src, batch, ROTATION[src][k % len(ROTATION[src])])
@@ -216,6 +234,11 @@ def write_world(
     ).to_csv(
         out_dir / TRUTH_DIR / "defects.csv", index=False, encoding="utf-8", lineterminator="\n"
     )
+    record = {"family": preset.as_dict(), "seed": seed, "managers": managers}
+    record |= {"start": str(start), "end": str(end)}
+    (out_dir / TRUTH_DIR / "family.json").write_text(
+        json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     say(f"truth: {len(truth)} managers, {len(writer.defects)} planted defects")
     return SynthSummary(
         out_dir=out_dir,
@@ -224,10 +247,11 @@ def write_world(
         files=sum(writer.files.values()),
         rows=dict(writer.rows),
         incidents=writer.rows["incidents"],
-        benign_outliers=int(np.isin(w.sc, BENIGN).sum()),
+        benign_outliers=int(np.isin(w.sc, BENIGN + EXTRA_BENIGN).sum()),
         files_by_source=dict(writer.files),
         deregistrations=len(w.exits),
         voluntary_exits=sum(e.reason == "voluntary" for e in w.exits),
+        family=preset.name,
     )
 
 

@@ -137,11 +137,42 @@ def add_event(w: World, m: int, day: int, etype: str, severity: int, detail: str
     w.events.append(Event(m, int(day), etype, severity, src, desc, reported, ident))
 
 
-def _signals(w: World, probs: tuple[float, ...]) -> list[bool]:
-    """Which of a scenario's signals this manager shows: each by chance, at least two."""
-    on = (w.rng.random(len(probs)) < np.array(probs)).tolist()
-    while sum(on) < 2:
-        on[int(w.rng.integers(len(on)))] = True
+#: The channel (``families.CHANNELS``) of each scenario's signals, in the order its planter
+#: draws them: a world family weighs a channel's signals up or down (or off) through it.
+_SIGNAL_CHANNELS: dict[str, tuple[str, ...]] = {
+    # redeem, drawdown, filings, complaints, liquidation, staff, leverage
+    "run_off": ("reports", "reports", "reports", "events", "funds", "profile", "reports"),
+    # filings, staff, rep, controller, stale, abnormal, tips, member
+    "lost_contact": (
+        "reports",
+        "profile",
+        "profile",
+        "events",
+        "profile",
+        "events",
+        "profile",
+        "profile",
+    ),
+    # surge, smooth, capital, news, filings
+    "illegal_fundraising": ("reports", "reports", "profile", "events", "reports"),
+    # lawsuits, warning, audit, leverage, complaints, tips
+    "enforcement": ("events", "events", "reports", "reports", "events", "profile"),
+    # capital, tips, stale, abnormal
+    "shell": ("profile", "profile", "profile", "events"),
+}
+
+
+def _signals(w: World, scenario: str, probs: tuple[float, ...]) -> list[bool]:
+    """Which of a scenario's signals this manager shows: each by chance (its probability
+    scaled by the world family's strength and channel weight, capped at 1), at least the
+    family's minimum (two in the development world) among those that can be on."""
+    fam = w.preset
+    weights = np.array([fam.channel_weight(c) for c in _SIGNAL_CHANNELS[scenario]])
+    p = np.clip(np.array(probs) * fam.signal_strength * weights, 0.0, 1.0)
+    on = (w.rng.random(len(probs)) < p).tolist()
+    allowed = np.flatnonzero(p > 0)
+    while sum(on) < min(fam.min_signals, allowed.size):
+        on[int(allowed[int(w.rng.integers(allowed.size))])] = True
     return [bool(x) for x in on]
 
 
@@ -162,7 +193,7 @@ def plant_run_off(w: World, m: int) -> None:
     """兑付危机: redemptions surge, AUM draws down, filings slip then stop, complaints."""
     rng, fs = w.rng, w.funds_of(m)
     redeem, drawdown, filings, complaints, liquidation, staff, leverage = _signals(
-        w, (0.9, 0.7, 0.75, 0.7, 0.6, 0.4, 0.3)
+        w, "run_off", (0.9, 0.7, 0.75, 0.7, 0.6, 0.4, 0.3)
     )
     if redeem:
         cols = _cols_from(w, m, rng.uniform(0.15, 0.4))
@@ -207,7 +238,7 @@ def plant_lost_contact(w: World, m: int) -> None:
     """失联: disclosure stops, staff leave, legal representative and controller change."""
     rng, fs = w.rng, w.funds_of(m)
     filings, staff, rep, controller, stale, abnormal, tips, member = _signals(
-        w, (0.85, 0.7, 0.55, 0.4, 0.6, 0.5, 0.45, 0.3)
+        w, "lost_contact", (0.85, 0.7, 0.55, 0.4, 0.6, 0.5, 0.45, 0.3)
     )
     if filings:
         w.set_delays(
@@ -258,7 +289,7 @@ def plant_lost_contact(w: World, m: int) -> None:
 def plant_illegal_fundraising(w: World, m: int) -> None:
     """非法集资: investors and subscriptions surge, NAV too smooth, thin capital, bad press."""
     rng, fs = w.rng, w.funds_of(m)
-    surge, smooth, capital, news, filings = _signals(w, (0.85, 0.75, 0.7, 0.6, 0.4))
+    surge, smooth, capital, news, filings = _signals(w, "illegal_fundraising", (0.85, 0.75, 0.7, 0.6, 0.4))
     if surge:
         cols = _cols_from(w, m, rng.uniform(-0.1, 0.2), 1.0)
         p = np.clip(w.progress(m, w.pe[cols]), 0, 1)
@@ -296,7 +327,7 @@ def plant_enforcement(w: World, m: int) -> None:
     """行政处罚: lawsuits, regulatory warnings, modified audit opinions, high leverage."""
     rng, fs = w.rng, w.funds_of(m)
     lawsuits, warning, audit, leverage, complaints, tips = _signals(
-        w, (0.8, 0.65, 0.6, 0.5, 0.4, 0.3)
+        w, "enforcement", (0.8, 0.65, 0.6, 0.5, 0.4, 0.3)
     )
     if lawsuits:
         days = _days_between(w, m, 0.05, 1.0, int(rng.integers(2, 6)))
@@ -329,7 +360,7 @@ def plant_enforcement(w: World, m: int) -> None:
 def plant_shell(w: World, m: int) -> None:
     """Shell, later 注销: no fund ever, thin capital, tiny staff, registered far from office."""
     rng = w.rng
-    capital, tips, stale, abnormal = _signals(w, (0.85, 0.6, 0.6, 0.5))
+    capital, tips, stale, abnormal = _signals(w, "shell", (0.85, 0.6, 0.6, 0.5))
     if capital:
         w.paid_in[m] = round(
             float(min(w.subscribed[m] * rng.uniform(0.0, 0.2), rng.uniform(0, 190))), 2
@@ -378,6 +409,13 @@ def plant_late_filer(w: World, m: int) -> None:
     w.delay_m[fs] = rng.integers(2, 9, shape)
     w.delay_q[fs] = rng.integers(2, 9, shape)
     w.delay_a[fs] = rng.integers(1, 12, shape)
+
+
+def plant_sloppy_filer(w: World, m: int) -> None:
+    """Honest but sloppy: many reports 5-40 days late, a few never filed; numbers healthy."""
+    fs, rng = w.funds_of(m), w.rng
+    w.set_delays(fs, w.start - 400, NEVER, 5, 40, rng.uniform(0.3, 0.6))
+    w.set_delays(fs, w.start - 400, NEVER, 0, 0, rng.uniform(0.03, 0.08), missing=True)
 
 
 def _noise(w: World, m: int) -> str:
@@ -433,6 +471,7 @@ PLANTERS: dict[str, Callable[[World, int], None]] = {
     "large_firm": plant_large_firm,
     "office_mover": plant_office_mover,
     "late_filer": plant_late_filer,
+    "sloppy_filer": plant_sloppy_filer,
 }
 
 #: Background event rates per manager-year: (event type, rate, severity low, high).
@@ -448,13 +487,14 @@ _BACKGROUND: tuple[tuple[str, float, int, int], ...] = (
 
 
 def plant_all(w: World) -> None:
-    """Run every manager's scenario, weak noise on 15% of healthy ones, background events."""
+    """Run every manager's scenario, weak noise on healthy ones (the family's share: 15% in
+    the development world), background events."""
     for m in range(w.n):
         fn = PLANTERS.get(str(w.sc[m]))
         if fn is not None:
             fn(w, m)
     healthy = np.flatnonzero(w.sc == "healthy")
-    noisy = healthy[w.rng.random(healthy.size) < 0.15]
+    noisy = healthy[w.rng.random(healthy.size) < w.preset.noise_share]
     for m in noisy.tolist():
         w.family[m] = "noise_" + _noise(w, m)
     lo = np.maximum(w.register, w.start - 60)

@@ -10,6 +10,7 @@ the reports due early in the window exist). Scenario code (``_scenarios``) edits
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy.typing as npt
 
 from watchtower.contract import uscc_check_char
 from watchtower.synth import _vocab as V
+from watchtower.synth.families import DEVELOPMENT, WorldFamily
 from watchtower.synth._calendar import (
     NEVER,
     IntA,
@@ -35,18 +37,9 @@ MISSING = 10**6  # delay sentinel: the report is never submitted
 
 RISKY: tuple[str, ...] = ("run_off", "lost_contact", "illegal_fundraising", "enforcement", "shell")
 BENIGN: tuple[str, ...] = ("large_firm", "new_manager", "office_mover", "late_filer")
-SCENARIOS: tuple[str, ...] = ("healthy", *RISKY, *BENIGN)
-SHARE: dict[str, float] = {
-    "run_off": 0.022,
-    "lost_contact": 0.020,
-    "illegal_fundraising": 0.016,
-    "enforcement": 0.012,
-    "shell": 0.010,
-    "large_firm": 0.006,
-    "new_manager": 0.026,
-    "office_mover": 0.024,
-    "late_filer": 0.024,
-}
+#: Benign kinds only some families plant (none in the development world).
+EXTRA_BENIGN: tuple[str, ...] = ("sloppy_filer",)
+SCENARIOS: tuple[str, ...] = ("healthy", *RISKY, *BENIGN, *EXTRA_BENIGN)
 FAMILY: dict[str, str] = {
     "healthy": "healthy",
     "run_off": "liquidity",
@@ -58,6 +51,7 @@ FAMILY: dict[str, str] = {
     "new_manager": "benign_new",
     "office_mover": "benign_move",
     "late_filer": "benign_late",
+    "sloppy_filer": "benign_sloppy",
 }
 INCIDENT_OF: dict[str, str] = {
     "run_off": "run_off",
@@ -104,6 +98,7 @@ class World:
     """All generated state. Attributes are set by :func:`build_world` and the scenarios."""
 
     rng: np.random.Generator
+    preset: WorldFamily  # the world family drawn (shares, leads, signal strength, channels)
     start: int
     end: int
     # calendar: T month ends, Q snapshot dates
@@ -301,12 +296,15 @@ def _address(rng: np.random.Generator, c: _City) -> tuple[str, str]:
     return f"{head}{dist}{street}{num}号{tail}", code
 
 
-def _assign_scenarios(rng: np.random.Generator, n: int) -> ObjA:
+def _assign_scenarios(rng: np.random.Generator, n: int, shares: Mapping[str, float]) -> ObjA:
     sc = np.full(n, "healthy", dtype=object)
     order = rng.permutation(n)
     pos = 0
-    for kind in (*RISKY, *BENIGN):
-        k = round(SHARE[kind] * n)
+    for kind in (*RISKY, *BENIGN, *EXTRA_BENIGN):
+        share = shares.get(kind, 0.0)
+        if share <= 0:
+            continue  # not in this family (no forced minimum of one)
+        k = round(share * n)
         if n >= 40:
             k = max(k, 1)
         sc[order[pos : pos + k]] = kind
@@ -314,15 +312,18 @@ def _assign_scenarios(rng: np.random.Generator, n: int) -> ObjA:
     return sc
 
 
-def build_world(n: int, start: dt.date, end: dt.date, seed: int) -> World:
+def build_world(
+    n: int, start: dt.date, end: dt.date, seed: int, preset: WorldFamily = DEVELOPMENT
+) -> World:
     """Base world: healthy dynamics for everybody, scenario-specific static attributes."""
     rng = np.random.default_rng(seed)
     w = World()
     w.rng = rng
+    w.preset = preset
     w.start, w.end = day_of(start), day_of(end)
     _build_calendar(w, start, end)
     w.n = n
-    w.sc = _assign_scenarios(rng, n)
+    w.sc = _assign_scenarios(rng, n, preset.shares)
     w.family = np.array([FAMILY[s] for s in w.sc], dtype=object)
     _build_timeline(w)
     _build_managers(w)
@@ -364,7 +365,7 @@ def _build_timeline(w: World) -> None:
             end + rng.uniform(15, 180, risky.size),
         ),
     ).astype(np.int64)
-    lead = rng.integers(183, 549, risky.size)
+    lead = rng.integers(*w.preset.lead_days, risky.size)
     w.incident[risky] = inc
     w.onset[risky] = inc - lead
 
