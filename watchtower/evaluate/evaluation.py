@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from watchtower.evaluate.baselines import iforest_scores, rules_only_scores
-from watchtower.evaluate.labels import Labels, benign_outliers
+from watchtower.evaluate.labels import Labels, benign_kinds, benign_outliers, incident_families
 from watchtower.evaluate.metrics import (
     EvalConfig,
     MethodResult,
@@ -59,6 +59,7 @@ class Evaluation:
     pr_curves: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]
     benign_managers: int | None = None
     notes: list[str] = field(default_factory=list)
+    world_family: dict[str, Any] | None = None  # a synthetic world's _truth/family.json
 
     def as_dict(self) -> dict[str, Any]:
         cfg = self.config
@@ -71,6 +72,7 @@ class Evaluation:
             "incidents": self.incidents,
             "managers": self.managers,
             "benign_outliers": self.benign_managers,
+            "world_family": self.world_family,
             "config": {
                 "horizons_days": list(cfg.horizons),
                 "precision_at_k": list(cfg.ks),
@@ -79,6 +81,7 @@ class Evaluation:
                 "warn_tiers": list(cfg.warn_tiers),
                 "top_share": cfg.top_share,
                 "false_alarm_horizon_days": cfg.false_alarm_horizon,
+                "alarm_tier": cfg.alarm_tier,
             },
             "methods": {k: m.as_dict() for k, m in self.methods.items()},
             "tier_counts": {
@@ -140,10 +143,12 @@ def evaluate_store(
     config: EvalConfig | None = None,
     load_features_day: Callable[[dt.date], pd.DataFrame] | None = None,
     raw_features: Sequence[str] | None = None,
+    world_family: dict[str, Any] | None = None,
 ) -> Evaluation:
     """Evaluate the stored days in [start, end] (default: all) against ``labels``.
 
-    ``truth``: a synthetic world's scenarios (for the benign-outlier metric).
+    ``truth``: a synthetic world's scenarios (for the benign-outlier metrics, per kind, and
+    the recall per incident family); ``world_family``: its family record, reported as is.
     ``observed_until``: the last day incidents are known for (default: the store's data end,
     else the latest incident or day). ``load_features_day``: the stored feature snapshot of a
     day (for the IForest baseline; skipped when None). ``raw_features``: its columns.
@@ -176,6 +181,8 @@ def evaluate_store(
         notes.append("no incidents in the labels: ranking metrics are undefined")
 
     benign = benign_outliers(truth) if truth is not None else None
+    families = incident_families(truth) if truth is not None else None
+    kinds = benign_kinds(truth) if truth is not None else None
     main_scores = scores[["as_of", "register_no", "score"]]
     methods: dict[str, MethodResult] = {}
     method_scores: dict[str, pd.DataFrame] = {"watchtower": main_scores}
@@ -205,6 +212,8 @@ def evaluate_store(
             config=cfg,
             observed_until=observed_until,
             benign=benign,
+            incident_family=families,
+            benign_kind=kinds,
         )
         curves[key] = {h: pooled_pr_curve(sc, incidents, h, observed_until) for h in cfg.horizons}
     managers = int(scores["register_no"].nunique())
@@ -222,4 +231,5 @@ def evaluate_store(
         pr_curves=curves,
         benign_managers=None if benign is None else len(benign),
         notes=notes,
+        world_family=world_family,
     )

@@ -4,8 +4,10 @@ synthetic world's ground truth (planted benign outliers)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -108,6 +110,34 @@ def read_truth(path: Path) -> pd.DataFrame:
 def benign_outliers(truth: pd.DataFrame) -> list[str]:
     """Register numbers of the planted benign outliers."""
     return sorted(truth.loc[truth["is_benign_outlier"].astype(bool), "register_no"].astype(str))
+
+
+def incident_families(truth: pd.DataFrame) -> dict[str, str]:
+    """register_no -> incident family of the risky managers (the truth's ``family``, else its
+    ``scenario``): the groups the per-family recall is reported in."""
+    col = "family" if "family" in truth else "scenario" if "scenario" in truth else None
+    if col is None or "is_risky" not in truth:
+        return {}
+    risky = truth[truth["is_risky"].astype(bool)]
+    return dict(zip(risky["register_no"].astype(str), risky[col].astype(str), strict=True))
+
+
+def benign_kinds(truth: pd.DataFrame) -> dict[str, str]:
+    """register_no -> kind (the truth's ``scenario``) of the planted benign outliers."""
+    benign = truth[truth["is_benign_outlier"].astype(bool)]
+    kinds = benign["scenario"] if "scenario" in benign else pd.Series("benign", benign.index)
+    return dict(zip(benign["register_no"].astype(str), kinds.astype(str), strict=True))
+
+
+def read_world_family(path: Path) -> dict[str, Any] | None:
+    """The world family of a synthetic world (``_truth/family.json`` beside the truth file
+    ``path`` points to, or in the world folder it names); None when the world has none."""
+    folder = path if path.is_dir() else path.parent
+    for candidate in (folder / "_truth" / "family.json", folder / "family.json"):
+        if candidate.is_file():
+            data = json.loads(candidate.read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else None
+    return None
 
 
 def _empty() -> pd.DataFrame:

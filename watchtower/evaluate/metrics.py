@@ -37,13 +37,29 @@ Definitions (the choices, so that numbers can be read):
   scores; ``benign_share_of_top``: the share of those that are planted benign outliers
   (legitimately unusual managers), ``benign_in_top``: the share of the day's planted benign
   outliers that land in that top. Both averaged over days; lower is better.
+- **False alarms at tier >= T** (``alarm_tier``, orange): among (day, manager) pairs at T or
+  above on fully observed days, the share without an incident within (D, D+H]: the share of
+  the warnings a supervisor acts on that lead nowhere within a year.
+- **Expected top membership**: a manager is in the day's top ``top_share`` (k = ceil(share x
+  n)) with probability 1 above the k-th score, (k - n_above) / n_tied when tied at it, 0
+  below: ties broken at random in expectation, as for precision@k.
+- **Top-share recall**: an incident reaches the top when its manager is in the day's top on
+  some backtest day in [I - lookback, I); with ties, the chance that it does (1 - product of
+  the per-day chances of missing it; a day it was not scored is a miss). Eligible: a backtest
+  day in that window and I <= ``observed_until``.
+- **Per incident family**: recall at >= ``min_lead`` days at tier >= ``alarm_tier`` and
+  top-share recall, over the incidents of each family (a synthetic world's truth ``family``
+  of its risky managers).
+- **Per benign kind**: for each kind of planted benign outlier (the truth's ``scenario``),
+  its expected share of the day's top and its members' expected rate of landing there, both
+  averaged over days (the rate over days where the kind has scored members).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +83,7 @@ class EvalConfig:
     warn_tiers: tuple[str, ...] = ("yellow", "orange")
     top_share: float = 0.05
     false_alarm_horizon: int = 365
+    alarm_tier: str = "orange"
 
 
 def tier_rank(tier: Any) -> int:
@@ -338,6 +355,158 @@ def false_alarm_rates(
     return out
 
 
+def false_alarms_at_or_above(
+    tiers: pd.DataFrame,
+    incidents: pd.DataFrame,
+    tier: str = "orange",
+    horizon: int = 365,
+    observed_until: dt.date | None = None,
+) -> dict[str, float]:
+    """``{"pairs": n, "false_alarm_rate": share}`` of (day, manager) pairs at ``tier`` or
+    above on fully observed days without an incident within ``horizon`` (NaN with no pairs)."""
+    lab = label_scores(tiers.assign(score=0.0), incidents, horizon, observed_until)
+    lab = lab[lab["observed"]]
+    at = lab[lab["tier"].map(tier_rank) >= tier_rank(tier)]
+    n = len(at)
+    return {"pairs": n, "false_alarm_rate": float((~at["label"]).mean()) if n else math.nan}
+
+
+def top_membership(scores: pd.DataFrame, top_share: float = 0.05) -> pd.DataFrame:
+    """as_of, register_no, p_top: each manager's expected membership of the day's top
+    ``top_share`` (ties at the cut broken at random in expectation; see the module doc)."""
+    parts: list[pd.DataFrame] = []
+    sc = scores.dropna(subset=["score"])
+    for as_of, day in sc.groupby("as_of", sort=True):
+        s = day["score"].to_numpy(dtype=float)
+        k = max(1, math.ceil(top_share * len(s)))
+        cut = np.sort(s)[::-1][k - 1]
+        above = s > cut
+        tied = s == cut
+        p = np.where(above, 1.0, np.where(tied, (k - above.sum()) / tied.sum(), 0.0))
+        parts.append(
+            pd.DataFrame({"as_of": as_of, "register_no": day["register_no"].values, "p_top": p})
+        )
+    if not parts:
+        return pd.DataFrame(columns=["as_of", "register_no", "p_top"])
+    out = pd.concat(parts, ignore_index=True)
+    out["as_of"] = _as_date_series(out["as_of"])
+    return out
+
+
+@dataclass
+class TopRecallResult:
+    """Per incident: did its manager reach the day's top share within ``lookback`` days?"""
+
+    incidents: pd.DataFrame  # register_no, incident_date, eligible, p_reached
+    eligible: int
+    recall: float
+    top_share: float
+    lookback: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "eligible_incidents": self.eligible,
+            "top_share": self.top_share,
+            "lookback_days": self.lookback,
+            "recall": _num(self.recall),
+        }
+
+
+def top_share_recall(
+    scores: pd.DataFrame,
+    incidents: pd.DataFrame,
+    *,
+    top_share: float = 0.05,
+    lookback: int = 365,
+    observed_until: dt.date | None = None,
+) -> TopRecallResult:
+    """Share of incidents whose manager reached the day's top ``top_share`` on some backtest
+    day within ``lookback`` days before the incident (see the module doc)."""
+    first = first_incidents(incidents)
+    if observed_until is not None:
+        first = first[first <= pd.Timestamp(observed_until)]
+    top = top_membership(scores, top_share)
+    days = pd.DatetimeIndex(sorted(top["as_of"].unique()))
+    by_manager = {
+        str(r): g for r, g in top[top["register_no"].isin(first.index)].groupby("register_no")
+    }
+    lb = pd.Timedelta(days=lookback)
+    rows: list[dict[str, Any]] = []
+    for reg, inc in first.sort_index().items():
+        eligible = bool(((days >= inc - lb) & (days < inc)).any())
+        g = by_manager.get(str(reg))
+        # a manager not scored on a day is not in that day's top (a miss, not a gap)
+        p_top = (
+            g.loc[(g["as_of"] >= inc - lb) & (g["as_of"] < inc), "p_top"].to_numpy(float)
+            if g is not None
+            else np.array([])
+        )
+        p = float(1 - np.prod(1 - p_top)) if eligible else math.nan
+        row = {"register_no": reg, "incident_date": inc.date(), "eligible": eligible}
+        rows.append(row | {"p_reached": p})
+    per = pd.DataFrame(rows, columns=["register_no", "incident_date", "eligible", "p_reached"])
+    elig = per[per["eligible"].astype(bool)]
+    recall = float(pd.to_numeric(elig["p_reached"]).mean()) if len(elig) else math.nan
+    return TopRecallResult(per, len(elig), recall, top_share, lookback)
+
+
+def recall_by_family(
+    warning: WarningResult,
+    top: TopRecallResult,
+    family_of: Mapping[str, str],
+    tier: str = "orange",
+) -> dict[str, dict[str, float]]:
+    """Per incident family (``family_of``: register_no -> family; others are "other"):
+    incidents, the share warned >= ``warning.min_lead`` days ahead at tier >= ``tier``
+    (over its eligible incidents) and the top-share recall (over its eligible incidents)."""
+    col = f"lead_{tier}"
+    if col not in warning.incidents:
+        raise ValueError(f"tier {tier!r} is not among the warning tiers")
+    warn = warning.incidents.assign(
+        family=warning.incidents["register_no"].map(lambda r: family_of.get(str(r), "other"))
+    )
+    topi = top.incidents.assign(
+        family=top.incidents["register_no"].map(lambda r: family_of.get(str(r), "other"))
+    )
+    out: dict[str, dict[str, float]] = {}
+    for fam in sorted(set(warn["family"]) | set(topi["family"])):
+        w = warn[(warn["family"] == fam) & warn["eligible"].astype(bool)]
+        t = topi[(topi["family"] == fam) & topi["eligible"].astype(bool)]
+        leads = pd.to_numeric(w[col])
+        out[fam] = {
+            "incidents": int((warn["family"] == fam).sum()),
+            "eligible_warning": len(w),
+            "recall_at_min_lead": float((leads >= warning.min_lead).mean()) if len(w) else math.nan,
+            "eligible_top": len(t),
+            "top_share_recall": float(pd.to_numeric(t["p_reached"]).mean()) if len(t) else math.nan,
+        }
+    return out
+
+
+def benign_kind_shares(
+    scores: pd.DataFrame, kind_of: Mapping[str, str], top_share: float = 0.05
+) -> dict[str, dict[str, float]]:
+    """Per benign kind (``kind_of``: register_no -> kind): ``managers`` (scored at least
+    once), ``share_of_top`` (its expected share of the day's top) and ``in_top`` (its
+    members' expected rate of landing there), averaged over days; see the module doc."""
+    top = top_membership(scores, top_share)
+    top["kind"] = top["register_no"].map(lambda r: kind_of.get(str(r)))
+    out: dict[str, dict[str, float]] = {}
+    size = top.groupby("as_of").size()
+    k = np.maximum(1, np.ceil(top_share * size))
+    for kind in sorted(set(kind_of.values())):
+        mine = top[top["kind"] == kind]
+        mass = mine.groupby("as_of")["p_top"].sum().reindex(size.index, fill_value=0.0)
+        members = mine.groupby("as_of").size()
+        rate = mine.groupby("as_of")["p_top"].sum() / members
+        out[kind] = {
+            "managers": int(mine["register_no"].nunique()),
+            "share_of_top": _mean(mass / k) if len(size) else math.nan,
+            "in_top": _mean(rate),
+        }
+    return out
+
+
 def benign_outlier_share(
     scores: pd.DataFrame, benign: Iterable[str], top_share: float = 0.05
 ) -> dict[str, float]:
@@ -417,6 +586,10 @@ class MethodResult:
     false_alarms: dict[int, dict[str, dict[str, float]]]
     benign: dict[str, float] | None
     extra: dict[str, Any] = field(default_factory=dict)
+    alarms: dict[str, float] = field(default_factory=dict)  # false alarms at >= alarm_tier
+    top_recall: TopRecallResult | None = None
+    families: dict[str, dict[str, float]] | None = None
+    benign_kinds: dict[str, dict[str, float]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -430,6 +603,10 @@ class MethodResult:
             "benign_outliers": None
             if self.benign is None
             else {k: _num(v) for k, v in self.benign.items()},
+            "false_alarms_at_or_above": {k: _num(v) for k, v in self.alarms.items()},
+            "top_share_recall": None if self.top_recall is None else self.top_recall.as_dict(),
+            "per_family": _nested(self.families),
+            "per_benign_kind": _nested(self.benign_kinds),
             **self.extra,
         }
 
@@ -443,8 +620,12 @@ def evaluate_method(
     config: EvalConfig | None = None,
     observed_until: dt.date | None = None,
     benign: Iterable[str] | None = None,
+    incident_family: Mapping[str, str] | None = None,
+    benign_kind: Mapping[str, str] | None = None,
 ) -> MethodResult:
-    """All metrics of one method on the days present in ``scores``."""
+    """All metrics of one method on the days present in ``scores``. ``incident_family``
+    (register_no -> family) adds the per-family recall, ``benign_kind`` (register_no ->
+    kind) the per-kind shares of the top."""
     cfg = config or EvalConfig()
     dates = sorted(pd.to_datetime(scores["as_of"]).dt.date.unique())
     ranking = {
@@ -465,7 +646,35 @@ def evaluate_method(
         for h in sorted({*cfg.horizons, cfg.false_alarm_horizon})
     }
     ben = None if benign is None else benign_outlier_share(scores, benign, cfg.top_share)
-    return MethodResult(name, ranking, warning, fa, ben)
+    alarms = false_alarms_at_or_above(
+        tiers, incidents, cfg.alarm_tier, cfg.false_alarm_horizon, observed_until
+    )
+    top = top_share_recall(
+        scores,
+        incidents,
+        top_share=cfg.top_share,
+        lookback=cfg.lookback,
+        observed_until=observed_until,
+    )
+    families = None
+    if incident_family is not None and cfg.alarm_tier in cfg.warn_tiers:
+        families = recall_by_family(warning, top, incident_family, cfg.alarm_tier)
+    kinds = None if benign_kind is None else benign_kind_shares(scores, benign_kind, cfg.top_share)
+    return MethodResult(
+        name,
+        ranking,
+        warning,
+        fa,
+        ben,
+        alarms=alarms,
+        top_recall=top,
+        families=families,
+        benign_kinds=kinds,
+    )
+
+
+def _nested(d: dict[str, dict[str, float]] | None) -> dict[str, dict[str, Any]] | None:
+    return None if d is None else {k: {m: _num(v) for m, v in row.items()} for k, row in d.items()}
 
 
 def _mean(s: pd.Series) -> float:

@@ -103,7 +103,26 @@ def headline_rows(ev: Evaluation, *, compact: bool = False) -> list[Row]:
                 fmt="{:.0f}",
             )
         )
+    pct = f"{cfg.top_share:.0%}"
+    if all(r.top_recall is not None for r in m.values()) and m:
+        rows.append(
+            Row(
+                f"Recall, in the top {pct} within {cfg.lookback}d before the incident",
+                f"事件前{cfg.lookback}天内进入前{pct}的召回率",
+                {k: r.top_recall.recall if r.top_recall else None for k, r in m.items()},
+            )
+        )
     fh = cfg.false_alarm_horizon
+    at = cfg.alarm_tier
+    if all(r.alarms for r in m.values()) and m:
+        rows.append(
+            Row(
+                f"False-alarm share at ≥{at} (no incident ≤{fh}d)",
+                f"误报率(≥{_TIER_ZH.get(at, at)}, {fh}天内无事件)",
+                {k: r.alarms["false_alarm_rate"] for k, r in m.items()},
+                better="low",
+            )
+        )
     for tier in TIER_ORDER if not compact else ("red", "orange", "yellow"):
         rows.append(
             Row(
@@ -114,7 +133,6 @@ def headline_rows(ev: Evaluation, *, compact: bool = False) -> list[Row]:
             )
         )
     if all(r.benign is not None for r in m.values()) and m:
-        pct = f"{cfg.top_share:.0%}"
         rows.append(
             Row(
                 f"Benign outliers landing in the top {pct}",
@@ -138,6 +156,65 @@ def headline_rows(ev: Evaluation, *, compact: bool = False) -> list[Row]:
 _TIER_ZH = {"red": "红", "orange": "橙", "yellow": "黄", "blue": "蓝"}
 
 
+def family_rows(ev: Evaluation) -> list[Row]:
+    """Per incident family: recall warned >= min_lead days ahead at >= alarm tier, and recall
+    in the top share within the lookback (methods as columns; empty without a truth file)."""
+    cfg = ev.config
+    m = ev.methods
+    if not m or any(r.families is None for r in m.values()):
+        return []
+    names = sorted({f for r in m.values() for f in (r.families or {})})
+    zh = _TIER_ZH.get(cfg.alarm_tier, cfg.alarm_tier)
+    rows: list[Row] = []
+    for fam in names:
+        first = next(iter(m.values())).families or {}
+        n = first.get(fam, {}).get("eligible_warning", 0)
+        rows.append(
+            Row(
+                f"{fam} (n={n}): warned ≥{cfg.min_lead}d ahead at ≥{cfg.alarm_tier}",
+                f"{fam}: 提前≥{cfg.min_lead}天预警(≥{zh})",
+                {
+                    k: (r.families or {}).get(fam, {}).get("recall_at_min_lead")
+                    for k, r in m.items()
+                },
+            )
+        )
+        rows.append(
+            Row(
+                f"{fam}: in the top {cfg.top_share:.0%} within {cfg.lookback}d before",
+                f"{fam}: 事件前{cfg.lookback}天内进入前{cfg.top_share:.0%}",
+                {k: (r.families or {}).get(fam, {}).get("top_share_recall") for k, r in m.items()},
+            )
+        )
+    return rows
+
+
+def benign_kind_rows(ev: Evaluation) -> list[Row]:
+    """Per benign kind: its share of the top share, and its members' rate of landing there."""
+    cfg = ev.config
+    m = ev.methods
+    if not m or any(r.benign_kinds is None for r in m.values()):
+        return []
+    pct = f"{cfg.top_share:.0%}"
+    rows: list[Row] = []
+    for kind in sorted({k for r in m.values() for k in (r.benign_kinds or {})}):
+        first = next(iter(m.values())).benign_kinds or {}
+        n = first.get(kind, {}).get("managers", 0)
+        for key, en, zh in (
+            ("share_of_top", f"share of the top {pct}", f"占前{pct}的比例"),
+            ("in_top", f"own rate in the top {pct}", f"进入前{pct}的比例"),
+        ):
+            rows.append(
+                Row(
+                    f"{kind} (n={n}): {en}",
+                    f"{kind}: {zh}",
+                    {k: (r.benign_kinds or {}).get(kind, {}).get(key) for k, r in m.items()},
+                    better="low",
+                )
+            )
+    return rows
+
+
 def text_table(ev: Evaluation, *, compact: bool = True) -> list[str]:
     """Fixed-width lines of the headline table (English labels, for terminals)."""
     rows = headline_rows(ev, compact=compact)
@@ -152,13 +229,14 @@ def text_table(ev: Evaluation, *, compact: bool = True) -> list[str]:
     return lines
 
 
-def markdown_table(ev: Evaluation, *, compact: bool = False) -> str:
-    """The headline table in Markdown (best value per row in bold)."""
+def markdown_table(ev: Evaluation, *, compact: bool = False, rows: list[Row] | None = None) -> str:
+    """The headline table in Markdown (best value per row in bold); ``rows``: another table's
+    rows (:func:`family_rows`, :func:`benign_kind_rows`) in the same layout."""
     keys = list(ev.methods)
     head = "| metric | 指标 | " + " | ".join(METHODS[k][0] for k in keys) + " |"
     sep = "|---|---|" + "---:|" * len(keys)
     lines = [head, sep]
-    for r in headline_rows(ev, compact=compact):
+    for r in headline_rows(ev, compact=compact) if rows is None else rows:
         best = r.best()
         cells = [f"**{r.text(k)}**" if k in best else r.text(k) for k in keys]
         lines.append(f"| {r.en} | {r.zh} | " + " | ".join(cells) + " |")
@@ -324,9 +402,23 @@ _DEFINITIONS = [
         "基准方法按与Watchtower相同的每日各级预警数量分级,以同等工作量比较。",
     ),
     (
+        "Alarms at orange and above / 橙色及以上预警",
+        "False-alarm share at ≥orange: among (day, manager) pairs at orange or red on fully "
+        "observed days, the share with no incident within 365 days. "
+        "橙色及以上的(日期,机构)对中,365天内未发生事件的比例。",
+    ),
+    (
+        "Top 5% recall / 前5%召回率",
+        "An incident is caught in the top 5% when its manager was among the day's top 5% of "
+        "scores on some backtest day within 365 days before it (ties at random in "
+        "expectation); per incident family as well. "
+        "事件前365天内任一回测日进入当日评分前5%即计为命中;并按风险类型分别统计。",
+    ),
+    (
         "Benign outliers / 良性离群",
         "Planted legitimately unusual managers (synthetic ground truth): the share of them that "
-        "land in the day's top 5% of scores. Lower is better. "
+        "land in the day's top 5% of scores, and the share of the top 5% they take; per kind "
+        "too (its share of the top, its members' rate in it). Lower is better. "
         "模拟数据中植入的正常但异常的机构进入每日前5%的比例,越低越好。",
     ),
 ]
@@ -350,20 +442,22 @@ def render_html(ev: Evaluation) -> str:
     ]
     for note in ev.notes:
         parts.append(f"<p class='meta'>⚠ {esc(note)}</p>")
-    parts.append("<h2>Headline metrics <span class='zh'>核心指标</span></h2><table><tr>")
-    parts.append("<th>metric <span class='zh'>指标</span></th>")
-    parts += [
-        f"<th>{esc(METHODS[k][0])}<br><span class='zh'>{METHODS[k][1]}</span></th>" for k in keys
+    if ev.world_family:
+        fam = ev.world_family.get("family", {})
+        role = fam.get("role", "?")
+        parts.append(
+            f"<p class='meta'>World family {esc(str(fam.get('name', '?')))} ({esc(str(role))}"
+            + (": report only, never tuned on" if role == "locked" else "")
+            + f"), seed {esc(str(ev.world_family.get('seed', '?')))}</p>"
+        )
+    tables = [
+        ("Headline metrics <span class='zh'>核心指标</span>", headline_rows(ev)),
+        ("Per incident family <span class='zh'>按风险类型</span>", family_rows(ev)),
+        ("Per benign-outlier kind <span class='zh'>按良性离群类型</span>", benign_kind_rows(ev)),
     ]
-    parts.append("</tr>")
-    for r in headline_rows(ev):
-        best = r.best()
-        parts.append(f"<tr><td>{esc(r.en)}<br><span class='zh'>{esc(r.zh)}</span></td>")
-        for k in keys:
-            cls = "num best" if k in best else "num"
-            parts.append(f"<td class='{cls}'>{esc(r.text(k))}</td>")
-        parts.append("</tr>")
-    parts.append("</table><p class='meta'>Best value per row highlighted. 每行最优值加粗。</p>")
+    for title, rows in tables:
+        if rows:
+            parts += _html_table(title, rows, keys)
     figures = [
         ("lead", "Lead time <span class='zh'>预警提前期</span>"),
         ("pr", "Precision and recall <span class='zh'>精确率-召回率曲线</span>"),
@@ -377,6 +471,24 @@ def render_html(ev: Evaluation) -> str:
         parts.append(f"<dt>{esc(term)}</dt><dd>{esc(text)}</dd>")
     parts.append("</dl></body></html>")
     return "\n".join(parts)
+
+
+def _html_table(title: str, rows: list[Row], keys: list[str]) -> list[str]:
+    esc = html.escape
+    parts = [f"<h2>{title}</h2><table><tr>", "<th>metric <span class='zh'>指标</span></th>"]
+    parts += [
+        f"<th>{esc(METHODS[k][0])}<br><span class='zh'>{METHODS[k][1]}</span></th>" for k in keys
+    ]
+    parts.append("</tr>")
+    for r in rows:
+        best = r.best()
+        parts.append(f"<tr><td>{esc(r.en)}<br><span class='zh'>{esc(r.zh)}</span></td>")
+        for k in keys:
+            cls = "num best" if k in best else "num"
+            parts.append(f"<td class='{cls}'>{esc(r.text(k))}</td>")
+        parts.append("</tr>")
+    parts.append("</table><p class='meta'>Best value per row highlighted. 每行最优值加粗。</p>")
+    return parts
 
 
 def write_report(ev: Evaluation, out_dir: Path, *, stem: str | None = None) -> tuple[Path, Path]:

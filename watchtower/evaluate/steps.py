@@ -21,7 +21,13 @@ from watchtower.evaluate.backtest import (
     replay_days,
 )
 from watchtower.evaluate.evaluation import Evaluation, evaluate_store
-from watchtower.evaluate.labels import Labels, read_incident_files, read_store_incidents, read_truth
+from watchtower.evaluate.labels import (
+    Labels,
+    read_incident_files,
+    read_store_incidents,
+    read_truth,
+    read_world_family,
+)
 from watchtower.evaluate.metrics import EvalConfig
 from watchtower.evaluate.report import text_table, write_report
 
@@ -114,6 +120,7 @@ def run_evaluation(
         config=config,
         load_features_day=(lambda d: load_features(engine, d)) if iforest else None,
         raw_features=raw,
+        world_family=read_world_family(Path(truth)) if truth is not None else None,
     )
     json_path, html_path = write_report(ev, out_dir or settings.home / "reports")
     return _summary(ev, json_path, html_path), ev
@@ -133,6 +140,12 @@ def _summary(ev: Evaluation, json_path: Path, html_path: Path) -> EvaluationSumm
             h[f"median_lead_{tier}"] = v
         if m["benign_outliers"] is not None:
             h["benign_in_top_5pct"] = m["benign_outliers"]["benign_in_top"]
+            h["benign_share_of_top_5pct"] = m["benign_outliers"]["benign_share_of_top"]
+        h[f"false_alarm_{ev.config.alarm_tier}_plus"] = m["false_alarms_at_or_above"][
+            "false_alarm_rate"
+        ]
+        if m["top_share_recall"] is not None:
+            h["top_5pct_recall"] = m["top_share_recall"]["recall"]
         headline[key] = h
     return EvaluationSummary(
         start=ev.start,

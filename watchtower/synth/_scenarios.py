@@ -289,7 +289,9 @@ def plant_lost_contact(w: World, m: int) -> None:
 def plant_illegal_fundraising(w: World, m: int) -> None:
     """非法集资: investors and subscriptions surge, NAV too smooth, thin capital, bad press."""
     rng, fs = w.rng, w.funds_of(m)
-    surge, smooth, capital, news, filings = _signals(w, "illegal_fundraising", (0.85, 0.75, 0.7, 0.6, 0.4))
+    surge, smooth, capital, news, filings = _signals(
+        w, "illegal_fundraising", (0.85, 0.75, 0.7, 0.6, 0.4)
+    )
     if surge:
         cols = _cols_from(w, m, rng.uniform(-0.1, 0.2), 1.0)
         p = np.clip(w.progress(m, w.pe[cols]), 0, 1)

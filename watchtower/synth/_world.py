@@ -18,7 +18,6 @@ import numpy.typing as npt
 
 from watchtower.contract import uscc_check_char
 from watchtower.synth import _vocab as V
-from watchtower.synth.families import DEVELOPMENT, WorldFamily
 from watchtower.synth._calendar import (
     NEVER,
     IntA,
@@ -29,6 +28,7 @@ from watchtower.synth._calendar import (
     quarter_ends_between,
     working_days_after,
 )
+from watchtower.synth.families import DEVELOPMENT, WorldFamily
 
 FloatA = npt.NDArray[np.float64]
 BoolA = npt.NDArray[np.bool_]

@@ -71,7 +71,9 @@ class WorldFamily:
         if unknown:
             raise ValueError(f"family {self.name}: unknown channel(s) {sorted(unknown)}")
         if set(self.omit) - set(OMITTABLE):
-            raise ValueError(f"family {self.name}: cannot omit {sorted(set(self.omit) - set(OMITTABLE))}")
+            raise ValueError(
+                f"family {self.name}: cannot omit {sorted(set(self.omit) - set(OMITTABLE))}"
+            )
         lo, hi = self.lead_days
         if not 30 <= lo < hi:
             raise ValueError(f"family {self.name}: lead_days must satisfy 30 <= lo < hi")
