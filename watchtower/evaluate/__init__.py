@@ -28,13 +28,23 @@ from watchtower.evaluate.evaluation import (
 from watchtower.evaluate.labels import (
     LabelError,
     Labels,
+    benign_kinds,
     benign_outliers,
+    incident_families,
     read_incident_files,
     read_store_incidents,
     read_truth,
+    read_world_family,
 )
 from watchtower.evaluate.metrics import EvalConfig, MethodResult, evaluate_method
-from watchtower.evaluate.report import headline_rows, markdown_table, text_table, write_report
+from watchtower.evaluate.report import (
+    benign_kind_rows,
+    family_rows,
+    headline_rows,
+    markdown_table,
+    text_table,
+    write_report,
+)
 from watchtower.evaluate.steps import (
     EvaluationSummary,
     run_backtest,
@@ -55,14 +65,19 @@ __all__ = [
     "MethodResult",
     "as_of_days",
     "backtest_days",
+    "benign_kind_rows",
+    "benign_kinds",
     "benign_outliers",
     "evaluate_method",
     "evaluate_store",
+    "family_rows",
     "headline_rows",
+    "incident_families",
     "markdown_table",
     "read_incident_files",
     "read_store_incidents",
     "read_truth",
+    "read_world_family",
     "replay_days",
     "run_backtest",
     "run_demo_evaluation",
