@@ -524,6 +524,7 @@ DATA_PARSERS = {
     "watchtower.features._history",
     "watchtower.fetch._amac",
     "watchtower.digest.webhook",  # a webhook's answer (a robot's errcode)
+    "watchtower.evaluate.labels",  # a synthetic world's _truth/family.json
     "watchtower.ingest.parse",
     "watchtower.ingest.readers",
     "watchtower.ingest.shapes",
