@@ -49,7 +49,8 @@ def test_the_estimator_follows_the_contract_and_agrees_with_the_function() -> No
     assert est.fit(x.reshape(-1, 1), y) is est
     proba = est.predict_proba(np.array([[10.0], [50.0], [90.0]]))
     assert proba.shape == (3, 2)
-    assert proba[:, 1] == pytest.approx([0.1, 0.5, 0.9])
+    assert proba[:, 1] == pytest.approx([rates[10.0], rates[50.0], rates[90.0]])
+    assert est.to_map() == fit_calibration(x, y)
     assert proba.sum(axis=1) == pytest.approx([1.0, 1.0, 1.0])
     assert est.get_params() == {"min_positives": 5}
 
@@ -62,7 +63,7 @@ def test_the_map_is_monotone_even_when_past_rates_are_not() -> None:
     y = (rng.uniform(size=x.size) < rate).astype(float)
     p = np.array(fit_calibration(x, y).probabilities(np.linspace(0, 100, 201)))
     assert np.all(np.diff(p) >= 0)
-    assert 0.0 <= p.min() and p.max() <= 1.0
+    assert p.min() >= 0.0 and p.max() <= 1.0
     # a known-rate pooled level: the lowest decile is far below the highest
     assert p[-1] - p[0] > 0.5
 
@@ -111,6 +112,7 @@ def test_an_incident_after_the_window_is_a_negative() -> None:
     x, y = calibration_sample(_past_scores(), late, day)
     # 2022-06-30 + 365 = 2023-06-30 < 2023-07-01: not within 12 months of 2022-06-30;
     # within (2023-06-30, 2024-06-29] of the second day
+    assert len(x) == 20  # nobody is past an incident on either day
     first_day = y[:10]
     assert first_day.sum() == 0.0
     assert y.sum() == 1.0

@@ -282,8 +282,8 @@ def _reliability_plot(rel: ReliabilityResult) -> str:
     sizes = 20 + 180 * table["count"] / max(int(table["count"].max()), 1)
     ax.plot(table["mean_predicted"], table["observed_rate"], color="#1f5fa8", linewidth=1)
     ax.scatter(table["mean_predicted"], table["observed_rate"], s=sizes, color="#1f5fa8")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set_xlim(0, 1.02)  # a rate of 1 is drawn whole, not cut by the frame
+    ax.set_ylim(0, 1.02)
     ax.set_xlabel("predicted P(incident within 12 months)")
     ax.set_ylabel("observed incident rate")
     ax.set_title(f"Reliability (Brier {rel.brier:.3f}, {rel.with_probability} pairs)")
