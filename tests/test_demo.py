@@ -28,6 +28,11 @@ def test_demo_runs_the_whole_flow_and_points_at_its_outputs(
         assert step in out
     assert "Evaluation 评估" in out and "evaluation skipped" not in out
     assert "AUC-ROC" in out and "Rules only" in out and "IForest" in out
+    # the calibrated probability beside each listed score, and its reliability measured
+    assert "Calibration 校准" in out
+    listed = out.split("Most severe open alerts", 1)[1].splitlines()[1:4]
+    assert listed and all(" / 100 " in line for line in listed)
+    assert all(line.split(" / 100 ")[1].split()[0].endswith(("%", "—")) for line in listed)
     digest = next(line for line in out.splitlines() if line.startswith("Open a digest: "))
     html = Path(digest.removeprefix("Open a digest: "))
     assert html.is_file() and "<html" in html.read_text(encoding="utf-8").lower()

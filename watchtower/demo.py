@@ -15,7 +15,7 @@ from pathlib import Path
 from watchtower import pipeline
 from watchtower.clock import Clock, SystemClock
 from watchtower.config import Settings
-from watchtower.digest import DEMO_RECIPIENT, DemoAlerts
+from watchtower.digest import DEMO_RECIPIENT, DemoAlerts, top_lines
 
 
 @dataclass
@@ -98,6 +98,8 @@ def run_demo(
     def alerts() -> str:
         result = demo_alerts(settings, end, clock=clock)
         summary.digest_html = result.html_path
+        for line in top_lines(result.top):
+            echo("  " + line)
         return result.describe()
 
     step("synthesize a landing folder", synth)
@@ -113,7 +115,7 @@ def demo_alerts(settings: Settings, as_of: dt.date, *, clock: Clock) -> DemoAler
     one to open, whatever the synthetic world's provinces)."""
     from watchtower.digest import demo_digest_path
     from watchtower.store import open_store
-    from watchtower.warn import days_to_warn, open_alerts_by_tier
+    from watchtower.warn import days_to_warn, list_alerts, open_alerts_by_tier
 
     engine = open_store(settings.db_url)
     days = days_to_warn(engine, as_of)
@@ -122,10 +124,13 @@ def demo_alerts(settings: Settings, as_of: dt.date, *, clock: Clock) -> DemoAler
     subs = pipeline.digest(settings, as_of, clock=clock)
     adhoc = pipeline.digest(settings, as_of, to=DEMO_RECIPIENT, clock=clock)
     paths = adhoc.html_paths or subs.html_paths
+    with engine.connect() as conn:
+        top = tuple(list_alerts(conn, limit=10))
     return DemoAlerts(
         warn_days=len(days),
         open_by_tier=open_alerts_by_tier(engine),
         digests=subs.rendered + adhoc.rendered,
         # nothing rendered now: queued by an earlier demo run, point at its file
         html_path=paths[0] if paths else demo_digest_path(settings.outbox_dir, as_of),
+        top=top,
     )

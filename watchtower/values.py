@@ -13,7 +13,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["finite_float", "plain_json"]
+__all__ = ["PROBABILITY_LABEL", "finite_float", "plain_json", "probability_text"]
+
+#: the calibrated probability's label wherever it is shown (zh, en)
+PROBABILITY_LABEL = ("12个月内出险概率", "probability of an incident within 12 months")
 
 
 def finite_float(value: Any) -> float | None:
@@ -23,6 +26,13 @@ def finite_float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+def probability_text(value: Any) -> str:
+    """A calibrated probability as a percentage ("12.5%"), "—" when there is none (too few
+    past labels to calibrate: no number is made up)."""
+    p = finite_float(value)
+    return "—" if p is None else f"{100 * p:.1f}%"
 
 
 def plain_json(value: Any) -> Any:

@@ -156,6 +156,7 @@ def evaluate(
     )
     for line in summary.table:
         typer.echo(line)
+    typer.echo(summary.calibration_line)
     for note in summary.notes:
         typer.secho(f"note: {note}", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"report: {summary.html_path}")

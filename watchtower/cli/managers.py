@@ -17,6 +17,7 @@ from watchtower.cli._app import (
     settings_for,
 )
 from watchtower.text import terminal_text as esc
+from watchtower.values import PROBABILITY_LABEL, probability_text
 
 if TYPE_CHECKING:
     from watchtower.managers import ManagerProfile
@@ -167,6 +168,8 @@ def _score_lines(p: ManagerProfile) -> list[str]:
         f"  {sc.score:.1f} / 100 ({sc.as_of}; model {esc(sc.model_id)}, features "
         f"{esc(sc.feature_set_version)}); rule hits: {_v(sc.rule_hits)}"
     )
+    zh, en = PROBABILITY_LABEL
+    lines.append(f"  {zh} / {en}: {probability_text(sc.probability_12m)}")
     for r in p.reasons:
         lines.append(
             f"  - [{esc(r.get('kind', ''))}:{esc(r.get('code', ''))}] "

@@ -59,6 +59,7 @@ from watchtower.managers import (
 from watchtower.store import open_store
 from watchtower.store.alerts import RESOLUTIONS, TIERS
 from watchtower.text import neutralize_cell
+from watchtower.values import probability_text
 from watchtower.warn import (
     TRANSITIONS,
     AlertError,
@@ -140,6 +141,7 @@ _API_FIELDS = (
     "tier",
     "status",
     "score",
+    "probability_12m",
     "opened_as_of",
     "peak_tier",
     "last_as_of",
@@ -1178,6 +1180,7 @@ def create_app(
         },
     )
     app.state.console.templates.filters["num"] = _num
+    app.state.console.templates.filters["probability"] = probability_text
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(_LoginRequired, _to_login)

@@ -25,6 +25,13 @@ import pandas as pd
 import sqlalchemy as sa
 
 from watchtower.config import Settings
+from watchtower.detect.calibration import (
+    HORIZON_DAYS,
+    CalibrationMap,
+    calibration_days,
+    calibration_sample,
+    fit_calibration,
+)
 from watchtower.detect.config import DetectConfig, load_detect_config
 from watchtower.detect.model import RiskModel, RuleHitsFn
 from watchtower.detect.registry import (
@@ -43,6 +50,7 @@ from watchtower.values import finite_float
 
 __all__ = [
     "ScoringContext",
+    "calibration_at",
     "export_scores",
     "features_at",
     "load_incidents",
@@ -243,7 +251,8 @@ def write_scores(
         return [convert(v) for v in scored[name].tolist()]
 
     text = {c: column(c, _text) for c in ("manager_name", "manager_type", "province", "city")}
-    num = {c: column(c, finite_float) for c in ("rule_score", "anomaly_score", "supervised_score")}
+    numeric = ("rule_score", "anomaly_score", "supervised_score", "probability_12m")
+    num = {c: column(c, finite_float) for c in numeric}
     score = [float(v) for v in scored["score"].tolist()]
     hits = [list(v) for v in scored["rule_hits"].tolist()]
     reasons = [list(v) for v in scored["reasons"].tolist()]
@@ -259,6 +268,7 @@ def write_scores(
             "rule_score": num["rule_score"][i],
             "anomaly_score": num["anomaly_score"][i],
             "supervised_score": num["supervised_score"][i],
+            "probability_12m": num["probability_12m"][i],
             "rule_hits": hits[i],
             "reasons": reasons[i],
             "model_id": model_id,
@@ -275,6 +285,25 @@ def write_scores(
         for i in range(0, len(rows), 2000):
             conn.execute(t.insert(), rows[i : i + 2000])
     return len(rows)
+
+
+def calibration_at(engine: sa.Engine, day: dt.date) -> CalibrationMap:
+    """The calibration map for scoring ``day``: fitted on the stored scores of past days whose
+    12-month window closed by ``day`` (:func:`watchtower.detect.calibration.calibration_days`)
+    against the labels known by ``day``; the fallback (no probability) without enough."""
+    t = risk_scores
+    cutoff = day - dt.timedelta(days=HORIZON_DAYS)
+    with engine.connect() as conn:
+        past = conn.execute(sa.select(t.c.as_of).where(t.c.as_of <= cutoff).distinct())
+        days = calibration_days(list(past.scalars()), day)
+        if not days:
+            return fit_calibration([], [])
+        q = sa.select(t.c.as_of, t.c.register_no, t.c.score).where(t.c.as_of.in_(days))
+        rows = conn.execute(q).all()
+        labels = incident_labels(conn, known_by=day)
+    scores = pd.DataFrame(rows, columns=["as_of", "register_no", "score"])
+    x, y = calibration_sample(scores, labels, day)
+    return fit_calibration(x, y)
 
 
 def _text(v: Any) -> str | None:

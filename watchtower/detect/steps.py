@@ -15,6 +15,7 @@ from watchtower.clock import Clock
 from watchtower.config import Settings
 from watchtower.contract import PARTITION_SLUGS
 from watchtower.detect._scoring import (
+    calibration_at,
     features_at,
     load_catalog,
     load_incidents,
@@ -65,6 +66,11 @@ class ScoreSummary:
     mean_score: float
     max_score: float
     at_least_50: int
+    #: the calibration map's fit: (day, manager) pairs and positives (0, 0: no past day)
+    calibration_samples: int = 0
+    calibration_positives: int = 0
+    #: False: too few past positives, no probability stored (shown as "—")
+    calibrated: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,10 @@ def run_scoring(
     mine = frame if keep is None else frame[keep]
     hits = ctx.rule_hits(mine) if ctx.rule_hits else None  # rules read a manager's own row
     scored = model.score(frame, hits, only=keep)
+    # the map of the whole day (past days of every partition), so a partition's
+    # probabilities equal the same rows of an unpartitioned run
+    calibration = calibration_at(engine, as_of)
+    scored["probability_12m"] = calibration.probabilities(scored["score"].to_numpy())
     n = write_scores(
         engine,
         as_of,
@@ -189,6 +199,9 @@ def run_scoring(
         mean_score=round(float(scores.mean()), 3) if scores is not None else 0.0,
         max_score=round(float(scores.max()), 3) if scores is not None else 0.0,
         at_least_50=int((scores >= 50).sum()) if scores is not None else 0,
+        calibration_samples=calibration.samples,
+        calibration_positives=calibration.positives,
+        calibrated=calibration.fitted,
     )
 
 

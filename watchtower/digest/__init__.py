@@ -6,7 +6,7 @@ outbox, :func:`run_send` sends it; :func:`delivery_problems` says what needs a p
 """
 
 from watchtower.digest.collect import collect_digest, period_for
-from watchtower.digest.demo import DEMO_RECIPIENT, DemoAlerts, demo_digest_path
+from watchtower.digest.demo import DEMO_RECIPIENT, DemoAlerts, demo_digest_path, top_lines
 from watchtower.digest.mask import mask_name
 from watchtower.digest.model import DigestAlert, DigestData, RenderedDigest
 from watchtower.digest.outbox import build_message, requeue_failed
@@ -57,4 +57,5 @@ __all__ = [
     "run_digest",
     "run_send",
     "smtp_settings_from_url",
+    "top_lines",
 ]

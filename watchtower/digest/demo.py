@@ -7,6 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from watchtower.values import PROBABILITY_LABEL, probability_text
 
 DEMO_RECIPIENT = "demo@watchtower.localhost"
 
@@ -20,6 +23,8 @@ class DemoAlerts:
     open_by_tier: dict[str, int] = field(default_factory=dict)
     digests: int = 0
     html_path: str | None = None
+    #: the most severe open alerts (rows of ``watchtower.warn.list_alerts``)
+    top: tuple[dict[str, Any], ...] = ()
 
     def describe(self) -> str:
         tiers = ", ".join(f"{t} {n}" for t, n in self.open_by_tier.items())
@@ -33,6 +38,21 @@ class DemoAlerts:
             f"{warned}; open alerts: {tiers}; {self.digests} digests in the "
             f"outbox; open {self.html_path}"
         )
+
+
+def top_lines(rows: tuple[dict[str, Any], ...]) -> list[str]:
+    """The most severe open alerts, one line each: tier, score and the calibrated probability
+    beside it ("—": too few past labels to calibrate)."""
+    if not rows:
+        return []
+    zh, en = PROBABILITY_LABEL
+    lines = [f"Most severe open alerts 最严重的未结预警 (score 评分 / {zh}, {en}):"]
+    for r in rows:
+        lines.append(
+            f"  {r['tier']:<6} {r['register_no']}  {float(r['score']):5.1f} / 100  "
+            f"{probability_text(r.get('probability_12m')):>6}  {r.get('manager_name') or ''}"
+        )
+    return lines
 
 
 def demo_digest_path(outbox_dir: Path, as_of: dt.date) -> str:

@@ -26,6 +26,7 @@ from watchtower.evaluate.metrics import (
     pooled_pr_curve,
     tier_counts,
 )
+from watchtower.evaluate.reliability import ReliabilityResult, reliability
 from watchtower.store.alerts import manager_tiers
 from watchtower.store.schema import HISTORY
 from watchtower.store.scoring import risk_scores
@@ -60,6 +61,8 @@ class Evaluation:
     benign_managers: int | None = None
     notes: list[str] = field(default_factory=list)
     world_family: dict[str, Any] | None = None  # a synthetic world's _truth/family.json
+    #: the stored probabilities' Brier score and reliability table (365 days, observed days)
+    calibration: ReliabilityResult | None = None
 
     def as_dict(self) -> dict[str, Any]:
         cfg = self.config
@@ -89,18 +92,22 @@ class Evaluation:
                 for d, row in self.tier_counts.iterrows()
             },
             "notes": list(self.notes),
+            "calibration": None if self.calibration is None else self.calibration.as_dict(),
         }
 
 
+#: the columns of :func:`load_scores`
+SCORE_COLUMNS = ["as_of", "register_no", "score", "rule_score", "reasons", "probability_12m"]
+
+
 def load_scores(engine: sa.Engine, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """risk_scores of days in [start, end]: as_of, register_no, score, rule_score, reasons."""
+    """risk_scores of days in [start, end]: as_of, register_no, score, rule_score, reasons,
+    probability_12m."""
     t = risk_scores
-    q = sa.select(t.c.as_of, t.c.register_no, t.c.score, t.c.rule_score, t.c.reasons).where(
-        t.c.as_of >= start, t.c.as_of <= end
-    )
+    q = sa.select(*(t.c[c] for c in SCORE_COLUMNS)).where(t.c.as_of >= start, t.c.as_of <= end)
     with engine.connect() as conn:
         rows = conn.execute(q).fetchall()
-    return pd.DataFrame(rows, columns=["as_of", "register_no", "score", "rule_score", "reasons"])
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
 def load_tiers(engine: sa.Engine, start: dt.date, end: dt.date) -> pd.DataFrame:
@@ -217,6 +224,7 @@ def evaluate_store(
         )
         curves[key] = {h: pooled_pr_curve(sc, incidents, h, observed_until) for h in cfg.horizons}
     managers = int(scores["register_no"].nunique())
+    calibration = reliability(scores, incidents, observed_until)
     return Evaluation(
         start=first,
         end=last,
@@ -232,4 +240,5 @@ def evaluate_store(
         benign_managers=None if benign is None else len(benign),
         notes=notes,
         world_family=world_family,
+        calibration=calibration,
     )

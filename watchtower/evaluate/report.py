@@ -18,6 +18,7 @@ import pandas as pd
 
 from watchtower.evaluate.evaluation import METHODS, Evaluation
 from watchtower.evaluate.metrics import TIER_ORDER
+from watchtower.evaluate.reliability import ReliabilityResult
 
 _TIER_COLOURS = {"red": "#d7191c", "orange": "#fd8d3c", "yellow": "#fecc5c", "blue": "#74a9cf"}
 _METHOD_COLOURS = {"watchtower": "#08519c", "rules_only": "#e6550d", "iforest": "#31a354"}
@@ -349,6 +350,62 @@ def _plots(ev: Evaluation) -> dict[str, str]:
     return out
 
 
+def _reliability_plot(rel: ReliabilityResult) -> str:
+    """Mean predicted probability against the observed rate per bin (marker area: pairs)."""
+    import matplotlib.pyplot as plt
+
+    table = rel.table[rel.table["count"] > 0]
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfectly calibrated")
+    sizes = 20 + 180 * table["count"] / max(int(table["count"].max()), 1)
+    ax.plot(table["mean_predicted"], table["observed_rate"], color="#1f5fa8", linewidth=1)
+    ax.scatter(table["mean_predicted"], table["observed_rate"], s=sizes, color="#1f5fa8")
+    ax.set_xlim(0, 1.02)  # a rate of 1 is drawn whole, not cut by the frame
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("predicted P(incident within 12 months)")
+    ax.set_ylabel("observed incident rate")
+    ax.set_title(f"Reliability (Brier {rel.brier:.3f}, {rel.with_probability} pairs)")
+    ax.legend(fontsize=7, loc="upper left")
+    return _png(fig)
+
+
+def calibration_html(rel: ReliabilityResult | None, plot: str | None) -> list[str]:
+    """The report's calibration section: Brier score, reliability table and plot."""
+    esc = html.escape
+    parts = ["<h2>Calibration <span class='zh'>概率校准(12个月内出险概率)</span></h2>"]
+    if rel is None or not rel.with_probability:
+        parts.append(
+            "<p class='meta'>No stored probability on a fully observed day (365 days): too "
+            "few past labels to calibrate. 完整观察期内无已存储的概率。</p>"
+        )
+        return parts
+    parts.append(
+        f"<p class='meta'>Brier score {rel.brier:.4f} (always the base rate "
+        f"{rel.base_rate:.3f}: {rel.brier_reference:.4f}) on {rel.with_probability} of "
+        f"{rel.pairs} (day, manager) pairs of {rel.days} fully observed days; pairs without a "
+        "probability had too few past labels. Brier分数越低越好。</p>"
+    )
+    if plot:
+        parts.append(f"<img alt='reliability' src='data:image/png;base64,{plot}'>")
+    parts.append(
+        "<table><tr><th>predicted <span class='zh'>预测概率区间</span></th><th>pairs</th>"
+        "<th>mean predicted <span class='zh'>平均预测</span></th>"
+        "<th>observed rate <span class='zh'>实际出险率</span></th></tr>"
+    )
+    for row in rel.table.to_dict("records"):
+        if not row["count"]:
+            continue
+        span = f"{row['lower']:.1f}–{row['upper']:.1f}"
+        parts.append(
+            f"<tr><td>{esc(span)}</td>"
+            f"<td class='num'>{int(row['count'])}</td>"
+            f"<td class='num'>{row['mean_predicted']:.3f}</td>"
+            f"<td class='num'>{row['observed_rate']:.3f}</td></tr>"
+        )
+    parts.append("</table>")
+    return parts
+
+
 # ---------------------------------------------------------------------------- files
 
 _CSS = """
@@ -466,6 +523,9 @@ def render_html(ev: Evaluation) -> str:
     ]
     for key, title in figures:
         parts.append(f"<h2>{title}</h2><img alt='{key}' src='data:image/png;base64,{plots[key]}'>")
+    rel = ev.calibration
+    plot = _reliability_plot(rel) if rel is not None and rel.with_probability else None
+    parts += calibration_html(rel, plot)
     parts.append("<h2>Definitions <span class='zh'>口径说明</span></h2><dl>")
     for term, text in _DEFINITIONS:
         parts.append(f"<dt>{esc(term)}</dt><dd>{esc(text)}</dd>")

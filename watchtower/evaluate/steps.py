@@ -29,6 +29,7 @@ from watchtower.evaluate.labels import (
     read_world_family,
 )
 from watchtower.evaluate.metrics import EvalConfig
+from watchtower.evaluate.reliability import calibration_line
 from watchtower.evaluate.report import text_table, write_report
 
 
@@ -52,6 +53,9 @@ class EvaluationSummary:
     headline: dict[str, dict[str, Any]] = field(default_factory=dict)
     table: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: the stored probabilities' reliability (Brier, bins), and its line for the terminal
+    calibration: dict[str, Any] | None = None
+    calibration_line: str = ""
 
 
 #: The per-day work of a backtest: features, scores and tiers of one day, returning (managers
@@ -160,6 +164,8 @@ def _summary(ev: Evaluation, json_path: Path, html_path: Path) -> EvaluationSumm
         headline=headline,
         table=text_table(ev),
         notes=list(ev.notes),
+        calibration=None if ev.calibration is None else ev.calibration.as_dict(),
+        calibration_line=calibration_line(ev.calibration),
     )
 
 
@@ -204,6 +210,7 @@ def run_demo_evaluation(
         f"{s.incidents} with incidents (observed until {s.observed_until}); "
         "baselines at the same alert budget. * = best",
         *s.table,
+        s.calibration_line,
         *[f"note: {n}" for n in s.notes],
         f"Report 报告: {s.html_path}",
     ]

@@ -134,6 +134,8 @@ class Score:
     rule_hits: list[str]
     model_id: str
     feature_set_version: str
+    #: calibrated P(incident within 12 months); None: too few past labels to calibrate
+    probability_12m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -402,6 +404,7 @@ def _scoring(
             rule_hits=list(srow["rule_hits"] or []),
             model_id=srow["model_id"],
             feature_set_version=srow["feature_set_version"],
+            probability_12m=srow["probability_12m"],
         )
         reasons = tuple(dict(r) for r in srow["reasons"] or [])
         fq = fq.where(

@@ -26,6 +26,9 @@ risk_scores = sa.Table(
     sa.Column("rule_score", sa.Float),
     sa.Column("anomaly_score", sa.Float),
     sa.Column("supervised_score", sa.Float),
+    # P(incident within 12 months), calibrated walk-forward on past days' closed outcomes
+    # (watchtower.detect.calibration); NULL when too few past labels to fit a map.
+    sa.Column("probability_12m", sa.Float),
     sa.Column("rule_hits", sa.JSON, nullable=False),  # list of rule ids
     sa.Column("reasons", sa.JSON, nullable=False),
     sa.Column("model_id", sa.String(64), nullable=False),

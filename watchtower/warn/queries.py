@@ -56,6 +56,19 @@ ASSIGNEE_NONE = "none"
 _SEVERITY = sa.case({t: -rank(t) for t in TIERS}, value=alerts.c.tier, else_=0)
 
 
+def _probability_column() -> sa.Label[Any]:
+    """The calibrated probability of an incident within 12 months stored beside the alert's
+    latest score (its manager's score row of ``last_as_of``; NULL: none calibrated)."""
+    rs = risk_scores
+    return (
+        sa.select(rs.c.probability_12m)
+        .where(rs.c.register_no == alerts.c.register_no, rs.c.as_of == alerts.c.last_as_of)
+        .limit(1)
+        .scalar_subquery()
+        .label("probability_12m")
+    )
+
+
 def _same_region(conn: sa.Connection, column: sa.Column[Any], name: str) -> sa.ColumnElement[bool]:
     """``column`` holds a name that normalizes as ``name`` does (None counts as blank)."""
     wanted = normalize_region(name)
@@ -297,7 +310,7 @@ def list_alerts(
         raise ValueError("overdue_only needs the service levels and the as-of day (overdue_on)")
     q, where = _filtered(
         conn,
-        [alerts, acknowledged_at_column().label("acknowledged_at")],
+        [alerts, acknowledged_at_column().label("acknowledged_at"), _probability_column()],
         status=status,
         tier=tier,
         province=province,
@@ -367,7 +380,7 @@ def get_alert_in_scope(
     (None: any district); None when there is no such alert or it is outside the scope."""
     q, where = _filtered(
         conn,
-        [alerts],
+        [alerts, _probability_column()],
         status="all",
         tier=None,
         province=None,
