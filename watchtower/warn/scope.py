@@ -26,8 +26,16 @@ import sqlalchemy as sa
 from watchtower.config import RoutingAddress
 from watchtower.jurisdiction import JURISDICTIONS, jurisdiction_of, normalize_jurisdiction
 from watchtower.store.schema import manager_snapshots
+from watchtower.warn.routing import normalize_region
 
-__all__ = ["ADDRESS_COLUMNS", "Places", "district_of", "places", "scope_condition"]
+__all__ = [
+    "ADDRESS_COLUMNS",
+    "Places",
+    "city_condition",
+    "district_of",
+    "places",
+    "scope_condition",
+]
 
 #: The snapshot columns of each address: (AMAC's district aggregate, province, city).
 ADDRESS_COLUMNS: dict[str, tuple[str, str, str]] = {
@@ -142,6 +150,25 @@ def scope_condition(
         p.register_no.is_(None), _district_in(wanted, aggs, provinces, cities, None, province, city)
     )
     return sa.or_(placed, unplaced)
+
+
+def city_condition(
+    conn: sa.Connection, city: str, where: Places, row_city: sa.ColumnElement[Any] | None
+) -> sa.ColumnElement[bool]:
+    """A WHERE condition: the manager of a row is in ``city`` (compared in the normalized form
+    of :func:`~watchtower.warn.routing.normalize_region`, as a subscription's city narrowing
+    is: 广州市 = 广州), the city of the address it is placed by (``where``, outer-joined as for
+    :func:`scope_condition`), else, without a snapshot, the ``row_city`` the row carries. A
+    manager whose snapshots lack the address is in no city."""
+    wanted = normalize_region(city)
+    p = where.subquery.c
+    city_col = manager_snapshots.c[ADDRESS_COLUMNS[where.address][2]]
+    stored = _names(conn, city_col, *([row_city] if row_city is not None else []))
+    matching = sorted(c for c in stored if normalize_region(c) == wanted)
+    placed = sa.and_(p.register_no.is_not(None), p.city.in_(matching))
+    if row_city is None:
+        return placed
+    return sa.or_(placed, sa.and_(p.register_no.is_(None), row_city.in_(matching)))
 
 
 def district_of(row: Any) -> str | None:
