@@ -522,7 +522,12 @@ def digest_alerts(
     the whole district), placed by the routing rule on ``address`` with the snapshots known by
     ``end`` (point in time); ``alert_ids``: only those (the catch-all digest; read in bounded
     IN lists). By id; each row carries its manager's ``jurisdiction``."""
-    where = places(address, as_of=end)
+    in_period = sa.and_(
+        alerts.c.opened_as_of <= end,
+        sa.or_(alerts.c.closed_as_of.is_(None), alerts.c.closed_as_of >= start),
+    )
+    # only the period's managers are placed: their snapshots, not the whole table, are ranked
+    where = places(address, as_of=end, among=sa.select(alerts.c.register_no).where(in_period))
     p = where.subquery
     q = (
         _with_places(
@@ -532,8 +537,7 @@ def digest_alerts(
             where,
         )
         .where(
-            alerts.c.opened_as_of <= end,
-            sa.or_(alerts.c.closed_as_of.is_(None), alerts.c.closed_as_of >= start),
+            in_period,
             alerts.c.tier.in_(_tiers_from(rank(min_tier))),
             *_reach_clauses(conn, where, districts, city, alerts.c.province, alerts.c.city),
         )
@@ -565,16 +569,14 @@ def digest_tier_rows(
     if not days:
         return []
     mt = manager_tiers
-    where = places(address, as_of=as_of)
+    on_days = sa.and_(mt.c.as_of.in_(days), mt.c.tier.is_not(None))
+    where = places(address, as_of=as_of, among=sa.select(mt.c.register_no).where(on_days))
     p = where.subquery
+    reach = _reach_clauses(conn, where, districts, city, mt.c.province, mt.c.city)
     q = (
         sa.select(mt.c.as_of, mt.c.register_no, mt.c.tier)
-        .select_from(mt.outerjoin(p, p.c.register_no == mt.c.register_no))
-        .where(
-            mt.c.as_of.in_(days),
-            mt.c.tier.is_not(None),
-            *_reach_clauses(conn, where, districts, city, mt.c.province, mt.c.city),
-        )
+        .select_from(mt.outerjoin(p, p.c.register_no == mt.c.register_no) if reach else mt)
+        .where(on_days, *reach)
         .order_by(mt.c.as_of, mt.c.register_no)
     )
     return [(d, str(reg), str(tier)) for d, reg, tier in conn.execute(q)]
@@ -603,7 +605,11 @@ def unrouted_alert_ids(
     their tier (:func:`watchtower.warn.routing.unrouted` as one query: each subscription's
     tier floor and reach a condition, the alert kept when none holds), managers placed on
     ``address`` with the snapshots known by ``as_of``. In id order."""
-    where = places(address, as_of=as_of)
+    open_then = sa.and_(
+        alerts.c.opened_as_of <= as_of,
+        sa.or_(alerts.c.closed_as_of.is_(None), alerts.c.closed_as_of > as_of),
+    )
+    where = places(address, as_of=as_of, among=sa.select(alerts.c.register_no).where(open_then))
     p = where.subquery
     covered = [
         _receives(conn, where, s)
@@ -615,11 +621,7 @@ def unrouted_alert_ids(
     q = (
         sa.select(alerts.c.id)
         .select_from(alerts.outerjoin(p, p.c.register_no == alerts.c.register_no))
-        .where(
-            alerts.c.opened_as_of <= as_of,
-            sa.or_(alerts.c.closed_as_of.is_(None), alerts.c.closed_as_of > as_of),
-            nobody,
-        )
+        .where(open_then, nobody)
         .order_by(alerts.c.id)
     )
     return [int(i) for i in conn.execute(q).scalars()]
