@@ -71,7 +71,9 @@ def _python_selection(
     cadence: str,
     address: RoutingAddress,
 ) -> set[int]:
-    """The rule as the digests applied it after reading every alert of the store."""
+    """The rule as the digests applied it after reading every alert of the store (each
+    manager placed by its alert's own row when it has no snapshot: both worlds hold one
+    alert per manager)."""
     start, end, _ = period
     rows = conn.execute(sa.select(alerts)).mappings().all()
     placed = manager_places(
