@@ -1,5 +1,9 @@
-"""Read what one subscriber's digest shows for one period from the store, and where each
-manager is for routing (:func:`manager_places`, the one place that decides it)."""
+"""Read what one subscriber's digest shows for one period from the store: its alerts and its
+chart's tier rows through the queries the console and the CLI use
+(:mod:`watchtower.warn.queries`: the period, the tier floor and the subscriber's reach are
+WHERE clauses, nothing is filtered after the read), then its sections as pure functions
+(:mod:`watchtower.digest.select`). :func:`manager_places` states the routing rule in Python:
+the reference the SQL rule (:mod:`watchtower.warn.scope`) is held equal to by the tests."""
 
 from __future__ import annotations
 
@@ -18,14 +22,14 @@ from watchtower.digest.select import (
     Escalation,
     first_escalations,
     place_alerts,
-    shown,
     shown_min_tier,
     tier_counts,
 )
 from watchtower.jurisdiction import jurisdiction_of
-from watchtower.store.alerts import alert_events, alerts, manager_tiers
+from watchtower.store.alerts import alert_events, manager_tiers
 from watchtower.store.schema import manager_snapshots
 from watchtower.warn.policy import TierPolicy, rank
+from watchtower.warn.queries import digest_alerts, digest_tier_rows
 from watchtower.warn.routing import WEEKDAYS, Place, Subscription
 from watchtower.warn.scope import ADDRESS_COLUMNS as _ADDRESS_COLUMNS
 
@@ -59,8 +63,9 @@ def manager_places(
     address (point in time: nothing known later). A manager whose snapshots all lack that
     address is in no known district (its alerts go to the catch-all); one with no snapshot
     known at all keeps the place its row carries (the scoring stage's, office address else
-    registered). The console's scope is the same rule in SQL
-    (:func:`watchtower.warn.scope.scope_condition`)."""
+    registered). The rule in Python: what the digests, the console and the CLI read is the
+    same rule in SQL (:func:`watchtower.warn.scope.scope_condition`), which the tests hold
+    equal to this."""
     regs = sorted(stored)
     agg_col, prov_col, city_col = (manager_snapshots.c[c] for c in _ADDRESS_COLUMNS[address])
     ms = manager_snapshots
@@ -81,34 +86,6 @@ def manager_places(
         agg, prov, city = latest[reg] if reg in latest else (None, *stored[reg])
         out[reg] = Place(jurisdiction_of(agg, prov, city), city)
     return out
-
-
-def run_places(
-    conn: sa.Connection, as_of: dt.date, chart_runs: int, address: RoutingAddress
-) -> dict[str, Place]:
-    """Places of every manager a digest run on ``as_of`` can show (alerts open in the last
-    week, tier rows of the chart's runs), computed once for all subscribers."""
-    mt = manager_tiers
-    dates = select_chart_dates(conn, as_of, chart_runs)
-    stored: dict[str, tuple[str | None, str | None]] = {}
-    if dates:
-        for reg, prov, city in conn.execute(
-            sa.select(mt.c.register_no, mt.c.province, mt.c.city).where(
-                mt.c.as_of.in_(dates), mt.c.tier.is_not(None)
-            )
-        ):
-            stored[reg] = (prov, city)
-    for reg, prov, city in conn.execute(
-        sa.select(alerts.c.register_no, alerts.c.province, alerts.c.city).where(
-            alerts.c.opened_as_of <= as_of,
-            sa.or_(
-                alerts.c.closed_as_of.is_(None),
-                alerts.c.closed_as_of >= as_of - dt.timedelta(days=6),
-            ),
-        )
-    ):
-        stored[reg] = (prov, city)
-    return manager_places(conn, stored, as_of, address)
 
 
 def select_chart_dates(conn: sa.Connection, as_of: dt.date, runs: int) -> list[dt.date]:
@@ -165,33 +142,24 @@ def _trends(
     return {reg: tuple(v[-runs:]) for reg, v in series.items()}
 
 
+def _reach(sub: Subscription) -> tuple[frozenset[str] | None, str | None]:
+    """The districts (None: any) and the city (None: the whole district) the reads of ``sub``'s
+    digest are narrowed to: none for the catch-all (its alert ids decide) and ``digest --to``
+    (everywhere)."""
+    if sub.alert_ids is not None or sub.everywhere:
+        return None, None
+    return sub.districts or None, sub.city_filter
+
+
 def _chart(
-    conn: sa.Connection,
-    sub: Subscription,
-    as_of: dt.date,
-    runs: int,
-    address: RoutingAddress,
-    places: Mapping[str, Place] | None,
+    conn: sa.Connection, sub: Subscription, as_of: dt.date, runs: int, address: RoutingAddress
 ) -> list[TierCounts]:
-    mt = manager_tiers
     dates = select_chart_dates(conn, as_of, runs)
-    if not dates:
-        return []
-    rows = conn.execute(
-        sa.select(mt.c.as_of, mt.c.register_no, mt.c.province, mt.c.city, mt.c.tier).where(
-            mt.c.as_of.in_(dates), mt.c.tier.is_not(None)
-        )
-    ).all()
-    local = sub.alert_ids is None and not sub.everywhere  # else: the whole country
-    known = dict(places or {})
-    missing = {reg: (prov, city) for _, reg, prov, city, _ in rows if reg not in known}
-    if local and missing:
-        known.update(manager_places(conn, missing, as_of, address))
-    return tier_counts(
-        ((d, reg, tier) for d, reg, _, _, tier in rows),
-        dates,
-        lambda reg: not local or sub.covers(known[reg]),
+    districts, city = _reach(sub)
+    rows = digest_tier_rows(
+        conn, dates, as_of=as_of, districts=districts, city=city, address=address
     )
+    return tier_counts(rows, dates)
 
 
 def _facts(row: Mapping[str, Any]) -> AlertFacts:
@@ -245,46 +213,33 @@ def collect_digest(
     period: tuple[dt.date, dt.date, str],
     policy: TierPolicy,
     address: RoutingAddress = "registered",
-    places: Mapping[str, Place] | None = None,
 ) -> DigestData:
     """The digest of ``sub`` for ``period`` (start, end, key), with sections new, escalated,
     still open and resolved. Only managers of the subscriber's jurisdiction (placed by
-    ``address``, see :func:`manager_places`; ``places`` when the caller has them already)
+    ``address`` on the period's end, in SQL: :func:`watchtower.warn.queries.digest_alerts`)
     at or above its minimum tier (``immediate``: red only, new or escalated) are included;
-    the catch-all digest (``sub.alert_ids``) has exactly its alerts."""
+    the catch-all digest (``sub.alert_ids``) has exactly its alerts. The sections are
+    decided over the rows read (:func:`~watchtower.digest.select.place_alerts`)."""
     start, end, key = period
     min_tier = shown_min_tier(cadence, sub.min_tier)
-    # The read is bounded by the period; :func:`~watchtower.digest.select.shown` decides.
-    read = [
-        dict(r)
-        for r in conn.execute(
-            sa.select(alerts).where(
-                alerts.c.opened_as_of <= end,
-                sa.or_(alerts.c.closed_as_of.is_(None), alerts.c.closed_as_of >= start),
-            )
-        ).mappings()
-    ]
-    facts = [_facts(r) for r in read]
-    candidates = [
-        (f, r) for f, r in zip(facts, read, strict=True) if shown(f, start, end, min_tier)
-    ]
-    known = dict(places or {})
-    missing = {
-        r["register_no"]: (r["province"], r["city"])
-        for _, r in candidates
-        if r["register_no"] not in known
-    }
-    if missing and sub.alert_ids is None and not sub.everywhere:
-        known.update(manager_places(conn, missing, end, address))
-    covered = [
-        (f, r) for f, r in candidates if sub.covers(known.get(r["register_no"], Place(None)), f.id)
-    ]
-    rows = [r for _, r in covered]
-    by_id = {f.id: r for f, r in covered}
+    districts, city = _reach(sub)
+    # every rule of the selection is a WHERE clause of the one read (see digest_alerts)
+    rows = digest_alerts(
+        conn,
+        start=start,
+        end=end,
+        min_tier=min_tier,
+        districts=districts,
+        city=city,
+        alert_ids=sub.alert_ids,
+        address=address,
+    )
+    facts = [_facts(r) for r in rows]
+    by_id = {f.id: r for f, r in zip(facts, rows, strict=True)}
     escalated_from = first_escalations(
         _escalations(conn, list(by_id), start, end), start, end, cadence
     )
-    placements = place_alerts((f for f, _ in covered), escalated_from, start, end, cadence)
+    placements = place_alerts(facts, escalated_from, start, end, cadence)
     regs = [r["register_no"] for r in rows]
     reps = _legal_reps(conn, regs, end)
     trends = _trends(conn, regs, end, policy.trend_runs)
@@ -313,6 +268,7 @@ def collect_digest(
                 opened_as_of=r["opened_as_of"],
                 resolution=r["resolution"] if closed_in_period else None,
                 closed_as_of=r["closed_as_of"] if closed_in_period else None,
+                jurisdiction=r["jurisdiction"],
             )
         )
     for items in sections.values():
@@ -329,7 +285,7 @@ def collect_digest(
         period_end=end,
         period_key=key,
         sections=sections,
-        chart=_chart(conn, sub, end, policy.chart_runs, address, places),
+        chart=_chart(conn, sub, end, policy.chart_runs, address),
         open_total=len(sections["open"]),
         subscription_key=sub.key,
     )

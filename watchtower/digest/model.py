@@ -36,6 +36,8 @@ class DigestAlert:
     opened_as_of: dt.date
     resolution: str | None = None
     closed_as_of: dt.date | None = None
+    #: The manager's district as routing places it (None: no known district).
+    jurisdiction: str | None = None
 
 
 @dataclass(frozen=True)

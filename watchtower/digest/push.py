@@ -34,7 +34,7 @@ from watchtower.store.alerts import alert_events
 from watchtower.store.pushes import pushes
 from watchtower.warn._txn import write_transaction
 from watchtower.warn.policy import TIER_LABELS, TierPolicy
-from watchtower.warn.routing import Delivery, Place, Subscription, Webhook
+from watchtower.warn.routing import Delivery, Subscription, Webhook
 
 #: Posts per pending push in one send (then it waits for the next send), and the first pause
 #: between them in seconds (doubled each time: 1, 2, ...).
@@ -232,7 +232,6 @@ def queue_pushes(
     policy: TierPolicy,
     now: dt.datetime,
     address: RoutingAddress = "registered",
-    places: Mapping[str, Place] | None = None,
     console_url: str | None = None,
 ) -> int:
     """Queue a push of each red alert of ``as_of`` (new or escalated, as the immediate digest
@@ -252,17 +251,15 @@ def queue_pushes(
                 period=period,
                 policy=policy,
                 address=address,
-                places=places,
             )
             shown = [(k, a) for k in ("new", "escalated") for a in data.sections.get(k, [])]
             events = _red_events(conn, [a.alert_id for _, a in shown], as_of)
         for event, a in shown:
             if a.alert_id not in events:
                 continue  # red without a red event today: not an escalation of this day
-            place = (places or {}).get(a.register_no)
             p = PushAlert(
                 alert=a,
-                jurisdiction=(place.district if place else None) or a.province,
+                jurisdiction=a.jurisdiction or a.province,
                 event=event,  # type: ignore[arg-type]
                 as_of=as_of,
                 language=sub.language,

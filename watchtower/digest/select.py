@@ -1,7 +1,8 @@
 """Which alerts a digest shows and in which section, as pure functions over plain data.
 
-The one owner of the selection rule (the store reads are in :mod:`watchtower.digest.collect`,
-which may read more than this keeps, never less):
+The selection rule, stated over plain data (the store read,
+:func:`watchtower.warn.queries.digest_alerts`, applies it as WHERE clauses; the tests hold the
+two equal):
 
 - an alert is shown when it was open at some time in the period and its tier reaches the
   digest's minimum (immediate digests: red only);
@@ -120,12 +121,13 @@ def place_alerts(
 def tier_counts(
     rows: Iterable[tuple[dt.date, str, str | None]],
     dates: Sequence[dt.date],
-    covers: Callable[[str], bool],
+    covers: Callable[[str], bool] | None = None,
 ) -> list[TierCounts]:
     """The chart: managers per tier on each of ``dates`` among ``rows`` (day, register
-    number, tier) whose manager the digest ``covers``."""
+    number, tier) whose manager the digest ``covers`` (None: every row, as read for the
+    digest's reach by :func:`watchtower.warn.queries.digest_tier_rows`)."""
     counts: dict[dt.date, dict[str, int]] = {d: dict.fromkeys(TIERS, 0) for d in dates}
     for d, reg, tier in rows:
-        if tier is not None and tier in TIERS and d in counts and covers(reg):
+        if tier is not None and tier in TIERS and d in counts and (covers is None or covers(reg)):
             counts[d][tier] += 1
     return [TierCounts(d, counts[d]) for d in dates]

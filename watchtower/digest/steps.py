@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from watchtower.config import RoutingAddress
-from watchtower.digest.collect import collect_digest, period_for, run_places
+from watchtower.digest.collect import collect_digest, period_for
 from watchtower.digest.outbox import already_queued, enqueue, send_pending
 from watchtower.digest.problems import delivery_problems
 from watchtower.digest.push import PushResult, Sleep, queue_pushes, send_pushes
@@ -19,16 +19,9 @@ from watchtower.digest.queries import pending_count
 from watchtower.digest.render import render_digest
 from watchtower.digest.send import Mailer
 from watchtower.digest.webhook import Poster
-from watchtower.store.alerts import alerts
 from watchtower.warn.policy import TierPolicy
-from watchtower.warn.routing import (
-    Delivery,
-    Place,
-    Subscription,
-    Webhook,
-    catch_all_subscription,
-    unrouted,
-)
+from watchtower.warn.queries import unrouted_alert_ids
+from watchtower.warn.routing import Delivery, Subscription, Webhook, catch_all_subscription
 
 
 @dataclass(frozen=True)
@@ -101,18 +94,6 @@ class DeliveryError(RuntimeError):
         self.summary = summary
 
 
-def _open_alerts(conn: sa.Connection, as_of: dt.date) -> list[tuple[int, str, str]]:
-    rows = conn.execute(
-        sa.select(alerts.c.id, alerts.c.tier, alerts.c.register_no)
-        .where(
-            alerts.c.opened_as_of <= as_of,
-            sa.or_(alerts.c.closed_as_of.is_(None), alerts.c.closed_as_of > as_of),
-        )
-        .order_by(alerts.c.id)
-    )
-    return [(int(i), str(t), str(r)) for i, t, r in rows]
-
-
 def run_digest(
     engine: sa.Engine,
     *,
@@ -143,15 +124,10 @@ def run_digest(
     rendered = queued = nothing = not_due = 0
     paths: list[str] = []
     queued_for: list[str] = []
-    with engine.connect() as conn:
-        places: dict[str, Place] = (
-            {} if adhoc else run_places(conn, as_of, policy.chart_runs, address)
-        )
-        lost: list[int] = []
-        if not adhoc:
-            open_alerts = _open_alerts(conn, as_of)  # all placed by run_places
-            placed = ((i, tier, places.get(reg, Place(None))) for i, tier, reg in open_alerts)
-            lost = unrouted(placed, subscriptions)
+    lost: list[int] = []
+    if not adhoc:
+        with engine.connect() as conn:
+            lost = unrouted_alert_ids(conn, as_of, subscriptions, address)
     todo = [s for s in subscriptions if adhoc or not cadence or s.cadence == cadence]
     pushes_queued = 0
     if not adhoc:
@@ -162,7 +138,6 @@ def run_digest(
             policy=policy,
             now=now,
             address=address,
-            places=places,
             console_url=console_url,
         )
     if lost and catch_all:
@@ -186,7 +161,6 @@ def run_digest(
                 period=period,
                 policy=policy,
                 address=address,
-                places=places,
             )
         worth_sending = data.is_news or (
             (sub.cadence == "weekly" or sub.alert_ids is not None) and data.alert_count > 0

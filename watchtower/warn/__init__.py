@@ -32,11 +32,14 @@ from watchtower.warn.queries import (
     alerts_open_on,
     count_alerts_by_tier,
     days_to_warn,
+    digest_alerts,
+    digest_tier_rows,
     get_alert_in_scope,
     latest_warn_day,
     list_alerts,
     manager_in_scope,
     open_alerts_by_tier,
+    unrouted_alert_ids,
 )
 from watchtower.warn.routing import (
     Subscription,
@@ -83,6 +86,8 @@ __all__ = [
     "assign_tier",
     "count_alerts_by_tier",
     "days_to_warn",
+    "digest_alerts",
+    "digest_tier_rows",
     "get_alert",
     "get_alert_in_scope",
     "latest_warn_day",
@@ -101,5 +106,6 @@ __all__ = [
     "snooze",
     "tier_for_score",
     "transition",
+    "unrouted_alert_ids",
     "unsnooze",
 ]

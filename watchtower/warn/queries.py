@@ -1,5 +1,6 @@
 """Read queries over the alerts and tiers: the lists and the audit trail the CLI shows and
-exports, the days still to warn and the open alerts per tier (the demo).
+exports, what each digest shows (its alerts, its chart's tier rows, the alerts no subscriber
+receives), the days still to warn and the open alerts per tier (the demo).
 
 Filters run in the database, the reader's scope (its districts) among them
 (:mod:`watchtower.warn.scope`). Regions are compared in their normalized form
@@ -24,8 +25,8 @@ from watchtower.store.alerts import TIERS, alert_events, alerts, manager_tiers
 from watchtower.store.schema import manager_snapshots
 from watchtower.store.scoring import risk_scores
 from watchtower.warn.policy import rank
-from watchtower.warn.routing import normalize_region
-from watchtower.warn.scope import Places, district_of, places, scope_condition
+from watchtower.warn.routing import Subscription, normalize_region
+from watchtower.warn.scope import Places, city_condition, district_of, places, scope_condition
 from watchtower.warn.service import (
     ServiceLevels,
     acknowledged_at_column,
@@ -40,11 +41,14 @@ __all__ = [
     "alerts_open_on",
     "count_alerts_by_tier",
     "days_to_warn",
+    "digest_alerts",
+    "digest_tier_rows",
     "get_alert_in_scope",
     "latest_warn_day",
     "list_alerts",
     "manager_in_scope",
     "open_alerts_by_tier",
+    "unrouted_alert_ids",
 ]
 
 #: ``list_alerts`` statuses: ``open`` (not closed and not snoozed: the queue), ``snoozed``
@@ -79,6 +83,15 @@ def _same_region(conn: sa.Connection, column: sa.Column[Any], name: str) -> sa.C
     if len(named) < len(matching):
         condition = sa.or_(condition, column.is_(None))
     return condition
+
+
+#: Most ids in one IN list (bounded, for PostgreSQL and SQLite alike).
+_IN_CHUNK = 500
+
+
+def _tiers_from(min_rank: int) -> list[str]:
+    """The tiers of ``min_rank`` or above (a tier floor as an IN list)."""
+    return [t for t in TIERS if rank(t) >= min_rank]
 
 
 _RULE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -479,3 +492,149 @@ def open_alerts_by_tier(engine: sa.Engine) -> dict[str, int]:
             ).all()
         )
     return {t: int(counts.get(t, 0)) for t in TIERS}
+
+
+# --- what the digests read ---------------------------------------------------------------------
+
+
+def _reach_clauses(
+    conn: sa.Connection,
+    where: Places,
+    districts: Collection[str] | None,
+    city: str | None,
+    row_province: sa.ColumnElement[Any],
+    row_city: sa.ColumnElement[Any],
+) -> list[sa.ColumnElement[bool]]:
+    """The clauses of a subscriber's reach (the rule of
+    :meth:`watchtower.warn.routing.Subscription.covers`): its ``districts`` (None: any) and its
+    ``city`` narrowing (None: the whole district), the manager placed by ``where``, else by
+    the ``row_province`` and ``row_city`` its row carries."""
+    clauses: list[sa.ColumnElement[bool]] = []
+    if districts is not None:
+        clauses.append(scope_condition(conn, districts, where, row_province, row_city))
+    if city:
+        clauses.append(city_condition(conn, city, where, row_city))
+    return clauses
+
+
+def digest_alerts(
+    conn: sa.Connection,
+    *,
+    start: dt.date,
+    end: dt.date,
+    min_tier: str,
+    districts: Collection[str] | None = None,
+    city: str | None = None,
+    alert_ids: Collection[int] | None = None,
+    address: RoutingAddress = "registered",
+) -> list[dict[str, Any]]:
+    """The alerts a digest of the period ``start..end`` shows, every rule a WHERE clause:
+    open at some time in the period, at ``min_tier`` or above
+    (:func:`watchtower.digest.select.shown`), of a manager in ``districts`` (canonical names;
+    None: any; empty: none) and in ``city`` (a subscriber's narrowing, any spelling; None:
+    the whole district), placed by the routing rule on ``address`` with the snapshots known by
+    ``end`` (point in time); ``alert_ids``: only those (the catch-all digest; read in bounded
+    IN lists). By id; each row carries its manager's ``jurisdiction``."""
+    in_period = sa.and_(
+        alerts.c.opened_as_of <= end,
+        sa.or_(alerts.c.closed_as_of.is_(None), alerts.c.closed_as_of >= start),
+    )
+    # only the period's managers are placed: their snapshots, not the whole table, are ranked
+    where = places(address, as_of=end, among=sa.select(alerts.c.register_no).where(in_period))
+    p = where.subquery
+    q = (
+        _with_places(
+            sa.select(alerts).select_from(
+                alerts.outerjoin(p, p.c.register_no == alerts.c.register_no)
+            ),
+            where,
+        )
+        .where(
+            in_period,
+            alerts.c.tier.in_(_tiers_from(rank(min_tier))),
+            *_reach_clauses(conn, where, districts, city, alerts.c.province, alerts.c.city),
+        )
+        .order_by(alerts.c.id)
+    )
+    if alert_ids is None:
+        return [_with_jurisdiction(r) for r in conn.execute(q).mappings()]
+    ids = sorted(alert_ids)
+    return [
+        _with_jurisdiction(r)
+        for at in range(0, len(ids), _IN_CHUNK)
+        for r in conn.execute(q.where(alerts.c.id.in_(ids[at : at + _IN_CHUNK]))).mappings()
+    ]
+
+
+def digest_tier_rows(
+    conn: sa.Connection,
+    days: Sequence[dt.date],
+    *,
+    as_of: dt.date,
+    districts: Collection[str] | None = None,
+    city: str | None = None,
+    address: RoutingAddress = "registered",
+) -> list[tuple[dt.date, str, str]]:
+    """(day, register number, tier) of every manager with a tier on one of ``days`` (a
+    digest's chart), of a manager in ``districts`` and ``city`` as :func:`digest_alerts`
+    places it on ``as_of`` (a manager without a snapshot by its tier row's province and
+    city). By day and register number."""
+    if not days:
+        return []
+    mt = manager_tiers
+    on_days = sa.and_(mt.c.as_of.in_(days), mt.c.tier.is_not(None))
+    where = places(address, as_of=as_of, among=sa.select(mt.c.register_no).where(on_days))
+    p = where.subquery
+    reach = _reach_clauses(conn, where, districts, city, mt.c.province, mt.c.city)
+    q = (
+        sa.select(mt.c.as_of, mt.c.register_no, mt.c.tier)
+        .select_from(mt.outerjoin(p, p.c.register_no == mt.c.register_no) if reach else mt)
+        .where(on_days, *reach)
+        .order_by(mt.c.as_of, mt.c.register_no)
+    )
+    return [(d, str(reg), str(tier)) for d, reg, tier in conn.execute(q)]
+
+
+def _receives(conn: sa.Connection, where: Places, sub: Subscription) -> sa.ColumnElement[bool]:
+    """An alert's condition to be received by ``sub`` at some cadence: its tier floor and its
+    reach (:meth:`~watchtower.warn.routing.Subscription.covers`)."""
+    reach = (
+        []
+        if sub.everywhere
+        else _reach_clauses(
+            conn, where, sub.districts or None, sub.city_filter, alerts.c.province, alerts.c.city
+        )
+    )
+    return sa.and_(alerts.c.tier.in_(_tiers_from(sub.min_rank())), *reach)
+
+
+def unrouted_alert_ids(
+    conn: sa.Connection,
+    as_of: dt.date,
+    subscriptions: Sequence[Subscription],
+    address: RoutingAddress = "registered",
+) -> list[int]:
+    """Ids of the alerts open on ``as_of`` that no subscription receives at any cadence for
+    their tier (:func:`watchtower.warn.routing.unrouted` as one query: each subscription's
+    tier floor and reach a condition, the alert kept when none holds), managers placed on
+    ``address`` with the snapshots known by ``as_of``. In id order."""
+    open_then = sa.and_(
+        alerts.c.opened_as_of <= as_of,
+        sa.or_(alerts.c.closed_as_of.is_(None), alerts.c.closed_as_of > as_of),
+    )
+    where = places(address, as_of=as_of, among=sa.select(alerts.c.register_no).where(open_then))
+    p = where.subquery
+    covered = [
+        _receives(conn, where, s)
+        for s in subscriptions
+        if s.alert_ids is None  # the catch-all receives what the others do not
+    ]
+    # CASE, not NOT: over a NULL name a condition is unknown, and NOT unknown drops the row
+    nobody = sa.case((sa.or_(*covered), 0), else_=1) == 1 if covered else sa.true()
+    q = (
+        sa.select(alerts.c.id)
+        .select_from(alerts.outerjoin(p, p.c.register_no == alerts.c.register_no))
+        .where(open_then, nobody)
+        .order_by(alerts.c.id)
+    )
+    return [int(i) for i in conn.execute(q).scalars()]

@@ -10,8 +10,10 @@ may name ``webhook`` channels (:class:`Webhook`) that each red alert is pushed t
 
 Routing places a manager by its registration district (supervision follows registration) or,
 with ``WATCHTOWER_ROUTING_ADDRESS=office``, by its office's; see
-:func:`watchtower.digest.collect.manager_places`. :func:`unrouted` lists the alerts no
-subscriber receives, which go to the catch-all recipient.
+:func:`watchtower.digest.collect.manager_places`. :meth:`Subscription.covers` and
+:func:`unrouted` (the alerts no subscriber receives, which go to the catch-all recipient) state
+the rule over plain data; the digests apply it in SQL (:func:`watchtower.warn.queries.
+digest_alerts`, :func:`~watchtower.warn.queries.unrouted_alert_ids`), held equal by the tests.
 """
 
 from __future__ import annotations

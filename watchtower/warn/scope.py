@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,8 +26,16 @@ import sqlalchemy as sa
 from watchtower.config import RoutingAddress
 from watchtower.jurisdiction import JURISDICTIONS, jurisdiction_of, normalize_jurisdiction
 from watchtower.store.schema import manager_snapshots
+from watchtower.warn.routing import normalize_region
 
-__all__ = ["ADDRESS_COLUMNS", "Places", "district_of", "places", "scope_condition"]
+__all__ = [
+    "ADDRESS_COLUMNS",
+    "Places",
+    "city_condition",
+    "district_of",
+    "places",
+    "scope_condition",
+]
 
 #: The snapshot columns of each address: (AMAC's district aggregate, province, city).
 ADDRESS_COLUMNS: dict[str, tuple[str, str, str]] = {
@@ -40,16 +48,25 @@ _SEPARATE = frozenset(j.zh for j in JURISDICTIONS if j.parent)
 @dataclass(frozen=True)
 class Places:
     """The latest addressed snapshot of every manager (a subquery: ``register_no``, ``agg``,
-    ``province``, ``city``), and the address it was read from."""
+    ``province``, ``city``), and the address it was read from. ``names``: the distinct stored
+    names the conditions over it have read (column -> names), read once for all of them (a
+    digest's unrouted query has a condition per subscription)."""
 
-    subquery: sa.Subquery
+    subquery: sa.CTE
     address: RoutingAddress
+    names: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 
 
-def places(address: RoutingAddress = "registered", as_of: dt.date | None = None) -> Places:
+def places(
+    address: RoutingAddress = "registered",
+    as_of: dt.date | None = None,
+    among: sa.Select[Any] | None = None,
+) -> Places:
     """Per manager, the address of its latest snapshot known by ``as_of`` (None: all known)
     that has one, else its latest snapshot (all address columns NULL: no district). The
-    order is ``manager_places``' reversed: snapshot date (unknown first), known-from, id."""
+    order is ``manager_places``' reversed: snapshot date (unknown first), known-from, id.
+    ``among``: a select of register numbers, the only managers placed (a query of a few
+    managers' rows then ranks their snapshots, not every manager's)."""
     ms = manager_snapshots
     agg, prov, city = (ms.c[c] for c in ADDRESS_COLUMNS[address])
     blank = sa.and_(agg.is_(None), prov.is_(None), city.is_(None))
@@ -71,19 +88,30 @@ def places(address: RoutingAddress = "registered", as_of: dt.date | None = None)
     )
     if as_of is not None:
         ranked = ranked.where(ms.c.known_from <= as_of)
+    if among is not None:
+        ranked = ranked.where(ms.c.register_no.in_(among))
     inner = ranked.subquery("ranked")
+    # A materialized CTE (one row per manager), not a subquery: SQLite flattens a subquery
+    # into its ranked rows and scans all of them for each row it is outer-joined to
+    # (measured: 1057 alerts joined to their managers' places, 0.50 s as a subquery, 0.14 s
+    # materialized). Anonymous: a statement may hold more than one.
     latest = (
         sa.select(inner.c.register_no, inner.c.agg, inner.c.province, inner.c.city)
         .where(inner.c.rn == 1)
-        .subquery("places")
+        .cte()
+        .prefix_with("MATERIALIZED")
     )
     return Places(latest, address)
 
 
-def _names(conn: sa.Connection, *columns: sa.ColumnElement[Any]) -> set[str]:
+def _names(conn: sa.Connection, where: Places, *columns: sa.ColumnElement[Any]) -> set[str]:
     out: set[str] = set()
     for column in columns:
-        out.update(v for v in conn.execute(sa.select(column).distinct()).scalars() if v)
+        key = str(column)
+        if key not in where.names:
+            stored = conn.execute(sa.select(column).distinct()).scalars()
+            where.names[key] = frozenset(v for v in stored if v)
+        out.update(where.names[key])
     return out
 
 
@@ -129,9 +157,9 @@ def scope_condition(
         return sa.false()
     p = where.subquery.c
     agg_col, prov_col, city_col = (manager_snapshots.c[c] for c in ADDRESS_COLUMNS[where.address])
-    aggs = _names(conn, agg_col)
-    provinces = _names(conn, prov_col, *([province] if province is not None else []))
-    cities = _names(conn, city_col, *([city] if city is not None else []))
+    aggs = _names(conn, where, agg_col)
+    provinces = _names(conn, where, prov_col, *([province] if province is not None else []))
+    cities = _names(conn, where, city_col, *([city] if city is not None else []))
     placed = sa.and_(
         p.register_no.is_not(None),
         _district_in(wanted, aggs, provinces, cities, p.agg, p.province, p.city),
@@ -142,6 +170,25 @@ def scope_condition(
         p.register_no.is_(None), _district_in(wanted, aggs, provinces, cities, None, province, city)
     )
     return sa.or_(placed, unplaced)
+
+
+def city_condition(
+    conn: sa.Connection, city: str, where: Places, row_city: sa.ColumnElement[Any] | None
+) -> sa.ColumnElement[bool]:
+    """A WHERE condition: the manager of a row is in ``city`` (compared in the normalized form
+    of :func:`~watchtower.warn.routing.normalize_region`, as a subscription's city narrowing
+    is: 广州市 = 广州), the city of the address it is placed by (``where``, outer-joined as for
+    :func:`scope_condition`), else, without a snapshot, the ``row_city`` the row carries. A
+    manager whose snapshots lack the address is in no city."""
+    wanted = normalize_region(city)
+    p = where.subquery.c
+    city_col = manager_snapshots.c[ADDRESS_COLUMNS[where.address][2]]
+    stored = _names(conn, where, city_col, *([row_city] if row_city is not None else []))
+    matching = sorted(c for c in stored if normalize_region(c) == wanted)
+    placed = sa.and_(p.register_no.is_not(None), p.city.in_(matching))
+    if row_city is None:
+        return placed
+    return sa.or_(placed, sa.and_(p.register_no.is_(None), row_city.in_(matching)))
 
 
 def district_of(row: Any) -> str | None:
