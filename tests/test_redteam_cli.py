@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner, Result
 
 from tests.hostile import BIDI, FORGED_LINE, OVERWRITE
+from tests.store_rows import loaded_batch
 from tests.warn.scores import NOW, insert_scores, score_row
 from watchtower import pipeline
 from watchtower.cli import app
@@ -50,21 +51,9 @@ def _world(settings: Settings) -> sa.Engine:
     a refused batch and a model with hostile text."""
     engine = open_store(settings.db_url)
     with engine.begin() as c:
-        key = c.execute(
-            batches.insert().values(
-                source="managers",
-                file_name="m.json",
-                file_path="/m.json",
-                content_hash="x",
-                status="loaded",
-                rows_read=3,
-                rows_loaded=3,
-                rows_quarantined=0,
-                ingested_at=NOW,
-            )
-        ).inserted_primary_key
-        assert key is not None  # one row inserted: its key
-        batch_id = key[0]
+        batch_id = loaded_batch(
+            c, source="managers", at=NOW, name="m.json", path="/m.json", content_hash="x", rows=3
+        )
         c.execute(
             batches.insert().values(
                 source="managers",

@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from tests.store_rows import loaded_batch
 from tests.warn.scores import NOW, insert_scores, score_row
 from watchtower import pipeline
 from watchtower.clock import FixedClock
@@ -17,7 +18,7 @@ from watchtower.digest.collect import manager_places
 from watchtower.jurisdiction import JURISDICTIONS
 from watchtower.store import open_store
 from watchtower.store.alerts import alerts
-from watchtower.store.schema import batches, manager_snapshots
+from watchtower.store.schema import manager_snapshots
 from watchtower.warn import count_alerts_by_tier, get_alert_in_scope, list_alerts, manager_in_scope
 
 DAY = dt.date(2024, 6, 28)
@@ -67,21 +68,15 @@ WORLD: dict[str, tuple[list[S], tuple[str, str | None]]] = {
 def _build(settings: Settings) -> sa.Engine:
     engine = open_store(settings.db_url)
     with engine.begin() as c:
-        key = c.execute(
-            batches.insert().values(
-                source="managers",
-                file_name="m.json",
-                file_path="/m.json",
-                content_hash="scope",
-                status="loaded",
-                rows_read=1,
-                rows_loaded=1,
-                rows_quarantined=0,
-                ingested_at=NOW,
-            )
-        ).inserted_primary_key
-        assert key is not None  # one row inserted: its key
-        batch = key[0]
+        batch = loaded_batch(
+            c,
+            source="managers",
+            at=NOW,
+            name="m.json",
+            path="/m.json",
+            content_hash="scope",
+            rows=1,
+        )
         n = 0
         for reg, (snaps, _) in WORLD.items():
             for known, snap_day, agg, prov, city, oprov, ocity in snaps:

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
+from tests.store_rows import loaded_batch
 from watchtower.detect.calibration import (
     ScoreCalibrator,
     calibration_days,
@@ -122,7 +123,7 @@ def test_a_label_known_after_d_changes_nothing_on_d(tmp_path: Path) -> None:
     """Point in time through the store: the map of D reads labels with known_by=D."""
     from watchtower.detect._scoring import calibration_at
     from watchtower.store import open_store
-    from watchtower.store.schema import batches, incidents
+    from watchtower.store.schema import incidents
     from watchtower.store.scoring import risk_scores
 
     engine = open_store(f"sqlite:///{tmp_path}/wt.db")
@@ -144,17 +145,9 @@ def test_a_label_known_after_d_changes_nothing_on_d(tmp_path: Path) -> None:
     with engine.begin() as conn:
         conn.execute(risk_scores.insert(), rows)
     with engine.begin() as conn:
-        key = conn.execute(
-            batches.insert().values(
-                source="incidents",
-                file_name="incidents.csv",
-                file_path="incidents.csv",
-                content_hash="0" * 64,
-                status="loaded",
-                ingested_at=dt.datetime(2024, 2, 1),
-            )
-        ).inserted_primary_key
-    assert key is not None
+        key = [
+            loaded_batch(conn, source="incidents", at=dt.datetime(2024, 2, 1), name="incidents.csv")
+        ]
 
     def add_incident(reg: str, when: dt.date, known: dt.date, row: int) -> None:
         with engine.begin() as conn:

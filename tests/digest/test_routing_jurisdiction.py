@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from tests.store_rows import loaded_batch
 from tests.warn.scores import NOW, insert_scores, score_row
 from watchtower import pipeline
 from watchtower.cli import app
@@ -26,7 +27,7 @@ from watchtower.config import Settings, load_settings
 from watchtower.jurisdiction import JURISDICTIONS, jurisdiction_of, normalize_jurisdiction
 from watchtower.store import open_store
 from watchtower.store.alerts import alerts, outbox
-from watchtower.store.schema import batches, manager_snapshots
+from watchtower.store.schema import manager_snapshots
 from watchtower.warn.routing import (
     Place,
     Subscription,
@@ -251,21 +252,9 @@ def _world(
     s = load_settings().with_db(db_url or settings.db_url)
     engine = open_store(s.db_url)
     with engine.begin() as c:
-        key = c.execute(
-            batches.insert().values(
-                source="managers",
-                file_name="m.json",
-                file_path="/m.json",
-                content_hash="w",
-                status="loaded",
-                rows_read=31,
-                rows_loaded=31,
-                rows_quarantined=0,
-                ingested_at=NOW,
-            )
-        ).inserted_primary_key
-        assert key is not None  # one row inserted: its key
-        batch = key[0]
+        batch = loaded_batch(
+            c, source="managers", at=NOW, name="m.json", path="/m.json", content_hash="w", rows=31
+        )
         for i, (reg, (agg, prov, city), (oprov, ocity)) in enumerate(WORLD):
             c.execute(
                 manager_snapshots.insert().values(

@@ -10,12 +10,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from tests.hostile import FORMULA_NAME, SCRIPT_NAME
+from tests.store_rows import loaded_batch
 from tests.warn.scores import NOW, insert_scores, reason, score_row
 from watchtower import pipeline
 from watchtower.clock import FixedClock
 from watchtower.config import Settings
 from watchtower.store import open_store
-from watchtower.store.schema import batches, manager_snapshots
+from watchtower.store.schema import manager_snapshots
 from watchtower.warn import transition
 
 AS_OF = dt.date(2024, 6, 28)  # a Friday
@@ -59,20 +60,17 @@ def build_world(settings: Settings) -> sa.Engine:
     false positive on the last day."""
     engine = open_store(settings.db_url)
     with engine.begin() as c:
-        key = c.execute(
-            batches.insert().values(
+        key = [
+            loaded_batch(
+                c,
                 source="managers",
-                file_name="m.json",
-                file_path="/m.json",
+                at=NOW,
+                name="m.json",
+                path="/m.json",
                 content_hash="x",
-                status="loaded",
-                rows_read=1,
-                rows_loaded=1,
-                rows_quarantined=0,
-                ingested_at=NOW,
+                rows=1,
             )
-        ).inserted_primary_key
-        assert key is not None  # one row inserted: its key
+        ]
         batch_id = key[0]
         for i, (reg, (prov, city, _, _, rep)) in enumerate(MANAGERS.items()):
             c.execute(

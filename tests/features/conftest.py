@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tests.store_rows import loaded_batch
 from watchtower.features import Catalog, load_catalog
 from watchtower.store import open_store
 from watchtower.store.schema import (
-    batches,
     change_events,
     events,
     fund_details,
@@ -40,18 +40,7 @@ class World:
         self.engine = engine
         self._rows = itertools.count(1)
         with engine.begin() as conn:
-            key = conn.execute(
-                batches.insert().values(
-                    source="test",
-                    file_name="hand-made",
-                    file_path="hand-made",
-                    content_hash="0" * 64,
-                    status="loaded",
-                    ingested_at=dt.datetime(2024, 1, 1),
-                )
-            ).inserted_primary_key
-            assert key is not None  # one row inserted: its key
-            self.batch_id = key[0]
+            self.batch_id = loaded_batch(conn, source="test", at=dt.datetime(2024, 1, 1))
 
     def _insert(self, table: sa.Table, values: dict[str, Any]) -> None:
         row = {"batch_id": self.batch_id, "row_number": next(self._rows), **values}

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from tests.hostile import CONTROL_NAME
+from tests.store_rows import loaded_batch
 from watchtower import pipeline
 from watchtower.cli import app
 from watchtower.config import Settings, load_settings
@@ -19,7 +20,7 @@ from watchtower.managers import manager_profile
 from watchtower.store import open_store
 from watchtower.store.alerts import manager_tiers
 from watchtower.store.features import feature_snapshots
-from watchtower.store.schema import batches, manager_snapshots
+from watchtower.store.schema import manager_snapshots
 from watchtower.store.scoring import risk_scores
 from watchtower.text import terminal_text
 
@@ -58,18 +59,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     engine = open_store(settings.db_url)
     now = dt.datetime(2026, 5, 21, 8, 0)
     with engine.begin() as conn:
-        key = conn.execute(
-            batches.insert().values(
-                source="managers",
-                file_name="hostile.csv",
-                file_path="hostile.csv",
-                content_hash="0" * 64,
-                status="loaded",
-                ingested_at=now,
-            )
-        ).inserted_primary_key
-        assert key is not None  # one row inserted: its key
-        batch = key[0]
+        batch = loaded_batch(conn, source="managers", at=now, name="hostile.csv")
         conn.execute(
             manager_snapshots.insert().values(
                 batch_id=batch,

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from tests.store_rows import loaded_batch
 from tests.validate.conftest import KNOWN, clean
 from watchtower import pipeline
 from watchtower.cli import app
@@ -251,21 +252,9 @@ def test_clean_frames_of_every_source_store_results(settings: Settings) -> None:
     engine = open_store(settings.db_url)
     v = validate_frame("funds", clean("funds"), settings=settings, known_managers=KNOWN)
     with engine.begin() as conn:
-        key = conn.execute(
-            batches.insert().values(
-                source="funds",
-                file_name="f",
-                file_path="f",
-                content_hash="h",
-                status="loaded",
-                rows_read=20,
-                rows_loaded=20,
-                rows_quarantined=0,
-                ingested_at=pd.Timestamp("2024-07-01").to_pydatetime(),
-            )
-        ).inserted_primary_key
-        assert key is not None  # one row inserted: its key
-        store_results(conn, key[0], v)
+        at = pd.Timestamp("2024-07-01").to_pydatetime()
+        batch = loaded_batch(conn, source="funds", at=at, name="f", content_hash="h", rows=20)
+        store_results(conn, batch, v)
     with engine.connect() as conn:
         n = conn.execute(sa.select(sa.func.count()).select_from(validation_results)).scalar()
     assert n == len(v.results)
