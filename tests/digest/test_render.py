@@ -200,3 +200,41 @@ def test_digest_step_routes_everyone_and_skips_the_quiet(world: Settings) -> Non
     assert again.rendered == 0 and again.already_queued == 6
     only_daily = pipeline.digest(world, AS_OF + dt.timedelta(days=1), clock=CLOCK, cadence="daily")
     assert only_daily.rendered == 0 and only_daily.nothing_new == 4  # no run that day
+
+
+def test_a_snoozed_alert_says_so_in_the_weekly_digest(world: Settings) -> None:
+    """A snooze quiets the console's queue, not the mail: the weekly digest still lists the
+    alert as open and says until when it is snoozed; an expired snooze says nothing."""
+    from watchtower.warn.lifecycle import snooze
+
+    engine = sa.create_engine(world.db_url)
+    with engine.begin() as c:
+        alert_id = c.execute(
+            sa.text("SELECT id FROM alerts WHERE register_no = 'P3000003'")
+        ).scalar_one()
+        snooze(
+            c,
+            alert_id,
+            until=AS_OF + dt.timedelta(days=10),
+            by="王科长",
+            note=None,
+            as_of=AS_OF,
+            now=CLOCK.now(),
+        )
+    for language, label in (("zh", "暂缓至"), ("en", "snoozed until")):
+        sub = Subscription(
+            recipient="gd@x.cn",
+            province="广东",
+            cadence="weekly",
+            weekday="fri",
+            language=language,
+        )
+        data = _digest(world, sub)
+        by_reg = {a.register_no: a for a in data.sections["open"]}
+        assert by_reg["P3000003"].snoozed_until == AS_OF + dt.timedelta(days=10)
+        others = [a for v in data.sections.values() for a in v if a.register_no != "P3000003"]
+        assert others and all(a.snoozed_until is None for a in others)
+        out = render_digest(data)
+        mark = f"{label} {AS_OF + dt.timedelta(days=10)}"
+        assert mark in out.html and mark in out.text
+        assert out.text.count(label) == 1

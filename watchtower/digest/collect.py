@@ -28,6 +28,7 @@ from watchtower.digest.select import (
 from watchtower.jurisdiction import jurisdiction_of
 from watchtower.store.alerts import alert_events, manager_tiers
 from watchtower.store.schema import manager_snapshots
+from watchtower.warn.decide import asleep
 from watchtower.warn.policy import TierPolicy, rank
 from watchtower.warn.queries import digest_alerts, digest_tier_rows
 from watchtower.warn.routing import WEEKDAYS, Place, Subscription
@@ -269,6 +270,11 @@ def collect_digest(
                 resolution=r["resolution"] if closed_in_period else None,
                 closed_as_of=r["closed_as_of"] if closed_in_period else None,
                 jurisdiction=r["jurisdiction"],
+                snoozed_until=(
+                    r["snoozed_until"]
+                    if not closed_in_period and asleep(r["snoozed_until"], end)
+                    else None
+                ),
             )
         )
     for items in sections.values():

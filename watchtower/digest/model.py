@@ -38,6 +38,8 @@ class DigestAlert:
     closed_as_of: dt.date | None = None
     #: The manager's district as routing places it (None: no known district).
     jurisdiction: str | None = None
+    #: A person snoozed it past the period's end (still open, quiet in the console's queue).
+    snoozed_until: dt.date | None = None
 
 
 @dataclass(frozen=True)
