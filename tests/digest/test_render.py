@@ -238,3 +238,26 @@ def test_a_snoozed_alert_says_so_in_the_weekly_digest(world: Settings) -> None:
         mark = f"{label} {AS_OF + dt.timedelta(days=10)}"
         assert mark in out.html and mark in out.text
         assert out.text.count(label) == 1
+
+
+def test_the_calibrated_probability_stands_beside_the_score(world: Settings) -> None:
+    engine = sa.create_engine(world.db_url)
+    with engine.begin() as c:
+        c.execute(
+            sa.text(
+                "UPDATE risk_scores SET probability_12m = 0.512 WHERE register_no = 'P3000001' "
+                "AND as_of = (SELECT last_as_of FROM alerts WHERE register_no = 'P3000001')"
+            )
+        )
+    for language, label in (("zh", "12个月内出险概率"), ("en", "probability of an incident")):
+        sub = Subscription(recipient="gz@x.cn", city="广州", min_tier="blue", language=language)
+        data = _digest(world, sub)
+        alerts = {a.register_no: a for v in data.sections.values() for a in v}
+        assert alerts["P3000001"].probability_12m == 0.512
+        assert alerts["P3000003"].probability_12m is None  # not calibrated: no number made up
+        out = render_digest(data)
+        for part in (out.html, out.text):
+            assert f"{label}" in part and "51.2%" in part and "—" in part
+        rows = list(csv.reader(io.StringIO(out.csv.decode("utf-8-sig"))))
+        p1 = next(r for r in rows if r[2] == "P3000001")
+        assert "51.2%" in p1

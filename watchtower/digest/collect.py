@@ -28,6 +28,7 @@ from watchtower.digest.select import (
 from watchtower.jurisdiction import jurisdiction_of
 from watchtower.store.alerts import alert_events, manager_tiers
 from watchtower.store.schema import manager_snapshots
+from watchtower.values import finite_float
 from watchtower.warn.decide import asleep
 from watchtower.warn.policy import TierPolicy, rank
 from watchtower.warn.queries import digest_alerts, digest_tier_rows
@@ -275,6 +276,7 @@ def collect_digest(
                     if not closed_in_period and asleep(r["snoozed_until"], end)
                     else None
                 ),
+                probability_12m=finite_float(r["probability_12m"]),
             )
         )
     for items in sections.values():

@@ -40,6 +40,9 @@ class DigestAlert:
     jurisdiction: str | None = None
     #: A person snoozed it past the period's end (still open, quiet in the console's queue).
     snoozed_until: dt.date | None = None
+    #: The calibrated probability of an incident within 12 months beside the score (None:
+    #: too few past labels to calibrate).
+    probability_12m: float | None = None
 
 
 @dataclass(frozen=True)

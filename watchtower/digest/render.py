@@ -26,6 +26,7 @@ from watchtower.chart import TIER_COLORS, tier_count_rows
 from watchtower.digest.model import SECTIONS, DigestAlert, DigestData, RenderedDigest
 from watchtower.store.alerts import TIERS
 from watchtower.text import neutralize_cell, terminal_text
+from watchtower.values import PROBABILITY_LABEL, probability_text
 from watchtower.warn.policy import TIER_LABELS
 
 LABELS: dict[str, dict[str, str]] = {
@@ -44,6 +45,7 @@ LABELS: dict[str, dict[str, str]] = {
         "trend": "近期趋势",
         "legal_rep": "法定代表人",
         "opened": "首次预警",
+        "probability": PROBABILITY_LABEL[0],
         "snoozed_until": "暂缓至",
         "status": "状态",
         "chart": "各等级机构数(近期各次运行)",
@@ -92,6 +94,7 @@ LABELS: dict[str, dict[str, str]] = {
         "trend": "Trend",
         "legal_rep": "Legal representative",
         "opened": "First alerted",
+        "probability": PROBABILITY_LABEL[1],
         "snoozed_until": "snoozed until",
         "status": "Status",
         "chart": "Managers per tier (recent runs)",
@@ -219,6 +222,7 @@ def _context(data: DigestData) -> dict[str, Any]:
         "status": lambda a: _status(a, lang),
         "spark": sparkline,
         "delta": _delta,
+        "probability": probability_text,
         "red_now": red_now,
         # WATCHTOWER_CONSOLE_URL: the alert's page; None without it (no link, the CLI hint)
         "link": lambda a: f"{data.console_url}/alerts/{a.alert_id}" if data.console_url else None,
@@ -238,6 +242,7 @@ _CSV_COLUMNS = (
     "tier",
     "previous_tier",
     "score",
+    "probability",
     "trend",
     "status",
     "opened",
@@ -264,6 +269,7 @@ def _csv(data: DigestData) -> bytes:
                 _tier_label(a.tier, data.language),
                 _tier_label(a.previous_tier, data.language),
                 a.score,
+                probability_text(a.probability_12m),
                 " ".join(f"{v:g}" for v in a.trend),
                 _status(a, data.language),
                 a.opened_as_of.isoformat(),

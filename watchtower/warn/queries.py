@@ -544,7 +544,7 @@ def digest_alerts(
     p = where.subquery
     q = (
         _with_places(
-            sa.select(alerts).select_from(
+            sa.select(alerts, _probability_column()).select_from(
                 alerts.outerjoin(p, p.c.register_no == alerts.c.register_no)
             ),
             where,
