@@ -512,9 +512,9 @@ def test_every_step_is_run_something_in_the_steps_module() -> None:
 CONFIG_READERS = {
     "watchtower.detect.config": "models/detectors.yaml",
     "watchtower.warn.policy": "models/tiers.yaml; models/rules.yaml (read_rule_file, for "
-    "the rule engine and the floors)",
+    "the rule engine and the floors); the YAML of models/service_levels.yaml (read_yaml_file, "
+    "validated by watchtower.warn.service.load_service_levels)",
     "watchtower.warn.routing": "models/subscriptions.yaml",
-    "watchtower.warn.service": "models/service_levels.yaml",
     "watchtower.features.catalog": "features/*.yaml",
     "watchtower.ingest.aliases": "expectations/aliases.yaml",
     "watchtower.validate.suites": "expectations/<source>.json",

@@ -120,14 +120,20 @@ def read_rule_file(path: Path, error: type[ConfigError] = PolicyError) -> Any:
     """The YAML of ``models/rules.yaml``: the one read of that file, for the rule engine
     (:func:`watchtower.detect.load_rules` validates every rule) and for :func:`rule_floors`
     (only the floors). ``error``: what a missing or malformed file raises (the caller's)."""
+    return read_yaml_file(path, error, "rule file")
+
+
+def read_yaml_file(path: Path, error: type[ConfigError], what: str) -> Any:
+    """The YAML of one configuration file of ``models/``; a missing file (``what`` names it)
+    or YAML that does not parse raises ``error`` in one line naming the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise error(f"{path}: rule file not found") from exc
+        raise error(f"{path}: {what} not found") from exc
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise error(f"{path}: not valid YAML: {exc}") from exc
+        raise error(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
 
 
 def rule_floors(rules_path: Path) -> dict[str, str]:

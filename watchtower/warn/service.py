@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
-import yaml
 
 from watchtower.config import ConfigError
 from watchtower.store.alerts import TIERS, alert_events, alerts
+from watchtower.warn.policy import read_yaml_file
 
 __all__ = [
     "ACK_ACTIONS",
@@ -103,14 +103,7 @@ def _level(path: Path, tier: str, part: object) -> ServiceLevel:
 
 
 def _read(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ServiceLevelError(f"{path}: service levels not found") from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ServiceLevelError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
+    return read_yaml_file(path, ServiceLevelError, "service levels")
 
 
 def load_service_levels(models_dir: Path) -> ServiceLevels:
