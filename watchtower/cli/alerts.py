@@ -94,11 +94,12 @@ def warn(
 ) -> None:
     """Tier every manager scored on the as-of day and update the alerts.
 
-    Tiers red/orange/yellow/blue (红/橙/黄/蓝) follow models/tiers.yaml: score thresholds,
-    rule overrides (e.g. blacklist is red whatever the score) and hysteresis. At most one open
-    alert per manager; running twice for a day changes nothing, unless the day's scores
-    changed meanwhile (a correction): then its tiers are revised and the alerts follow. Days
-    go forward: one before the last warned day is refused without --backfill.
+    Tiers red/orange/yellow/blue (红/橙/黄/蓝) follow models/tiers.yaml: thresholds on the
+    score, on the calibrated probability or by an alert budget (its `basis`), rule overrides
+    (e.g. blacklist is red whatever the score) and hysteresis. At most one open alert per
+    manager; running twice for a day changes nothing, unless the day's scores changed
+    meanwhile (a correction): then its tiers are revised and the alerts follow. Days go
+    forward: one before the last warned day is refused without --backfill.
     """
     from watchtower import pipeline
     from watchtower.warn import PolicyError, WarnOrderError
@@ -120,6 +121,9 @@ def warn(
         + (" (tiers for this day existed: nothing changed)" if s.rerun else "")
         + (f" ({s.revised} tiers revised: the day's scores changed)" if s.revised else "")
     )
+    if s.basis != "score" or s.note:
+        cuts = " ".join(f"{t} {'-' if v is None else f'{v:.1f}'}" for t, v in s.thresholds.items())
+        typer.echo(f"thresholds by {s.basis}: {cuts}" + (f" ({s.note})" if s.note else ""))
     if s.scored == 0:
         typer.secho(f"note: no risk_scores for {s.as_of}; run scoring first", err=True)
 

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from watchtower.store.alerts import TIERS
 from watchtower.warn.policy import TierPolicy, higher, rank
-from watchtower.warn.tiers import PreviousTier, assign_tier
+from watchtower.warn.tiers import DayThresholds, PreviousTier, assign_tier, day_thresholds
 
 __all__ = [
     "AlertState",
@@ -67,6 +67,8 @@ class ScoredManager(NamedTuple):
     score: float
     rule_hits: Sequence[str] = ()
     reasons: Sequence[Mapping[str, Any]] = ()
+    #: calibrated probability of an incident within 12 months (None: not calibrated)
+    probability: float | None = None
 
 
 class StoredTier(NamedTuple):
@@ -129,7 +131,8 @@ class Signal(NamedTuple):
 class DayTiers:
     """What :func:`decide_day_tiers` decided: rows to insert and to revise, one signal per
     scored manager (in score order), managers per tier, managers hysteresis held up, and
-    whether the day was tiered already with nothing to change (a re-run)."""
+    whether the day was tiered already with nothing to change (a re-run), and the day's
+    thresholds (the policy's basis applied to the day's scores)."""
 
     new: list[TierRow] = field(default_factory=list)
     revised: list[ReviseTier] = field(default_factory=list)
@@ -137,6 +140,7 @@ class DayTiers:
     tier_counts: dict[str, int] = field(default_factory=dict)
     held: int = 0
     rerun: bool = False
+    thresholds: DayThresholds | None = None
 
 
 def decide_day_tiers(
@@ -147,7 +151,8 @@ def decide_day_tiers(
 ) -> DayTiers:
     """Tier every manager of the day's ``scores`` from its latest earlier state
     (``previous``, by register number) and compare with the rows an earlier run of the same
-    day stored (``stored``).
+    day stored (``stored``), under the day's thresholds (:func:`day_thresholds`: a budget or a
+    probability basis depends on the whole day's scores, so it is decided on all of them).
 
     Decided again on every run, from the same inputs the first run had: a day re-run after a
     correction changed its scores gets the tiers the corrected scores call for (revised
@@ -157,8 +162,17 @@ def decide_day_tiers(
     signals: list[Signal] = []
     counts = dict.fromkeys(TIERS, 0)
     held = 0
+    scores = list(scores)
+    bands = day_thresholds([s.score for s in scores], [s.probability for s in scores], policy)
     for s in scores:
-        d = assign_tier(s.score, s.rule_hits, s.reasons, previous.get(s.register_no), policy)
+        d = assign_tier(
+            s.score,
+            s.rule_hits,
+            s.reasons,
+            previous.get(s.register_no),
+            policy,
+            bands.thresholds,
+        )
         held += d.held
         row = TierRow(
             register_no=s.register_no,
@@ -197,6 +211,7 @@ def decide_day_tiers(
         tier_counts=counts,
         held=held,
         rerun=bool(stored) and not new and not revised,
+        thresholds=bands,
     )
 
 

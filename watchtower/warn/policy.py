@@ -29,6 +29,7 @@ from watchtower.config import ConfigError
 from watchtower.store.alerts import ALERT_STATUSES, TIERS
 
 __all__ = [
+    "BASES",
     "TIERS",
     "TIER_LABELS",
     "TIER_RANK",
@@ -55,6 +56,12 @@ TIER_LABELS: dict[str, dict[str, str]] = {
 }
 
 
+#: How a score reaches a tier (``basis`` in models/tiers.yaml): ``score`` thresholds (0-100),
+#: ``probability`` thresholds on the calibrated probability of an incident within 12 months,
+#: or an alert ``budget`` (at most a share of the day's scored managers at or above a tier).
+BASES: tuple[str, ...] = ("score", "probability", "budget")
+
+
 class PolicyError(ConfigError):
     """The tier policy file is malformed; the message names the key."""
 
@@ -71,10 +78,23 @@ def higher(a: str | None, b: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class TierPolicy:
-    """Thresholds (score 0-100), hysteresis and rule overrides; see models/tiers.yaml."""
+    """Thresholds (score 0-100), hysteresis and rule overrides; see models/tiers.yaml.
+
+    ``basis`` (:data:`BASES`) says how the day's thresholds are found
+    (:func:`watchtower.warn.tiers.day_thresholds`): the score ``thresholds`` themselves; the
+    lowest score whose calibrated probability reaches ``probability_thresholds`` (falling
+    back to the score thresholds on a day without probabilities); or the ``budget``: tier T
+    (a key of ``budget``, a cumulative share: red and orange together for orange) reaches at
+    most that share of the day's scored managers, never below ``budget_min_score``; a tier
+    the budget does not name keeps its score threshold.
+    """
 
     version: str
     thresholds: Mapping[str, float]  # tier -> lowest score reaching it
+    basis: str = "score"
+    probability_thresholds: Mapping[str, float] = field(default_factory=dict)
+    budget: Mapping[str, float] = field(default_factory=dict)  # tier -> cumulative share
+    budget_min_score: float = 40.0
     margin: float = 5.0
     down_runs: int = 2
     overrides: Mapping[str, str] = field(default_factory=dict)  # rule id -> floor tier
@@ -92,6 +112,7 @@ class TierPolicy:
         values = [float(self.thresholds[t]) for t in TIERS]
         if values != sorted(values, reverse=True) or len(set(values)) != len(values):
             raise PolicyError("thresholds must strictly decrease from red to blue")
+        self._check_basis()
         for rule, tier in self.overrides.items():
             if tier not in TIERS:
                 raise PolicyError(f"override {rule!r}: unknown tier {tier!r}")
@@ -104,6 +125,30 @@ class TierPolicy:
         bad = set(self.auto_resolve_statuses) - set(ALERT_STATUSES[:-1])
         if bad:
             raise PolicyError(f"alerts.auto_resolve_statuses: unknown status {sorted(bad)}")
+
+    def _check_basis(self) -> None:
+        if self.basis not in BASES:
+            raise PolicyError(f"basis: unknown {self.basis!r}; one of {', '.join(BASES)}")
+        probs = self.probability_thresholds
+        if self.basis == "probability" and set(probs) != set(TIERS):
+            raise PolicyError(f"probability_thresholds must name exactly {', '.join(TIERS)}")
+        values = [float(probs[t]) for t in TIERS if t in probs]
+        if any(not 0 < v <= 1 for v in values) or values != sorted(set(values), reverse=True):
+            raise PolicyError(
+                "probability_thresholds must lie in (0, 1] and strictly decrease from red to blue"
+            )
+        if set(self.budget) - set(TIERS):
+            raise PolicyError(f"budget: unknown tier(s) {sorted(set(self.budget) - set(TIERS))}")
+        if self.basis == "budget" and not self.budget:
+            raise PolicyError("basis budget needs a budget: tier -> share of managers")
+        shares = [float(self.budget[t]) for t in TIERS if t in self.budget]
+        if any(not 0 < v <= 1 for v in shares) or shares != sorted(shares):
+            raise PolicyError(
+                "budget shares lie in (0, 1] and are cumulative: a lower tier's share includes "
+                "the tiers above it, so it is never smaller"
+            )
+        if not 0 <= self.budget_min_score <= 100:
+            raise PolicyError("budget.min_score must lie in [0, 100]")
 
 
 def check_floor(value: object) -> str | None:
@@ -191,7 +236,19 @@ def check_overrides(path: Path, overrides: Mapping[str, str], floors: Mapping[st
 
 #: The keys of models/tiers.yaml, per section (None: the top level); anything else is refused.
 _KEYS: dict[str | None, tuple[str, ...]] = {
-    None: ("version", "thresholds", "hysteresis", "overrides", "alerts", "digest"),
+    None: (
+        "version",
+        "basis",
+        "thresholds",
+        "probability_thresholds",
+        "budget",
+        "hysteresis",
+        "overrides",
+        "alerts",
+        "digest",
+    ),
+    "probability_thresholds": TIERS,
+    "budget": (*TIERS, "min_score"),
     "hysteresis": ("margin", "down_runs"),
     "alerts": ("min_tier", "quiet_days", "auto_resolve_statuses", "false_positive_snooze_days"),
     "digest": ("trend_runs", "chart_runs", "top_reasons"),
@@ -216,6 +273,10 @@ def _check_keys(path: Path, data: Mapping[str, Any]) -> None:
             )
 
 
+def _floats(section: Any) -> dict[str, float]:
+    return {str(k): float(v) for k, v in (section or {}).items()}
+
+
 def load_policy(models_dir: Path) -> TierPolicy:
     """Read ``models_dir/tiers.yaml`` and the ``tier_floor`` of ``models_dir/rules.yaml``
     (merged by :func:`merge_floors`)."""
@@ -230,6 +291,9 @@ def load_policy(models_dir: Path) -> TierPolicy:
     hyst = data.get("hysteresis") or {}
     alerts = data.get("alerts") or {}
     digest = data.get("digest") or {}
+    budget = dict(data.get("budget") or {})
+    budget_min = budget.pop("min_score", None)
+    thresholds = _floats(data.get("thresholds"))
     declared = {str(k): str(v) for k, v in (data.get("overrides") or {}).items()}
     floors = rule_floors(models_dir / "rules.yaml")
     check_overrides(path, declared, floors)
@@ -237,7 +301,13 @@ def load_policy(models_dir: Path) -> TierPolicy:
     try:
         return TierPolicy(
             version=str(data.get("version", "0")),
-            thresholds={str(k): float(v) for k, v in (data.get("thresholds") or {}).items()},
+            thresholds=thresholds,
+            basis=str(data.get("basis", "score")),
+            probability_thresholds=_floats(data.get("probability_thresholds")),
+            budget=_floats(budget),
+            budget_min_score=float(
+                thresholds.get("blue", 40.0) if budget_min is None else budget_min
+            ),
             margin=float(hyst.get("margin", 5)),
             down_runs=int(hyst.get("down_runs", 2)),
             overrides=overrides,

@@ -5,6 +5,7 @@ Reads, then decides (:mod:`watchtower.warn.decide`), then writes, in one write t
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,11 @@ class WarnSummary:
     policy_version: str = ""
     rerun: bool = False  # tiers for this day existed already and none changed
     revised: int = 0  # managers whose tier row for this day changed (their scores did)
+    #: how the day's thresholds were found (models/tiers.yaml ``basis``) and what they were
+    #: (None: no score reached the tier that day)
+    basis: str = "score"
+    thresholds: dict[str, float | None] = field(default_factory=dict)
+    note: str = ""
 
 
 class WarnOrderError(ConfigError):
@@ -46,7 +52,16 @@ class WarnOrderError(ConfigError):
 
 
 _TIER_FIELDS = ("score", "raw_tier", "floor_tier", "tier", "down_streak")
-_SCORE_FIELDS = ("register_no", "manager_name", "province", "city", "score", "rule_hits", "reasons")
+_SCORE_FIELDS = (
+    "register_no",
+    "manager_name",
+    "province",
+    "city",
+    "score",
+    "rule_hits",
+    "reasons",
+    "probability_12m",
+)
 
 
 def _previous(conn: sa.Connection, as_of: dt.date) -> dict[str, PreviousTier]:
@@ -79,8 +94,17 @@ def _scores(conn: sa.Connection, as_of: dt.date) -> list[ScoredManager]:
         .order_by(t.c.register_no)
     )
     return [
-        ScoredManager(reg, name, prov, city, float(score), hits or (), reasons or ())
-        for reg, name, prov, city, score, hits, reasons in rows
+        ScoredManager(
+            reg,
+            name,
+            prov,
+            city,
+            float(score),
+            hits or (),
+            reasons or (),
+            None if prob is None else float(prob),
+        )
+        for reg, name, prov, city, score, hits, reasons, prob in rows
     ]
 
 
@@ -143,6 +167,15 @@ def _write_tiers(
         )
 
 
+def _plain_thresholds(day: DayTiers) -> dict[str, float | None]:
+    """The day's thresholds for the summary (JSON has no infinity: an unreachable one is None)."""
+    if day.thresholds is None:
+        return {}
+    return {
+        t: (round(v, 3) if math.isfinite(v) else None) for t, v in day.thresholds.thresholds.items()
+    }
+
+
 def _warn_once(
     conn: sa.Connection, as_of: dt.date, policy: TierPolicy, now: dt.datetime
 ) -> WarnSummary:
@@ -168,6 +201,9 @@ def _warn_once(
         policy_version=policy.version,
         rerun=day.rerun,
         revised=len(day.revised),
+        basis=day.thresholds.applied if day.thresholds else policy.basis,
+        thresholds=_plain_thresholds(day),
+        note=day.thresholds.note if day.thresholds else "",
     )
 
 
