@@ -829,6 +829,25 @@ def read_products(conn: sa.Connection, as_of: dt.date) -> pd.DataFrame:
     return out
 
 
+def history_fingerprint(conn: sa.Connection) -> tuple[int, ...]:
+    """Rows and highest id of every history table the engine reads: equal fingerprints, the
+    same history (rows are only ever added), so a value computed from it can be reused."""
+    tables = (
+        manager_snapshots,
+        manager_details,
+        fund_snapshots,
+        fund_details,
+        reports,
+        events,
+        change_events,
+    )
+    cols = []
+    for t in tables:
+        cols.append(sa.select(sa.func.count()).select_from(t).scalar_subquery())
+        cols.append(sa.select(sa.func.coalesce(sa.func.max(t.c.id), 0)).scalar_subquery())
+    return tuple(int(v) for v in conn.execute(sa.select(*cols)).one())
+
+
 def events_feed_known(conn: sa.Connection, as_of: dt.date) -> bool:
     """True when the events table holds any row known by ``as_of`` (the feed exists)."""
     stmt = sa.select(events.c.id).where(events.c.known_from <= as_of).limit(1)
