@@ -190,7 +190,7 @@ def build_reasons(
     columns = list(deviations)
     dev = np.array([[float(deviations[c]) for c in columns]], dtype=np.float64)
     med = np.array([[_nan_if_none(medians.get(c)) for c in columns]], dtype=np.float64)
-    one = {c: [values.get(c)] for c in columns}
+    one = {c: [values.get(c)] for c in [*values, *columns]}  # bases of change features too
     return build_reasons_batch(
         [hits], dev, columns, one, med, texts, max_reasons=max_reasons, min_deviation=min_deviation
     )[0]
