@@ -553,7 +553,9 @@ def read_reports(conn: sa.Connection, as_of: dt.date, funds: pd.DataFrame) -> pd
     fcodes, fund_uniques = pd.factorize(r["fund_no"])
     link = funds.set_index("fund_no")["register_no"]
     linked = pd.Series(fund_uniques).map(link).array.take(fcodes, allow_fill=True)
-    r["register_no"] = pd.Series(linked).fillna(r["register_no"])
+    # As the report's own column's dtype: with no fund known yet the links are all NaN floats.
+    linked = pd.Series(linked, dtype=r["register_no"].dtype)
+    r["register_no"] = linked.fillna(r["register_no"])
     return r
 
 
