@@ -6,11 +6,18 @@ holds the rule hits first (by severity, as rendered by the rules engine) and the
 that deviate most in their risky direction among the manager's peers, rendered with the
 feature catalog's reason template plus the peer median ("实缴比例 12%，同类中位数 65%" /
 "paid-in 12% of subscribed capital; peer median 65%").
+
+A change feature (``<base>_change_<k>m``: present - past, ``<base>_logchange_<k>m``:
+ln((1 + present) / (1 + past)), see watchtower/features/_changes.py) says what changed: its
+template may name ``{past}`` and ``{now}``, the base's values k months ago and on D, and
+``{months}`` ("员工人数 6 个月内由 12 人变为 3 人"). The present value is the base feature's
+when the caller passes it among ``values``; the past one follows from it and the change.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +34,7 @@ __all__ = [
     "RuleHit",
     "build_reasons",
     "build_reasons_batch",
+    "change_fields",
     "feature_severity",
     "format_like",
     "hit_dict",
@@ -45,6 +53,26 @@ class RuleHit:
     feature: str | None = None
 
 
+_CHANGE_NAME = re.compile(r"^(?P<base>[a-z0-9_]+?)_(?P<kind>logchange|change)_(?P<months>\d+)m$")
+
+
+def change_fields(text: FeatureText, value: float, present: float | None) -> dict[str, Any]:
+    """The template fields of a change feature's reason: ``months``, and ``past`` / ``now``
+    where the base's present value is known (none for other features)."""
+    change = text.change
+    if change is None:
+        return {}
+    fields: dict[str, Any] = {"months": change[1]}
+    if present is not None:
+        if change[2]:
+            past = math.expm1(math.log1p(present) - value) if present > -1 else math.nan
+        else:
+            past = present - value
+        if math.isfinite(past):
+            fields.update(past=past, now=present)
+    return fields
+
+
 @dataclass(frozen=True)
 class FeatureText:
     """What reasons need to know about a feature (from the catalog)."""
@@ -55,6 +83,14 @@ class FeatureText:
     reason_zh: str
     reason_en: str
     unit: str = "number"
+
+    @property
+    def change(self) -> tuple[str, int, bool] | None:
+        """(base feature, months, log ratio?) of a change feature, else None."""
+        m = _CHANGE_NAME.match(self.name)
+        if m is None:
+            return None
+        return m["base"], int(m["months"]), m["kind"] == "logchange"
 
     @property
     def shows_median(self) -> bool:
@@ -109,17 +145,20 @@ def feature_severity(deviation: float) -> int:
 
 
 def _feature_sentence(
-    text: FeatureText, value: float | None, median: float | None
+    text: FeatureText, value: float | None, median: float | None, present: float | None = None
 ) -> tuple[str, str]:
     if value is None:
         zh = f"{text.label_zh}：缺失"
         en = f"{text.label_en}: missing"
     else:
+        fields = change_fields(text, value, present)
         try:
-            zh = text.reason_zh.format(value=value)
-            en = text.reason_en.format(value=value)
+            zh = text.reason_zh.format(value=value, **fields)
+            en = text.reason_en.format(value=value, **fields)
         except (ValueError, KeyError, IndexError):
             zh, en = f"{text.label_zh} {value:.4g}", f"{text.label_en} {value:.4g}"
+        if "past" in fields and text.change is not None:
+            return zh, en  # past and present say more than a peer median of the change
     if median is not None and value is not None and text.shows_median:
         zh += f"，同类中位数 {format_like(text.reason_zh, median)}"
         en += f"; peer median {format_like(text.reason_en, median)}"
@@ -151,10 +190,20 @@ def build_reasons(
     columns = list(deviations)
     dev = np.array([[float(deviations[c]) for c in columns]], dtype=np.float64)
     med = np.array([[_nan_if_none(medians.get(c)) for c in columns]], dtype=np.float64)
-    one = {c: [values.get(c)] for c in columns}
+    one = {c: [values.get(c)] for c in [*values, *columns]}  # bases of change features too
     return build_reasons_batch(
         [hits], dev, columns, one, med, texts, max_reasons=max_reasons, min_deviation=min_deviation
     )[0]
+
+
+def _present_values(values: Mapping[str, Any], texts: Sequence[FeatureText]) -> dict[str, Any]:
+    """Per base feature of the change features among ``texts``: its values, where given."""
+    out: dict[str, Any] = {}
+    for text in texts:
+        change = text.change
+        if change is not None and change[0] in values:
+            out[change[0]] = np.asarray(values[change[0]], dtype=object)
+    return out
 
 
 def _nan_if_none(value: Any) -> float:
@@ -186,7 +235,8 @@ def build_reasons_batch(
 
     ``hits``: rule hits per manager (n lists); ``deviations`` and ``medians``: arrays
     (n, p) by position, columns ``columns``; ``values``: per feature name, the managers' raw
-    values as an array-like of length n (only the columns a kept reason names are read).
+    values as an array-like of length n (only the columns a kept reason names are read, and
+    the base feature of a kept change feature when given: its present value).
     The candidate features (deviation >= ``min_deviation``, with a catalog text, not named by
     a rule hit) are ranked per manager in one sort (manager, deviation descending, name) and
     only the kept ones are rendered. Deviations must be finite (peer deviations are).
@@ -229,10 +279,15 @@ def build_reasons_batch(
         kept = rank_in_row < keep_feat[rows]
         rows, idx, d = rows[kept], idx[kept], d[kept]
         raw = {j: np.asarray(values[cols[j]], dtype=object) for j in np.unique(idx).tolist()}
+        bases = _present_values(values, [texts[cols[j]] for j in np.unique(idx).tolist()])
         for i, j, dv in zip(rows.tolist(), idx.tolist(), d.tolist(), strict=True):
             name = cols[j]
             value = finite_float(raw[j][i])
-            zh, en = _feature_sentence(texts[name], value, finite_float(med[i, j]))
+            change = texts[name].change
+            present = bases[change[0]][i] if change and change[0] in bases else None
+            zh, en = _feature_sentence(
+                texts[name], value, finite_float(med[i, j]), finite_float(present)
+            )
             out[i].append(
                 {
                     "kind": "feature",

@@ -553,7 +553,9 @@ def read_reports(conn: sa.Connection, as_of: dt.date, funds: pd.DataFrame) -> pd
     fcodes, fund_uniques = pd.factorize(r["fund_no"])
     link = funds.set_index("fund_no")["register_no"]
     linked = pd.Series(fund_uniques).map(link).array.take(fcodes, allow_fill=True)
-    r["register_no"] = pd.Series(linked).fillna(r["register_no"])
+    # As the report's own column's dtype: with no fund known yet the links are all NaN floats.
+    linked = pd.Series(linked, dtype=r["register_no"].dtype)
+    r["register_no"] = linked.fillna(r["register_no"])
     return r
 
 
@@ -827,6 +829,25 @@ def read_products(conn: sa.Connection, as_of: dt.date) -> pd.DataFrame:
     )
     out.index.name = "register_no"
     return out
+
+
+def history_fingerprint(conn: sa.Connection) -> tuple[int, ...]:
+    """Rows and highest id of every history table the engine reads: equal fingerprints, the
+    same history (rows are only ever added), so a value computed from it can be reused."""
+    tables = (
+        manager_snapshots,
+        manager_details,
+        fund_snapshots,
+        fund_details,
+        reports,
+        events,
+        change_events,
+    )
+    cols = []
+    for t in tables:
+        cols.append(sa.select(sa.func.count()).select_from(t).scalar_subquery())
+        cols.append(sa.select(sa.func.coalesce(sa.func.max(t.c.id), 0)).scalar_subquery())
+    return tuple(int(v) for v in conn.execute(sa.select(*cols)).one())
 
 
 def events_feed_known(conn: sa.Connection, as_of: dt.date) -> bool:

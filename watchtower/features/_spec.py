@@ -39,16 +39,30 @@ class FeatureSpec:
     peer_relative: bool = False
     peer_of: str | None = None
 
-    def explain(self, value: float, lang: str = "zh") -> str | None:
+    def explain(
+        self,
+        value: float,
+        lang: str = "zh",
+        *,
+        past: float | None = None,
+        now: float | None = None,
+    ) -> str | None:
         """The reason sentence for ``value`` (None when the value is missing/NaN).
 
         ``lang`` is ``"zh"`` or ``"en"``; the template's ``{value}`` takes the value with the
-        declared format (``{value:.0%}`` -> ``12%``).
+        declared format (``{value:.0%}`` -> ``12%``). A change feature's template also names
+        ``{past}`` and ``{now}`` (its base's values at R and on D) and ``{months}`` (its
+        window); without them it says the label and the change.
         """
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return None
         template = self.reason_zh if lang == "zh" else self.reason_en
-        return template.format(value=value)
+        months = int(self.window[:-1]) if self.window.endswith("m") else None
+        try:
+            return template.format(value=value, past=past, now=now, months=months)
+        except (TypeError, ValueError):  # a past or present value not given
+            label = self.label_zh if lang == "zh" else self.label_en
+            return f"{label} {value:+.3g}"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from watchtower.features._changes import CHANGE_BY_NAME
 from watchtower.features._spec import Catalog, CatalogError, Direction, FeatureSpec
 from watchtower.features.engine import FIXED_WINDOWS, computed_features
 
@@ -85,13 +86,20 @@ def _template_fields(template: str) -> list[str]:
     return [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
 
 
-def _check_template(where: str, template: str, sample: float) -> None:
+#: Template fields of a change feature's reason besides {value}: the past and present values
+#: of its base and the span in months (watchtower.detect.reasons fills them).
+CHANGE_FIELDS = ("past", "now", "months")
+
+
+def _check_template(where: str, template: str, sample: float, *, change: bool = False) -> None:
     fields = _template_fields(template)
-    unknown = sorted({f.split(".")[0].split("[")[0] for f in fields} - {"value"})
+    allowed = {"value", *CHANGE_FIELDS} if change else {"value"}
+    unknown = sorted({f.split(".")[0].split("[")[0] for f in fields} - allowed)
     if unknown:
-        raise CatalogError(f"{where}: template {template!r} may only use {{value}}, not {unknown}")
+        shown = ", ".join("{" + f + "}" for f in sorted(allowed))
+        raise CatalogError(f"{where}: template {template!r} may only use {shown}, not {unknown}")
     try:
-        template.format(value=sample)
+        template.format(value=sample, past=sample, now=sample, months=6)
     except (ValueError, KeyError, IndexError) as exc:
         raise CatalogError(f"{where}: template {template!r} does not format: {exc}") from exc
 
@@ -118,7 +126,7 @@ def _feature(where: str, raw: Any) -> FeatureSpec:
     window = str(raw["window"])
     if not _WINDOW_RE.match(window):
         raise CatalogError(f"{where}: window {window!r} must be 'none' or like '90d', '12m'")
-    reason = _reason(where, raw["reason"])
+    reason = _reason(where, raw["reason"], change=name in CHANGE_BY_NAME)
     peer_of = raw.get("peer_of")
     peer_relative = bool(raw.get("peer_relative", peer_of is not None))
     if peer_relative != (peer_of is not None):
@@ -152,14 +160,15 @@ def _check_feature_keys(where: str, raw: Mapping[str, Any]) -> None:
         raise CatalogError(f"{where}: missing required key(s) {missing}")
 
 
-def _reason(where: str, reason: Any) -> Mapping[str, str]:
-    """A feature's ``reason``: a zh and an en template, each formatting ``{value}``."""
+def _reason(where: str, reason: Any, *, change: bool = False) -> Mapping[str, str]:
+    """A feature's ``reason``: a zh and an en template, each formatting ``{value}`` (a change
+    feature's also {past}, {now} and {months})."""
     if not isinstance(reason, Mapping) or set(reason) != {"zh", "en"}:
         raise CatalogError(f"{where}: reason must be a mapping with exactly the keys zh and en")
     for lang in ("zh", "en"):
         if not isinstance(reason[lang], str) or not reason[lang].strip():
             raise CatalogError(f"{where}: reason.{lang} must be a non-empty string")
-        _check_template(f"{where} reason.{lang}", reason[lang], 0.5)
+        _check_template(f"{where} reason.{lang}", reason[lang], 0.5, change=change)
     return reason
 
 

@@ -24,6 +24,8 @@ import sqlalchemy as sa
 
 from watchtower.contract import DISCLOSURE_PERIODS, PARTITION_SLUGS, UNKNOWN_PARTITION
 from watchtower.contract import META_COLUMNS as META_COLUMNS  # the frame's contract, re-exported
+from watchtower.features._changes import BASES as CHANGE_BASES
+from watchtower.features._changes import CHANGE_BY_NAME, compute_changes, remember
 from watchtower.features._history import (
     TIP_COLUMNS,
     History,
@@ -59,7 +61,7 @@ def _produces(*names: str) -> Callable[[GroupFn], GroupFn]:
 
 def computed_features() -> list[str]:
     """Names of every feature the engine computes (peer-relative ones excluded)."""
-    return [n for names, _ in _GROUPS for n in names]
+    return [n for names, _ in _GROUPS for n in names] + list(CHANGE_BY_NAME)
 
 
 def _flag(cond: pd.Series, known: pd.Series) -> pd.Series:
@@ -164,6 +166,8 @@ FIXED_WINDOWS: dict[str, str] = {
     "office_district_differs": "none",
     "shared_address_count": "none",
     "jurisdiction_differs": "none",
+    # Deterioration: the span k of a change is its window (and part of its name).
+    **{name: f"{c.months}m" for name, c in CHANGE_BY_NAME.items()},
 }
 
 
@@ -1092,12 +1096,40 @@ def compute_features(
     if fixed:
         wrong = ", ".join(f"{n} {windows[n]!r} (computed over {w!r})" for n, w in fixed.items())
         raise ValueError(f"the catalog declares windows the engine does not apply: {wrong}")
+    changes = [n for n in catalog.names if n in CHANGE_BY_NAME]
+    wanted = set(catalog.names) | {s.peer_of for s in catalog if s.peer_of}
+    if changes:  # every base, so that the day's frame can serve as a later reference frame
+        wanted |= set(CHANGE_BASES)
+    values, meta = _group_values(engine, as_of, partition, windows, wanted)
+    if changes:
+        remember(engine, as_of, partition, values, CHANGE_BASES)
+
+        def base_values(day: dt.date, bases: list[str]) -> pd.DataFrame:
+            return _group_values(engine, day, partition, windows, set(bases))[0]
+
+        past = compute_changes(engine, as_of, partition, values, changes, base_values)
+        values = pd.concat([values, past], axis=1)
+    peers = _peer_percentiles(values, catalog, meta["manager_type"])
+    values = pd.concat([values, peers], axis=1)
+    out = pd.concat([meta, values[catalog.names]], axis=1)
+    out.index.name = "register_no"
+    return out
+
+
+def _group_values(
+    engine: sa.Engine,
+    as_of: dt.date,
+    partition: str | None,
+    windows: Mapping[str, str],
+    wanted: set[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The groups' features as of ``as_of`` (every group producing one of ``wanted``) and the
+    metadata columns, both indexed by register_no (sorted)."""
     h = history_as_of(engine, as_of, partition, windows)
     managers = h.managers
     if partition is not None:
         managers = managers[partition_of(managers["primary_invest_type"]) == partition]
     idx = pd.Index(sorted(managers.index), name="register_no", dtype="str")
-    wanted = set(catalog.names) | {s.peer_of for s in catalog if s.peer_of}
     parts = []
     for names, fn in _GROUPS:
         if wanted.isdisjoint(names):
@@ -1108,10 +1140,4 @@ def compute_features(
         parts.append(part)
     h.memo.clear()  # the groups are done: free what they shared before assembling the frame
     values = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=idx)
-    values = values.astype("float64")
-    meta = _metadata(managers.reindex(idx))
-    peers = _peer_percentiles(values, catalog, meta["manager_type"])
-    values = pd.concat([values, peers], axis=1)
-    out = pd.concat([meta, values[catalog.names]], axis=1)
-    out.index.name = "register_no"
-    return out
+    return values.astype("float64"), _metadata(managers.reindex(idx))
