@@ -109,7 +109,7 @@ def store(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         frame: pd.DataFrame = seen["labels"]
         return frame
 
-    real = scoring.walk_forward_layer
+    real = walk_forward_layer
 
     def counted(*args: Any, **kwargs: Any) -> WalkForwardLayer:
         seen["trained"] += 1
