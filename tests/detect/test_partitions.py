@@ -28,6 +28,7 @@ from watchtower.detect import run_scoring
 from watchtower.detect._scoring import features_at, load_catalog
 from watchtower.detect.config import load_detect_config
 from watchtower.detect.model import POOLED, peer_groups, peer_label, whole_peer_groups
+from watchtower.detect.supervised import month_end_days, retrain_cutoff
 from watchtower.features import list_partitions, manager_type_counts, partition_of_type
 from watchtower.store import close_store, open_store
 from watchtower.store.features import feature_snapshots, load_features
@@ -285,8 +286,21 @@ def test_a_whole_partition_computes_only_its_features_when_none_are_stored(
     stored = load_features(engine, AS_OF)
     assert len(stored) == 67 and set(stored["manager_type"]) == {TYPE_OF["securities"]}
     with engine.connect() as conn:
-        n = conn.execute(sa.select(sa.func.count()).select_from(feature_snapshots)).scalar_one()
+        fs = feature_snapshots
+        n = conn.execute(
+            sa.select(sa.func.count()).select_from(fs).where(fs.c.as_of == AS_OF)
+        ).scalar_one()
+        days = conn.execute(sa.select(fs.c.as_of).distinct()).scalars().all()
     assert n == 67
+    # The only other days stored are the walk-forward layer's month-end training snapshots,
+    # whole days (every partition: the layer is the same whichever partition is scored).
+    cfg = load_detect_config(settings.models_dir / "detectors.yaml")
+    cutoff = retrain_cutoff(AS_OF, cfg.retrain_every)
+    training = set(month_end_days(cutoff, cfg.horizon_days, cfg.lookback_days))
+    assert set(days) - {AS_OF} <= training
+    for day in set(days) - {AS_OF}:
+        kinds = {partition_of_type(t) for t in load_features(engine, day)["manager_type"]}
+        assert kinds == set(list_partitions(engine, day))
     # The full run then computes the rest and scores the securities rows identically.
     pipeline.score(settings, AS_OF, clock=FULL_CLOCK)
     rows = _stored_scores(engine)

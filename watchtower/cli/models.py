@@ -64,6 +64,13 @@ def _print_score(s: object) -> None:
         f"(feature set {s.feature_set_version}); {s.with_rule_hits} with rule hits, "
         f"{s.at_least_50} scoring >= 50, mean {s.mean_score:.1f}, max {s.max_score:.1f}"
     )
+    if s.supervised_cutoff is not None:
+        typer.echo(
+            f"  supervised layer: cut-off {s.supervised_cutoff}, {s.supervised_rows} training "
+            f"rows, {s.supervised_positives} positive"
+        )
+    else:
+        typer.echo(f"  no supervised layer: {s.supervised_note or 'none'}")
 
 
 @app.command("run")

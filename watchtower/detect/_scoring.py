@@ -3,8 +3,11 @@
 
 - Features of a day come from the stored snapshot (``feature_snapshots``) when it is complete
   for the catalog's version, else they are computed point-in-time and stored.
-- Scoring uses the registry's champion (verified artifact); without one, an untrained model
-  from ``models/detectors.yaml`` (``model_id`` ``config-<sha12>``), so a fresh install scores.
+- Scoring uses the registry's champion (verified artifact); without one, the model of
+  ``models/detectors.yaml`` with its walk-forward supervised layer: trained on the labels
+  known by the retrain cut-off C on or before the day (``model_id`` ``config-<sha12>+wf<C>``;
+  ``config-<sha12>`` when too few labels are known by C), so a fresh install scores and a
+  backtest day learns only from what was known then.
 - Scores are written idempotently: re-running a day replaces that day's rows of the managers
   scored (a partition run replaces only its partition).
 - A partition's feature rows are read with a SQL condition on the manager type
@@ -41,7 +44,8 @@ from watchtower.detect.registry import (
     load_artifact,
     model_key,
 )
-from watchtower.detect.training import config_model
+from watchtower.detect.supervised import retrain_cutoff
+from watchtower.detect.training import WalkForwardLayer, config_model, walk_forward_layer
 from watchtower.store.bulk import IN_CHUNK
 from watchtower.store.labels import incident_labels
 from watchtower.store.scoring import risk_scores
@@ -58,6 +62,7 @@ __all__ = [
     "read_scores",
     "rule_hits_fn",
     "scoring_context",
+    "walk_forward_at",
     "write_scores",
 ]
 
@@ -171,12 +176,78 @@ class ScoringContext:
     rule_hits: RuleHitsFn | None
     config: DetectConfig
 
-    def model_for(self, frame: pd.DataFrame, as_of: dt.date) -> RiskModel:
-        """The model to score ``frame`` with: the loaded one, else an unsupervised model
-        straight from the config."""
+    def model_for(
+        self, frame: pd.DataFrame, as_of: dt.date, layer: WalkForwardLayer | None = None
+    ) -> RiskModel:
+        """The model to score ``frame`` with: the loaded one, else the config's model with
+        the walk-forward ``layer`` (None or absent: unsupervised)."""
         if self.model is not None:
             return self.model
+        if layer is not None:
+            return layer.model(self.config, self.catalog, frame, as_of)
         return config_model(self.config, self.catalog, frame, as_of)
+
+    def model_id_for(self, layer: WalkForwardLayer | None) -> str:
+        """The stored ``model_id``: the champion's, else ``config-<sha12>`` with ``+wf<C>``
+        when a walk-forward layer of cut-off C scored."""
+        if self.model is not None or layer is None or layer.layer is None:
+            return self.model_id
+        return f"{self.model_id}+wf{layer.cutoff.isoformat()}"
+
+
+#: Walk-forward layers trained in this process, keyed by what determines them (see
+#: :func:`walk_forward_at`). Not persisted: a layer is a logistic fit on stored feature
+#: snapshots (a second or so once they are stored, see docs/evaluation.md), while a file would
+#: have to be signed and verified like a registry artifact to be trusted on load.
+_LAYERS: dict[tuple[str, ...], WalkForwardLayer] = {}
+
+
+def _labels_fingerprint(labels: pd.DataFrame) -> str:
+    import hashlib
+
+    rows = sorted(
+        f"{r}|{d}" for r, d in zip(labels["register_no"], labels["incident_date"], strict=True)
+    )
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+def walk_forward_at(
+    engine: sa.Engine,
+    config: DetectConfig,
+    catalog: Any,
+    day: dt.date,
+    *,
+    created_at: dt.datetime | None = None,
+) -> WalkForwardLayer:
+    """The walk-forward supervised layer for scoring ``day`` without a champion: cut-off C =
+    ``retrain_cutoff(day, supervised.retrain_every)``, labels known by C, whole-day feature
+    snapshots of month ends before C (computed and stored when missing, so later retrains and
+    backtest days reuse them). Trained once per process for one (store, config sha, catalog
+    version, C, labels known by C, batches known by C): every day of C's period and every
+    partition task of a day gets the same layer."""
+    from watchtower.store.knowledge import knowledge_of
+
+    cutoff = retrain_cutoff(day, config.retrain_every)
+    with engine.connect() as conn:
+        labels = incident_labels(conn, known_by=cutoff)
+        knowledge = knowledge_of(conn, cutoff)
+    key = (
+        str(engine.url),
+        config.fingerprint(),
+        str(catalog.version),
+        cutoff.isoformat(),
+        _labels_fingerprint(labels),
+        knowledge,
+    )
+    if key not in _LAYERS:
+        _LAYERS[key] = walk_forward_layer(
+            config,
+            catalog,
+            cutoff,
+            lambda d: features_at(engine, catalog, d, created_at=created_at),
+            labels,
+        )
+    return _LAYERS[key]
 
 
 def scoring_context(

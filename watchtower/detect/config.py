@@ -13,6 +13,7 @@ import yaml
 
 from watchtower.config import ConfigError
 from watchtower.detect.detectors import COMBINATIONS, DETECTOR_KINDS, RiskEnsemble
+from watchtower.detect.supervised import RETRAIN_SCHEDULES
 
 __all__ = [
     "DEFAULT_PROMOTE_MARGIN",
@@ -69,6 +70,9 @@ class DetectConfig:
     snapshot_every_days: int = 30
     lookback_days: int = 720
     min_positives: int = 8
+    #: the walk-forward layer's schedule (scoring without a champion): cut-off C = the month
+    #: (quarter) end on or before the scored day; see detect.supervised.retrain_cutoff
+    retrain_every: str = "monthly"
     supervised_params: dict[str, Any] = field(default_factory=dict)
     weight_rule: float = 0.4
     weight_anomaly: float = 0.35
@@ -139,6 +143,7 @@ _KEYS: dict[str | None, tuple[str, ...]] = {
         "snapshot_every_days",
         "lookback_days",
         "min_positives",
+        "retrain_every",
         "params",
     ),
     "weights": ("rule", "anomaly", "supervised"),
@@ -276,6 +281,12 @@ def load_detect_config(path: Path | str) -> DetectConfig:
         ("logistic", "gradient_boosting"),
         "supervised.estimator: logistic or gradient_boosting",
     )
+    retrain_every = _one_of(
+        path,
+        str(sup.get("retrain_every", defaults.retrain_every)),
+        RETRAIN_SCHEDULES,
+        "supervised.retrain_every: monthly or quarterly",
+    )
     points = (raw.get("rules") or {}).get("severity_points") or defaults.severity_points
     try:
         rs_points = {int(k): float(v) for k, v in points.items()}
@@ -307,6 +318,7 @@ def load_detect_config(path: Path | str) -> DetectConfig:
         snapshot_every_days=int(sup.get("snapshot_every_days", defaults.snapshot_every_days)),
         lookback_days=int(sup.get("lookback_days", defaults.lookback_days)),
         min_positives=int(sup.get("min_positives", defaults.min_positives)),
+        retrain_every=retrain_every,
         supervised_params=dict(sup.get("params") or {}),
         weight_rule=weights["rule"],
         weight_anomaly=weights["anomaly"],

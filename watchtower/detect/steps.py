@@ -20,12 +20,13 @@ from watchtower.detect._scoring import (
     load_catalog,
     load_incidents,
     scoring_context,
+    walk_forward_at,
     write_scores,
 )
 from watchtower.detect.config import load_detect_config
-from watchtower.detect.model import whole_peer_groups
+from watchtower.detect.model import RiskModel, whole_peer_groups
 from watchtower.detect.registry import champion, promote, register_trained
-from watchtower.detect.training import train_model
+from watchtower.detect.training import WalkForwardLayer, train_model
 from watchtower.features import manager_type_counts, partition_of_type
 
 __all__ = [
@@ -71,6 +72,13 @@ class ScoreSummary:
     calibration_positives: int = 0
     #: False: too few past positives, no probability stored (shown as "—")
     calibrated: bool = False
+    #: the supervised layer that scored: its training cut-off (None: no layer), its
+    #: (manager, snapshot day) training rows and positives among them; ``supervised_note``
+    #: says why there is none (e.g. too few positives known by the walk-forward cut-off)
+    supervised_cutoff: dt.date | None = None
+    supervised_rows: int = 0
+    supervised_positives: int = 0
+    supervised_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,7 +180,13 @@ def run_scoring(
         else:  # pooled managers: their peers are the whole cross-section
             frame = features_at(engine, ctx.catalog, as_of, created_at=now)
             keep = np.array([partition_of_type(t) == partition for t in frame["manager_type"]])
-    model = ctx.model_for(frame, as_of)
+    layer = (
+        walk_forward_at(engine, ctx.config, ctx.catalog, as_of, created_at=now)
+        if ctx.model is None
+        else None
+    )
+    model = ctx.model_for(frame, as_of, layer)
+    model_id = ctx.model_id_for(layer)
     mine = frame if keep is None else frame[keep]
     hits = ctx.rule_hits(mine) if ctx.rule_hits else None  # rules read a manager's own row
     scored = model.score(frame, hits, only=keep)
@@ -184,7 +198,7 @@ def run_scoring(
         engine,
         as_of,
         scored,
-        model_id=ctx.model_id,
+        model_id=model_id,
         feature_set_version=model.feature_set_version,
         created_at=now,
     )
@@ -192,7 +206,7 @@ def run_scoring(
     return ScoreSummary(
         as_of=as_of,
         partition=partition,
-        model_id=ctx.model_id,
+        model_id=model_id,
         feature_set_version=model.feature_set_version,
         managers_scored=n,
         with_rule_hits=int(sum(bool(h) for h in scored["rule_hits"])) if n else 0,
@@ -202,7 +216,26 @@ def run_scoring(
         calibration_samples=calibration.samples,
         calibration_positives=calibration.positives,
         calibrated=calibration.fitted,
+        **_layer_fields(model, layer),
     )
+
+
+def _layer_fields(model: RiskModel, layer: WalkForwardLayer | None) -> dict[str, Any]:
+    """ScoreSummary's supervised_* fields: the walk-forward layer's, else the champion's."""
+    if layer is not None:
+        return {
+            "supervised_cutoff": layer.cutoff if layer.layer is not None else None,
+            "supervised_rows": layer.rows,
+            "supervised_positives": layer.positives,
+            "supervised_note": layer.note,
+        }
+    if model.supervised is None:
+        return {"supervised_note": "the model has no supervised layer"}
+    return {
+        "supervised_cutoff": model.train_end,
+        "supervised_rows": int(model.metrics.get("train_rows", 0)),
+        "supervised_positives": int(model.metrics.get("train_positives", 0)),
+    }
 
 
 def _partition_sizes(engine: sa.Engine, as_of: dt.date, partition: str) -> dict[str | None, int]:

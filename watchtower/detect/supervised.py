@@ -19,7 +19,20 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-__all__ = ["label_days", "label_snapshot", "make_classifier"]
+__all__ = [
+    "RETRAIN_SCHEDULES",
+    "credibility",
+    "label_days",
+    "label_snapshot",
+    "make_classifier",
+    "month_end_days",
+    "retrain_cutoff",
+]
+
+#: ``supervised.retrain_every`` of models/detectors.yaml: how often the walk-forward layer
+#: (scoring without a champion) is retrained; its cut-off is the period end on or before the
+#: scored day.
+RETRAIN_SCHEDULES = ("monthly", "quarterly")
 
 
 def make_classifier(estimator: str, params: dict[str, Any]) -> BaseEstimator:
@@ -49,6 +62,55 @@ def label_days(
         days.append(d)
         d -= dt.timedelta(days=every_days)
     return sorted(days)
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    nxt = dt.date(year + month // 12, month % 12 + 1, 1)
+    return nxt - dt.timedelta(days=1)
+
+
+def retrain_cutoff(day: dt.date, every: str = "monthly") -> dt.date:
+    """The walk-forward cut-off C for scoring ``day``: the month end (``monthly``) or quarter
+    end (``quarterly``) on or before ``day`` (``day`` itself when it is one). Every day of one
+    period shares C, so they share one supervised layer, trained once."""
+    if every not in RETRAIN_SCHEDULES:
+        raise ValueError(f"retrain_every: one of {', '.join(RETRAIN_SCHEDULES)}, not {every!r}")
+    step = 1 if every == "monthly" else 3
+    month = day.month - (day.month - 1) % step + step - 1  # the period's last month
+    end = _month_end(day.year, month)
+    if end <= day:
+        return end
+    first = dt.date(day.year, month - step + 1, 1)
+    return first - dt.timedelta(days=1)
+
+
+def month_end_days(cutoff: dt.date, horizon_days: int, lookback_days: int) -> list[dt.date]:
+    """Training snapshot days of the walk-forward layer, oldest first: the month ends d with
+    ``cutoff - lookback <= d`` and ``d + horizon <= cutoff`` (each label window fully elapsed
+    by C). Month ends, so the stored feature snapshots of one retrain are those of the next
+    (C moves by a month, the window by one snapshot) and of month-end backtest days."""
+    last = cutoff - dt.timedelta(days=horizon_days)
+    first = cutoff - dt.timedelta(days=lookback_days)
+    days: list[dt.date] = []
+    year, month = last.year, last.month
+    while True:
+        d = _month_end(year, month)
+        if d <= last:
+            if d < first:
+                break
+            days.append(d)
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return sorted(days)
+
+
+def credibility(positives: int, half_at: int) -> float:
+    """The share of its configured weight a supervised layer fitted on ``positives`` positive
+    rows gets: ``positives / (positives + half_at)`` (credibility weighting: half weight at
+    ``half_at`` positives, approaching full weight as labels accumulate). A layer learnt from
+    a handful of incidents is mostly noise; it should nudge the ranking, not steer it."""
+    if positives <= 0:
+        return 0.0
+    return positives / (positives + max(half_at, 0))
 
 
 def label_snapshot(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -19,16 +20,24 @@ from sklearn.metrics import roc_auc_score
 
 from watchtower.detect.config import DetectConfig
 from watchtower.detect.model import RiskModel, RuleHitsFn, catalog_view, feature_columns
-from watchtower.detect.supervised import SupervisedLayer, label_days, label_snapshot
+from watchtower.detect.supervised import (
+    SupervisedLayer,
+    credibility,
+    label_days,
+    label_snapshot,
+    month_end_days,
+)
 
 __all__ = [
     "TrainResult",
+    "WalkForwardLayer",
     "config_model",
     "evaluate_model",
     "fingerprint_frames",
     "ranking_metrics",
     "train_model",
     "walk_forward",
+    "walk_forward_layer",
 ]
 
 FeaturesAt = Callable[[dt.date], pd.DataFrame]
@@ -131,6 +140,104 @@ def config_model(
     model.train_start = as_of
     model.metrics = {"managers": len(frame), "incidents_known": 0}
     return model
+
+
+@dataclass(frozen=True)
+class WalkForwardLayer:
+    """The supervised layer of cut-off ``cutoff`` for scoring without a champion (``layer``
+    None: absent, ``note`` says why), what it was fitted on (``rows`` (manager, snapshot
+    day) pairs over ``days`` month ends, ``positives`` of them labelled 1), the share of the
+    configured supervised weight it gets (``weight_share``, see
+    :func:`~watchtower.detect.supervised.credibility`) and the seconds training took."""
+
+    cutoff: dt.date
+    layer: SupervisedLayer | None
+    rows: int = 0
+    positives: int = 0
+    days: int = 0
+    weight_share: float = 0.0
+    seconds: float = 0.0
+    note: str = ""
+
+    def model(
+        self, config: DetectConfig, catalog: Any, frame: pd.DataFrame, as_of: dt.date
+    ) -> RiskModel:
+        """``config_model`` of the day with this layer (its weight shrunk by ``weight_share``)."""
+        if self.layer is None:
+            return config_model(config, catalog, frame, as_of)
+        weight = round(config.weight_supervised * self.weight_share, 6)
+        model = config_model(replace(config, weight_supervised=weight), catalog, frame, as_of)
+        model.supervised = self.layer
+        model.train_start = as_of
+        model.metrics |= {"train_rows": self.rows, "train_positives": self.positives}
+        return model
+
+
+def _window_positives(days: Sequence[dt.date], incidents: pd.DataFrame, horizon: int) -> int:
+    """An upper bound of the positive rows of ``days`` (managers with an incident in each
+    day's label window), computed from the labels alone: below ``min_positives`` no feature
+    snapshot needs reading."""
+    step = dt.timedelta(days=horizon)
+    dates = incidents["incident_date"]
+    return sum(
+        incidents.loc[(dates > d) & (dates <= d + step), "register_no"].nunique() for d in days
+    )
+
+
+def walk_forward_layer(
+    config: DetectConfig,
+    catalog: Any,
+    cutoff: dt.date,
+    features_at: FeaturesAt,
+    incidents: pd.DataFrame,
+) -> WalkForwardLayer:
+    """Fit the supervised layer of cut-off ``cutoff``: rows are the month ends d of the
+    lookback with ``d + horizon <= cutoff`` (:func:`month_end_days`), labelled from
+    ``incidents`` restricted to those known by ``cutoff`` (the caller passes
+    ``incident_labels(known_by=cutoff)``) and dated on or before it.
+
+    Few labels and undetected cases among the negatives: the classifier is the configured
+    one (by default an L2 logistic regression, ``C`` 0.3 in models/detectors.yaml, class
+    balanced: strong regularisation keeps a handful of positives from fitting noise, and a
+    negative that is really an undetected case moves a shrunk linear score little), no layer
+    below ``min_positives`` positive rows, and the layer's weight shrunk by
+    :func:`credibility` (half weight at ``min_positives``)."""
+    started = time.perf_counter()
+    if config.supervised_enabled == "false":
+        return WalkForwardLayer(cutoff, None, note="supervised layer disabled (enabled: false)")
+    days = month_end_days(cutoff, config.horizon_days, config.lookback_days)
+    known = incidents.loc[incidents["incident_date"] <= cutoff, ["register_no", "incident_date"]]
+    bound = _window_positives(days, known, config.horizon_days)
+    if bound < config.min_positives:
+        note = f"at most {bound} positive row(s) known by {cutoff}, need {config.min_positives}"
+        return WalkForwardLayer(cutoff, None, days=len(days), positives=bound, note=note)
+    frames: dict[dt.date, pd.DataFrame] = {}
+
+    def cached(day: dt.date) -> pd.DataFrame:
+        if day not in frames:
+            frames[day] = features_at(day)
+        return frames[day]
+
+    # The deviations are those of the newest training day's feature set, so the layer of C is
+    # the same whichever day of C's period is scored.
+    base = _base_model(config, catalog, cached(days[-1]), cutoff)
+    X, y, _ = _training_rows(base, days, cached, known, config.horizon_days, cutoff, False)
+    positives = int(y.sum()) if len(y) else 0
+    if positives < config.min_positives or len(y) - positives <= 0:
+        note = (
+            f"{positives} positive row(s) known by {cutoff} < min_positives {config.min_positives}"
+        )
+        return WalkForwardLayer(cutoff, None, len(y), positives, len(days), note=note)
+    layer = SupervisedLayer(config.supervised_estimator, dict(config.supervised_params)).fit(X, y)
+    return WalkForwardLayer(
+        cutoff,
+        layer,
+        rows=len(y),
+        positives=positives,
+        days=len(days),
+        weight_share=round(credibility(positives, config.min_positives), 4),
+        seconds=round(time.perf_counter() - started, 3),
+    )
 
 
 def train_model(
