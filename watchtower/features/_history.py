@@ -28,6 +28,7 @@ from watchtower.contract import (
     UNKNOWN_PARTITION,
     camel_to_snake,
 )
+from watchtower.features._graph import NETWORK_FEATURES
 from watchtower.store.bulk import bind_values
 from watchtower.store.schema import (
     change_events,
@@ -233,6 +234,8 @@ class History:
     - ``events_known``: the events feed holds a row known by D (else event features are
       missing, not 0).
     - ``windows``: feature name -> declared window (the catalog's), see engine ``_window``.
+    - ``network``: per manager with a person fact known by D, the relationship graph's counts
+      (``watchtower.features._graph.network_counts``; store-wide, whatever the partition).
     """
 
     as_of: dt.date
@@ -249,6 +252,7 @@ class History:
     products: pd.DataFrame = field(default_factory=lambda: empty_products())
     events_known: bool = True
     windows: Mapping[str, str] = field(default_factory=dict)
+    network: pd.DataFrame = field(default_factory=lambda: empty_network())
     #: Values derived once from this History and shared by the engine's feature groups (the
     #: submitted reports): owned by the object, they live and die with it, so a derived value
     #: can never be served for another History. Not an argument: ``dataclasses.replace`` gives
@@ -685,6 +689,14 @@ def empty_changes() -> pd.DataFrame:
 def empty_products() -> pd.DataFrame:
     return pd.DataFrame(
         columns=["snapshots", "without_since", "status_known"],
+        index=pd.Index([], name="register_no", dtype="str"),
+        dtype="float64",
+    )
+
+
+def empty_network() -> pd.DataFrame:
+    return pd.DataFrame(
+        columns=list(NETWORK_FEATURES),
         index=pd.Index([], name="register_no", dtype="str"),
         dtype="float64",
     )
