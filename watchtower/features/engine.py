@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from watchtower.contract import DISCLOSURE_PERIODS, PARTITION_SLUGS, UNKNOWN_PARTITION
 from watchtower.contract import META_COLUMNS as META_COLUMNS  # the frame's contract, re-exported
+from watchtower.features._graph import NETWORK_FEATURES, network_counts, normal_addresses
 from watchtower.features._history import (
     TIP_COLUMNS,
     History,
@@ -42,7 +43,6 @@ from watchtower.features._history import (
     read_products,
     read_reports,
 )
-from watchtower.features._graph import NETWORK_FEATURES, network_counts, normal_addresses
 from watchtower.features._spec import Catalog
 
 GroupFn = Callable[[History, pd.Index], pd.DataFrame]
