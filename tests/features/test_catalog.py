@@ -44,7 +44,7 @@ def _with(**changes: Any) -> dict[str, Any]:
 
 
 def test_project_catalog_is_complete(catalog: Catalog) -> None:
-    assert catalog.version == "1.2.0"
+    assert catalog.version == "1.3.0"
     assert len(catalog) >= 30
     assert {f.category for f in catalog} == set(CATEGORIES)
     assert set(computed_features()) <= set(catalog.names)

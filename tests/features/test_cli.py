@@ -56,6 +56,6 @@ def test_cli_catalog(settings: Settings) -> None:
     assert "实缴比例 / Paid-in ratio" in result.stdout
     assert "信息披露合规 / Disclosure compliance" in result.stdout
     as_json = json.loads(runner.invoke(app, ["features", "catalog", "--json"]).stdout)
-    assert as_json["version"] == "1.2.0" and len(as_json["features"]) >= 30
+    assert as_json["version"] == "1.3.0" and len(as_json["features"]) >= 30
     one = runner.invoke(app, ["features", "catalog", "--category", "geography", "--json"])
     assert {f["category"] for f in json.loads(one.stdout)["features"]} == {"geography"}

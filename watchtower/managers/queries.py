@@ -288,6 +288,41 @@ class RelatedManager:
     score: float | None
     incident: str | None = None
 
+    def sentences(self) -> list[tuple[str, str]]:
+        """One (zh, en) sentence per link naming what is shared and with whom, and what the
+        other manager went through (an incident, else its tier). The feed's text is put in
+        as it is: whoever shows it escapes it for its medium (terminal, HTML)."""
+        name = self.manager_name or self.register_no
+        if self.incident is not None:
+            zh_tail, en_tail = "，该机构已出险", f", which had an incident ({self.incident})"
+        elif self.tier is not None:
+            zh_tail = f"，该机构为{_TIER_ZH.get(self.tier, self.tier)}色预警"
+            en_tail = f", which is at {self.tier}"
+        else:
+            zh_tail = en_tail = ""
+        out = []
+        for kind, value in self.links:
+            zh, en = _LINK_LABELS.get(kind, (kind, kind))
+            out.append(
+                (
+                    f"与 {name} 共用{zh}（{value}）{zh_tail}",
+                    f"shares {en} ({value}) with {name}{en_tail}",
+                )
+            )
+        return out
+
+
+#: How a sentence names each kind of link (zh, en).
+_LINK_LABELS = {
+    "legal_rep": ("法定代表人", "its legal representative"),
+    "executive": ("高管", "an executive"),
+    "controller": ("实际控制人", "its actual controller"),
+    "shareholder": ("股东", "a shareholder"),
+    "registered_address": ("注册地址", "an address (the other's registered address)"),
+    "office_address": ("办公地址", "an address (the other's office address)"),
+}
+_TIER_ZH = {"red": "红", "orange": "橙", "yellow": "黄", "blue": "蓝"}
+
 
 def _incidents(conn: sa.Connection, register_nos: list[str], day: dt.date) -> dict[str, str]:
     """Each manager's latest incident type dated and known by ``day``."""
