@@ -778,9 +778,7 @@ def manager_profile(
     return _profile(_store(settings), register_no, as_of)
 
 
-def related_managers(
-    settings: Settings, register_no: str, as_of: dt.date
-) -> list[RelatedManager]:
+def related_managers(settings: Settings, register_no: str, as_of: dt.date) -> list[RelatedManager]:
     """Every manager sharing a person or an address with this one as known on ``as_of``
     (the operator's view: no district scope), with its tier and latest incident."""
     from watchtower.managers import related_managers as _related

@@ -183,10 +183,9 @@ def test_hubs_link_on_the_manager_page_but_not_in_the_features(world: World) -> 
 
 def test_related_managers_name_every_link_as_known_on_d(world: World) -> None:
     with world.engine.connect() as conn:
-        related = {
-            m.register_no: m for m in related_managers(conn, "P0000001", districts=None, as_of=AS_OF)
-        }
+        found = related_managers(conn, "P0000001", districts=None, as_of=AS_OF)
         placeholder = related_managers(conn, "P0000005", districts=None, as_of=AS_OF)
+    related = {m.register_no: m for m in found}
     assert {no: m.links for no, m in related.items()} == {
         "P0000002": (("legal_rep", "甲 一"),),
         "P0000003": (("executive", "高管乙"),),
