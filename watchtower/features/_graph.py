@@ -22,6 +22,7 @@ characters are no fact. SQLAlchemy Core selects only.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import unicodedata
 from collections.abc import Collection
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from watchtower.features._history import fetch_rows
 from watchtower.store.alerts import manager_tiers
 from watchtower.store.labels import incident_labels
 from watchtower.store.schema import manager_details, manager_snapshots
@@ -131,7 +133,13 @@ def normal_addresses(values: pd.Series) -> pd.Series:
 
 
 def _names(value: Any) -> list[str]:
-    """The names in a list of executives or shareholders (a crawler's own keys kept)."""
+    """The names in a list of executives or shareholders (a crawler's own keys kept); the
+    list as stored (JSON text, as SQLite's driver gives it) or as decoded."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
     out: list[str] = []
     for item in value if isinstance(value, list) else []:
         if isinstance(item, dict):
@@ -190,19 +198,18 @@ def read_facts(conn: sa.Connection, day: dt.date) -> pd.DataFrame:
         "shareholders",
     )
     rows: list[tuple[str, str, str, str, str]] = []
-    for s in conn.execute(sa.select(snap)).mappings():
-        no = str(s["register_no"])
-        _fact(rows, no, "legal_rep", s["artificial_person_name"])
-        _fact(rows, no, "registered_address", s["register_address"])
-        _fact(rows, no, "office_address", s["office_address"])
-    for d in conn.execute(sa.select(det)).mappings():
-        no = str(d["register_no"])
-        _fact(rows, no, "legal_rep", d["artificial_person_name"])
-        _fact(rows, no, "controller", d["actual_controller"])
-        for name in _names(d["executives"]):
-            _fact(rows, no, "executive", name)
-        for name in _names(d["shareholders"]):
-            _fact(rows, no, "shareholder", name)
+    # the raw cursor (fetch_rows): SQLAlchemy's per-row processing costs more than the query
+    for no, rep, registered, office in fetch_rows(conn, sa.select(snap), 4):
+        _fact(rows, str(no), "legal_rep", rep)
+        _fact(rows, str(no), "registered_address", registered)
+        _fact(rows, str(no), "office_address", office)
+    for no, rep, controller, executives, holders in fetch_rows(conn, sa.select(det), 5):
+        _fact(rows, str(no), "legal_rep", rep)
+        _fact(rows, str(no), "controller", controller)
+        for name in _names(executives):
+            _fact(rows, str(no), "executive", name)
+        for name in _names(holders):
+            _fact(rows, str(no), "shareholder", name)
     facts = pd.DataFrame(rows, columns=list(FACT_COLUMNS), dtype="str")
     return facts.drop_duplicates().reset_index(drop=True)
 

@@ -28,7 +28,6 @@ from watchtower.contract import (
     UNKNOWN_PARTITION,
     camel_to_snake,
 )
-from watchtower.features._graph import NETWORK_FEATURES
 from watchtower.store.bulk import bind_values
 from watchtower.store.schema import (
     change_events,
@@ -157,6 +156,11 @@ def _fetch(conn: sa.Connection, stmt: sa.Select[tuple[object, ...]], width: int)
     finally:
         cursor.close()
     return rows_to_array(rows, width)
+
+
+def fetch_rows(conn: sa.Connection, stmt: sa.Select[tuple[object, ...]], width: int) -> np.ndarray:
+    """:func:`_fetch` for the other readers of the feature engine (the relationship graph)."""
+    return _fetch(conn, stmt, width)
 
 
 def _frame(
@@ -695,11 +699,8 @@ def empty_products() -> pd.DataFrame:
 
 
 def empty_network() -> pd.DataFrame:
-    return pd.DataFrame(
-        columns=list(NETWORK_FEATURES),
-        index=pd.Index([], name="register_no", dtype="str"),
-        dtype="float64",
-    )
+    """No manager with a person known (the engine reindexes it to the network features)."""
+    return pd.DataFrame(index=pd.Index([], name="register_no", dtype="str"), dtype="float64")
 
 
 def _tip_list(value: Any) -> list[str] | None:

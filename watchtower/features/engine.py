@@ -987,7 +987,7 @@ def _group_geography(h: History, idx: pd.Index) -> pd.DataFrame:
 def _group_network(h: History, idx: pd.Index) -> pd.DataFrame:
     """Managers linked by a person as known on D (``watchtower.features._graph``): counted
     store-wide, whatever the partition; NaN for a manager without any person fact known."""
-    return h.network.reindex(idx)[list(NETWORK_FEATURES)].astype("float64")
+    return h.network.reindex(index=idx, columns=list(NETWORK_FEATURES)).astype("float64")
 
 
 # --- assembly ------------------------------------------------------------------------------
