@@ -22,7 +22,6 @@ characters are no fact. SQLAlchemy Core selects only.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import unicodedata
 from collections.abc import Collection
@@ -32,7 +31,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from watchtower.features._history import fetch_rows
+from watchtower.features._history import fetch_rows, stored_json
 from watchtower.store.alerts import manager_tiers
 from watchtower.store.labels import incident_labels
 from watchtower.store.schema import manager_details, manager_snapshots
@@ -133,13 +132,9 @@ def normal_addresses(values: pd.Series) -> pd.Series:
 
 
 def _names(value: Any) -> list[str]:
-    """The names in a list of executives or shareholders (a crawler's own keys kept); the
-    list as stored (JSON text, as SQLite's driver gives it) or as decoded."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return []
+    """The names in a list of executives or shareholders (a crawler's own keys kept), from
+    the column as fetched (:func:`stored_json`)."""
+    value = stored_json(value)
     out: list[str] = []
     for item in value if isinstance(value, list) else []:
         if isinstance(item, dict):

@@ -703,6 +703,17 @@ def empty_network() -> pd.DataFrame:
     return pd.DataFrame(index=pd.Index([], name="register_no", dtype="str"), dtype="float64")
 
 
+def stored_json(value: Any) -> Any:
+    """A stored JSON column's value as fetched on the raw cursor: SQLite's driver gives the
+    JSON text (decoded here; not JSON: None), PostgreSQL's the decoded value."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
 def _tip_list(value: Any) -> list[str] | None:
     """A tip column's value as a list of category names (None when not given)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
