@@ -138,3 +138,33 @@ def test_synth_cli_takes_a_family(tmp_path: Path) -> None:
     assert record["family"]["omit"] == ["reports"]
     bad = CliRunner().invoke(app, ["synth", str(tmp_path / "x"), "--family", "nope"])
     assert bad.exit_code != 0 and "unknown world family" in bad.output
+
+
+def test_a_planted_network_shares_controllers_between_risky_managers() -> None:
+    from watchtower.synth._public import _Dress, _dress
+    from watchtower.synth._world import RISKY
+
+    shares = {"run_off": 0.1, "shell": 0.1, "new_manager": 0.1}
+    plain = WorldFamily("p", "locked", "", shares)
+    net = WorldFamily("n", "locked", "", shares, shared_person_share=1.0)
+    w0, w1 = build_world(N, START, END, 4, plain), build_world(N, START, END, 4, net)
+    d0, d1 = _dress(w0, w0.rng), _dress(w1, w1.rng)
+    risky = [m for m in range(N) if w1.sc[m] in RISKY]
+    others = [m for m in range(N) if w1.sc[m] not in RISKY]
+
+    def shared(d: _Dress, m: int) -> bool:
+        return any(d.controller[o] == d.controller[m] for o in risky if o != m)
+
+    assert len(risky) >= 4 and not any(shared(d0, m) for m in risky)
+    # all risky managers but the leaders took a leader's controller, as main shareholder too
+    assert all(shared(d1, m) for m in risky)
+    assert all(d1.holders[m][0][0] == d1.controller[m] for m in risky)
+    # nothing else moved: the others' controllers, everyone's executives
+    assert [d1.controller[m] for m in others] == [d0.controller[m] for m in others]
+    assert d1.execs == d0.execs
+    assert "shared_person_share" not in plain.as_dict()
+    assert net.as_dict()["shared_person_share"] == 1.0
+    assert FAMILIES["locked_network"].shared_person_share > 0
+    assert DEVELOPMENT.shared_person_share == 0
+    with pytest.raises(ValueError, match="shared_person_share"):
+        WorldFamily("x", "locked", "", {}, shared_person_share=1.5)

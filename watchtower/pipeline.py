@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from watchtower.evaluate import BacktestSummary, EvaluationSummary
     from watchtower.features import FeatureSummary
     from watchtower.fetch import FetchSummary
-    from watchtower.managers import ManagerProfile
+    from watchtower.managers import ManagerProfile, RelatedManager
     from watchtower.validate import DriftRow, QualityRow, RefusedBatch, ValidationSummary
     from watchtower.warn import AlertMetrics, WarnSummary
 
@@ -776,6 +776,15 @@ def manager_profile(
     from watchtower.managers import manager_profile as _profile
 
     return _profile(_store(settings), register_no, as_of)
+
+
+def related_managers(settings: Settings, register_no: str, as_of: dt.date) -> list[RelatedManager]:
+    """Every manager sharing a person or an address with this one as known on ``as_of``
+    (the operator's view: no district scope), with its tier and latest incident."""
+    from watchtower.managers import related_managers as _related
+
+    with _store(settings).connect() as conn:
+        return _related(conn, register_no, districts=None, as_of=as_of)
 
 
 def list_models(settings: Settings) -> list[ModelRecord]:

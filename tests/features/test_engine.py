@@ -390,9 +390,12 @@ def test_known_answers(frame: pd.DataFrame, register_no: str) -> None:
 
 def test_every_computed_feature_has_a_known_answer() -> None:
     from tests.features.test_changes import EXPECTED as CHANGES
+    from tests.features.test_network import EXPECTED as NETWORK
     from tests.features.test_public import EXPECTED as PUBLIC
 
-    checked = set().union(*EXPECTED.values(), *PUBLIC.values(), *CHANGES.values())
+    checked = set().union(
+        *EXPECTED.values(), *PUBLIC.values(), *CHANGES.values(), *NETWORK.values()
+    )
     assert set(computed_features()) - checked == set()
 
 

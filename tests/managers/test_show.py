@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from tests.hostile import CONTROL_NAME
+from tests.hostile import CONTROL_NAME, FORGED_LINE
 from tests.store_rows import loaded_batch
 from watchtower import pipeline
 from watchtower.cli import app
@@ -29,6 +29,7 @@ OLD_OFFICE = "陕西省西安市雁塔区曲江新区万众国际A座1501-3"
 NEW_OFFICE = "陕西省西安市雁塔区曲江新区曲江环球中心101609室"
 HOSTILE_NO = "P1999999"
 HOSTILE = CONTROL_NAME
+RELATED_NO = "P1999998"
 SCORED_NO = "P1005988"
 REQUIRED = (
     "register_no",
@@ -67,6 +68,17 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
                 known_from=dt.date(2026, 5, 20),
                 register_no=HOSTILE_NO,
                 manager_name=HOSTILE,
+                office_address="西安\r\n伪造行",
+            )
+        )
+        # a second hostile manager at the same (hostile) office: a related manager
+        conn.execute(
+            manager_snapshots.insert().values(
+                batch_id=batch,
+                row_number=2,
+                known_from=dt.date(2026, 5, 20),
+                register_no=RELATED_NO,
+                manager_name=FORGED_LINE,
                 office_address="西安\r\n伪造行",
             )
         )
@@ -240,6 +252,24 @@ def test_hostile_name_prints_on_one_line_with_visible_escapes(store: Settings) -
     # JSON keeps the original value
     code, out, _ = _show(store, HOSTILE_NO, "--json")
     assert json.loads(out)["manager_name"] == HOSTILE
+
+
+def test_related_managers_are_listed_with_their_link_escaped(store: Settings) -> None:
+    code, text, _ = _show(store, HOSTILE_NO)
+    assert code == 0, text
+    assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
+    lines = text.splitlines()
+    start = lines.index("== 关联机构 / Related managers (1) ==")
+    assert lines[start + 1] == (
+        f"  {RELATED_NO}  Evil\\nFAKE ALERT red 100  等级 / tier -  出险 / incident -"
+    )
+    assert lines[start + 2] == (
+        "    与 Evil\\nFAKE ALERT red 100 共用办公地址（西安\\r\\n伪造行） / shares an address "
+        "(the other's office address) (西安\\r\\n伪造行) with Evil\\nFAKE ALERT red 100"
+    )
+    assert not any(line.startswith("FAKE ALERT") for line in lines)
+    code, text, _ = _show(store, "P1028974")
+    assert code == 0 and "== 关联机构 / Related managers (0) ==\n  无 / none" in text
 
 
 def test_terminal_text() -> None:

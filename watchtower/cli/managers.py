@@ -20,7 +20,7 @@ from watchtower.text import terminal_text as esc
 from watchtower.values import PROBABILITY_LABEL, probability_text
 
 if TYPE_CHECKING:
-    from watchtower.managers import ManagerProfile
+    from watchtower.managers import ManagerProfile, RelatedManager
 
 managers_app = typer.Typer(
     help="Managers (管理人): a manager's profile as known on a day.",
@@ -215,6 +215,24 @@ def _fund_lines(p: ManagerProfile) -> list[str]:
     return lines
 
 
+def related_lines(related: list[RelatedManager]) -> list[str]:
+    """The related managers section: each manager with its tier and incident, then one line
+    per link naming what is shared; every feed value escaped for the terminal."""
+    lines = [_section("关联机构", f"Related managers ({len(related)})")]
+    if not related:
+        lines.append("  无 / none")
+    for m in related:
+        tier = m.tier or "-"
+        incident = m.incident or "-"
+        lines.append(
+            f"  {esc(m.register_no)}  {_v(m.manager_name)}  等级 / tier {esc(tier)}  "
+            f"出险 / incident {esc(incident)}"
+        )
+        for zh, en in m.sentences():
+            lines.append(f"    {esc(zh)} / {esc(en)}")
+    return lines
+
+
 @managers_app.command("show")
 def show(
     register_no: Annotated[str, typer.Argument(help="Manager register number (P1234567).")],
@@ -238,4 +256,5 @@ def show(
     if json:
         print_json(profile)
         return
-    typer.echo("\n".join(render(profile)))
+    related = pipeline.related_managers(settings_for(db), profile.register_no, profile.as_of)
+    typer.echo("\n".join([*render(profile), *related_lines(related)]))

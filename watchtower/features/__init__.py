@@ -5,10 +5,22 @@
   from history known by D; :func:`run_features` (the step) computes and stores a day;
   :func:`list_partitions` (a query) names the partitions (manager types present),
   :func:`manager_type_counts` their sizes.
+- :func:`read_facts` and :func:`links_between` are the relationship graph of managers as
+  known on D (shared people and addresses; :mod:`watchtower.features._graph`), read by the
+  ``network`` features and by the manager page's related managers.
 - Snapshots are stored by :mod:`watchtower.store.features`.
 """
 
 from watchtower.contract import META_COLUMNS, PARTITIONS, UNKNOWN_PARTITION
+from watchtower.features._graph import (
+    HUB_MAX,
+    KINDS,
+    incident_managers,
+    latest_snapshots,
+    latest_tiers,
+    links_between,
+    read_facts,
+)
 from watchtower.features.catalog import (
     CATEGORIES,
     Catalog,
@@ -23,6 +35,8 @@ from watchtower.features.steps import FeatureSummary, run_features
 
 __all__ = [
     "CATEGORIES",
+    "HUB_MAX",
+    "KINDS",
     "META_COLUMNS",
     "PARTITIONS",
     "UNKNOWN_PARTITION",
@@ -32,10 +46,15 @@ __all__ = [
     "FeatureSummary",
     "compute_features",
     "computed_features",
+    "incident_managers",
+    "latest_snapshots",
+    "latest_tiers",
+    "links_between",
     "list_partitions",
     "load_catalog",
     "manager_type_counts",
     "parse_catalog",
     "partition_of_type",
+    "read_facts",
     "run_features",
 ]

@@ -158,6 +158,11 @@ def _fetch(conn: sa.Connection, stmt: sa.Select[tuple[object, ...]], width: int)
     return rows_to_array(rows, width)
 
 
+def fetch_rows(conn: sa.Connection, stmt: sa.Select[tuple[object, ...]], width: int) -> np.ndarray:
+    """:func:`_fetch` for the other readers of the feature engine (the relationship graph)."""
+    return _fetch(conn, stmt, width)
+
+
 def _frame(
     conn: sa.Connection, stmt: sa.Select[tuple[object, ...]], cols: tuple[str, ...]
 ) -> pd.DataFrame:
@@ -233,6 +238,8 @@ class History:
     - ``events_known``: the events feed holds a row known by D (else event features are
       missing, not 0).
     - ``windows``: feature name -> declared window (the catalog's), see engine ``_window``.
+    - ``network``: per manager with a person fact known by D, the relationship graph's counts
+      (``watchtower.features._graph.network_counts``; store-wide, whatever the partition).
     """
 
     as_of: dt.date
@@ -249,6 +256,7 @@ class History:
     products: pd.DataFrame = field(default_factory=lambda: empty_products())
     events_known: bool = True
     windows: Mapping[str, str] = field(default_factory=dict)
+    network: pd.DataFrame = field(default_factory=lambda: empty_network())
     #: Values derived once from this History and shared by the engine's feature groups (the
     #: submitted reports): owned by the object, they live and die with it, so a derived value
     #: can never be served for another History. Not an argument: ``dataclasses.replace`` gives
@@ -690,6 +698,22 @@ def empty_products() -> pd.DataFrame:
         index=pd.Index([], name="register_no", dtype="str"),
         dtype="float64",
     )
+
+
+def empty_network() -> pd.DataFrame:
+    """No manager with a person known (the engine reindexes it to the network features)."""
+    return pd.DataFrame(index=pd.Index([], name="register_no", dtype="str"), dtype="float64")
+
+
+def stored_json(value: Any) -> Any:
+    """A stored JSON column's value as fetched on the raw cursor: SQLite's driver gives the
+    JSON text (decoded here; not JSON: None), PostgreSQL's the decoded value."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
 
 
 def _tip_list(value: Any) -> list[str] | None:

@@ -50,6 +50,7 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "fund_dynamics": ("产品运行", "Fund dynamics"),
     "external": ("外部信号", "External signals"),
     "geography": ("地域", "Geography"),
+    "network": ("关系网络", "Network"),
 }
 UNITS = ("ratio", "万元", "count", "days", "months", "years", "bool", "percentile", "number")
 DIRECTIONS: tuple[str, ...] = ("higher_is_riskier", "lower_is_riskier", "neutral")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
@@ -26,6 +25,7 @@ from watchtower.contract import DISCLOSURE_PERIODS, PARTITION_SLUGS, UNKNOWN_PAR
 from watchtower.contract import META_COLUMNS as META_COLUMNS  # the frame's contract, re-exported
 from watchtower.features._changes import BASES as CHANGE_BASES
 from watchtower.features._changes import CHANGE_BY_NAME, compute_changes, remember
+from watchtower.features._graph import NETWORK_FEATURES, network_counts, normal_addresses
 from watchtower.features._history import (
     TIP_COLUMNS,
     History,
@@ -168,6 +168,10 @@ FIXED_WINDOWS: dict[str, str] = {
     "jurisdiction_differs": "none",
     # Deterioration: the span k of a change is its window (and part of its name).
     **{name: f"{c.months}m" for name, c in CHANGE_BY_NAME.items()},
+    # network (the relationship graph as known on D)
+    "linked_managers": "none",
+    "linked_incident_managers": "none",
+    "linked_red_managers": "none",
 }
 
 
@@ -941,7 +945,6 @@ def _group_changes(h: History, idx: pd.Index) -> pd.DataFrame:
 #: Cities with their own CSRC bureau (计划单列市), apart from their province's.
 _SEPARATE_CITIES = ("大连", "宁波", "厦门", "青岛", "深圳")
 _REGION_SUFFIX = re.compile(r"(省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)$")
-_ADDRESS_NOISE = re.compile(r"[\s,，.。、;；:：()（）\-—#]+")
 
 
 def _region(values: pd.Series) -> pd.Series:
@@ -952,16 +955,6 @@ def _district(province: pd.Series, city: pd.Series) -> pd.Series:
     """CSRC bureau district: the separately planned city where it is one, else the province."""
     c = _region(city)
     return c.where(c.isin(_SEPARATE_CITIES), _region(province))
-
-
-def _normal_address(values: pd.Series) -> pd.Series:
-    text = values.map(
-        lambda s: unicodedata.normalize("NFKC", s).casefold() if isinstance(s, str) else s
-    )
-    text = pd.Series(text, index=values.index, dtype="str").str.replace(
-        _ADDRESS_NOISE, "", regex=True
-    )
-    return text.where(text != "")
 
 
 @_produces(
@@ -977,7 +970,7 @@ def _group_geography(h: History, idx: pd.Index) -> pd.DataFrame:
     od = _district(m["office_province"], m["office_city"])
     rd = _district(m["register_province"], m["register_city"])
     # Shared addresses are counted across all managers, whatever the partition.
-    addr = _normal_address(all_m["office_address"].fillna(all_m["register_address"]))
+    addr = normal_addresses(all_m["office_address"].fillna(all_m["register_address"]))
     sizes = pd.to_numeric(addr.map(addr.value_counts()), errors="coerce").astype("float64")
     shared = (sizes - 1).reindex(idx)
     # AMAC's own jurisdictions (regAdrAgg / officeAdrAgg: a province or a 计划单列市).
@@ -991,6 +984,14 @@ def _group_geography(h: History, idx: pd.Index) -> pd.DataFrame:
         },
         index=idx,
     )
+
+
+# --- network -------------------------------------------------------------------------------
+@_produces(*NETWORK_FEATURES)
+def _group_network(h: History, idx: pd.Index) -> pd.DataFrame:
+    """Managers linked by a person as known on D (``watchtower.features._graph``): counted
+    store-wide, whatever the partition; NaN for a manager without any person fact known."""
+    return h.network.reindex(index=idx, columns=list(NETWORK_FEATURES)).astype("float64")
 
 
 # --- assembly ------------------------------------------------------------------------------
@@ -1049,6 +1050,7 @@ def history_as_of(
         changes = read_changes(conn, as_of, since)
         products = read_products(conn, as_of)
         events_known = events_feed_known(conn, as_of)
+        network = network_counts(conn, as_of)  # store-wide, like shared addresses
     if partition is not None:
         keep = set(managers.index[partition_of(managers["primary_invest_type"]) == partition])
         seq = seq[seq["register_no"].isin(keep)]
@@ -1074,6 +1076,7 @@ def history_as_of(
         products=products,
         events_known=events_known,
         windows=windows,
+        network=network,
     )
 
 

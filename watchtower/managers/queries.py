@@ -10,7 +10,6 @@ a related manager is listed only when the database places it in the reader's dis
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,10 +20,12 @@ import sqlalchemy as sa
 from watchtower.chart import ScorePoint
 from watchtower.config import RoutingAddress
 from watchtower.detect import POOLED, DetectConfig, peer_groups
+from watchtower.features import latest_snapshots, latest_tiers, links_between, read_facts
 from watchtower.managers._profile import HISTORY_FIELDS, LinkedFund, ManagerProfile
 from watchtower.store.alerts import alert_events, manager_tiers
 from watchtower.store.features import load_features
-from watchtower.store.schema import fund_details, manager_details, manager_snapshots
+from watchtower.store.labels import incident_labels
+from watchtower.store.schema import fund_details
 from watchtower.store.scoring import risk_scores
 from watchtower.values import finite_float
 from watchtower.warn.scope import places, scope_condition
@@ -274,113 +275,60 @@ def peer_comparison(
 class RelatedManager:
     """A manager sharing something with this one as known on D. ``links``: what is shared,
     as ``(kind, value)`` with kind ``legal_rep``, ``executive``, ``controller``,
-    ``registered_address`` or ``office_address`` (the other's address equal to one of
-    ours); ``tier`` and ``score``: its latest warn run by D (tier None: below every tier)."""
+    ``shareholder``, ``registered_address`` or ``office_address`` (the other's address equal
+    to one of ours) and the other's value; ``tier`` and ``score``: its latest warn run by D
+    (tier None: below every tier); ``incident``: its latest incident type known by D (None:
+    none). The links are the relationship graph's (:mod:`watchtower.features`), every shared
+    value listed, hubs included: a supervisor reads what is shared."""
 
     register_no: str
     manager_name: str | None
     links: tuple[tuple[str, str], ...]
     tier: str | None
     score: float | None
+    incident: str | None = None
+
+    def sentences(self) -> list[tuple[str, str]]:
+        """One (zh, en) sentence per link naming what is shared and with whom, and what the
+        other manager went through (an incident, else its tier). The feed's text is put in
+        as it is: whoever shows it escapes it for its medium (terminal, HTML)."""
+        name = self.manager_name or self.register_no
+        if self.incident is not None:
+            zh_tail, en_tail = "，该机构已出险", f", which had an incident ({self.incident})"
+        elif self.tier is not None:
+            zh_tail = f"，该机构为{_TIER_ZH.get(self.tier, self.tier)}色预警"
+            en_tail = f", which is at {self.tier}"
+        else:
+            zh_tail = en_tail = ""
+        out = []
+        for kind, value in self.links:
+            zh, en = _LINK_LABELS.get(kind, (kind, kind))
+            out.append(
+                (
+                    f"与 {name} 共用{zh}（{value}）{zh_tail}",
+                    f"shares {en} ({value}) with {name}{en_tail}",
+                )
+            )
+        return out
 
 
-def _latest(table: sa.Table, day: dt.date, *columns: str) -> sa.Subquery:
-    """Each manager's latest row of a history table known by ``day`` (known-from, then the
-    last loaded): ``register_no`` and ``columns``."""
-    rank = sa.func.row_number().over(
-        partition_by=table.c.register_no, order_by=(table.c.known_from.desc(), table.c.id.desc())
-    )
-    inner = (
-        sa.select(table.c.register_no, *(table.c[c] for c in columns), rank.label("rn"))
-        .where(table.c.known_from <= day)
-        .subquery()
-    )
-    return (
-        sa.select(inner.c.register_no, *(inner.c[c] for c in columns))
-        .where(inner.c.rn == 1)
-        .subquery()
-    )
+#: How a sentence names each kind of link (zh, en).
+_LINK_LABELS = {
+    "legal_rep": ("法定代表人", "its legal representative"),
+    "executive": ("高管", "an executive"),
+    "controller": ("实际控制人", "its actual controller"),
+    "shareholder": ("股东", "a shareholder"),
+    "registered_address": ("注册地址", "an address (the other's registered address)"),
+    "office_address": ("办公地址", "an address (the other's office address)"),
+}
+_TIER_ZH = {"red": "红", "orange": "橙", "yellow": "黄", "blue": "蓝"}
 
 
-def _names(value: Any) -> set[str]:
-    """The names in an executives list (a crawler's own keys kept: ``name`` or ``姓名``)."""
-    out: set[str] = set()
-    for item in value if isinstance(value, list) else []:
-        name = item.get("name") or item.get("姓名") if isinstance(item, dict) else item
-        if isinstance(name, str) and len(name.strip()) >= 2:
-            out.add(name.strip())
-    return out
-
-
-def _known(value: Any) -> str | None:
-    text = value.strip() if isinstance(value, str) else None
-    return text if text and len(text) >= 2 else None
-
-
-def _facts(conn: sa.Connection, register_no: str, day: dt.date) -> dict[str, set[str]]:
-    """What of this manager may be shared, as known on ``day``."""
-    snap = _latest(
-        manager_snapshots, day, "artificial_person_name", "register_address", "office_address"
-    )
-    det = _latest(manager_details, day, "artificial_person_name", "actual_controller", "executives")
-    srow = conn.execute(sa.select(snap).where(snap.c.register_no == register_no)).mappings()
-    drow = conn.execute(sa.select(det).where(det.c.register_no == register_no)).mappings()
-    s: dict[str, Any] = dict(srow.first() or {})
-    d: dict[str, Any] = dict(drow.first() or {})
-
-    def pick(*values: Any) -> set[str]:
-        return {v for v in map(_known, values) if v}
-
-    return {
-        "legal_rep": pick(s.get("artificial_person_name"), d.get("artificial_person_name")),
-        "controller": pick(d.get("actual_controller")),
-        "executive": _names(d.get("executives")),
-        "address": pick(s.get("register_address"), s.get("office_address")),
-    }
-
-
-def _json_text(value: str) -> str:
-    """``value`` as a JSON document spells it (the stored text of a JSON column)."""
-    return json.dumps(value)
-
-
-def _link_conditions(
-    snap: sa.Subquery, det: sa.Subquery, facts: Mapping[str, set[str]]
-) -> list[sa.ColumnElement[bool]]:
-    """One condition per kind of link (a manager matches when any holds)."""
-    conds: list[sa.ColumnElement[bool]] = []
-    if facts["legal_rep"]:
-        reps = sorted(facts["legal_rep"])
-        conds += [
-            snap.c.artificial_person_name.in_(reps),
-            det.c.artificial_person_name.in_(reps),
-        ]
-    if facts["controller"]:
-        conds.append(det.c.actual_controller.in_(sorted(facts["controller"])))
-    for name in sorted(facts["executive"]):
-        # the name as a whole JSON string inside the stored list (not a part of a longer one)
-        conds.append(sa.cast(det.c.executives, sa.Text).contains(_json_text(name), autoescape=True))
-    if facts["address"]:
-        addresses = sorted(facts["address"])
-        conds += [snap.c.register_address.in_(addresses), snap.c.office_address.in_(addresses)]
-    return conds
-
-
-def _links_of(row: sa.RowMapping, facts: Mapping[str, set[str]]) -> tuple[tuple[str, str], ...]:
-    """What a matched row shares with this manager (the SQL said it shares something)."""
-    links: list[tuple[str, str]] = []
-    for rep in {_known(row["snap_rep"]), _known(row["det_rep"])}:
-        if rep is not None and rep in facts["legal_rep"]:
-            links.append(("legal_rep", rep))
-    if _known(row["actual_controller"]) in facts["controller"]:
-        links.append(("controller", str(row["actual_controller"]).strip()))
-    for name in sorted(_names(row["executives"]) & facts["executive"]):
-        links.append(("executive", name))
-    for kind in ("registered_address", "office_address"):
-        value = _known(row[kind.replace("registered", "register")])
-        if value in facts["address"]:
-            links.append((kind, str(value)))
-    return tuple(sorted(set(links)))
+def _incidents(conn: sa.Connection, register_nos: list[str], day: dt.date) -> dict[str, str]:
+    """Each manager's latest incident type dated and known by ``day``."""
+    labels = incident_labels(conn, known_by=day)
+    labels = labels[labels["register_no"].isin(register_nos) & (labels["incident_date"] <= day)]
+    return {str(r.register_no): str(r.incident_type) for r in labels.itertuples()}
 
 
 def related_managers(
@@ -391,51 +339,22 @@ def related_managers(
     address: RoutingAddress = "registered",
     as_of: dt.date,
 ) -> list[RelatedManager]:
-    """Managers sharing the legal representative, an executive, the actual controller or an
-    address (registered or office) with this one, as both were known on ``as_of``, placed by
-    the database in ``districts`` (None: any), by register number."""
-    facts = _facts(conn, register_no, as_of)
-    snap = _latest(
-        manager_snapshots,
-        as_of,
-        "manager_name",
-        "artificial_person_name",
-        "register_address",
-        "office_address",
-    )
-    det = _latest(
-        manager_details, as_of, "artificial_person_name", "actual_controller", "executives"
-    )
-    conds = _link_conditions(snap, det, facts)
-    if not conds:
+    """Managers sharing the legal representative, an executive, the actual controller, a
+    shareholder or an address (registered or office) with this one, as both were known on
+    ``as_of``, with a list snapshot known by then, placed by the database in ``districts``
+    (None: any), by register number."""
+    links = links_between(read_facts(conn, as_of), of=[register_no], hub_max=None)
+    if links.empty:
         return []
-    mt = manager_tiers
-    tier_rank = sa.func.row_number().over(partition_by=mt.c.register_no, order_by=mt.c.as_of.desc())
-    tiers_in = (
-        sa.select(mt.c.register_no, mt.c.tier, mt.c.score, tier_rank.label("rn"))
-        .where(mt.c.as_of <= as_of)
-        .subquery()
-    )
-    tiers = sa.select(tiers_in).where(tiers_in.c.rn == 1).subquery()
+    shared: dict[str, set[tuple[str, str]]] = {}
+    for row in links.itertuples():
+        shared.setdefault(str(row.other), set()).add((str(row.kind), str(row.value)))
+    snap = latest_snapshots(as_of, "manager_name")
+    tiers = latest_tiers(as_of)
     q = (
-        sa.select(
-            snap.c.register_no,
-            snap.c.manager_name,
-            snap.c.artificial_person_name.label("snap_rep"),
-            snap.c.register_address,
-            snap.c.office_address,
-            det.c.artificial_person_name.label("det_rep"),
-            det.c.actual_controller,
-            det.c.executives,
-            tiers.c.tier,
-            tiers.c.score,
-        )
-        .select_from(
-            snap.outerjoin(det, det.c.register_no == snap.c.register_no).outerjoin(
-                tiers, tiers.c.register_no == snap.c.register_no
-            )
-        )
-        .where(snap.c.register_no != register_no, sa.or_(*conds))
+        sa.select(snap.c.register_no, snap.c.manager_name, tiers.c.tier, tiers.c.score)
+        .select_from(snap.outerjoin(tiers, tiers.c.register_no == snap.c.register_no))
+        .where(snap.c.register_no.in_(sorted(shared)))
         .order_by(snap.c.register_no)
     )
     if districts is not None:
@@ -444,14 +363,16 @@ def related_managers(
             scope_condition(conn, districts, where, None, None)
         )
         q = q.where(snap.c.register_no.in_(in_scope))
-    out = []
-    for row in conn.execute(q).mappings():
-        links = _links_of(row, facts)
-        if links:
-            score = finite_float(row["score"])
-            out.append(
-                RelatedManager(
-                    str(row["register_no"]), row["manager_name"], links, row["tier"], score
-                )
-            )
-    return out
+    rows = list(conn.execute(q).mappings())
+    incidents = _incidents(conn, [str(r["register_no"]) for r in rows], as_of)
+    return [
+        RelatedManager(
+            str(row["register_no"]),
+            row["manager_name"],
+            tuple(sorted(shared[str(row["register_no"])])),
+            row["tier"],
+            finite_float(row["score"]),
+            incidents.get(str(row["register_no"])),
+        )
+        for row in rows
+    ]

@@ -51,7 +51,7 @@ from watchtower.synth._tables import (
     listed,
     staff,
 )
-from watchtower.synth._world import MISSING, BoolA, FloatA, World, _person
+from watchtower.synth._world import MISSING, RISKY, BoolA, FloatA, World, _person
 
 MANAGER_PAGE_ROWS = 100
 FUND_PAGE_ROWS = 1000
@@ -188,6 +188,8 @@ def _dress(w: World, rng: np.random.Generator) -> _Dress:
         if main < 100:
             share.append((_person(rng), f"{100 - main}%"))
         holders.append(share)
+    if w.preset.shared_person_share > 0:  # after every other draw: nothing else moves
+        _plant_network(w, rng, controller, holders)
     k = int(min(max(round(HTML_MANAGER_SHARE * w.n), 1), HTML_MANAGER_MAX))
     chosen = rng.choice(w.n, min(k, w.n), replace=False)
     return _Dress(
@@ -202,6 +204,25 @@ def _dress(w: World, rng: np.random.Generator) -> _Dress:
         holders=holders,
         html_managers=frozenset(int(m) for m in chosen.tolist()),
     )
+
+
+def _plant_network(
+    w: World, rng: np.random.Generator, controller: ObjA, holders: list[list[tuple[str, str]]]
+) -> None:
+    """A share of the risky managers take another risky manager's actual controller, who
+    becomes their main shareholder too (the detail page's 出资人): misconduct travelling
+    through people (Dimmock, Gerken & Graham 2018). The legal representative stays its own
+    (the list's history of representatives is the scenarios')."""
+    risky = np.flatnonzero(np.isin(w.sc, RISKY))
+    if risky.size < 2:
+        return
+    order = rng.permutation(risky)
+    k = min(round(w.preset.shared_person_share * risky.size), risky.size - 1)
+    leaders = order[k:]
+    for m in order[:k].tolist():
+        lead = int(leaders[int(rng.integers(0, leaders.size))])
+        controller[m] = controller[lead]
+        holders[m][0] = (str(controller[lead]), holders[m][0][1])
 
 
 # --------------------------------------------------------------------------- helpers

@@ -53,7 +53,9 @@ class WorldFamily:
     (``CHANNELS``; 0 turns a channel off); chances are capped at 1. ``min_signals``: a risky
     manager shows at least this many of its scenario's signals (among those whose chance is
     above 0). ``noise_share``: healthy managers given one weak isolated signal. ``omit``:
-    the supervisor's feeds not written (``OMITTABLE``)."""
+    the supervisor's feeds not written (``OMITTABLE``). ``shared_person_share``: the share
+    of risky managers whose actual controller (also their main shareholder on the detail
+    page) is another risky manager's (a planted network; 0: controllers are random people)."""
 
     name: str
     role: Role
@@ -65,6 +67,7 @@ class WorldFamily:
     channels: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     noise_share: float = 0.15
     omit: frozenset[str] = frozenset()
+    shared_person_share: float = 0.0
 
     def __post_init__(self) -> None:
         unknown = set(self.channels) - set(CHANNELS)
@@ -79,6 +82,8 @@ class WorldFamily:
             raise ValueError(f"family {self.name}: lead_days must satisfy 30 <= lo < hi")
         if any(v < 0 for v in (*self.shares.values(), *self.channels.values())):
             raise ValueError(f"family {self.name}: shares and channel weights must be >= 0")
+        if not 0.0 <= self.shared_person_share <= 1.0:
+            raise ValueError(f"family {self.name}: shared_person_share must be in [0, 1]")
         if sum(self.shares.values()) >= 0.9:
             raise ValueError(f"family {self.name}: scenario shares leave too few healthy managers")
 
@@ -86,8 +91,10 @@ class WorldFamily:
         return float(self.channels.get(channel, 1.0))
 
     def as_dict(self) -> dict[str, Any]:
-        """The family as plain JSON (written to the world's ``_truth/family.json``)."""
-        return {
+        """The family as plain JSON (written to the world's ``_truth/family.json``); the
+        planted network's share only when there is one, so that the worlds of families
+        without it stay byte for byte what they were."""
+        out: dict[str, Any] = {
             "name": self.name,
             "role": self.role,
             "summary": self.summary,
@@ -99,6 +106,9 @@ class WorldFamily:
             "noise_share": self.noise_share,
             "omit": sorted(self.omit),
         }
+        if self.shared_person_share:
+            out["shared_person_share"] = self.shared_person_share
+        return out
 
 
 #: The declared families. Change ``development`` only on purpose (it is the tuning world);
@@ -182,6 +192,29 @@ FAMILIES: Mapping[str, WorldFamily] = MappingProxyType(
                 ),
                 signal_strength=1.2,
                 omit=frozenset({"reports", "events", "manager_export"}),
+            ),
+            WorldFamily(
+                name="locked_network",
+                role="locked",
+                summary="networks of risk: half the risky managers share their actual "
+                "controller (and main shareholder) with another risky manager; fainter, "
+                "later own signals (0.7, onsets 5-14 months ahead), more benign outliers",
+                shares=MappingProxyType(
+                    {
+                        "run_off": 0.02,
+                        "lost_contact": 0.02,
+                        "illegal_fundraising": 0.024,
+                        "enforcement": 0.014,
+                        "shell": 0.012,
+                        "large_firm": 0.01,
+                        "new_manager": 0.03,
+                        "office_mover": 0.03,
+                        "late_filer": 0.03,
+                    }
+                ),
+                lead_days=(150, 430),
+                signal_strength=0.7,
+                shared_person_share=0.5,
             ),
         )
     }
