@@ -20,7 +20,16 @@ import pytest
 
 from tests.features.conftest import World
 from tests.store_rows import loaded_batch
-from watchtower.features import HUB_MAX, Catalog, compute_features, links_between, read_facts
+from watchtower.detect.reasons import with_ties
+from watchtower.features import (
+    HUB_MAX,
+    PERSON_LABELS,
+    Catalog,
+    compute_features,
+    links_between,
+    network_ties,
+    read_facts,
+)
 from watchtower.features._graph import address_key, person_key
 from watchtower.managers import related_managers
 from watchtower.store.alerts import manager_tiers
@@ -215,3 +224,51 @@ def test_the_features_equal_on_a_partition(world: World, catalog: Catalog) -> No
     cols = list(NETWORK)
     assert len(part) < len(full)
     pd.testing.assert_frame_equal(part[cols], full.loc[part.index, cols])
+
+
+def test_the_ties_behind_the_network_features_as_known_on_d(world: World) -> None:
+    with world.engine.connect() as conn:
+        ties = network_ties(conn, AS_OF, ["P0000001", "P0000002", "P0000005"])
+        later = network_ties(conn, LATER, ["P0000001"])
+    # the counts of EXPECTED, with who and what: N2's incident (their legal representative),
+    # N7's red run (a shareholder); N3's incident and N2's red run of D are not known yet
+    assert ties == {
+        "P0000001": {
+            "linked_incident_managers": [("P0000002", "legal_rep")],
+            "linked_red_managers": [("P0000007", "shareholder")],
+        }
+    }
+    assert later["P0000001"]["linked_incident_managers"] == [
+        ("P0000002", "legal_rep"),
+        ("P0000003", "executive"),
+    ]
+
+
+def test_a_network_reason_names_the_kinds_shared_not_the_other_manager() -> None:
+    reasons: list[dict[str, object]] = [
+        {"kind": "rule", "code": "linked_incident_managers", "zh": "规则", "en": "rule"},
+        {
+            "kind": "feature",
+            "code": "linked_incident_managers",
+            "zh": "与 2 家已出险机构共用人员",
+            "en": "shares people with 2 manager(s) that had an incident",
+            "value": 2.0,
+        },
+        {"kind": "feature", "code": "staff", "zh": "员工", "en": "staff"},
+    ]
+    ties = {
+        "linked_incident_managers": [
+            ("P2", "shareholder"),
+            ("P3", "legal_rep"),
+            ("P3", "shareholder"),
+        ]
+    }
+    out = with_ties(reasons, ties, PERSON_LABELS)
+    assert out[0] == reasons[0] and out[2] == reasons[2]  # a rule, another feature: unchanged
+    assert out[1]["zh"] == "与 2 家已出险机构共用人员(共用法定代表人、股东)"
+    assert out[1]["en"] == (
+        "shares people with 2 manager(s) that had an incident (shared legal representative, "
+        "shareholder)"
+    )
+    assert out[1]["linked"] == ["P2", "P3"] and out[1]["value"] == 2.0
+    assert with_ties(reasons, {}, PERSON_LABELS) == reasons

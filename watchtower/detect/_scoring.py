@@ -37,6 +37,7 @@ from watchtower.detect.calibration import (
 )
 from watchtower.detect.config import DetectConfig, load_detect_config
 from watchtower.detect.model import RiskModel, RuleHitsFn
+from watchtower.detect.reasons import with_ties
 from watchtower.detect.registry import (
     ModelRecord,
     champion,
@@ -58,6 +59,7 @@ __all__ = [
     "export_scores",
     "features_at",
     "load_incidents",
+    "name_ties",
     "neutralize_cell",
     "read_scores",
     "rule_hits_fn",
@@ -145,6 +147,32 @@ def features_at(
             store_features(conn, day, frame, version, created_at=stamp)
             record_feature_run(conn, day, version, knowledge, partition=partition, created_at=stamp)
     return frame
+
+
+def name_ties(engine: sa.Engine, as_of: dt.date, scored: pd.DataFrame) -> pd.Series:
+    """The ``reasons`` of ``scored`` with the network features' reasons naming the kinds of
+    person shared with the managers they count (:func:`watchtower.detect.reasons.with_ties`);
+    the graph is read only when some reason is a network feature's."""
+    from watchtower.features import PERSON_LABELS, TIED_FEATURES, network_ties
+
+    tied = set(TIED_FEATURES)
+    regs = [
+        str(reg)
+        for reg, reasons in scored["reasons"].items()
+        if any(r.get("kind") == "feature" and r.get("code") in tied for r in reasons)
+    ]
+    if not regs:
+        return scored["reasons"]
+    with engine.connect() as conn:
+        ties = network_ties(conn, as_of, regs)
+    return pd.Series(
+        [
+            with_ties(reasons, ties.get(str(reg), {}), PERSON_LABELS)
+            for reg, reasons in scored["reasons"].items()
+        ],
+        index=scored.index,
+        dtype=object,
+    )
 
 
 def rule_hits_fn(settings: Settings, catalog: Any) -> RuleHitsFn | None:

@@ -38,6 +38,7 @@ __all__ = [
     "feature_severity",
     "format_like",
     "hit_dict",
+    "with_ties",
 ]
 
 
@@ -299,3 +300,34 @@ def build_reasons_batch(
                 }
             )
     return [r[:max_reasons] if len(r) > max_reasons else r for r in out]
+
+
+def with_ties(
+    reasons: Sequence[Mapping[str, Any]],
+    ties: Mapping[str, Sequence[tuple[str, str]]],
+    labels: Mapping[str, tuple[str, str]],
+) -> list[dict[str, Any]]:
+    """A manager's reasons with each network feature's reason (``ties``: feature -> the
+    (other manager, kind of person shared) pairs it counted) naming the kinds of person
+    shared, from ``labels`` (kind -> (zh, en)), and carrying the other managers' register
+    numbers as ``linked``. The other managers are not named in the text: a reason is shown
+    to whoever sees this manager, while the names of related managers are shown only within
+    the reader's scope (the manager page, ``watchtower managers show``)."""
+    out = []
+    for reason in reasons:
+        pairs = ties.get(str(reason.get("code"))) if reason.get("kind") == "feature" else None
+        if not pairs:
+            out.append(dict(reason))
+            continue
+        kinds = sorted({kind for _, kind in pairs}, key=list(labels).index)
+        zh = "、".join(labels[k][0] for k in kinds)
+        en = ", ".join(labels[k][1] for k in kinds)
+        out.append(
+            {
+                **reason,
+                "zh": f"{reason.get('zh', '')}(共用{zh})",
+                "en": f"{reason.get('en', '')} (shared {en})",
+                "linked": sorted({other for other, _ in pairs}),
+            }
+        )
+    return out

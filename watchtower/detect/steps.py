@@ -19,6 +19,7 @@ from watchtower.detect._scoring import (
     features_at,
     load_catalog,
     load_incidents,
+    name_ties,
     scoring_context,
     walk_forward_at,
     write_scores,
@@ -190,6 +191,7 @@ def run_scoring(
     mine = frame if keep is None else frame[keep]
     hits = ctx.rule_hits(mine) if ctx.rule_hits else None  # rules read a manager's own row
     scored = model.score(frame, hits, only=keep)
+    scored["reasons"] = name_ties(engine, as_of, scored)
     # the map of the whole day (past days of every partition), so a partition's
     # probabilities equal the same rows of an unpartitioned run
     calibration = calibration_at(engine, as_of)

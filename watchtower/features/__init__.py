@@ -7,7 +7,8 @@
   :func:`manager_type_counts` their sizes.
 - :func:`read_facts` and :func:`links_between` are the relationship graph of managers as
   known on D (shared people and addresses; :mod:`watchtower.features._graph`), read by the
-  ``network`` features and by the manager page's related managers.
+  ``network`` features and by the manager page's related managers; :func:`network_ties`
+  says which links a manager's network features counted (their reasons name the kinds).
 - Snapshots are stored by :mod:`watchtower.store.features`.
 """
 
@@ -15,10 +16,13 @@ from watchtower.contract import META_COLUMNS, PARTITIONS, UNKNOWN_PARTITION
 from watchtower.features._graph import (
     HUB_MAX,
     KINDS,
+    PERSON_LABELS,
+    TIED_FEATURES,
     incident_managers,
     latest_snapshots,
     latest_tiers,
     links_between,
+    network_ties,
     read_facts,
 )
 from watchtower.features.catalog import (
@@ -39,6 +43,8 @@ __all__ = [
     "KINDS",
     "META_COLUMNS",
     "PARTITIONS",
+    "PERSON_LABELS",
+    "TIED_FEATURES",
     "UNKNOWN_PARTITION",
     "Catalog",
     "CatalogError",
@@ -53,6 +59,7 @@ __all__ = [
     "list_partitions",
     "load_catalog",
     "manager_type_counts",
+    "network_ties",
     "parse_catalog",
     "partition_of_type",
     "read_facts",

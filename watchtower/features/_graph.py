@@ -298,3 +298,46 @@ def network_counts(conn: sa.Connection, day: dt.date) -> pd.DataFrame:
     if not tier_rows:
         out["linked_red_managers"] = np.nan
     return out
+
+
+#: How a reason names each kind of person shared (zh, en).
+PERSON_LABELS: dict[str, tuple[str, str]] = {
+    "legal_rep": ("法定代表人", "legal representative"),
+    "executive": ("高管", "executive"),
+    "controller": ("实际控制人", "actual controller"),
+    "shareholder": ("股东", "shareholder"),
+}
+
+#: The network features whose reasons name what ties the manager to the others counted.
+TIED_FEATURES: tuple[str, ...] = ("linked_incident_managers", "linked_red_managers")
+
+
+def network_ties(
+    conn: sa.Connection, day: dt.date, register_nos: Collection[str]
+) -> dict[str, dict[str, list[tuple[str, str]]]]:
+    """What lies behind the :data:`TIED_FEATURES` of ``register_nos`` on ``day``: per
+    manager, feature -> the (other manager, kind of person shared) pairs it counts, as
+    :func:`network_counts` counts them (people only, hubs left out, incidents dated and known
+    by ``day``, red in the latest warn run strictly before ``day``), sorted."""
+    if not register_nos:
+        return {}
+    facts = read_facts(conn, day)
+    people = facts[facts["kind"].isin(PERSON_KINDS)]
+    links = links_between(people, of=register_nos)
+    if links.empty:
+        return {}
+    tiers = latest_tiers(day, before=True)
+    members = {
+        "linked_incident_managers": incident_managers(conn, day),
+        "linked_red_managers": {
+            str(no)
+            for no, tier in conn.execute(sa.select(tiers.c.register_no, tiers.c.tier))
+            if tier == RED
+        },
+    }
+    out: dict[str, dict[str, set[tuple[str, str]]]] = {}
+    for no, other, kind in links[["register_no", "other", "kind"]].itertuples(index=False):
+        for feature, hit in members.items():
+            if other in hit:
+                out.setdefault(str(no), {}).setdefault(feature, set()).add((str(other), kind))
+    return {no: {f: sorted(v) for f, v in ties.items()} for no, ties in out.items()}
