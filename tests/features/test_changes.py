@@ -24,16 +24,39 @@ AS_OF = D(2024, 7, 1)
 
 
 def build(w: World) -> None:
-    w.manager("C1000001", D(2023, 5, 31), employee_count=12, qualified_employee_count=6,
-              paid_in_capital=800.0)  # fmt: skip
+    w.manager(
+        "C1000001",
+        D(2023, 5, 31),
+        employee_count=12,
+        qualified_employee_count=6,
+        paid_in_capital=800.0,
+    )
     # Dated before R3 but known only after it: invisible at R3 (superseded by D).
-    w.manager("C1000001", D(2024, 3, 15), known_from=D(2024, 4, 10), employee_count=5,
-              qualified_employee_count=5, paid_in_capital=800.0)  # fmt: skip
-    w.manager("C1000001", D(2024, 6, 30), employee_count=3, qualified_employee_count=3,
-              paid_in_capital=200.0, fund_count=2)  # fmt: skip
+    w.manager(
+        "C1000001",
+        D(2024, 3, 15),
+        known_from=D(2024, 4, 10),
+        employee_count=5,
+        qualified_employee_count=5,
+        paid_in_capital=800.0,
+    )
+    w.manager(
+        "C1000001",
+        D(2024, 6, 30),
+        employee_count=3,
+        qualified_employee_count=3,
+        paid_in_capital=200.0,
+        fund_count=2,
+    )
     # Known after D: invisible on D.
-    w.manager("C1000001", D(2024, 6, 30), known_from=D(2024, 7, 15), employee_count=1,
-              qualified_employee_count=1, paid_in_capital=100.0)  # fmt: skip
+    w.manager(
+        "C1000001",
+        D(2024, 6, 30),
+        known_from=D(2024, 7, 15),
+        employee_count=1,
+        qualified_employee_count=1,
+        paid_in_capital=100.0,
+    )
     w.detail("C1000001", D(2023, 6, 30), scale_low=0.0, scale_high=9999.0)
     w.detail("C1000001", D(2024, 6, 30), scale_low=0.0, scale_high=99.0)
     w.fund("FC0001", "C1000001", D(2023, 6, 30), last_quarter_update=True)
@@ -112,8 +135,13 @@ def test_a_row_added_later_is_seen_by_the_next_computation(world: World, catalog
     clear_cache()
     before = compute_features(world.engine, AS_OF, catalog=catalog)
     # A snapshot dated at R6 and known by it, arriving after the first computation.
-    world.manager("C1000001", D(2023, 12, 31), employee_count=20, qualified_employee_count=6,
-                  paid_in_capital=800.0)  # fmt: skip
+    world.manager(
+        "C1000001",
+        D(2023, 12, 31),
+        employee_count=20,
+        qualified_employee_count=6,
+        paid_in_capital=800.0,
+    )
     after = compute_features(world.engine, AS_OF, catalog=catalog)
     assert before.loc["C1000001", "employee_count_logchange_6m"] == pytest.approx(math.log(4 / 13))
     assert after.loc["C1000001", "employee_count_logchange_6m"] == pytest.approx(math.log(4 / 21))
