@@ -5,6 +5,7 @@ C, absent (and said) below min_positives, and a champion left alone. Hand-made f
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
@@ -115,7 +116,7 @@ def store(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         seen["trained"] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(scoring, "_LAYERS", {})
+    monkeypatch.setattr(scoring, "_LAYERS", OrderedDict())
     monkeypatch.setattr(scoring, "incident_labels", labels)
     monkeypatch.setattr("watchtower.store.knowledge.knowledge_of", lambda _c, _d: "1:1")
     monkeypatch.setattr(scoring, "features_at", lambda _e, _c, d, **_k: FRAME.copy())
@@ -137,6 +138,21 @@ def test_two_days_of_one_month_share_one_layer_trained_once(store: dict[str, Any
     assert store["trained"] == 2 and third.positives == first.positives + 2
     walk_forward_at(engine, CONFIG, CATALOG, dt.date(2024, 8, 1))  # next month: next C
     assert store["trained"] == 3 and store["known_by"][-1] == dt.date(2024, 7, 31)
+
+
+def test_the_process_keeps_the_most_recently_used_layers_only(store: dict[str, Any]) -> None:
+    engine = sa.create_engine("sqlite://")
+    kept = scoring._LAYERS_KEPT
+    months = [dt.date(2024 + m // 12, m % 12 + 1, 15) for m in range(6, 6 + kept + 1)]
+    first = walk_forward_at(engine, CONFIG, CATALOG, months[0])
+    for day in months[1:-1]:
+        walk_forward_at(engine, CONFIG, CATALOG, day)
+    assert walk_forward_at(engine, CONFIG, CATALOG, months[0]) is first  # used again: kept
+    walk_forward_at(engine, CONFIG, CATALOG, months[-1])  # one more: the oldest unused goes
+    assert len(scoring._LAYERS) == kept and store["trained"] == kept + 1
+    walk_forward_at(engine, CONFIG, CATALOG, months[1])  # that one was evicted: retrained
+    assert store["trained"] == kept + 2
+    assert walk_forward_at(engine, CONFIG, CATALOG, months[0]) is first
 
 
 def test_below_min_positives_the_layer_is_absent_and_said(store: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,7 +228,10 @@ class ScoringContext:
 #: :func:`walk_forward_at`). Not persisted: a layer is a logistic fit on stored feature
 #: snapshots (a second or so once they are stored, see docs/evaluation.md), while a file would
 #: have to be signed and verified like a registry artifact to be trusted on load.
-_LAYERS: dict[tuple[str, ...], WalkForwardLayer] = {}
+#: At most ``_LAYERS_KEPT`` of them, least recently used out: a long-lived worker scoring
+#: years of days would otherwise keep every month's layer.
+_LAYERS: OrderedDict[tuple[str, ...], WalkForwardLayer] = OrderedDict()
+_LAYERS_KEPT = 12
 
 
 def _labels_fingerprint(labels: pd.DataFrame) -> str:
@@ -267,7 +271,9 @@ def walk_forward_at(
         _labels_fingerprint(labels),
         knowledge,
     )
-    if key not in _LAYERS:
+    if key in _LAYERS:
+        _LAYERS.move_to_end(key)
+    else:
         _LAYERS[key] = walk_forward_layer(
             config,
             catalog,
@@ -275,6 +281,8 @@ def walk_forward_at(
             lambda d: features_at(engine, catalog, d, created_at=created_at),
             labels,
         )
+        while len(_LAYERS) > _LAYERS_KEPT:
+            _LAYERS.popitem(last=False)
     return _LAYERS[key]
 
 

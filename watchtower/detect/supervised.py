@@ -19,6 +19,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
+from watchtower.clock import month_end_on_or_before
+
 __all__ = [
     "RETRAIN_SCHEDULES",
     "credibility",
@@ -64,11 +66,6 @@ def label_days(
     return sorted(days)
 
 
-def _month_end(year: int, month: int) -> dt.date:
-    nxt = dt.date(year + month // 12, month % 12 + 1, 1)
-    return nxt - dt.timedelta(days=1)
-
-
 def retrain_cutoff(day: dt.date, every: str = "monthly") -> dt.date:
     """The walk-forward cut-off C for scoring ``day``: the month end (``monthly``) or quarter
     end (``quarterly``) on or before ``day`` (``day`` itself when it is one). Every day of one
@@ -76,12 +73,10 @@ def retrain_cutoff(day: dt.date, every: str = "monthly") -> dt.date:
     if every not in RETRAIN_SCHEDULES:
         raise ValueError(f"retrain_every: one of {', '.join(RETRAIN_SCHEDULES)}, not {every!r}")
     step = 1 if every == "monthly" else 3
-    month = day.month - (day.month - 1) % step + step - 1  # the period's last month
-    end = _month_end(day.year, month)
-    if end <= day:
-        return end
-    first = dt.date(day.year, month - step + 1, 1)
-    return first - dt.timedelta(days=1)
+    end = month_end_on_or_before(day)
+    while end.month % step:  # back to the period's last month end
+        end = month_end_on_or_before(end.replace(day=1) - dt.timedelta(days=1))
+    return end
 
 
 def month_end_days(cutoff: dt.date, horizon_days: int, lookback_days: int) -> list[dt.date]:
@@ -91,16 +86,7 @@ def month_end_days(cutoff: dt.date, horizon_days: int, lookback_days: int) -> li
     (C moves by a month, the window by one snapshot) and of month-end backtest days."""
     last = cutoff - dt.timedelta(days=horizon_days)
     first = cutoff - dt.timedelta(days=lookback_days)
-    days: list[dt.date] = []
-    year, month = last.year, last.month
-    while True:
-        d = _month_end(year, month)
-        if d <= last:
-            if d < first:
-                break
-            days.append(d)
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-    return sorted(days)
+    return [d.date() for d in pd.date_range(first, last, freq="ME")]
 
 
 def credibility(positives: int, half_at: int) -> float:

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from watchtower.clock import is_month_end, month_end_on_or_before
 from watchtower.features._history import history_fingerprint, minus
 
 ChangeKind = Literal["difference", "log_ratio"]
@@ -79,13 +80,7 @@ def reference_day(as_of: dt.date, months: int) -> dt.date:
     Months are counted from the day after ``as_of`` so that a month end maps to the month end
     (2024-06-30, 3 -> 2024-03-31, not 2024-03-30 and hence 2024-02-29)."""
     start = minus(as_of + dt.timedelta(days=1), f"{months}m") - dt.timedelta(days=1)
-    if is_month_end(start):
-        return start
-    return start.replace(day=1) - dt.timedelta(days=1)
-
-
-def is_month_end(day: dt.date) -> bool:
-    return (day + dt.timedelta(days=1)).day == 1
+    return month_end_on_or_before(start)
 
 
 #: Base frames of reference days per engine: key -> frame (index register_no, one column per

@@ -27,6 +27,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from watchtower.clock import month_end
 from watchtower.contract import SOURCES, Source
 
 SUPPORTED_SUFFIXES = (".json", ".jsonl", ".csv", ".xlsx", ".html", ".htm")
@@ -122,7 +123,7 @@ def date_of(name: str) -> dt.date | None:
     quarter = _QUARTER_IN_NAME.search(name)
     if quarter:
         year, q = int(quarter.group(1)), int(quarter.group(2))
-        return _month_end(year, 3 * q)
+        return month_end(year, 3 * q)
     for match in _DATE_IN_NAME.finditer(name):
         year, month = int(match.group(1)), int(match.group(2))
         if not (1900 < year < 2200 and 1 <= month <= 12):
@@ -132,13 +133,8 @@ def date_of(name: str) -> dt.date | None:
                 return dt.date(year, month, int(match.group(3)))
             except ValueError:
                 continue
-        return _month_end(year, month)
+        return month_end(year, month)
     return None
-
-
-def _month_end(year: int, month: int) -> dt.date:
-    first_next = dt.date(year + month // 12, month % 12 + 1, 1)
-    return first_next - dt.timedelta(days=1)
 
 
 def readiness(
