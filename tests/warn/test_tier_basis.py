@@ -157,6 +157,9 @@ def test_the_file_sets_the_basis_and_min_score_defaults_to_blue(tmp_path: Path) 
     path.write_text(text.replace("  min_score: 40", "  min_scor: 40"), encoding="utf-8")
     with pytest.raises(PolicyError, match="min_scor"):
         load_policy(tmp_path)
+    path.write_text(text.replace("  orange: 0.05", "  orange: 0.005"), encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"tiers\.yaml: budget shares .* cumulative"):
+        load_policy(tmp_path)  # a value the policy refuses names the file too
 
 
 def test_the_warn_step_tiers_by_the_stored_probabilities(tmp_path: Path) -> None:

@@ -119,7 +119,11 @@ def warn(
         f"{s.held}\nalerts: {s.opened} opened, {s.escalated} escalated, {s.deescalated} "
         f"de-escalated, {s.auto_resolved} auto-resolved; {s.open_alerts} open"
         + (" (tiers for this day existed: nothing changed)" if s.rerun else "")
-        + (f" ({s.revised} tiers revised: the day's scores changed)" if s.revised else "")
+        + (
+            f" ({s.revised} tiers revised: the day's scores or the tier policy changed)"
+            if s.revised
+            else ""
+        )
     )
     if s.basis != "score" or s.note:
         cuts = " ".join(f"{t} {'-' if v is None else f'{v:.1f}'}" for t, v in s.thresholds.items())

@@ -321,7 +321,5 @@ def load_policy(models_dir: Path) -> TierPolicy:
             chart_runs=int(digest.get("chart_runs", 14)),
             top_reasons=int(digest.get("top_reasons", 3)),
         )
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, PolicyError):
-            raise
+    except (TypeError, ValueError) as exc:  # PolicyError too: every message names the file
         raise PolicyError(f"{path}: {exc}") from exc
