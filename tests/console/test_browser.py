@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -48,20 +48,25 @@ def _queue_register_nos(driver: WebDriver) -> set[str]:
 
 
 def _submit(driver: WebDriver, button: WebElement, *, to: str) -> None:
-    """Click a form's button and wait until the browser has arrived at a URL containing ``to``
-    (a click returns before the next page has loaded)."""
-    old = driver.find_element(By.TAG_NAME, "html")
+    """Click a form's button and wait until the browser has loaded a new document at a URL
+    containing ``to`` (a click returns before the next page has loaded).
+
+    The old document is marked with a window property that a new page load cannot carry.
+    While the page changes, chromium may answer a query about the old document with any
+    WebDriver error (a stale element, or "Node with given id does not belong to the
+    document"), so those answers mean "not yet" and the wait goes on; a page that never
+    arrives still fails, on the timeout."""
+    driver.execute_script("window.__watchtower_old_page = true;")
     button.click()
-    wait = WebDriverWait(driver, 15)
-    wait.until(lambda d: not _attached(old) and to in d.current_url)
+    wait = WebDriverWait(driver, 15, ignored_exceptions=(WebDriverException,))
+    wait.until(lambda d: _arrived(d, to))
 
 
-def _attached(element: WebElement) -> bool:
-    try:
-        element.is_enabled()
-    except StaleElementReferenceException:
-        return False
-    return True
+def _arrived(driver: WebDriver, to: str) -> bool:
+    state = driver.execute_script(
+        "return [window.__watchtower_old_page === true, document.readyState];"
+    )
+    return not state[0] and state[1] == "complete" and to in driver.current_url
 
 
 def _fits(driver: WebDriver, width: int) -> None:
