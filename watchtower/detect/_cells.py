@@ -44,7 +44,8 @@ def band_indices(values: pd.Series, edges: Sequence[float]) -> np.ndarray:
     """Band per value: 0 below ``edges[0]``, i for ``[edges[i-1], edges[i])``, len(edges) from
     the last edge on; :data:`UNKNOWN_BAND` for a missing value."""
     x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    bands = np.searchsorted(np.asarray(edges, dtype=float), x, side="right").astype(np.int64)
+    bands: np.ndarray = np.searchsorted(np.asarray(edges, dtype=float), x, side="right")
+    bands = bands.astype(np.int64)
     bands[~np.isfinite(x)] = UNKNOWN_BAND
     return bands
 

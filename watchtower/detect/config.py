@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 from collections.abc import Collection
@@ -265,7 +266,7 @@ def _edges(path: Path, where: str, value: Any) -> tuple[float, ...]:
     except (TypeError, ValueError):
         edges = ()
     finite = all(math.isfinite(e) for e in edges)
-    if not edges or not finite or any(a >= b for a, b in zip(edges, edges[1:], strict=False)):
+    if not edges or not finite or any(a >= b for a, b in itertools.pairwise(edges)):
         raise DetectConfigError(
             f"{path}: {where}.edges must be a list of increasing numbers, got {value!r}"
         )

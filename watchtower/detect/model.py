@@ -326,9 +326,10 @@ class RiskModel:
 
         ``hits``: rule hits per register_no, or None when no rules are configured (the rule
         component is then left out of the weighted mean). Returns one row per manager with
-        metadata columns, ``peer_group`` (the comparison cell's label), ``score``, ``rule_score``, ``anomaly_score``,
-        ``supervised_score`` (NaN without the layer), ``rule_hits`` (list of codes) and
-        ``reasons`` (list of dicts, see watchtower.detect.reasons).
+        metadata columns, ``peer_group`` (the comparison cell's label), ``score``,
+        ``rule_score``, ``anomaly_score``, ``supervised_score`` (NaN without the layer),
+        ``rule_hits`` (list of codes) and ``reasons`` (list of dicts, see
+        watchtower.detect.reasons).
 
         ``only`` (a boolean mask of the frame's rows): return those rows only, the others
         serving as their peers; the ensembles of peer groups without such a row are not
