@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.detect.fakes import CATALOG, day, hits_for, world
-from watchtower.detect._cells import band_indices, comparison_cells
+from watchtower.detect._cells import band_indices, cell_phrase, comparison_cells
 from watchtower.detect.config import Banding, DetectConfig, DetectConfigError, load_detect_config
 from watchtower.detect.detectors import _robust_center_scale, directional_deviations
 from watchtower.detect.model import POOLED, RiskModel, peer_groups
@@ -160,6 +160,41 @@ def test_a_giant_ordinary_among_giants_is_no_deviation(config: DetectConfig) -> 
     assert "overdue_reports" not in reasons
     reasons_whole = [r["code"] for rs in whole.score(frame)["reasons"].loc[giants] for r in rs]
     assert "overdue_reports" in reasons_whole
+
+
+def test_a_cell_phrase_names_the_bands_in_both_languages() -> None:
+    labels = {"years_since_registration": ("登记年限", "Years since registration")}
+    assert cell_phrase(((AGE, 2), (SIZE, 2)), labels) == (
+        "登记年限 ≥5、fund_count 5 至 20 以下",
+        "years since registration ≥5, fund_count 5 to under 20",
+    )
+    assert cell_phrase(((AGE, 0),), labels) == ("登记年限 <2", "years since registration <2")
+    assert cell_phrase((), labels) is None  # a whole peer group: nothing to add
+
+
+def test_a_reason_says_whose_median_it_quotes(config: DetectConfig) -> None:
+    """A median from a comparison cell is named with the cell's bands; one from the whole peer
+    group is not: the console's peers table shows the group's, so a reader must tell them
+    apart."""
+    by_size = replace(config, comparable_by=(Banding("fund_count", (20.0,)),), cell_min_size=30)
+    frame, model = _giants(by_size)
+    small = frame.index[:100]
+
+    def medians_quoted(scored: pd.DataFrame) -> list[tuple[str, str]]:
+        return [
+            (r["zh"], r["en"])
+            for rs in scored.loc[small, "reasons"]
+            for r in rs
+            if r["kind"] == "feature" and "同类中位数" in r["zh"]
+        ]
+
+    quoted = medians_quoted(model.score(frame, hits_for(frame)))
+    assert quoted, "the small managers have reasons quoting a median"
+    for zh, en in quoted:
+        assert zh.endswith("（fund_count <20）") and en.endswith(" (fund_count <20)")
+    whole = replace(model, config=replace(by_size, comparable_by=()))
+    for zh, en in medians_quoted(whole.score(frame, hits_for(frame))):
+        assert "（" not in zh and " (" not in en.split("peer median")[-1]
 
 
 def test_one_peer_group_alone_scores_as_in_the_whole_day(config: DetectConfig) -> None:

@@ -17,15 +17,22 @@ with), so a partition of whole peer groups decides its cells from its own rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from watchtower.detect.config import Banding
 
-__all__ = ["UNKNOWN_BAND", "Cells", "band_indices", "band_text", "comparison_cells"]
+__all__ = [
+    "UNKNOWN_BAND",
+    "Cells",
+    "band_indices",
+    "band_text",
+    "cell_phrase",
+    "comparison_cells",
+]
 
 #: band index of a missing (NaN) value: the manager stops at the level above that banding
 UNKNOWN_BAND = -1
@@ -34,10 +41,12 @@ UNKNOWN_BAND = -1
 @dataclass(frozen=True)
 class Cells:
     """Per manager its cell label (``labels``, the frame's index) and, per label, the rows its
-    statistics are computed on (``members``: a boolean mask over the frame's rows)."""
+    statistics are computed on (``members``: a boolean mask over the frame's rows) and the
+    bands that define it (``bands``: (banding, band) pairs, none for a whole peer group)."""
 
     labels: pd.Series
     members: dict[object, np.ndarray]
+    bands: dict[object, tuple[tuple[Banding, int], ...]] = field(default_factory=dict)
 
 
 def band_indices(values: pd.Series, edges: Sequence[float]) -> np.ndarray:
@@ -104,6 +113,7 @@ def comparison_cells(
     group_values = groups.to_numpy(dtype=object)
     labels = np.empty(n, dtype=object)
     members: dict[object, np.ndarray] = {}
+    cell_bands: dict[object, tuple[tuple[Banding, int], ...]] = {}
     for group in pd.unique(group_values):
         mine = group_values == group
         in_group = np.ones(n, dtype=bool) if group == pooled else mine
@@ -118,5 +128,31 @@ def comparison_cells(
                     break
             label = _label(group, comparable_by, tuple(key[:level]))
             members[label] = rows
+            cell_bands[label] = tuple(zip(comparable_by, key[:level], strict=False))
             labels[mine & (bands == own).all(axis=1)] = label
-    return Cells(pd.Series(labels, index=features.index, dtype=object), members)
+    return Cells(pd.Series(labels, index=features.index, dtype=object), members, cell_bands)
+
+
+def _band_range(banding: Banding, band: int) -> tuple[str, str]:
+    """A band's range in zh and en: ``<2``, ``5 至 20 以下`` / ``5 to under 20``, ``≥20``."""
+    edges = [f"{e:g}" for e in banding.edges]
+    if band <= 0:
+        return f"<{edges[0]}", f"<{edges[0]}"
+    if band >= len(edges):
+        return f"≥{edges[-1]}", f"≥{edges[-1]}"
+    low, high = edges[band - 1], edges[band]
+    return f"{low} 至 {high} 以下", f"{low} to under {high}"
+
+
+def cell_phrase(
+    bands: Sequence[tuple[Banding, int]], labels: Mapping[str, tuple[str, str]]
+) -> tuple[str, str] | None:
+    """The (zh, en) description of a cell's bands for the peer median a reason quotes, e.g.
+    ``登记年限 ≥5、备案基金数 5 至 20 以下`` / ``years since registration ≥5, funds filed 5 to
+    under 20`` (``labels``: feature -> its catalog labels); None for a whole peer group."""
+    if not bands:
+        return None
+    parts = [(labels.get(b.feature, (b.feature, b.feature)), _band_range(b, k)) for b, k in bands]
+    zh = "、".join(f"{names[0]} {span[0]}" for names, span in parts)
+    en = ", ".join(f"{names[1][:1].lower()}{names[1][1:]} {span[1]}" for names, span in parts)
+    return zh, en

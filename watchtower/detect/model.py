@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from watchtower.contract import META_COLUMNS as CONTRACT_META_COLUMNS
-from watchtower.detect._cells import Cells, comparison_cells
+from watchtower.detect._cells import Cells, cell_phrase, comparison_cells
 from watchtower.detect.config import DetectConfig
 from watchtower.detect.detectors import _robust_center_scale, directional_deviations
 from watchtower.detect.reasons import (
@@ -293,12 +293,21 @@ class RiskModel:
         hits: Sequence[Sequence[Hit]],
         dev: pd.DataFrame,
         med: pd.DataFrame,
+        cells: Cells | None = None,
+        cell: pd.Series | None = None,
     ) -> list[list[dict[str, Any]]]:
         """Reasons per manager (rows of ``features``, in order), see
         :func:`~watchtower.detect.reasons.build_reasons_batch`: positional arrays, one sort,
         only the kept reasons rendered. Rows are matched by position, so duplicate register
-        numbers are fine; a feature named twice counts once (its deviations are the same)."""
+        numbers are fine; a feature named twice counts once (its deviations are the same).
+        ``cells`` and ``cell`` (the rows' cell labels): the medians' comparison cells, named
+        in the reasons."""
         cfg = self.config
+        peers = None
+        if cells is not None and cell is not None:
+            labels = {f: (t.label_zh, t.label_en) for f, t in self.texts.items()}
+            phrases = {k: cell_phrase(b, labels) for k, b in cells.bands.items()}
+            peers = [phrases.get(k) for k in cell.to_numpy(dtype=object)]
         if not dev.columns.is_unique:  # one reason per feature, as a dict per manager gave
             keep = ~dev.columns.duplicated()
             dev, med = dev.loc[:, keep], med.loc[:, keep]
@@ -313,6 +322,7 @@ class RiskModel:
             self.texts,
             max_reasons=cfg.max_reasons,
             min_deviation=cfg.min_deviation,
+            peers=peers,
         )
 
     def score(
@@ -358,7 +368,8 @@ class RiskModel:
             parts.append((cfg.weight_supervised, sup))
         total_w = sum(w for w, _ in parts) or 1.0
         final = sum((w * s for w, s in parts), pd.Series(0.0, index=features.index)) / total_w
-        reasons = self._reasons(features, [hit_lists[r] for r in features.index], dev, med)
+        hit_rows = [hit_lists[r] for r in features.index]
+        reasons = self._reasons(features, hit_rows, dev, med, cells, cell)
         out = pd.DataFrame(index=features.index)
         for c in META_COLUMNS:
             out[c] = features[c] if c in features.columns else None
