@@ -71,6 +71,12 @@ def test_catalog(tmp_path: Path) -> None:
     [
         (lambda d: d.update(weigths={}), "['weigths']", "the top level"),
         (lambda d: d["peer_group"].update(min_sise=3), "['min_sise']", "peer_group"),
+        (lambda d: d["peer_group"].update(cell_min=3), "['cell_min']", "peer_group"),
+        (
+            lambda d: d["peer_group"]["comparable_by"][0].update(edge=[1]),
+            "['edge']",
+            "peer_group.comparable_by[0]",
+        ),
         (lambda d: d["supervised"].update(horizon=90), "['horizon']", "supervised"),
         (lambda d: d["weights"].update(rules=0.3), "['rules']", "weights"),
         (lambda d: d["ensemble"]["detectors"][0].update(param={}), "['param']", "detectors[0]"),

@@ -25,6 +25,7 @@ from watchtower.clock import FixedClock
 from watchtower.config import Settings, load_settings
 from watchtower.contract import PARTITIONS
 from watchtower.detect import run_scoring
+from watchtower.detect._cells import comparison_cells
 from watchtower.detect._scoring import features_at, load_catalog
 from watchtower.detect.config import load_detect_config
 from watchtower.detect.model import POOLED, peer_groups, peer_label, whole_peer_groups
@@ -189,6 +190,12 @@ def test_partitions_are_manager_types_and_their_counts(bare: Settings) -> None:
         for p in list_partitions(engine, AS_OF)
     }
     assert whole == {"pe_vc": True, "securities": True, "other": False}
+    # the equality tests below compare within cells, not only within whole types
+    groups = peer_groups(frame, config.peer_key, config.peer_min_size)
+    cells = comparison_cells(
+        frame, groups, config.comparable_by, config.cell_min_size, POOLED
+    ).labels
+    assert config.comparable_by and (cells != groups).any()
 
 
 def test_partitioned_scores_equal_the_unpartitioned_run(settings: Settings) -> None:

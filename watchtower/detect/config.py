@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import math
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ from watchtower.detect.supervised import RETRAIN_SCHEDULES
 
 __all__ = [
     "DEFAULT_PROMOTE_MARGIN",
+    "Banding",
     "DetectConfig",
     "DetectConfigError",
     "DetectorSpec",
@@ -41,11 +44,23 @@ class DetectorSpec:
 
 
 @dataclass(frozen=True)
+class Banding:
+    """One ``peer_group.comparable_by`` entry: a feature cut at fixed, increasing ``edges``
+    into bands ``< edges[0]``, ``[edges[0], edges[1])``, ..., ``>= edges[-1]``."""
+
+    feature: str
+    edges: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class DetectConfig:
     """Everything that shapes a score; stored with every registered model."""
 
     peer_key: str | None = "manager_type"
     peer_min_size: int = 40
+    #: comparison cells inside a peer group (detect._cells): empty = the peer group itself
+    comparable_by: tuple[Banding, ...] = ()
+    cell_min_size: int = 30
     neutral_features: str = "ignore"
     clip: float = 8.0
     per_fund_counts: bool = True
@@ -91,6 +106,10 @@ class DetectConfig:
         """Inverse of :meth:`to_dict`."""
         d = dict(d)
         d["detectors"] = tuple(DetectorSpec(**s) for s in d.get("detectors", ()))
+        d["comparable_by"] = tuple(  # absent from models registered before cells existed
+            Banding(str(b["feature"]), tuple(float(e) for e in b["edges"]))
+            for b in d.get("comparable_by", ())
+        )
         d["severity_points"] = {int(k): float(v) for k, v in d["severity_points"].items()}
         return cls(**d)
 
@@ -131,7 +150,7 @@ _KEYS: dict[str | None, tuple[str, ...]] = {
         "reasons",
         "retrain",
     ),
-    "peer_group": ("key", "min_size"),
+    "peer_group": ("key", "min_size", "comparable_by", "cell_min_size"),
     "preprocess": ("neutral_features", "clip", "per_fund_counts", "size_feature", "pool"),
     "ensemble": ("combination", "n_buckets", "contamination", "detectors"),
     "anomaly": ("scale",),
@@ -151,6 +170,7 @@ _KEYS: dict[str | None, tuple[str, ...]] = {
     "retrain": ("promote_margin",),
 }
 _DETECTOR_KEYS = ("name", "kind", "params")
+_BANDING_KEYS = ("feature", "edges")
 
 
 def _unknown(path: Path, where: str, part: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -172,6 +192,10 @@ def _check_keys(path: Path, raw: dict[str, Any]) -> None:
     for i, item in enumerate(detectors if isinstance(detectors, list) else []):
         if isinstance(item, dict):
             _unknown(path, f"ensemble.detectors[{i}]", item, _DETECTOR_KEYS)
+    bandings = _section(path, raw, "peer_group").get("comparable_by") or []
+    for i, item in enumerate(bandings if isinstance(bandings, list) else []):
+        if isinstance(item, dict):
+            _unknown(path, f"peer_group.comparable_by[{i}]", item, _BANDING_KEYS)
 
 
 def _section(path: Path, raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -233,6 +257,46 @@ def _detector_specs(path: Path, items: list[Any]) -> list[DetectorSpec]:
     if len(set(names)) != len(names):
         raise DetectConfigError(f"{path}: detector names must be unique, got {names}")
     return specs
+
+
+def _edges(path: Path, where: str, value: Any) -> tuple[float, ...]:
+    """A banding's edges: a non-empty list of finite, strictly increasing numbers."""
+    try:
+        edges = tuple(float(e) for e in value)
+    except (TypeError, ValueError):
+        edges = ()
+    finite = all(math.isfinite(e) for e in edges)
+    if not edges or not finite or any(a >= b for a, b in itertools.pairwise(edges)):
+        raise DetectConfigError(
+            f"{path}: {where}.edges must be a list of increasing numbers, got {value!r}"
+        )
+    return edges
+
+
+def _bandings(path: Path, peer: dict[str, Any]) -> tuple[Banding, ...]:
+    """``peer_group.comparable_by``: a list of ``{feature, edges}``, each feature once."""
+    items = peer.get("comparable_by") or []
+    if not isinstance(items, list):
+        raise DetectConfigError(f"{path}: peer_group.comparable_by must be a list")
+    out: list[Banding] = []
+    for i, item in enumerate(items):
+        where = f"peer_group.comparable_by[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("feature"), str):
+            raise DetectConfigError(f"{path}: {where} needs a 'feature' name and 'edges'")
+        out.append(Banding(item["feature"], _edges(path, where, item.get("edges"))))
+    names = [b.feature for b in out]
+    if len(set(names)) != len(names):
+        raise DetectConfigError(f"{path}: peer_group.comparable_by features repeat: {names}")
+    return tuple(out)
+
+
+def _cell_min_size(path: Path, peer: dict[str, Any], default: int) -> int:
+    value = peer.get("cell_min_size", default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DetectConfigError(
+            f"{path}: peer_group.cell_min_size must be a whole number >= 1, got {value!r}"
+        )
+    return value
 
 
 def _one_of(path: Path, value: str, allowed: Collection[str], message: str) -> str:
@@ -301,6 +365,8 @@ def load_detect_config(path: Path | str) -> DetectConfig:
     return DetectConfig(
         peer_key=peer.get("key", defaults.peer_key) or None,
         peer_min_size=int(peer.get("min_size", defaults.peer_min_size)),
+        comparable_by=_bandings(path, peer),
+        cell_min_size=_cell_min_size(path, peer, defaults.cell_min_size),
         neutral_features=neutral,
         clip=float(pre.get("clip", defaults.clip)),
         per_fund_counts=bool(pre.get("per_fund_counts", defaults.per_fund_counts)),

@@ -5,7 +5,10 @@ directions, reason texts from the catalog) and, when incidents were available, a
 supervised layer. Scoring day D (:meth:`RiskModel.score`):
 
 1. Peer groups: managers are grouped by ``config.peer_key`` (manager type); groups smaller
-   than ``peer_min_size`` are compared with the pooled population.
+   than ``peer_min_size`` are compared with the pooled population. Inside its group a
+   manager's deviations (and the medians its reasons quote) are measured against its
+   comparison cell, managers of comparable age and size (``config.comparable_by``,
+   :mod:`watchtower.detect._cells`); the ensemble is still fitted per peer group.
 2. Anomaly: the pyod ensemble is fitted on D's cross-section of each peer group and scores
    it (transductive, like pyod's usual use: "unusual among today's peers"). Only data known
    by D enters, so this cannot leak; the ensemble config, not its fitted state, is what the
@@ -29,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from watchtower.contract import META_COLUMNS as CONTRACT_META_COLUMNS
+from watchtower.detect._cells import Cells, cell_phrase, comparison_cells
 from watchtower.detect.config import DetectConfig
 from watchtower.detect.detectors import _robust_center_scale, directional_deviations
 from watchtower.detect.reasons import (
@@ -115,20 +119,25 @@ def peer_deviations(
     directions: Sequence[int],
     groups: pd.Series,
     clip: float,
+    *,
+    cells: Cells | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Folded risky-direction deviations and the peer medians, per manager.
 
     Returns ``(deviations, medians)``, both managers x ``columns``: deviations are robust z in
-    ``[0, clip]`` computed against the manager's peer group (the pooled population for
-    :data:`POOLED`), medians are that group's medians of the raw values.
+    ``[0, clip]`` computed against the manager's comparison cell (``cells``, see
+    :func:`watchtower.detect._cells.comparison_cells`; without it the peer group, the pooled
+    population for :data:`POOLED`), medians are that cell's medians of the raw values.
     """
+    if cells is None:
+        cells = comparison_cells(features, groups, (), 1, POOLED)
     X = features[list(columns)].to_numpy(dtype=float)
     d = np.asarray(directions, dtype=float)
     dev = np.zeros_like(X)
     med = np.full_like(X, np.nan)
-    for label in pd.unique(groups):
-        fit_rows = _group_members(groups, label)
-        rows = (groups == label).to_numpy()
+    labels = cells.labels.to_numpy(dtype=object)
+    for label, fit_rows in cells.members.items():
+        rows = labels == label
         center, scale = _robust_center_scale(X[fit_rows])
         dev[rows] = directional_deviations(X[rows], center, scale, d, clip)
         med[rows] = center
@@ -203,15 +212,30 @@ class RiskModel:
 
     def deviations(self, features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
         """``(deviations, medians, groups)``: folded risky-direction deviations of the detector
-        features against the peer group (per-fund adjusted where configured), the peer
-        medians of the raw values, and the peer group label per manager."""
+        features against the comparison cell (per-fund adjusted where configured), the cell's
+        medians of the raw values, and the peer group label per manager (what the ensemble
+        is fitted on)."""
+        dev, med, groups, _ = self._deviations_cells(features)
+        return dev, med, groups
+
+    def comparison_cells(self, features: pd.DataFrame, groups: pd.Series) -> Cells:
+        """Each manager's comparison cell inside its peer group (``peer_group.comparable_by``
+        of the config; the peer group itself without bandings)."""
+        cfg = self.config
+        return comparison_cells(features, groups, cfg.comparable_by, cfg.cell_min_size, POOLED)
+
+    def _deviations_cells(
+        self, features: pd.DataFrame
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, Cells]:
         self.check_features(features)
         cols = self.detector_features
         groups = peer_groups(features, self.config.peer_key, self.config.peer_min_size)
+        cells = self.comparison_cells(features, groups)  # bands of the raw values
         dirs = self._directions(cols)
-        dev, _ = peer_deviations(self.adjusted(features), cols, dirs, groups, self.config.clip)
-        _, med = peer_deviations(features, cols, dirs, groups, self.config.clip)
-        return dev, med, groups
+        clip = self.config.clip
+        dev, _ = peer_deviations(self.adjusted(features), cols, dirs, groups, clip, cells=cells)
+        _, med = peer_deviations(features, cols, dirs, groups, clip, cells=cells)
+        return dev, med, groups, cells
 
     def detector_input(self, deviations: pd.DataFrame) -> pd.DataFrame:
         """What the ensemble sees: the deviations, or with ``pool: category_max`` the
@@ -269,12 +293,21 @@ class RiskModel:
         hits: Sequence[Sequence[Hit]],
         dev: pd.DataFrame,
         med: pd.DataFrame,
+        cells: Cells | None = None,
+        cell: pd.Series | None = None,
     ) -> list[list[dict[str, Any]]]:
         """Reasons per manager (rows of ``features``, in order), see
         :func:`~watchtower.detect.reasons.build_reasons_batch`: positional arrays, one sort,
         only the kept reasons rendered. Rows are matched by position, so duplicate register
-        numbers are fine; a feature named twice counts once (its deviations are the same)."""
+        numbers are fine; a feature named twice counts once (its deviations are the same).
+        ``cells`` and ``cell`` (the rows' cell labels): the medians' comparison cells, named
+        in the reasons."""
         cfg = self.config
+        peers = None
+        if cells is not None and cell is not None:
+            labels = {f: (t.label_zh, t.label_en) for f, t in self.texts.items()}
+            phrases = {k: cell_phrase(b, labels) for k, b in cells.bands.items()}
+            peers = [phrases.get(k) for k in cell.to_numpy(dtype=object)]
         if not dev.columns.is_unique:  # one reason per feature, as a dict per manager gave
             keep = ~dev.columns.duplicated()
             dev, med = dev.loc[:, keep], med.loc[:, keep]
@@ -289,6 +322,7 @@ class RiskModel:
             self.texts,
             max_reasons=cfg.max_reasons,
             min_deviation=cfg.min_deviation,
+            peers=peers,
         )
 
     def score(
@@ -302,9 +336,10 @@ class RiskModel:
 
         ``hits``: rule hits per register_no, or None when no rules are configured (the rule
         component is then left out of the weighted mean). Returns one row per manager with
-        metadata columns, ``peer_group``, ``score``, ``rule_score``, ``anomaly_score``,
-        ``supervised_score`` (NaN without the layer), ``rule_hits`` (list of codes) and
-        ``reasons`` (list of dicts, see watchtower.detect.reasons).
+        metadata columns, ``peer_group`` (the comparison cell's label), ``score``,
+        ``rule_score``, ``anomaly_score``, ``supervised_score`` (NaN without the layer),
+        ``rule_hits`` (list of codes) and ``reasons`` (list of dicts, see
+        watchtower.detect.reasons).
 
         ``only`` (a boolean mask of the frame's rows): return those rows only, the others
         serving as their peers; the ensembles of peer groups without such a row are not
@@ -312,11 +347,13 @@ class RiskModel:
         kept is fitted and scored on all its members, and the other components are per row.
         """
         cfg = self.config
-        dev, med, groups = self.deviations(features)
+        dev, med, groups, cells = self._deviations_cells(features)
         fit = None if only is None else set(pd.unique(groups[only]))
         anom = self.anomaly(features, (dev, groups), only=fit)
+        cell = cells.labels
         if only is not None:
             features, dev, med, anom = features[only], dev[only], med[only], anom[only]
+            cell = cell[only]
         sup = self.supervised_scores(dev)
         hit_lists = {r: list(hits.get(r, ())) if hits is not None else [] for r in features.index}
         rules = pd.Series(
@@ -331,11 +368,12 @@ class RiskModel:
             parts.append((cfg.weight_supervised, sup))
         total_w = sum(w for w, _ in parts) or 1.0
         final = sum((w * s for w, s in parts), pd.Series(0.0, index=features.index)) / total_w
-        reasons = self._reasons(features, [hit_lists[r] for r in features.index], dev, med)
+        hit_rows = [hit_lists[r] for r in features.index]
+        reasons = self._reasons(features, hit_rows, dev, med, cells, cell)
         out = pd.DataFrame(index=features.index)
         for c in META_COLUMNS:
             out[c] = features[c] if c in features.columns else None
-        out["peer_group"] = anom["peer_group"]
+        out["peer_group"] = cell  # the comparison cell: the peer group, or "group|band|..."
         out["score"] = final.clip(0.0, 100.0).round(4)
         out["rule_score"] = rules.round(4) if hits is not None else np.nan
         out["anomaly_score"] = anom["anomaly_score"].round(4)

@@ -146,7 +146,11 @@ def feature_severity(deviation: float) -> int:
 
 
 def _feature_sentence(
-    text: FeatureText, value: float | None, median: float | None, present: float | None = None
+    text: FeatureText,
+    value: float | None,
+    median: float | None,
+    present: float | None = None,
+    peers: tuple[str, str] | None = None,
 ) -> tuple[str, str]:
     if value is None:
         zh = f"{text.label_zh}：缺失"
@@ -163,6 +167,9 @@ def _feature_sentence(
     if median is not None and value is not None and text.shows_median:
         zh += f"，同类中位数 {format_like(text.reason_zh, median)}"
         en += f"; peer median {format_like(text.reason_en, median)}"
+        if peers is not None:  # the median of a comparison cell: say whose it is
+            zh += f"（{peers[0]}）"
+            en += f" ({peers[1]})"
     return zh, en
 
 
@@ -230,6 +237,7 @@ def build_reasons_batch(
     *,
     max_reasons: int = 5,
     min_deviation: float = 1.5,
+    peers: Sequence[tuple[str, str] | None] | None = None,
 ) -> list[list[dict[str, Any]]]:
     """Reasons for many managers at once (see :func:`build_reasons` for one, and for the
     rules: rule hits first by severity then code, then the most deviating features).
@@ -241,6 +249,8 @@ def build_reasons_batch(
     The candidate features (deviation >= ``min_deviation``, with a catalog text, not named by
     a rule hit) are ranked per manager in one sort (manager, deviation descending, name) and
     only the kept ones are rendered. Deviations must be finite (peer deviations are).
+    ``peers``: per manager the (zh, en) description of the comparison cell its medians are
+    from (:func:`watchtower.detect._cells.cell_phrase`), None for a whole peer group.
     """
     n = len(hits)
     dev = np.asarray(deviations, dtype=np.float64)
@@ -287,7 +297,11 @@ def build_reasons_batch(
             change = texts[name].change
             present = bases[change[0]][i] if change and change[0] in bases else None
             zh, en = _feature_sentence(
-                texts[name], value, finite_float(med[i, j]), finite_float(present)
+                texts[name],
+                value,
+                finite_float(med[i, j]),
+                finite_float(present),
+                peers[i] if peers is not None else None,
             )
             out[i].append(
                 {
