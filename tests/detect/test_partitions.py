@@ -347,3 +347,48 @@ def test_an_unknown_partition_is_a_clear_error(bare: Settings) -> None:
     settings = bare
     with pytest.raises(ValueError, match="unknown partition 'hedge'"):
         pipeline.score(settings, AS_OF, "hedge", clock=PART_CLOCK)
+
+
+def test_a_snapshot_another_task_stored_meanwhile_is_no_failure(
+    bare: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partition score tasks of one run each compute the whole-day month ends their
+    walk-forward layer trains on, in parallel on Celery workers: on PostgreSQL the second
+    task's insert then meets the first one's committed rows (a unique violation, as CI saw).
+    Simulated here: the other task's snapshot is committed just before ours is written, and
+    our insert fails as PostgreSQL's constraint makes it fail. The day is still computed,
+    the other task's snapshot stands, one row per manager."""
+    import watchtower.store.features as store_features_module
+
+    engine = open_store(bare.db_url)
+    catalog = load_catalog(bare)
+    day = dt.date(2023, 3, 31)
+    real = store_features_module.store_features
+    raced: list[dt.date] = []
+
+    def other_task_first(
+        conn: sa.Connection,
+        as_of: dt.date,
+        frame: pd.DataFrame,
+        version: str,
+        *,
+        created_at: dt.datetime | None = None,
+    ) -> int:
+        with engine.begin() as other:  # the other task's transaction, committed first
+            real(other, as_of, frame, version, created_at=FULL_CLOCK.now())
+        raced.append(as_of)
+        raise sa.exc.IntegrityError("INSERT INTO feature_snapshots", {}, Exception("duplicate"))
+
+    monkeypatch.setattr(store_features_module, "store_features", other_task_first)
+    frame = features_at(engine, catalog, day, created_at=PART_CLOCK.now())
+    assert raced == [day] and len(frame) > 0
+    stored = load_features(engine, day)
+    assert sorted(stored.index) == sorted(frame.index)  # one row per manager, the other's
+    with engine.connect() as conn:
+        fs = feature_snapshots
+        stamps = (
+            conn.execute(sa.select(fs.c.created_at).where(fs.c.as_of == day).distinct())
+            .scalars()
+            .all()
+        )
+    assert stamps == [FULL_CLOCK.now()]

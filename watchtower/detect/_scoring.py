@@ -144,9 +144,19 @@ def features_at(
         from watchtower.clock import SystemClock
 
         stamp = created_at or SystemClock().now()
-        with engine.begin() as conn:
-            store_features(conn, day, frame, version, created_at=stamp)
-            record_feature_run(conn, day, version, knowledge, partition=partition, created_at=stamp)
+        try:
+            with engine.begin() as conn:
+                store_features(conn, day, frame, version, created_at=stamp)
+                record_feature_run(
+                    conn, day, version, knowledge, partition=partition, created_at=stamp
+                )
+        except sa.exc.IntegrityError:
+            # Another task stored this day's snapshot between our delete and our insert (the
+            # partition score tasks of one run each compute the whole-day month ends their
+            # walk-forward layer trains on, in parallel on Celery workers). It computed it
+            # from the same history, and its snapshot and run record stand; ours is rolled
+            # back whole, and the frame we computed is what we score with.
+            pass
     return frame
 
 
