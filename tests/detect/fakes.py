@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from watchtower.detect.config import DetectConfig, load_detect_config
 from watchtower.detect.reasons import RuleHit
 
 
@@ -141,3 +142,16 @@ def hits_for(frame: pd.DataFrame) -> dict[str, list[RuleHit]]:
 
 def day(i: int) -> dt.date:
     return dt.date(2024, 1, 1) + dt.timedelta(days=i)
+
+
+def fast_config() -> DetectConfig:
+    """The shipped models/detectors.yaml, small and fast: fewer trees, small peer groups
+    allowed (the detect unit tests' configuration)."""
+    from watchtower.config import load_settings
+
+    cfg = load_detect_config(load_settings({}).models_dir / "detectors.yaml")
+    members = tuple(
+        replace(s, params={**s.params, "n_estimators": 50}) if s.kind == "IForest" else s
+        for s in cfg.detectors
+    )
+    return replace(cfg, detectors=members, peer_min_size=30)

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.detect.fakes import CATALOG, day, hits_for, world
+from tests.detect.fakes import CATALOG, day, fast_config, hits_for, world
 from watchtower.detect._cells import band_indices, cell_phrase, comparison_cells
 from watchtower.detect.config import Banding, DetectConfig, DetectConfigError, load_detect_config
 from watchtower.detect.detectors import _robust_center_scale, directional_deviations
@@ -29,14 +29,7 @@ SIZE = Banding("fund_count", (1.0, 5.0, 20.0))
 
 @pytest.fixture(scope="module")
 def config() -> DetectConfig:
-    from watchtower.config import load_settings
-
-    cfg = load_detect_config(load_settings({}).models_dir / "detectors.yaml")
-    members = tuple(
-        replace(s, params={**s.params, "n_estimators": 50}) if s.kind == "IForest" else s
-        for s in cfg.detectors
-    )
-    return replace(cfg, detectors=members, peer_min_size=30)
+    return fast_config()
 
 
 def _frame(rows: list[tuple[str, float, float]]) -> pd.DataFrame:

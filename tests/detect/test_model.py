@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.detect.fakes import CATALOG, day, hits_for, world
-from watchtower.detect.config import DetectConfig, load_detect_config
+from tests.detect.fakes import CATALOG, day, fast_config, hits_for, world
+from watchtower.detect.config import DetectConfig
 from watchtower.detect.model import POOLED, peer_groups, rule_score
 from watchtower.detect.reasons import FeatureText, RuleHit, build_reasons, format_like
 from watchtower.detect.supervised import label_days, label_snapshot
@@ -21,15 +21,7 @@ from watchtower.detect.training import fingerprint_frames, train_model
 
 @pytest.fixture(scope="module")
 def config() -> DetectConfig:
-    from watchtower.config import load_settings
-
-    cfg = load_detect_config(load_settings({}).models_dir / "detectors.yaml")
-    # small and fast: fewer trees, small peer groups allowed
-    members = tuple(
-        replace(s, params={**s.params, "n_estimators": 50}) if s.kind == "IForest" else s
-        for s in cfg.detectors
-    )
-    return replace(cfg, detectors=members, peer_min_size=30)
+    return fast_config()
 
 
 def test_risky_rank_above_healthy_and_benign_outliers(config: DetectConfig) -> None:
