@@ -83,7 +83,9 @@ def run_cmd(
     """Features, then risk scores (0-100) with reasons, for the as-of day (每日运行).
 
     Computes and stores the day's features (unless stored), scores every manager with the
-    champion model and stores the scores. Re-running a day replaces its scores.
+    champion model (without one: models/detectors.yaml and a walk-forward supervised layer
+    trained on labels known by the month end) and stores the scores. Re-running a day
+    replaces its scores.
     """
     from watchtower import pipeline
     from watchtower.detect import RegistryError
@@ -121,7 +123,8 @@ def score_cmd(
     db: DbOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Score the as-of day (features computed if not stored yet) with the champion model."""
+    """Score the as-of day (features computed if not stored yet) with the champion model, or
+    without one with models/detectors.yaml and a walk-forward supervised layer."""
     from watchtower import pipeline
     from watchtower.detect import RegistryError
 
